@@ -1,0 +1,3 @@
+module github.com/pdfqa/pdfqa
+
+go 1.26.8

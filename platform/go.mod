@@ -1,0 +1,3 @@
+module github.com/pdfqa/pdfqa/platform
+
+go 1.26.8

@@ -1,0 +1,3 @@
+module github.com/pdfqa/pdfqa/services/retrieval
+
+go 1.26.8

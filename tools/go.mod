@@ -1,0 +1,3 @@
+module github.com/pdfqa/pdfqa/tools
+
+go 1.26.8
