@@ -1,0 +1,41 @@
+package parse
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Typed errors returned by Parse. Test with errors.Is.
+var (
+	// ErrInvalidPDF: the input is not a PDF PDFium can open (not a PDF,
+	// corrupted or truncated beyond repair).
+	ErrInvalidPDF = errors.New("parse: invalid or corrupted PDF")
+	// ErrEmpty: the input has zero bytes. Wraps ErrInvalidPDF.
+	ErrEmpty = fmt.Errorf("%w: empty input", ErrInvalidPDF)
+	// ErrNotPDF: the input has no %PDF- header in its first 1024 bytes.
+	// Wraps ErrInvalidPDF.
+	ErrNotPDF = fmt.Errorf("%w: not a PDF (no %%PDF- header)", ErrInvalidPDF)
+	// ErrNoPages: the document opened but has zero pages. Wraps ErrInvalidPDF.
+	ErrNoPages = fmt.Errorf("%w: document has no pages", ErrInvalidPDF)
+	// ErrEncrypted: the document is encrypted and no (or a wrong) password
+	// was supplied.
+	ErrEncrypted = errors.New("parse: document is encrypted and the password is missing or wrong")
+	// ErrUnsupportedEncryption: the encryption handler is not supported.
+	// Wraps ErrEncrypted.
+	ErrUnsupportedEncryption = fmt.Errorf("%w: unsupported security handler", ErrEncrypted)
+	// ErrTooLarge: the input exceeds Options.MaxBytes.
+	ErrTooLarge = errors.New("parse: document exceeds the size limit")
+	// ErrTooManyPages: the document exceeds Options.MaxPages and
+	// Options.FailOnTooManyPages is set.
+	ErrTooManyPages = errors.New("parse: document exceeds the page limit")
+	// ErrTimeout: the per-document timeout or the caller's deadline expired;
+	// the PDFium instance was killed. The error also matches the context
+	// error (context.DeadlineExceeded or context.Canceled).
+	ErrTimeout = errors.New("parse: timed out")
+	// ErrEngine: PDFium failed internally (WebAssembly trap, out of sandbox
+	// memory, recovered panic). The document is most likely hostile or
+	// badly broken.
+	ErrEngine = errors.New("parse: PDF engine failure")
+	// ErrClosed: the parser was closed.
+	ErrClosed = errors.New("parse: parser is closed")
+)

@@ -1,0 +1,229 @@
+// Package parse turns untrusted PDF bytes into positioned text for the
+// retrieval service.
+//
+// PDFium does the parsing, running as WebAssembly inside wazero (pure Go, no
+// cgo), so a malicious document can at worst exhaust the sandbox's bounded
+// memory or its time budget; it can never corrupt the Go process. Each document
+// is parsed on a PDFium instance borrowed from a pool sized to the CPU count;
+// a document that overruns its deadline gets its instance killed and replaced.
+//
+// For every page the parser returns the text in reading order grouped into
+// lines and words with bounding boxes (in PDF points, origin at the top-left
+// corner of the page, y growing downwards), simple tables detected from
+// column alignment (each row rendered together with its column headers), and,
+// for pages without a usable text layer, OCR text from Tesseract.
+//
+// Limits (see Options): input size, page count, per-document timeout, OCR
+// render size and the WebAssembly memory limit (see Config). Documents with
+// more than MaxPages pages are truncated to the first MaxPages pages and
+// flagged with Document.Truncated, unless Options.FailOnTooManyPages is set,
+// in which case ErrTooManyPages is returned.
+package parse
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Parser parses PDF documents. Implementations must be safe for concurrent
+// use and must never panic on any input.
+type Parser interface {
+	// Parse parses a whole PDF held in memory.
+	Parse(ctx context.Context, data []byte, opts Options) (*Document, error)
+	// ParseReaderAt reads size bytes from r (refusing more than
+	// Options.MaxBytes) and parses them.
+	ParseReaderAt(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Document, error)
+	// Close releases the parser's resources.
+	Close() error
+}
+
+// Metadata is the document information dictionary.
+type Metadata struct {
+	Title        string `json:"title,omitempty"`
+	Author       string `json:"author,omitempty"`
+	Subject      string `json:"subject,omitempty"`
+	Keywords     string `json:"keywords,omitempty"`
+	Creator      string `json:"creator,omitempty"`
+	Producer     string `json:"producer,omitempty"`
+	CreationDate string `json:"creation_date,omitempty"` // raw PDF date string, e.g. D:20220403180542+02'00'
+	ModDate      string `json:"mod_date,omitempty"`
+}
+
+// Document is the result of parsing one PDF.
+type Document struct {
+	// PageCount is the number of pages in the file, which may exceed
+	// len(Pages) when Truncated is set.
+	PageCount int `json:"page_count"`
+	// Truncated is set when only the first Options.MaxPages pages were parsed.
+	Truncated bool `json:"truncated,omitempty"`
+	// Encrypted is set when the file is encrypted (it was opened with the
+	// supplied password, or with an empty user password).
+	Encrypted bool     `json:"encrypted,omitempty"`
+	Metadata  Metadata `json:"metadata"`
+	Pages     []Page   `json:"pages"`
+	// Warnings lists non-fatal problems (also per page in Page.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Rect is a box in PDF points (1/72 inch) with the origin at the top-left
+// corner of the page and y growing downwards: X0 <= X1, Y0 <= Y1.
+type Rect struct {
+	X0 float64 `json:"x0"`
+	Y0 float64 `json:"y0"`
+	X1 float64 `json:"x1"`
+	Y1 float64 `json:"y1"`
+}
+
+// Empty reports whether r has no area.
+func (r Rect) Empty() bool { return r.X1 <= r.X0 || r.Y1 <= r.Y0 }
+
+// Union returns the smallest rect containing r and o; empty rects are ignored.
+func (r Rect) Union(o Rect) Rect {
+	if o.Empty() {
+		return r
+	}
+	if r.Empty() {
+		return o
+	}
+	return Rect{min(r.X0, o.X0), min(r.Y0, o.Y0), max(r.X1, o.X1), max(r.Y1, o.Y1)}
+}
+
+// Width of r.
+func (r Rect) Width() float64 { return r.X1 - r.X0 }
+
+// Height of r.
+func (r Rect) Height() float64 { return r.Y1 - r.Y0 }
+
+// Char is one character with its box. Only filled when Options.IncludeChars.
+type Char struct {
+	Rune rune `json:"r"`
+	Box  Rect `json:"box"`
+}
+
+// Word is a run of non-space characters.
+type Word struct {
+	Text string `json:"text"`
+	Box  Rect   `json:"box"`
+	// Confidence is the OCR confidence in [0,100]; 0 for text-layer words.
+	Confidence float64 `json:"conf,omitempty"`
+	Chars      []Char  `json:"chars,omitempty"`
+}
+
+// Line is a sequence of words on one baseline.
+type Line struct {
+	Text  string `json:"text"`
+	Box   Rect   `json:"box"`
+	Words []Word `json:"words"`
+}
+
+// Table is a block of lines whose cells align in columns.
+type Table struct {
+	Box Rect `json:"box"`
+	// Header holds the column headers (first row of the block); a column
+	// without a header has an empty string.
+	Header []string `json:"header"`
+	// Rows holds the body rows, one cell per column ("" when empty).
+	Rows [][]string `json:"rows"`
+}
+
+// RowStrings renders every body row with its headers, one string per row,
+// e.g. "| Revenue | Q3 2022: $557.0 | Q3 2021: $334.4 |". Cells in a column
+// without a header are written bare.
+func (t Table) RowStrings() []string {
+	out := make([]string, 0, len(t.Rows))
+	for _, row := range t.Rows {
+		var b strings.Builder
+		b.WriteString("|")
+		for c, cell := range row {
+			if cell == "" {
+				continue
+			}
+			b.WriteString(" ")
+			if c < len(t.Header) && t.Header[c] != "" {
+				b.WriteString(t.Header[c])
+				b.WriteString(": ")
+			}
+			b.WriteString(cell)
+			b.WriteString(" |")
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// Markdown renders the table as a markdown table (header row, separator,
+// body rows).
+func (t Table) Markdown() string {
+	var b strings.Builder
+	row := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" ")
+			b.WriteString(strings.ReplaceAll(c, "|", "\\|"))
+			b.WriteString(" |")
+		}
+		b.WriteString("\n")
+	}
+	row(t.Header)
+	b.WriteString("|")
+	for range t.Header {
+		b.WriteString(" --- |")
+	}
+	b.WriteString("\n")
+	for _, r := range t.Rows {
+		row(r)
+	}
+	return b.String()
+}
+
+// Page is one parsed page.
+type Page struct {
+	// Number is 1-based.
+	Number int `json:"number"`
+	// Width and Height are the page size in points (after rotation).
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+	// Text is the page text in reading order, one line per "\n".
+	Text  string `json:"text"`
+	Lines []Line `json:"lines,omitempty"`
+	// HasTextLayer is set when the page's own text layer had at least
+	// Options.MinTextChars non-space characters.
+	HasTextLayer bool `json:"has_text_layer"`
+	// TextChars is the number of non-space characters in the text layer.
+	TextChars int `json:"text_chars"`
+	// OCR is set when Text/Lines come from OCR instead of the text layer.
+	OCR bool `json:"ocr,omitempty"`
+	// OCRConfidence is the mean word confidence in [0,100] when OCR is set.
+	OCRConfidence float64 `json:"ocr_confidence,omitempty"`
+	// Images is the number of top-level image objects on the page.
+	Images int     `json:"images"`
+	Tables []Table `json:"tables,omitempty"`
+	// Warnings lists non-fatal problems with this page (for example: OCR
+	// needed but Tesseract is not installed).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// IndexText is the text to index for retrieval: the page text followed by
+// one line per table row with its column headers.
+func (p *Page) IndexText() string {
+	if len(p.Tables) == 0 {
+		return p.Text
+	}
+	var b strings.Builder
+	b.WriteString(p.Text)
+	for _, t := range p.Tables {
+		for _, r := range t.RowStrings() {
+			b.WriteString("\n")
+			b.WriteString(r)
+		}
+	}
+	return b.String()
+}
+
+// String summarises the document for logs.
+func (d *Document) String() string {
+	return fmt.Sprintf("pdf{pages=%d parsed=%d truncated=%v encrypted=%v title=%q}",
+		d.PageCount, len(d.Pages), d.Truncated, d.Encrypted, d.Metadata.Title)
+}
