@@ -1,0 +1,72 @@
+# pdfqa — see README.md. Two commands matter to a new user:
+#   make demo   set everything up and run the main job on the embedded default
+#   make test   run every test
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+BIN := $(CURDIR)/.bin
+MODULES := $(shell go list -m -f '{{.Path}}' 2>/dev/null)
+PKGS := $(addsuffix /...,$(MODULES))
+GOFILES = $(shell git ls-files '*.go' | grep -v '^gen/')
+
+.PHONY: all build tools generate check-generated lint breaking test test-go test-py fuzz setup demo clean bench
+
+all: build
+
+build:
+	go build -o bin/pdfqa ./cmd/pdfqa
+
+# Code generators and linters, pinned in tools/go.mod and tools/buf/go.mod.
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/staticcheck
+$(BIN)/protoc-gen-go $(BIN)/staticcheck: tools/go.mod tools/go.sum
+	GOWORK=off go build -C tools -o $(BIN)/ \
+	  google.golang.org/protobuf/cmd/protoc-gen-go \
+	  google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	  github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
+	  github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
+	  honnef.co/go/tools/cmd/staticcheck
+$(BIN)/buf: tools/buf/go.mod tools/buf/go.sum
+	GOWORK=off go build -C tools/buf -o $(BIN)/ github.com/bufbuild/buf/cmd/buf
+
+generate: tools
+	$(BIN)/buf generate
+	gofmt -w gen
+
+# Generated code is committed; fail when it is stale.
+check-generated: generate
+	@git diff --exit-code --stat -- gen || { echo "gen/ is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ has untracked generated files"; exit 1; }
+
+lint: tools
+	@out=$$(gofmt -l $(GOFILES)); test -z "$$out" || { echo "gofmt needed: $$out"; exit 1; }
+	go vet $(PKGS)
+	$(BIN)/staticcheck $(PKGS)
+	$(BIN)/buf lint
+
+# Contracts may only change compatibly (WIRE_JSON) against the last landed main.
+breaking: tools
+	scripts/buf-breaking.sh $(BIN)/buf
+
+setup:
+	scripts/setup/system.sh
+	scripts/setup/all.sh
+
+test-go:
+	go test -count=1 -timeout 20m $(PKGS)
+
+test-py:
+	scripts/test-python.sh
+
+fuzz:
+	scripts/fuzz-short.sh
+
+test: lint check-generated breaking setup build test-go test-py fuzz
+	@echo "make test: all suites passed"
+
+bench: setup build
+	go run ./bench/cmd/meshbench
+
+demo: setup build
+	scripts/demo.sh
+
+clean:
+	rm -rf bin .bin

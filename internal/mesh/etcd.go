@@ -1,0 +1,83 @@
+package mesh
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Embedded is an etcd server running inside this process.
+type Embedded struct {
+	e        *embed.Etcd
+	endpoint string
+}
+
+// StartEmbedded starts a single-node etcd storing its data in dir, serving
+// clients on clientAddr (127.0.0.1:0 picks a free port).
+func StartEmbedded(dir, clientAddr string) (*Embedded, error) {
+	if clientAddr == "" {
+		clientAddr = "127.0.0.1:0"
+	}
+	cu, err := freeURL(clientAddr)
+	if err != nil {
+		return nil, err
+	}
+	pu, err := freeURL("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "pdfqa"
+	cfg.Dir = dir
+	cfg.ListenClientUrls = []url.URL{*cu}
+	cfg.AdvertiseClientUrls = []url.URL{*cu}
+	cfg.ListenPeerUrls = []url.URL{*pu}
+	cfg.AdvertisePeerUrls = []url.URL{*pu}
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	cfg.ClusterState = embed.ClusterStateFlagNew
+	cfg.LogLevel = "error"
+	cfg.ListenMetricsUrls = nil
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Server.Stop()
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: not ready after 60s")
+	}
+	return &Embedded{e: e, endpoint: cu.Host}, nil
+}
+
+// Endpoint is the client address (host:port).
+func (m *Embedded) Endpoint() string { return m.endpoint }
+
+// Close stops etcd.
+func (m *Embedded) Close() { m.e.Close() }
+
+// freeURL resolves a :0 port to a concrete free one (etcd needs real URLs).
+func freeURL(addr string) (*url.URL, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if port == "0" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		addr = l.Addr().String()
+		l.Close()
+	} else {
+		addr = net.JoinHostPort(host, port)
+	}
+	return url.Parse("http://" + addr)
+}

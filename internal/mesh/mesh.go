@@ -1,0 +1,88 @@
+// Package mesh assembles pdfqa services into processes: one service against
+// an external etcd (`pdfqa serve`), or the whole mesh with an embedded etcd in
+// one process (`pdfqa up`).
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	gatewayv1 "github.com/pdfqa/pdfqa/gen/pdfqa/gateway/v1"
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/server"
+	"github.com/pdfqa/pdfqa/services/agents"
+	"github.com/pdfqa/pdfqa/services/gateway"
+	"github.com/pdfqa/pdfqa/services/inference"
+	"github.com/pdfqa/pdfqa/services/retrieval"
+	"github.com/pdfqa/pdfqa/services/trainer"
+)
+
+// Deps is what a service may use while it is built.
+type Deps struct {
+	Log     *slog.Logger
+	Etcd    *clientv3.Client
+	Clients *client.Factory
+	Server  *server.Server
+	Data    string
+	Cache   string
+}
+
+// Service is a built service ready to register on a gRPC server.
+type Service interface {
+	Register(*grpc.Server)
+	Close() error
+}
+
+// Unit describes one service the mesh can run.
+type Unit struct {
+	Name        string
+	GRPCService string
+	Build       func(ctx context.Context, d Deps) (Service, error)
+}
+
+// Units lists every service, gateway first.
+var Units = map[string]Unit{
+	"gateway": {"gateway", gatewayv1.GatewayService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
+		return gateway.New(d.Etcd, d.Clients, d.Log), nil
+	}},
+	"retrieval": {"retrieval", retrievalv1.RetrievalService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
+		return retrieval.New(d.Log), nil
+	}},
+	"inference": {"inference", inferencev1.InferenceService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
+		return inference.New(d.Log), nil
+	}},
+	"agents": {"agents", agentsv1.AgentsService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
+		return agents.New(d.Log), nil
+	}},
+	"trainer": {"trainer", trainerv1.TrainerService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
+		return trainer.New(d.Log), nil
+	}},
+}
+
+// Names lists the services in a stable order.
+func Names() []string {
+	n := make([]string, 0, len(Units))
+	for k := range Units {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Lookup returns the unit for name.
+func Lookup(name string) (Unit, error) {
+	u, ok := Units[name]
+	if !ok {
+		return Unit{}, fmt.Errorf("unknown service %q (one of %v)", name, Names())
+	}
+	return u, nil
+}

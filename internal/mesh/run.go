@@ -1,0 +1,202 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/server"
+	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/services/gateway"
+)
+
+// RunOptions configure one service instance.
+type RunOptions struct {
+	Addr        string // gRPC listen address (default 127.0.0.1:0)
+	MetricsAddr string // /metrics listen address (default 127.0.0.1:0)
+	HTTPAddr    string // gateway only: REST listen address ("" disables REST)
+	Etcd        *clientv3.Client
+	Data        string
+	Cache       string
+	LogLevel    string
+	LeaseTTL    int64
+}
+
+// Instance is a running service instance.
+type Instance struct {
+	Name     string
+	Server   *server.Server
+	HTTPAddr string
+	done     chan error
+}
+
+// Wait blocks until the instance has stopped.
+func (i *Instance) Wait() error { return <-i.done }
+
+// Start builds a service, binds its listeners and serves it until ctx ends.
+func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
+	u, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	log := telemetry.NewLogger(os.Stderr, o.LogLevel, name)
+	m := telemetry.NewMetrics()
+	srv, err := server.New(server.Options{
+		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
+		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService},
+	})
+	if err != nil {
+		return nil, err
+	}
+	clients, err := client.NewFactory(o.Etcd, m)
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(o.Data, name)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Data: dataDir, Cache: o.Cache})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	svc.Register(srv.GRPC)
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	inst := &Instance{Name: name, Server: srv, done: make(chan error, 1)}
+	var hsrv *http.Server
+	if gw, ok := svc.(*gateway.Service); ok && o.HTTPAddr != "" {
+		h, err := gw.HTTPHandler(ctx, m.Handler())
+		if err != nil {
+			return nil, err
+		}
+		lis, err := net.Listen("tcp", o.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: REST listen %s: %w", o.HTTPAddr, err)
+		}
+		inst.HTTPAddr = lis.Addr().String()
+		hsrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hsrv.Serve(lis) }()
+		log.Info("REST gateway listening", slog.String("addr", inst.HTTPAddr))
+	}
+	go func() {
+		err := srv.Serve(ctx)
+		if hsrv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = hsrv.Shutdown(sctx)
+			cancel()
+		}
+		_ = svc.Close()
+		_ = clients.Close()
+		inst.done <- err
+	}()
+	return inst, nil
+}
+
+// UpOptions configure the whole mesh in one process.
+type UpOptions struct {
+	Data     string
+	Cache    string
+	HTTPAddr string // REST gateway address (default 127.0.0.1:8080)
+	EtcdAddr string // embedded etcd client address (default 127.0.0.1:0: any free port)
+	LogLevel string
+	// Ready is called once every service is registered and serving.
+	Ready func(m *Mesh)
+}
+
+// Mesh is a running single-process mesh.
+type Mesh struct {
+	Etcd      *Embedded
+	Client    *clientv3.Client
+	Instances []*Instance
+}
+
+// Gateway returns the gateway instance.
+func (m *Mesh) Gateway() *Instance {
+	for _, i := range m.Instances {
+		if i.Name == "gateway" {
+			return i
+		}
+	}
+	return nil
+}
+
+// Up runs an embedded etcd and every service until ctx ends, then drains
+// every service and stops etcd.
+func Up(ctx context.Context, o UpOptions) error {
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:8080"
+	}
+	if err := os.MkdirAll(o.Data, 0o755); err != nil {
+		return err
+	}
+	etcd, err := StartEmbedded(filepath.Join(o.Data, "etcd"), o.EtcdAddr)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	// `pdfqa status` and other commands find the mesh through this file.
+	if err := os.WriteFile(filepath.Join(o.Data, "etcd.endpoint"), []byte(etcd.Endpoint()+"\n"), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(o.Data, "etcd.endpoint"))
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Endpoint()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	m := &Mesh{Etcd: etcd, Client: cli}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var errs []error
+	for _, name := range []string{"inference", "retrieval", "agents", "trainer", "gateway"} {
+		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel}
+		if name == "gateway" {
+			ro.HTTPAddr = o.HTTPAddr
+		}
+		inst, err := Start(sctx, name, ro)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		m.Instances = append(m.Instances, inst)
+	}
+	if len(errs) == 0 && o.Ready != nil {
+		o.Ready(m)
+	}
+	if len(errs) == 0 {
+		<-ctx.Done()
+	}
+	stop()
+	var wg sync.WaitGroup
+	for _, i := range m.Instances {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = i.Wait() }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// FindEtcd returns the etcd endpoints to use: explicit, else the endpoint a
+// running `pdfqa up` wrote into the data directory, else the default.
+func FindEtcd(explicit, data string) string {
+	if explicit != "" {
+		return explicit
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "etcd.endpoint")); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return "127.0.0.1:2379"
+}
