@@ -4,82 +4,227 @@ package retrieval
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
+	"github.com/pdfqa/pdfqa/services/retrieval/embed"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
-// Service implements retrievalv1.RetrievalServiceServer.
+// errTable is the one place domain errors become gRPC codes.
+var errTable = grpcerr.Table{
+	{Err: store.ErrNotFound, Code: codes.NotFound},
+	{Err: store.ErrAlreadyExists, Code: codes.AlreadyExists},
+	{Err: store.ErrBadToken, Code: codes.InvalidArgument},
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: parse.ErrPageRange, Code: codes.InvalidArgument},
+	{Err: parse.ErrEncrypted, Code: codes.FailedPrecondition},
+	{Err: parse.ErrInvalidPDF, Code: codes.FailedPrecondition},
+	{Err: ErrUploadLarge, Code: codes.ResourceExhausted},
+	{Err: ErrQueueFull, Code: codes.ResourceExhausted},
+	{Err: ErrClosed, Code: codes.Unavailable},
+	{Err: parse.ErrClosed, Code: codes.Unavailable},
+	{Err: embed.ErrUnavailable, Code: codes.Unavailable},
+}
+
+// Service implements retrievalv1.RetrievalServiceServer over an Engine.
 type Service struct {
 	retrievalv1.UnimplementedRetrievalServiceServer
 	log *slog.Logger
+	e   *Engine
 }
 
-// New returns the service.
-func New(log *slog.Logger) *Service { return &Service{log: log} }
+// New opens the engine described by cfg and returns the service.
+func New(cfg Config) (*Service, error) {
+	e, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{log: e.log, e: e}, nil
+}
+
+// Engine returns the domain engine (tests, benchmarks).
+func (s *Service) Engine() *Engine { return s.e }
 
 // Register adds the service to g.
 func (s *Service) Register(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, s) }
 
-// Close releases the service's resources.
-func (s *Service) Close() error { return nil }
+// Close stops the ingestion workers and closes the store.
+func (s *Service) Close() error { return s.e.Close() }
 
-const later = "ingestion and search arrive with the retrieval issue (#4)"
+func collPB(c store.Collection) *retrievalv1.Collection {
+	return &retrievalv1.Collection{Name: c.Name, DocumentCount: int32(c.Documents), ChunkCount: c.Chunks, CreateTime: timestamppb.New(c.CreateTime)}
+}
 
-// CreateCollection creates a collection.
-func (s *Service) CreateCollection(context.Context, *retrievalv1.CreateCollectionRequest) (*retrievalv1.CreateCollectionResponse, error) {
-	return nil, grpcerr.Later("CreateCollection", later)
+var states = map[string]retrievalv1.DocumentState{
+	store.StatePending:    retrievalv1.DocumentState_DOCUMENT_STATE_PENDING,
+	store.StateProcessing: retrievalv1.DocumentState_DOCUMENT_STATE_PROCESSING,
+	store.StateReady:      retrievalv1.DocumentState_DOCUMENT_STATE_READY,
+	store.StateFailed:     retrievalv1.DocumentState_DOCUMENT_STATE_FAILED,
+}
+
+var kinds = map[string]retrievalv1.PassageKind{
+	store.KindText:  retrievalv1.PassageKind_PASSAGE_KIND_TEXT,
+	store.KindTable: retrievalv1.PassageKind_PASSAGE_KIND_TABLE,
+	store.KindOCR:   retrievalv1.PassageKind_PASSAGE_KIND_OCR,
+}
+
+func docPB(d store.Document) *retrievalv1.Document {
+	return &retrievalv1.Document{Id: d.ID, Collection: d.Collection, Name: d.Name, Sha256: d.SHA256, SizeBytes: d.Size,
+		PageCount: int32(d.Pages), State: states[d.State], Error: d.Error, ChunkCount: int32(d.Chunks), Metadata: d.Metadata,
+		CreateTime: timestamppb.New(d.CreateTime), UpdateTime: timestamppb.New(d.UpdateTime), OcrPages: d.OCRPages, Warnings: d.Warnings}
+}
+
+func passagePB(c store.Chunk, score float64) *retrievalv1.Passage {
+	p := &retrievalv1.Passage{ChunkId: chunkID(c.DocID, c.Seq), DocumentId: c.DocID, DocumentName: c.DocName,
+		Page: int32(c.Page), PageEnd: int32(c.PageEnd), Text: c.Text, Score: float32(score), Kind: kinds[c.Kind], Heading: c.Heading}
+	for _, b := range c.Boxes {
+		p.Boxes = append(p.Boxes, &retrievalv1.BoundingBox{Page: b.Page, X0: b.X0, Y0: b.Y0, X1: b.X1, Y1: b.Y1})
+	}
+	return p
+}
+
+func required(what, v string) error {
+	if v == "" {
+		return errors.Join(ErrInvalid, errors.New(what+" is required"))
+	}
+	return nil
+}
+
+// CreateCollection creates a collection (returning it unchanged if it exists).
+func (s *Service) CreateCollection(_ context.Context, r *retrievalv1.CreateCollectionRequest) (*retrievalv1.CreateCollectionResponse, error) {
+	c, err := s.e.CreateCollection(r.GetName())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.CreateCollectionResponse{Collection: collPB(c)}, nil
 }
 
 // ListCollections lists collections.
 func (s *Service) ListCollections(context.Context, *retrievalv1.ListCollectionsRequest) (*retrievalv1.ListCollectionsResponse, error) {
-	return nil, grpcerr.Later("ListCollections", later)
+	cs, err := s.e.ListCollections()
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	out := &retrievalv1.ListCollectionsResponse{}
+	for _, c := range cs {
+		out.Collections = append(out.Collections, collPB(c))
+	}
+	return out, nil
 }
 
 // DeleteCollection deletes a collection.
-func (s *Service) DeleteCollection(context.Context, *retrievalv1.DeleteCollectionRequest) (*retrievalv1.DeleteCollectionResponse, error) {
-	return nil, grpcerr.Later("DeleteCollection", later)
+func (s *Service) DeleteCollection(_ context.Context, r *retrievalv1.DeleteCollectionRequest) (*retrievalv1.DeleteCollectionResponse, error) {
+	if err := required("name", r.GetName()); err != nil {
+		return nil, errTable.Status(err)
+	}
+	if err := s.e.DeleteCollection(r.GetName()); err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.DeleteCollectionResponse{}, nil
 }
 
 // UploadDocument stores a PDF and starts ingestion.
-func (s *Service) UploadDocument(context.Context, *retrievalv1.UploadDocumentRequest) (*retrievalv1.UploadDocumentResponse, error) {
-	return nil, grpcerr.Later("UploadDocument", later)
+func (s *Service) UploadDocument(_ context.Context, r *retrievalv1.UploadDocumentRequest) (*retrievalv1.UploadDocumentResponse, error) {
+	d, dup, err := s.e.Upload(r.GetCollection(), r.GetName(), r.GetContent(), r.GetPassword())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.UploadDocumentResponse{Document: docPB(d), Duplicate: dup}, nil
 }
 
 // GetDocument returns a document.
-func (s *Service) GetDocument(context.Context, *retrievalv1.GetDocumentRequest) (*retrievalv1.GetDocumentResponse, error) {
-	return nil, grpcerr.Later("GetDocument", later)
+func (s *Service) GetDocument(_ context.Context, r *retrievalv1.GetDocumentRequest) (*retrievalv1.GetDocumentResponse, error) {
+	d, err := s.e.Document(r.GetCollection(), r.GetDocumentId())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.GetDocumentResponse{Document: docPB(d)}, nil
 }
 
 // ListDocuments lists documents.
-func (s *Service) ListDocuments(context.Context, *retrievalv1.ListDocumentsRequest) (*retrievalv1.ListDocumentsResponse, error) {
-	return nil, grpcerr.Later("ListDocuments", later)
+func (s *Service) ListDocuments(_ context.Context, r *retrievalv1.ListDocumentsRequest) (*retrievalv1.ListDocumentsResponse, error) {
+	ds, err := s.e.Documents(r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	out := &retrievalv1.ListDocumentsResponse{}
+	for _, d := range ds {
+		out.Documents = append(out.Documents, docPB(d))
+	}
+	return out, nil
 }
 
 // DeleteDocument deletes a document.
-func (s *Service) DeleteDocument(context.Context, *retrievalv1.DeleteDocumentRequest) (*retrievalv1.DeleteDocumentResponse, error) {
-	return nil, grpcerr.Later("DeleteDocument", later)
+func (s *Service) DeleteDocument(_ context.Context, r *retrievalv1.DeleteDocumentRequest) (*retrievalv1.DeleteDocumentResponse, error) {
+	if err := s.e.DeleteDocument(r.GetCollection(), r.GetDocumentId()); err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.DeleteDocumentResponse{}, nil
 }
 
-// WatchIngestion streams ingestion progress.
-func (s *Service) WatchIngestion(*retrievalv1.WatchIngestionRequest, grpc.ServerStreamingServer[retrievalv1.WatchIngestionResponse]) error {
-	return grpcerr.Later("WatchIngestion", later)
+// WatchIngestion streams ingestion progress until READY or FAILED.
+func (s *Service) WatchIngestion(r *retrievalv1.WatchIngestionRequest, st grpc.ServerStreamingServer[retrievalv1.WatchIngestionResponse]) error {
+	err := s.e.Watch(st.Context(), r.GetCollection(), r.GetDocumentId(), func(ev Event) error {
+		return st.Send(&retrievalv1.WatchIngestionResponse{DocumentId: ev.DocID, Stage: ev.Stage, State: states[ev.State],
+			Done: int32(ev.Done), Total: int32(ev.Total), Message: ev.Message, Time: timestamppb.New(ev.Time)})
+	})
+	return errTable.Status(err)
+}
+
+var modes = map[retrievalv1.SearchMode]string{
+	retrievalv1.SearchMode_SEARCH_MODE_UNSPECIFIED: ModeHybrid,
+	retrievalv1.SearchMode_SEARCH_MODE_HYBRID:      ModeHybrid,
+	retrievalv1.SearchMode_SEARCH_MODE_KEYWORD:     ModeKeyword,
+	retrievalv1.SearchMode_SEARCH_MODE_VECTOR:      ModeVector,
 }
 
 // Search searches a collection.
-func (s *Service) Search(context.Context, *retrievalv1.SearchRequest) (*retrievalv1.SearchResponse, error) {
-	return nil, grpcerr.Later("Search", later)
+func (s *Service) Search(ctx context.Context, r *retrievalv1.SearchRequest) (*retrievalv1.SearchResponse, error) {
+	mode, ok := modes[r.GetMode()]
+	if !ok || r.GetTopK() < 0 {
+		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("bad mode or top_k")))
+	}
+	rs, err := s.e.Search(ctx, Query{Collection: r.GetCollection(), Text: r.GetQuery(), TopK: int(r.GetTopK()),
+		DocIDs: r.GetDocumentIds(), Mode: mode, Rerank: r.GetRerank()})
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	out := &retrievalv1.SearchResponse{}
+	for _, x := range rs {
+		out.Passages = append(out.Passages, passagePB(x.Chunk, x.Score))
+	}
+	return out, nil
 }
 
 // ListChunks pages through chunks.
-func (s *Service) ListChunks(context.Context, *retrievalv1.ListChunksRequest) (*retrievalv1.ListChunksResponse, error) {
-	return nil, grpcerr.Later("ListChunks", later)
+func (s *Service) ListChunks(_ context.Context, r *retrievalv1.ListChunksRequest) (*retrievalv1.ListChunksResponse, error) {
+	if r.GetPageSize() < 0 {
+		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("page_size < 0")))
+	}
+	cs, next, err := s.e.ListChunks(r.GetCollection(), r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	out := &retrievalv1.ListChunksResponse{NextPageToken: next}
+	for _, c := range cs {
+		out.Chunks = append(out.Chunks, passagePB(c, 0))
+	}
+	return out, nil
 }
 
-// RenderPage renders a page.
-func (s *Service) RenderPage(context.Context, *retrievalv1.RenderPageRequest) (*retrievalv1.RenderPageResponse, error) {
-	return nil, grpcerr.Later("RenderPage", later)
+// RenderPage renders a page as PNG.
+func (s *Service) RenderPage(ctx context.Context, r *retrievalv1.RenderPageRequest) (*retrievalv1.RenderPageResponse, error) {
+	png, w, h, err := s.e.RenderPage(ctx, r.GetCollection(), r.GetDocumentId(), int(r.GetPage()), int(r.GetDpi()))
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	return &retrievalv1.RenderPageResponse{Png: png, Width: int32(w), Height: int32(h)}, nil
 }

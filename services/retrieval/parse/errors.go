@@ -39,3 +39,6 @@ var (
 	// ErrClosed: the parser was closed.
 	ErrClosed = errors.New("parse: parser is closed")
 )
+
+// ErrPageRange: a page number outside the document (RenderPNG).
+var ErrPageRange = errors.New("parse: page out of range")

@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/config"
+)
+
+func init() {
+	register("ingest", "upload PDFs into a collection and follow their ingestion: pdfqa ingest --collection NAME PATH...", runIngest)
+	register("search", "search a collection: pdfqa search --collection NAME [--top-k N] \"query\"", runSearch)
+}
+
+// retrievalFlags are the connection flags of the retrieval commands.
+type retrievalFlags struct{ etcd, data, addr *string }
+
+func bindRetrieval(fs interface {
+	String(string, string, string) *string
+}) retrievalFlags {
+	return retrievalFlags{
+		etcd: fs.String("etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running `pdfqa up` in --data)"),
+		data: fs.String("data", config.DefaultData(), "data directory of a running `pdfqa up`"),
+		addr: fs.String("addr", "", "dial the retrieval service at host:port directly instead of through etcd"),
+	}
+}
+
+// retrievalClient connects to the retrieval service of a running mesh.
+func (m retrievalFlags) retrievalClient(ctx context.Context) (retrievalv1.RetrievalServiceClient, func(), error) {
+	ds := client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
+		Address: *m.addr, UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour}
+	var cli *clientv3.Client
+	if *m.addr == "" {
+		ep := mesh.FindEtcd(*m.etcd, *m.data)
+		var err error
+		cli, err = clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
+		if err != nil {
+			return nil, nil, fmt.Errorf("no mesh reachable at etcd %s (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err = cli.Status(sctx, splitList(ep)[0])
+		cancel()
+		if err != nil {
+			cli.Close()
+			return nil, nil, fmt.Errorf("no mesh running: etcd %s does not answer (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
+		}
+	}
+	f, err := client.NewFactory(cli, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := f.Conn(ds)
+	if err != nil {
+		return nil, nil, err
+	}
+	return retrievalv1.NewRetrievalServiceClient(conn), func() {
+		f.Close()
+		if cli != nil {
+			cli.Close()
+		}
+	}, nil
+}
+
+func pdfPaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".pdf") {
+				out = append(out, p)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+var stageNames = map[retrievalv1.IngestionStage]string{
+	retrievalv1.IngestionStage_INGESTION_STAGE_STORE: "store", retrievalv1.IngestionStage_INGESTION_STAGE_PARSE: "parse",
+	retrievalv1.IngestionStage_INGESTION_STAGE_OCR: "ocr", retrievalv1.IngestionStage_INGESTION_STAGE_CHUNK: "chunk",
+	retrievalv1.IngestionStage_INGESTION_STAGE_EMBED: "embed", retrievalv1.IngestionStage_INGESTION_STAGE_INDEX: "index",
+	retrievalv1.IngestionStage_INGESTION_STAGE_DONE: "done",
+}
+
+func bar(done, total int32) string {
+	const w = 20
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", w) + "]"
+	}
+	n := int(done) * w / int(total)
+	return "[" + strings.Repeat("#", min(n, w)) + strings.Repeat(".", w-min(n, w)) + "]"
+}
+
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest", stderr)
+	coll := fs.String("collection", "default", "collection to upload into (created if missing)")
+	password := fs.String("password", "", "password for encrypted PDFs")
+	m := bindRetrieval(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErr("name PDF files or directories to ingest")
+	}
+	paths, err := pdfPaths(fs.Args())
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return errors.New("no PDF files found")
+	}
+	rc, done, err := m.retrievalClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	type result struct{ name, state, detail string }
+	var results []result
+	failed := 0
+	for i, p := range paths {
+		name := filepath.Base(p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			results = append(results, result{name, "FAILED", err.Error()})
+			failed++
+			continue
+		}
+		up, err := rc.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: *coll, Name: name, Content: data, Password: *password})
+		if err != nil {
+			results = append(results, result{name, "FAILED", "upload: " + err.Error()})
+			failed++
+			continue
+		}
+		doc := up.Document
+		prefix := fmt.Sprintf("[%d/%d] %s", i+1, len(paths), trunc(name, 40))
+		if up.Duplicate {
+			fmt.Fprintf(stderr, "%s: already in %q (%s)\n", prefix, *coll, doc.State)
+		}
+		final, err := follow(ctx, rc, *coll, doc.Id, prefix, stderr)
+		if err != nil {
+			results = append(results, result{name, "FAILED", "watch: " + err.Error()})
+			failed++
+			continue
+		}
+		if final.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
+			failed++
+			results = append(results, result{name, "FAILED", final.Error})
+			continue
+		}
+		detail := fmt.Sprintf("%d pages, %d chunks", final.PageCount, final.ChunkCount)
+		if len(final.OcrPages) > 0 {
+			detail += fmt.Sprintf(", OCR pages %v", final.OcrPages)
+		}
+		if len(final.Warnings) > 0 {
+			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), trunc(final.Warnings[0], 80))
+		}
+		results = append(results, result{name, "READY", detail})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tDETAIL")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.name, r.state, r.detail)
+	}
+	tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d documents failed", failed, len(paths))
+	}
+	return nil
+}
+
+// follow draws one progress line per document until READY/FAILED and
+// returns the final document.
+func follow(ctx context.Context, rc retrievalv1.RetrievalServiceClient, coll, id, prefix string, stderr io.Writer) (*retrievalv1.Document, error) {
+	st, err := rc.WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: coll, DocumentId: id}, grpc.WaitForReady(true))
+	if err != nil {
+		return nil, err
+	}
+	width := 0
+	for {
+		ev, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		line := fmt.Sprintf("%s %-5s %s %d/%d %s", prefix, stageNames[ev.Stage], bar(ev.Done, ev.Total), ev.Done, ev.Total, trunc(ev.Message, 60))
+		pad := max(0, width-len(line))
+		width = len(line)
+		fmt.Fprintf(stderr, "\r%s%s", line, strings.Repeat(" ", pad))
+	}
+	fmt.Fprintln(stderr)
+	got, err := rc.GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: coll, DocumentId: id})
+	if err != nil {
+		return nil, err
+	}
+	return got.Document, nil
+}
+
+func trunc(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("search", stderr)
+	coll := fs.String("collection", "default", "collection to search")
+	topK := fs.Int("top-k", 5, "number of passages")
+	mode := fs.String("mode", "hybrid", "hybrid, keyword or vector")
+	rerank := fs.Bool("rerank", false, "rerank the fused candidates lexically")
+	m := bindRetrieval(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(q) == "" {
+		return usageErr("give a query")
+	}
+	modes := map[string]retrievalv1.SearchMode{"hybrid": retrievalv1.SearchMode_SEARCH_MODE_HYBRID,
+		"keyword": retrievalv1.SearchMode_SEARCH_MODE_KEYWORD, "vector": retrievalv1.SearchMode_SEARCH_MODE_VECTOR}
+	md, ok := modes[*mode]
+	if !ok {
+		return usageErr("--mode must be hybrid, keyword or vector")
+	}
+	rc, done, err := m.retrievalClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	resp, err := rc.Search(ctx, &retrievalv1.SearchRequest{Collection: *coll, Query: q, TopK: int32(*topK), Mode: md, Rerank: *rerank})
+	if err != nil {
+		return err
+	}
+	if len(resp.Passages) == 0 {
+		fmt.Fprintln(stdout, "no passages found")
+		return nil
+	}
+	for i, p := range resp.Passages {
+		pages := fmt.Sprintf("p.%d", p.Page)
+		if p.PageEnd > p.Page {
+			pages = fmt.Sprintf("pp.%d-%d", p.Page, p.PageEnd)
+		}
+		fmt.Fprintf(stdout, "%d. %s %s  score %.4f  %s\n", i+1, p.DocumentName, pages, p.Score, strings.TrimPrefix(p.Kind.String(), "PASSAGE_KIND_"))
+		if p.Heading != "" {
+			fmt.Fprintf(stdout, "   § %s\n", p.Heading)
+		}
+		fmt.Fprintf(stdout, "   %s\n\n", trunc(p.Text, 400))
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package retrieval
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
+)
+
+func chunkID(doc string, seq int) string { return doc + "-" + strconv.Itoa(seq) }
+
+func splitChunkID(id string) (string, int, bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	return id[:i], n, err == nil
+}
+
+// Search modes.
+const (
+	ModeHybrid  = "hybrid"
+	ModeKeyword = "keyword"
+	ModeVector  = "vector"
+)
+
+// Query is a search request.
+type Query struct {
+	Collection string
+	Text       string
+	TopK       int
+	DocIDs     []string
+	Mode       string
+	Rerank     bool
+}
+
+// Result is one passage.
+type Result struct {
+	Chunk store.Chunk
+	Score float64
+}
+
+// candidates taken from each list before fusion.
+const fuseDepth = 100
+
+// Search runs BM25 and vector search and fuses them with RRF (k=60).
+// When the query cannot be embedded, hybrid search falls back to keyword.
+func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
+	if strings.TrimSpace(q.Text) == "" {
+		return nil, fmt.Errorf("%w: empty query", ErrInvalid)
+	}
+	if q.TopK <= 0 {
+		q.TopK = 10
+	}
+	if q.TopK > 200 {
+		return nil, fmt.Errorf("%w: top_k %d > 200", ErrInvalid, q.TopK)
+	}
+	if _, err := e.st.GetCollection(q.Collection); err != nil {
+		return nil, err
+	}
+	var allow map[string]bool
+	if len(q.DocIDs) > 0 {
+		allow = map[string]bool{}
+		for _, id := range q.DocIDs {
+			allow[id] = true
+		}
+	}
+	depth := max(fuseDepth, 3*q.TopK)
+	var lists [][]index.Hit
+	if q.Mode != ModeVector {
+		bm, err := e.bm25(q.Collection, q.Text, depth, allow)
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, bm)
+	}
+	if q.Mode != ModeKeyword && e.emb != nil {
+		ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		v, err := e.emb.Embed(ectx, []string{q.Text})
+		cancel()
+		switch {
+		case err == nil && len(v) == 1:
+			lists = append(lists, e.vectors(q.Collection).Search(v[0], depth, allow))
+		case q.Mode == ModeVector:
+			return nil, fmt.Errorf("vector search: %w", err)
+		default:
+			e.log.Warn("query embedding failed; keyword search only", "err", err)
+		}
+	}
+	var hits []index.Hit
+	if len(lists) == 1 {
+		hits = lists[0]
+	} else {
+		hits = index.RRF(index.RRFK, lists...)
+	}
+	n := q.TopK
+	if q.Rerank {
+		n = min(len(hits), max(3*q.TopK, 30))
+	}
+	if len(hits) > n {
+		hits = hits[:n]
+	}
+	out := make([]Result, 0, len(hits))
+	for _, h := range hits {
+		doc, seq, ok := splitChunkID(h.ID)
+		if !ok {
+			continue
+		}
+		c, err := e.st.Chunk(q.Collection, doc, seq)
+		if err != nil {
+			continue // deleted since the lists were built
+		}
+		out = append(out, Result{c, h.Score})
+	}
+	if q.Rerank {
+		out = rerank(q.Text, out)
+	}
+	if len(out) > q.TopK {
+		out = out[:q.TopK]
+	}
+	return out, nil
+}
+
+func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.Hit, error) {
+	c, err := e.st.GetCollection(coll)
+	if err != nil {
+		return nil, err
+	}
+	if c.Chunks <= 0 {
+		return nil, nil
+	}
+	avg := float64(c.TotalLen) / float64(c.Chunks)
+	terms := uniq(index.Terms(text))
+	scores := map[string]float64{}
+	err = e.st.Postings(coll, terms, func(_ string, df int64, ps []store.Posting) {
+		for _, p := range ps {
+			if allow != nil && !allow[p.DocID] {
+				continue
+			}
+			scores[chunkID(p.DocID, p.Seq)] += index.BM25(p.TF, p.Len, df, c.Chunks, avg)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]index.Hit, 0, len(scores))
+	for id, s := range scores {
+		hits = append(hits, index.Hit{ID: id, Score: s})
+	}
+	return index.TopK(hits, k), nil
+}
+
+func uniq(ts []string) []string {
+	seen := map[string]bool{}
+	out := ts[:0:0]
+	for _, t := range ts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// rerank is a cheap lexical reranker over the fused candidates: each score
+// is multiplied by (1 + coverage + proximity), where coverage is the share
+// of distinct query terms the passage contains and proximity is
+// 1/(1+gap) for the shortest window of passage terms that holds all the
+// query terms it contains (gap = window length minus terms matched). It
+// favours passages that answer the whole question in one place.
+func rerank(query string, rs []Result) []Result {
+	qt := uniq(index.Terms(query))
+	if len(qt) == 0 {
+		return rs
+	}
+	for i := range rs {
+		terms := index.Terms(rs[i].Chunk.Heading + "\n" + rs[i].Chunk.Text)
+		want := map[string]int{}
+		for j, t := range qt {
+			want[t] = j
+		}
+		present := map[string]bool{}
+		for _, t := range terms {
+			if _, ok := want[t]; ok {
+				present[t] = true
+			}
+		}
+		cov := float64(len(present)) / float64(len(qt))
+		prox := 0.0
+		if len(present) > 1 {
+			// shortest window containing every present query term
+			count := map[string]int{}
+			have, best, lo := 0, len(terms)+1, 0
+			for hi, t := range terms {
+				if !present[t] {
+					continue
+				}
+				if count[t] == 0 {
+					have++
+				}
+				count[t]++
+				for have == len(present) {
+					if w := hi - lo + 1; w < best {
+						best = w
+					}
+					if lt := terms[lo]; present[lt] {
+						count[lt]--
+						if count[lt] == 0 {
+							have--
+						}
+					}
+					lo++
+				}
+			}
+			prox = 1 / (1 + float64(best-len(present)))
+		}
+		rs[i].Score *= 1 + cov + prox
+	}
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].Score > rs[j-1].Score; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+	return rs
+}
+
+// ListChunks pages through a collection's chunks.
+func (e *Engine) ListChunks(coll, doc, token string, size int) ([]store.Chunk, string, error) {
+	if size <= 0 {
+		size = 100
+	}
+	if size > 1000 {
+		size = 1000
+	}
+	return e.st.ListChunks(coll, doc, token, size)
+}
+
+// RenderPage renders one page as PNG (dpi 0 means 100, at most parse.MaxRenderDPI).
+func (e *Engine) RenderPage(ctx context.Context, coll, id string, page, dpi int) ([]byte, int, int, error) {
+	if page < 1 {
+		return nil, 0, 0, fmt.Errorf("%w: page must be >= 1", ErrInvalid)
+	}
+	if dpi < 0 || dpi > parse.MaxRenderDPI {
+		return nil, 0, 0, fmt.Errorf("%w: dpi must be in 0..%d", ErrInvalid, parse.MaxRenderDPI)
+	}
+	if dpi == 0 {
+		dpi = 100
+	}
+	d, err := e.st.GetDocument(coll, id)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	data, err := e.st.Blob(d.SHA256)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	pw, _ := e.st.JobPassword(coll, id)
+	return e.parser.RenderPNG(ctx, data, pw, page, dpi)
+}

@@ -1,0 +1,133 @@
+// Package store persists the retrieval service's state: collections,
+// documents and their ingestion jobs, chunks, BM25 postings and vectors in
+// one embedded bbolt file, and the uploaded PDF bytes as content-addressed
+// files. Store is the interface a server-backed store would implement.
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Domain errors (mapped to gRPC codes by the service's table).
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrBadToken: a page token this store did not issue.
+	ErrBadToken = errors.New("invalid argument")
+)
+
+// Document states, mirroring the proto enum.
+const (
+	StatePending    = "PENDING"
+	StateProcessing = "PROCESSING"
+	StateReady      = "READY"
+	StateFailed     = "FAILED"
+)
+
+// Collection is a named set of documents.
+type Collection struct {
+	Name       string    `json:"name"`
+	CreateTime time.Time `json:"create_time"`
+	Documents  int       `json:"documents"`
+	Chunks     int64     `json:"chunks"`
+	// TotalLen is the sum of chunk lengths in terms (for BM25's avgdl).
+	TotalLen int64 `json:"total_len"`
+}
+
+// Document is one uploaded PDF and its ingestion state.
+type Document struct {
+	ID         string            `json:"id"`
+	Collection string            `json:"collection"`
+	Name       string            `json:"name"`
+	SHA256     string            `json:"sha256"`
+	Size       int64             `json:"size"`
+	Seq        uint64            `json:"seq"` // upload order
+	Pages      int               `json:"pages"`
+	State      string            `json:"state"`
+	Error      string            `json:"error,omitempty"`
+	Chunks     int               `json:"chunks"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	OCRPages   []int32           `json:"ocr_pages,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
+	CreateTime time.Time         `json:"create_time"`
+	UpdateTime time.Time         `json:"update_time"`
+	// Attempts counts ingestion starts (restart recovery gives up after a few).
+	Attempts int `json:"attempts"`
+}
+
+// Box is a rectangle on a 1-based page, in PDF points from the top-left.
+type Box struct {
+	Page           int32
+	X0, Y0, X1, Y1 float32
+}
+
+// Chunk kinds.
+const (
+	KindText  = "TEXT"
+	KindTable = "TABLE"
+	KindOCR   = "OCR"
+)
+
+// Chunk is one indexed passage.
+type Chunk struct {
+	DocID   string `json:"doc"`
+	Seq     int    `json:"seq"`
+	DocName string `json:"name"`
+	Page    int    `json:"page"`
+	PageEnd int    `json:"page_end"`
+	Text    string `json:"text"`
+	Boxes   []Box  `json:"boxes,omitempty"`
+	Kind    string `json:"kind"`
+	Heading string `json:"heading,omitempty"`
+	Tokens  int    `json:"tokens"`
+	// Terms are the analysed index terms with their counts (kept so that
+	// deleting the chunk can remove exactly its postings).
+	Terms map[string]int `json:"terms"`
+	Len   int            `json:"len"`
+}
+
+// Posting is one term occurrence list entry.
+type Posting struct {
+	DocID string
+	Seq   int
+	TF    int
+	Len   int
+}
+
+// Store is the retrieval service's persistence.
+type Store interface {
+	CreateCollection(name string) (Collection, bool, error)
+	GetCollection(name string) (Collection, error)
+	ListCollections() ([]Collection, error)
+	DeleteCollection(name string) ([]string, error)
+
+	// PutBlob stores bytes durably (fsynced) under their sha256 and returns it.
+	PutBlob(data []byte) (string, error)
+	Blob(sha string) ([]byte, error)
+
+	// AddDocument inserts d (PENDING) and its job unless the collection
+	// already holds a document with the same id; then it returns that one
+	// and true. The collection is created if missing.
+	AddDocument(d Document, password string) (Document, bool, error)
+	GetDocument(coll, id string) (Document, error)
+	ListDocuments(coll string) ([]Document, error)
+	UpdateDocument(coll, id string, fn func(*Document)) (Document, error)
+	DeleteDocument(coll, id string) error
+	JobPassword(coll, id string) (string, error)
+	// Unfinished lists documents left PENDING or PROCESSING.
+	Unfinished() ([]Document, error)
+
+	// CommitIndex writes a document's chunks, postings and vectors (nil when
+	// unavailable), clears its job and applies fn to it, in one transaction.
+	CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (Document, error)
+	Chunk(coll, docID string, seq int) (Chunk, error)
+	// Postings calls fn for every posting of term in coll.
+	Postings(coll string, terms []string, fn func(term string, df int64, ps []Posting)) error
+	// Vectors calls fn for every stored vector of coll, by document.
+	Vectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
+	// ListChunks returns up to limit chunks after the key token (exclusive).
+	ListChunks(coll, docID, after string, limit int) ([]Chunk, string, error)
+
+	Close() error
+}
