@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Embedded is an etcd server running inside this process.
@@ -38,7 +39,9 @@ func StartEmbedded(dir, clientAddr string) (*Embedded, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*pu}
 	cfg.InitialCluster = cfg.Name + "=" + pu.String()
 	cfg.ClusterState = embed.ClusterStateFlagNew
-	cfg.LogLevel = "error"
+	// etcd's own zap logs would interleave with ours; failures still surface
+	// through e.Err() and StartEtcd's error.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.ListenMetricsUrls = nil
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -27,6 +28,9 @@ type Settings struct {
 	HalfOpenProbes uint32
 	// Interval after which failure counts reset while closed (default 60s).
 	Interval time.Duration
+	// IsFailure overrides which errors count against the callee (default:
+	// the package's IsFailure, for gRPC status errors).
+	IsFailure func(error) bool
 }
 
 // clientCodes are answers about the request, not the health of the callee:
@@ -91,6 +95,10 @@ func New(downstream string, s Settings, gauge *prometheus.GaugeVec) *Breaker {
 	if s.Interval == 0 {
 		s.Interval = 60 * time.Second
 	}
+	failure := s.IsFailure
+	if failure == nil {
+		failure = IsFailure
+	}
 	set := func(st gobreaker.State) {
 		if gauge == nil {
 			return
@@ -114,7 +122,7 @@ func New(downstream string, s Settings, gauge *prometheus.GaugeVec) *Breaker {
 			return c.ConsecutiveFailures >= s.ConsecutiveFailures
 		},
 		OnStateChange: func(_ string, _, to gobreaker.State) { set(to) },
-		IsSuccessful:  func(err error) bool { return !IsFailure(err) },
+		IsSuccessful:  func(err error) bool { return !failure(err) },
 		IsExcluded:    isExcluded,
 	})
 	return &Breaker{name: downstream, cb: cb}
@@ -130,6 +138,21 @@ func (b *Breaker) allow() (func(error), error) {
 	}
 	return done, nil
 }
+
+// Do runs fn through the breaker (for non-gRPC downstreams such as an HTTP
+// upstream); an open breaker returns ErrOpen without calling fn.
+func (b *Breaker) Do(fn func() error) error {
+	done, err := b.cb.Allow()
+	if err != nil {
+		return fmt.Errorf("%w: %s is %s", ErrOpen, b.name, b.cb.State())
+	}
+	err = fn()
+	done(err)
+	return err
+}
+
+// ErrOpen is returned by Do while the breaker rejects calls.
+var ErrOpen = errors.New("circuit breaker open")
 
 // Unary is the client interceptor for unary calls.
 func (b *Breaker) Unary() grpc.UnaryClientInterceptor {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -61,6 +62,8 @@ type Server struct {
 	log     *slog.Logger
 	lis     net.Listener
 	mlis    net.Listener
+
+	servingSet atomic.Bool // a service took charge of the health status
 }
 
 // New builds the gRPC server; register the service on s.GRPC before Serve.
@@ -186,6 +189,7 @@ func (s *Server) MetricsAddr() string {
 // SetServing flips the health status of every registered gRPC service (and
 // the server as a whole), e.g. while a required engine is down.
 func (s *Server) SetServing(ok bool) {
+	s.servingSet.Store(true)
 	st := healthpb.HealthCheckResponse_SERVING
 	if !ok {
 		st = healthpb.HealthCheckResponse_NOT_SERVING
@@ -203,7 +207,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	s.Metrics.Server.InitializeMetrics(s.GRPC)
-	s.SetServing(true)
+	if !s.servingSet.Load() {
+		s.SetServing(true)
+	}
 	var hsrv *http.Server
 	if s.mlis != nil {
 		mux := http.NewServeMux()

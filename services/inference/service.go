@@ -1,82 +1,392 @@
 // Package inference is the inference service: the mesh's only door to neural
-// models (chat generation, embeddings, LoRA adapters).
+// models (chat generation, embeddings, LoRA adapters), served by supervised
+// llama.cpp engines or an OpenAI-compatible upstream.
 package inference
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
-	"sync"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
+	"github.com/pdfqa/pdfqa/services/inference/engine"
+)
+
+// errs is the service's one map from domain errors to gRPC codes.
+var errs = grpcerr.Table{
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ErrAdapterNotFound, Code: codes.NotFound},
+	{Err: ErrOverloaded, Code: codes.ResourceExhausted},
+	{Err: engine.ErrUnavailable, Code: codes.Unavailable},
+	{Err: engine.ErrBadRequest, Code: codes.InvalidArgument},
+	{Err: engine.ErrContextSize, Code: codes.OutOfRange},
+	{Err: engine.ErrNotFound, Code: codes.NotFound},
+	{Err: engine.ErrNotSupported, Code: codes.Unimplemented},
+	{Err: engine.ErrBadAdapter, Code: codes.FailedPrecondition},
+	{Err: engine.ErrInternal, Code: codes.Internal},
+}
+
+// Limits on one request.
+const (
+	defaultMaxTokens = 512
+	maxEmbedTexts    = 1024
+	maxTextBytes     = 1 << 20
 )
 
 // Service implements inferencev1.InferenceServiceServer.
 type Service struct {
 	inferencev1.UnimplementedInferenceServiceServer
-	log *slog.Logger
-
-	mu       sync.Mutex
-	adapters map[string]*inferencev1.Adapter
+	log      *slog.Logger
+	backend  Backend
+	admit    *admission
+	adapters *adapters
+	m        *metrics
+	stop     chan struct{}
 }
 
-// New returns the service.
-func New(log *slog.Logger) *Service {
-	return &Service{log: log, adapters: map[string]*inferencev1.Adapter{}}
+type metrics struct {
+	ttft      prometheus.Histogram
+	tps       prometheus.Histogram
+	generated prometheus.Counter
+	embedded  prometheus.Counter
+}
+
+// Options wire the service into its process.
+type Options struct {
+	Config   Config
+	DataDir  string
+	Log      *slog.Logger
+	Registry prometheus.Registerer
+	// SetServing is told whether generation can be served (health status).
+	SetServing func(bool)
+}
+
+// New starts the engines (or connects the upstream) and returns the service.
+func New(o Options) (*Service, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	reg, err := loadAdapters(filepath.Join(o.DataDir, "adapters.json"))
+	if err != nil {
+		return nil, err
+	}
+	var b Backend
+	if o.Config.OpenAIBaseURL != "" {
+		b, err = newOpenAIBackend(o.Config)
+	} else {
+		b, err = newLlamaBackend(o.Config, reg.paths(reg.list), log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newService(b, reg, o, log), nil
+}
+
+func newService(b Backend, reg *adapters, o Options, log *slog.Logger) *Service {
+	m := &metrics{
+		ttft: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pdfqa_inference_time_to_first_token_seconds",
+			Help: "Time from admission to the first generated token.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		tps: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pdfqa_inference_tokens_per_second",
+			Help: "Generation speed per request after the first token.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		generated: prometheus.NewCounter(prometheus.CounterOpts{Name: "pdfqa_inference_generated_tokens_total", Help: "Tokens generated."}),
+		embedded:  prometheus.NewCounter(prometheus.CounterOpts{Name: "pdfqa_inference_embedded_texts_total", Help: "Texts embedded."}),
+	}
+	depth := prometheus.NewGauge(prometheus.GaugeOpts{Name: "pdfqa_inference_queue_depth", Help: "Requests waiting for an admission slot."})
+	if o.Registry != nil {
+		for _, c := range []prometheus.Collector{m.ttft, m.tps, m.generated, m.embedded, depth} {
+			_ = o.Registry.Register(c)
+		}
+	}
+	s := &Service{log: log, backend: b, admit: newAdmission(o.Config.MaxConcurrent, o.Config.MaxQueue, depth),
+		adapters: reg, m: m, stop: make(chan struct{})}
+	if o.SetServing != nil {
+		o.SetServing(b.Ready())
+		go s.watchHealth(o.SetServing)
+	}
+	return s
+}
+
+// watchHealth mirrors the engine's readiness into the gRPC health status, so
+// balancers and breakers upstream see an instance whose engine is down.
+func (s *Service) watchHealth(set func(bool)) {
+	last := -1
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ready := 0
+		if s.backend.Ready() {
+			ready = 1
+		}
+		if ready != last {
+			set(ready == 1)
+			last = ready
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Register adds the service to g.
 func (s *Service) Register(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, s) }
 
-// Close releases the service's resources.
-func (s *Service) Close() error { return nil }
-
-const engineLater = "the llama.cpp engine arrives with the inference issue (#3)"
-
-// Generate streams a completion.
-func (s *Service) Generate(*inferencev1.GenerateRequest, grpc.ServerStreamingServer[inferencev1.GenerateResponse]) error {
-	return grpcerr.Later("Generate", engineLater)
+// Close stops the engines.
+func (s *Service) Close() error {
+	close(s.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.backend.Close(ctx)
 }
 
-// Embed embeds texts.
-func (s *Service) Embed(context.Context, *inferencev1.EmbedRequest) (*inferencev1.EmbedResponse, error) {
-	return nil, grpcerr.Later("Embed", engineLater)
+func toMessages(in []*inferencev1.ChatMessage) ([]engine.Message, error) {
+	if len(in) == 0 {
+		return nil, fmt.Errorf("%w: messages are required", ErrInvalid)
+	}
+	out := make([]engine.Message, len(in))
+	for i, m := range in {
+		if len(m.GetImages()) > 0 {
+			return nil, fmt.Errorf("%w: message %d has images but the served model does not accept images", ErrInvalid, i)
+		}
+		role := "user"
+		switch m.GetRole() {
+		case inferencev1.Role_ROLE_SYSTEM:
+			role = "system"
+		case inferencev1.Role_ROLE_ASSISTANT:
+			role = "assistant"
+		}
+		out[i] = engine.Message{Role: role, Content: m.GetContent()}
+	}
+	return out, nil
 }
 
-// CountTokens counts tokens.
-func (s *Service) CountTokens(context.Context, *inferencev1.CountTokensRequest) (*inferencev1.CountTokensResponse, error) {
-	return nil, grpcerr.Later("CountTokens", engineLater)
+// Generate streams a completion; the final response carries usage and timings.
+func (s *Service) Generate(req *inferencev1.GenerateRequest, stream grpc.ServerStreamingServer[inferencev1.GenerateResponse]) error {
+	ctx := stream.Context()
+	msgs, err := toMessages(req.GetMessages())
+	if err != nil {
+		return errs.Status(err)
+	}
+	cr := engine.ChatRequest{Messages: msgs, MaxTokens: int(req.GetMaxTokens()), Stop: req.GetStop()}
+	if cr.MaxTokens <= 0 {
+		cr.MaxTokens = defaultMaxTokens
+	}
+	if req.Temperature != nil {
+		cr.Temperature = engine.Ptr(float64(req.GetTemperature()))
+	}
+	if req.TopP != nil {
+		cr.TopP = engine.Ptr(float64(req.GetTopP()))
+	}
+	if req.Seed != nil {
+		cr.Seed = engine.Ptr(req.GetSeed())
+	}
+	if js := strings.TrimSpace(req.GetJsonSchema()); js != "" {
+		if !json.Valid([]byte(js)) {
+			return errs.Status(fmt.Errorf("%w: json_schema is not valid JSON", ErrInvalid))
+		}
+		cr.JSONSchema = json.RawMessage(js)
+	}
+	if name := req.GetAdapter(); name != "" {
+		id, scale, err := s.adapters.lookup(name)
+		if err != nil {
+			return errs.Status(err)
+		}
+		if req.GetAdapterScale() != 0 {
+			scale = req.GetAdapterScale()
+		}
+		cr.LoRA = []engine.LoRA{{ID: id, Scale: float64(scale)}}
+	}
+	t0 := time.Now()
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		return errs.Status(err)
+	}
+	defer release()
+	admitted := time.Now()
+	var first time.Time
+	res, err := s.backend.Chat(ctx, cr, func(delta string) error {
+		if first.IsZero() {
+			first = time.Now()
+		}
+		return stream.Send(&inferencev1.GenerateResponse{Delta: delta})
+	})
+	if err != nil {
+		return errs.Status(err)
+	}
+	end := time.Now()
+	tim := &inferencev1.Timings{QueueMs: ms(admitted.Sub(t0)), TotalMs: ms(end.Sub(t0))}
+	if !first.IsZero() {
+		tim.TimeToFirstTokenMs = ms(first.Sub(admitted))
+		s.m.ttft.Observe(first.Sub(admitted).Seconds())
+		if n := res.Usage.CompletionTokens; n > 1 && end.After(first) {
+			tim.TokensPerSecond = float64(n-1) / end.Sub(first).Seconds()
+			s.m.tps.Observe(tim.TokensPerSecond)
+		}
+	}
+	s.m.generated.Add(float64(res.Usage.CompletionTokens))
+	fr := inferencev1.FinishReason_FINISH_REASON_STOP
+	if res.FinishReason == "length" {
+		fr = inferencev1.FinishReason_FINISH_REASON_LENGTH
+	}
+	return stream.Send(&inferencev1.GenerateResponse{
+		FinishReason: fr, Model: res.Model, Timings: tim,
+		Usage: &inferencev1.Usage{PromptTokens: int32(res.Usage.PromptTokens), CompletionTokens: int32(res.Usage.CompletionTokens)},
+	})
 }
 
-// ApplyChatTemplate renders a chat template.
-func (s *Service) ApplyChatTemplate(context.Context, *inferencev1.ApplyChatTemplateRequest) (*inferencev1.ApplyChatTemplateResponse, error) {
-	return nil, grpcerr.Later("ApplyChatTemplate", engineLater)
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Embed embeds texts, normalised.
+func (s *Service) Embed(ctx context.Context, req *inferencev1.EmbedRequest) (*inferencev1.EmbedResponse, error) {
+	texts := req.GetTexts()
+	if len(texts) == 0 {
+		return nil, errs.Status(fmt.Errorf("%w: texts are required", ErrInvalid))
+	}
+	if len(texts) > maxEmbedTexts {
+		return nil, errs.Status(fmt.Errorf("%w: %d texts in one call (max %d)", ErrInvalid, len(texts), maxEmbedTexts))
+	}
+	for i, t := range texts {
+		if len(t) > maxTextBytes {
+			return nil, errs.Status(fmt.Errorf("%w: text %d is %d bytes (max %d)", ErrInvalid, i, len(t), maxTextBytes))
+		}
+	}
+	vecs, err := s.backend.Embed(ctx, texts)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	out := &inferencev1.EmbedResponse{Embeddings: make([]*inferencev1.Embedding, len(vecs))}
+	for i, v := range vecs {
+		out.Embeddings[i] = &inferencev1.Embedding{Values: v}
+	}
+	if len(vecs) > 0 {
+		out.Dimension = int32(len(vecs[0]))
+	}
+	for _, m := range s.backend.Models() {
+		if m.Kind == inferencev1.ModelKind_MODEL_KIND_EMBEDDING {
+			out.Model = m.Name
+		}
+	}
+	s.m.embedded.Add(float64(len(texts)))
+	return out, nil
+}
+
+func (s *Service) chatWindow() int32 {
+	for _, m := range s.backend.Models() {
+		if m.Kind == inferencev1.ModelKind_MODEL_KIND_CHAT {
+			return m.ContextWindow
+		}
+	}
+	return 0
+}
+
+// CountTokens counts tokens of text, or of messages after the chat template.
+func (s *Service) CountTokens(ctx context.Context, req *inferencev1.CountTokensRequest) (*inferencev1.CountTokensResponse, error) {
+	text := req.GetText()
+	if len(req.GetMessages()) > 0 {
+		msgs, err := toMessages(req.GetMessages())
+		if err != nil {
+			return nil, errs.Status(err)
+		}
+		if text, err = s.backend.ApplyTemplate(ctx, msgs); err != nil {
+			return nil, errs.Status(err)
+		}
+	}
+	n, err := s.backend.CountTokens(ctx, text)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &inferencev1.CountTokensResponse{Count: int32(n), ContextWindow: s.chatWindow()}, nil
+}
+
+// ApplyChatTemplate renders messages with the chat template.
+func (s *Service) ApplyChatTemplate(ctx context.Context, req *inferencev1.ApplyChatTemplateRequest) (*inferencev1.ApplyChatTemplateResponse, error) {
+	msgs, err := toMessages(req.GetMessages())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	p, err := s.backend.ApplyTemplate(ctx, msgs)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	n, err := s.backend.CountTokens(ctx, p)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &inferencev1.ApplyChatTemplateResponse{Prompt: p, TokenCount: int32(n)}, nil
 }
 
 // ListModels lists served models.
 func (s *Service) ListModels(context.Context, *inferencev1.ListModelsRequest) (*inferencev1.ListModelsResponse, error) {
-	return nil, grpcerr.Later("ListModels", engineLater)
+	return &inferencev1.ListModelsResponse{Models: s.backend.Models()}, nil
 }
 
-// LoadAdapter loads a LoRA adapter.
-func (s *Service) LoadAdapter(context.Context, *inferencev1.LoadAdapterRequest) (*inferencev1.LoadAdapterResponse, error) {
-	return nil, grpcerr.Later("LoadAdapter", engineLater)
-}
-
-// UnloadAdapter unloads a LoRA adapter.
-func (s *Service) UnloadAdapter(context.Context, *inferencev1.UnloadAdapterRequest) (*inferencev1.UnloadAdapterResponse, error) {
-	return nil, grpcerr.Later("UnloadAdapter", engineLater)
-}
-
-// ListAdapters lists LoRA adapters (none until LoadAdapter lands).
-func (s *Service) ListAdapters(context.Context, *inferencev1.ListAdaptersRequest) (*inferencev1.ListAdaptersResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*inferencev1.Adapter, 0, len(s.adapters))
-	for _, a := range s.adapters {
-		out = append(out, a)
+// LoadAdapter adds (or replaces) a LoRA adapter; a bad file leaves the
+// previous set serving.
+func (s *Service) LoadAdapter(ctx context.Context, req *inferencev1.LoadAdapterRequest) (*inferencev1.LoadAdapterResponse, error) {
+	if !adapterName.MatchString(req.GetName()) {
+		return nil, errs.Status(fmt.Errorf("%w: adapter name %q: use letters, digits, '.', '_' or '-'", ErrInvalid, req.GetName()))
 	}
-	return &inferencev1.ListAdaptersResponse{Adapters: out}, nil
+	path, err := filepath.Abs(req.GetPath())
+	if err != nil || req.GetPath() == "" {
+		return nil, errs.Status(fmt.Errorf("%w: adapter path is required", ErrInvalid))
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, errs.Status(fmt.Errorf("%w: adapter file: %v", ErrInvalid, err))
+	}
+	scale := req.GetScale()
+	if scale == 0 {
+		scale = 1
+	}
+	ad := &inferencev1.Adapter{Name: req.GetName(), Path: path, Scale: scale}
+	for _, m := range s.backend.Models() {
+		if m.Kind == inferencev1.ModelKind_MODEL_KIND_CHAT {
+			ad.BaseModel = m.Name
+		}
+	}
+	s.adapters.mu.Lock()
+	defer s.adapters.mu.Unlock()
+	next := s.adapters.with(ad)
+	if err := s.backend.SetAdapters(ctx, s.adapters.paths(next)); err != nil {
+		return nil, errs.Status(err)
+	}
+	if err := s.adapters.commit(next); err != nil {
+		return nil, errs.Status(err)
+	}
+	s.log.InfoContext(ctx, "adapter loaded", slog.String("name", ad.Name), slog.String("path", path))
+	return &inferencev1.LoadAdapterResponse{Adapter: ad}, nil
 }
+
+// UnloadAdapter removes a LoRA adapter.
+func (s *Service) UnloadAdapter(ctx context.Context, req *inferencev1.UnloadAdapterRequest) (*inferencev1.UnloadAdapterResponse, error) {
+	s.adapters.mu.Lock()
+	defer s.adapters.mu.Unlock()
+	next, found := s.adapters.without(req.GetName())
+	if !found {
+		return nil, errs.Status(fmt.Errorf("%w: %q", ErrAdapterNotFound, req.GetName()))
+	}
+	if err := s.backend.SetAdapters(ctx, s.adapters.paths(next)); err != nil {
+		return nil, errs.Status(err)
+	}
+	if err := s.adapters.commit(next); err != nil {
+		return nil, errs.Status(err)
+	}
+	return &inferencev1.UnloadAdapterResponse{}, nil
+}
+
+// ListAdapters lists loaded LoRA adapters.
+func (s *Service) ListAdapters(context.Context, *inferencev1.ListAdaptersRequest) (*inferencev1.ListAdaptersResponse, error) {
+	return &inferencev1.ListAdaptersResponse{Adapters: s.adapters.snapshot()}, nil
+}
+

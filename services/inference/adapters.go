@@ -1,0 +1,122 @@
+package inference
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+)
+
+// ErrAdapterNotFound names an adapter that is not loaded.
+var ErrAdapterNotFound = errors.New("adapter not found")
+
+// ErrInvalid marks a malformed request.
+var ErrInvalid = errors.New("invalid request")
+
+var adapterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// adapters is the registry of LoRA adapters, persisted so a restarted service
+// serves the same set. Ids are positions in the engine's adapter list.
+type adapters struct {
+	mu   sync.Mutex
+	file string
+	list []*inferencev1.Adapter // engine order
+}
+
+func loadAdapters(file string) (*adapters, error) {
+	a := &adapters{file: file}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return a, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []*inferencev1.Adapter
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("adapters registry %s: %w", file, err)
+	}
+	a.list = list
+	return a, nil
+}
+
+func (a *adapters) paths(list []*inferencev1.Adapter) []string {
+	p := make([]string, len(list))
+	for i, x := range list {
+		p[i] = x.Path
+	}
+	return p
+}
+
+// with returns the list after adding (or replacing) ad.
+func (a *adapters) with(ad *inferencev1.Adapter) []*inferencev1.Adapter {
+	out := make([]*inferencev1.Adapter, 0, len(a.list)+1)
+	replaced := false
+	for _, x := range a.list {
+		if x.Name == ad.Name {
+			out = append(out, ad)
+			replaced = true
+		} else {
+			out = append(out, x)
+		}
+	}
+	if !replaced {
+		out = append(out, ad)
+	}
+	return out
+}
+
+func (a *adapters) without(name string) ([]*inferencev1.Adapter, bool) {
+	var out []*inferencev1.Adapter
+	found := false
+	for _, x := range a.list {
+		if x.Name == name {
+			found = true
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, found
+}
+
+func (a *adapters) commit(list []*inferencev1.Adapter) error {
+	a.list = list
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(a.file), 0o755); err != nil {
+		return err
+	}
+	tmp := a.file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.file)
+}
+
+// lookup returns the engine id and scale of an adapter.
+func (a *adapters) lookup(name string) (int, float32, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, x := range a.list {
+		if x.Name == name {
+			return i, x.Scale, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: %q (ListAdapters shows the loaded ones)", ErrAdapterNotFound, name)
+}
+
+func (a *adapters) snapshot() []*inferencev1.Adapter {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := append([]*inferencev1.Adapter(nil), a.list...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

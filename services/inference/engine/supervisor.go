@@ -1,0 +1,718 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// State is the supervisor's view of its engine process.
+type State int32
+
+const (
+	// StateStarting: a process is being launched and has not passed /health yet.
+	StateStarting State = iota
+	// StateReady: the engine answers /health; requests are served.
+	StateReady
+	// StateDown: the engine died or failed to start; a restart is pending (backoff).
+	StateDown
+	// StateStopped: Stop was called (or Start never was).
+	StateStopped
+)
+
+func (s State) String() string {
+	switch s {
+	case StateStarting:
+		return "starting"
+	case StateReady:
+		return "ready"
+	case StateDown:
+		return "down"
+	case StateStopped:
+		return "stopped"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Config describes one llama-server engine process.
+type Config struct {
+	// Name identifies the engine in logs and errors ("llm", "embed", ...).
+	Name string
+	// Binary is the llama-server executable.
+	Binary string
+	// Model is the GGUF model file (-m).
+	Model string
+	// CtxSize is the total KV context (-c); 0 lets llama-server use the model's.
+	CtxSize int
+	// Threads is the CPU thread count (-t); 0 lets llama-server decide.
+	Threads int
+	// Parallel is the number of server slots (-np); 0 lets llama-server decide.
+	// Each slot gets CtxSize/Parallel tokens of context.
+	Parallel int
+	// Embedding starts an embedding-only engine (--embedding); Pooling picks the
+	// pooling (mean, cls, last, ...; empty = model default).
+	Embedding bool
+	Pooling   string
+	// LoRAs are adapter GGUF files loaded at startup with
+	// --lora-init-without-apply: all scales start at 0 and each request picks
+	// adapters by index (position in this list) with a scale. Replace the set at
+	// run time with SetLoRAs.
+	LoRAs []string
+	// ExtraArgs are appended verbatim to the llama-server command line.
+	ExtraArgs []string
+	// Env is appended to the inherited environment of the process.
+	Env []string
+	// Host is the loopback address to bind (default 127.0.0.1). The port is
+	// picked by the supervisor.
+	Host string
+
+	StartTimeout   time.Duration // launch until /health is 200 (default 2m)
+	HealthInterval time.Duration // periodic health check (default 2s)
+	HealthTimeout  time.Duration // per check (default 3s)
+	HealthFailures int           // consecutive failed checks before a kill+restart (default 3)
+	BackoffMin     time.Duration // first restart delay (default 250ms)
+	BackoffMax     time.Duration // cap (default 30s)
+	StableAfter    time.Duration // uptime after which the backoff resets (default 30s)
+	StopGrace      time.Duration // SIGTERM -> SIGKILL delay (default 5s)
+	DrainTimeout   time.Duration // wait for in-flight requests on a replaced process (default 60s)
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = "engine"
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.StartTimeout, 2*time.Minute)
+	def(&c.HealthInterval, 2*time.Second)
+	def(&c.HealthTimeout, 3*time.Second)
+	def(&c.BackoffMin, 250*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+	def(&c.StableAfter, 30*time.Second)
+	def(&c.StopGrace, 5*time.Second)
+	def(&c.DrainTimeout, time.Minute)
+	if c.HealthFailures <= 0 {
+		c.HealthFailures = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Supervisor starts one llama-server process, waits for it to become healthy,
+// health-checks it, restarts it with exponential backoff when it dies, and
+// hands out its address to clients only while it is Ready.
+type Supervisor struct {
+	cfg  Config
+	log  *slog.Logger
+	http *http.Client
+
+	swapMu sync.Mutex // serialises launches that install a new current process
+
+	mu       sync.Mutex
+	state    State
+	cur      *instance
+	loras    []string
+	lastErr  error
+	restarts int
+	changed  chan struct{} // closed and replaced on every state change
+	started  bool
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+}
+
+// NewSupervisor validates cfg and returns a stopped supervisor.
+func NewSupervisor(cfg Config) (*Supervisor, error) {
+	cfg.setDefaults()
+	if cfg.Binary == "" || cfg.Model == "" {
+		return nil, fmt.Errorf("%w: engine %s: Binary and Model are required", ErrBadRequest, cfg.Name)
+	}
+	for _, p := range []string{cfg.Binary, cfg.Model} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: engine %s: %v", ErrBadRequest, cfg.Name, err)
+		}
+	}
+	if cfg.Embedding && len(cfg.LoRAs) > 0 {
+		return nil, fmt.Errorf("%w: engine %s: LoRA adapters on an embedding engine", ErrBadRequest, cfg.Name)
+	}
+	if err := checkAdapters(cfg.LoRAs); err != nil {
+		return nil, err
+	}
+	return &Supervisor{
+		cfg:     cfg,
+		log:     cfg.Logger.With("engine", cfg.Name),
+		http:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		state:   StateStopped,
+		loras:   append([]string(nil), cfg.LoRAs...),
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// Start launches the supervision loop and returns immediately; use WaitReady
+// to block until the engine serves. The engine lives until Stop (ctx only
+// bounds nothing after Start returns).
+func (s *Supervisor) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("engine: supervisor already started")
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.loopDone = make(chan struct{})
+	s.setStateLocked(StateStarting, nil)
+	go s.loop(ctx)
+	return nil
+}
+
+// Stop stops supervision and terminates the engine (SIGTERM, then SIGKILL
+// after StopGrace). It is safe to call more than once.
+func (s *Supervisor) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.loopDone
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// State returns the current state.
+func (s *Supervisor) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// LastError returns the error behind the latest Down state, if any.
+func (s *Supervisor) LastError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// Restarts counts unplanned restarts (crashes, failed health checks).
+func (s *Supervisor) Restarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts
+}
+
+// PID of the running engine process, or 0.
+func (s *Supervisor) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.cur.cmd.Process == nil {
+		return 0
+	}
+	return s.cur.cmd.Process.Pid
+}
+
+// BaseURL of the running engine ("http://127.0.0.1:PORT"), or "".
+func (s *Supervisor) BaseURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil {
+		return ""
+	}
+	return s.cur.base
+}
+
+// LoRAs returns the adapter files of the engine, in id order.
+func (s *Supervisor) LoRAs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.loras...)
+}
+
+// WaitReady blocks until the engine is Ready, the supervisor is stopped, or ctx ends.
+func (s *Supervisor) WaitReady(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		st, ch, last := s.state, s.changed, s.lastErr
+		s.mu.Unlock()
+		switch st {
+		case StateReady:
+			return nil
+		case StateStopped:
+			return fmt.Errorf("%w: engine %s stopped", ErrUnavailable, s.cfg.Name)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%w: engine %s not ready (%s): %v (last error: %v)", ErrUnavailable, s.cfg.Name, st, ctx.Err(), last)
+			}
+			return fmt.Errorf("%w: engine %s not ready (%s): %v", ErrUnavailable, s.cfg.Name, st, ctx.Err())
+		}
+	}
+}
+
+// Acquire implements Endpoint: it returns the engine's base URL while Ready
+// (ErrUnavailable otherwise) and a release func that must be called when the
+// request is done, so a replaced process is drained before it is stopped.
+func (s *Supervisor) Acquire() (string, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != StateReady || s.cur == nil {
+		if s.lastErr != nil {
+			return "", nil, fmt.Errorf("%w: engine %s is %s: %v", ErrUnavailable, s.cfg.Name, s.state, s.lastErr)
+		}
+		return "", nil, fmt.Errorf("%w: engine %s is %s", ErrUnavailable, s.cfg.Name, s.state)
+	}
+	inst := s.cur
+	inst.inflight.Add(1)
+	var once sync.Once
+	return inst.base, func() { once.Do(inst.inflight.Done) }, nil
+}
+
+// SetLoRAs replaces the engine's adapter set. llama-server loads adapters only
+// at startup, so this launches a second process with the new set next to the
+// running one (blue/green): only when it is healthy does it take over, and the
+// old process is drained and stopped. If the new set is bad (missing or
+// malformed file, wrong base model) the error wraps ErrBadAdapter and the old
+// process keeps serving untouched. Adapter ids for requests are positions in paths.
+func (s *Supervisor) SetLoRAs(ctx context.Context, paths []string) error {
+	if s.cfg.Embedding {
+		return fmt.Errorf("%w: engine %s is an embedding engine", ErrNotSupported, s.cfg.Name)
+	}
+	if err := checkAdapters(paths); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	loopCtxOK := s.started && s.state != StateStopped
+	s.mu.Unlock()
+	if !loopCtxOK {
+		s.mu.Lock()
+		s.loras = append([]string(nil), paths...)
+		s.mu.Unlock()
+		return nil
+	}
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	inst, err := s.launch(ctx, paths)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("engine %s: set adapters: %w", s.cfg.Name, ctx.Err())
+		}
+		s.log.Warn("adapter set rejected; previous engine keeps serving", "loras", paths, "err", err)
+		return fmt.Errorf("%w: %v", ErrBadAdapter, err)
+	}
+	s.mu.Lock()
+	if s.state == StateStopped {
+		s.mu.Unlock()
+		s.terminate(inst)
+		return fmt.Errorf("%w: engine %s stopped", ErrUnavailable, s.cfg.Name)
+	}
+	old := s.cur
+	s.cur = inst
+	s.loras = append([]string(nil), paths...)
+	s.setStateLocked(StateReady, nil)
+	s.mu.Unlock()
+	s.log.Info("engine replaced with new adapter set", "loras", paths, "pid", inst.cmd.Process.Pid, "url", inst.base)
+	if old != nil {
+		go s.retire(old)
+	}
+	return nil
+}
+
+// ---- internals -------------------------------------------------------------
+
+type instance struct {
+	cmd       *exec.Cmd
+	base      string
+	done      chan struct{} // closed when the process has exited
+	exitErr   error         // valid after done
+	out       *tailBuffer
+	inflight  sync.WaitGroup
+	startedAt time.Time
+	retiring  bool // guarded by Supervisor.mu
+}
+
+func (s *Supervisor) setStateLocked(st State, err error) {
+	if st != s.state {
+		s.log.Info("engine state", "from", s.state.String(), "to", st.String())
+	}
+	s.state = st
+	if err != nil {
+		s.lastErr = err
+	} else if st == StateReady {
+		s.lastErr = nil
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Supervisor) loop(ctx context.Context) {
+	defer close(s.loopDone)
+	defer func() {
+		s.mu.Lock()
+		inst := s.cur
+		s.cur = nil
+		s.setStateLocked(StateStopped, nil)
+		s.mu.Unlock()
+		if inst != nil {
+			s.terminate(inst)
+		}
+	}()
+	backoff := s.cfg.BackoffMin
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		inst := s.cur
+		s.mu.Unlock()
+		if inst == nil {
+			var err error
+			inst, err = s.startCurrent(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Error("engine failed to start", "err", err, "retry_in", backoff)
+				if !sleepCtx(ctx, backoff) {
+					return
+				}
+				backoff = min(2*backoff, s.cfg.BackoffMax)
+				continue
+			}
+			if inst == nil { // someone else installed one meanwhile
+				continue
+			}
+		}
+		reason := s.monitor(ctx, inst)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.cur != inst { // replaced by SetLoRAs: supervise the new one
+			s.mu.Unlock()
+			continue
+		}
+		s.cur = nil
+		s.restarts++
+		s.setStateLocked(StateDown, reason)
+		s.mu.Unlock()
+		if time.Since(inst.startedAt) > s.cfg.StableAfter {
+			backoff = s.cfg.BackoffMin
+		}
+		s.log.Error("engine down; restarting", "err", reason, "retry_in", backoff, "output_tail", inst.out.String())
+		if !sleepCtx(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, s.cfg.BackoffMax)
+	}
+}
+
+// startCurrent launches a process with the current adapter set and installs it
+// unless another one was installed meanwhile (then it returns nil, nil).
+func (s *Supervisor) startCurrent(ctx context.Context) (*instance, error) {
+	s.swapMu.Lock()
+	defer s.swapMu.Unlock()
+	s.mu.Lock()
+	if s.cur != nil {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	loras := append([]string(nil), s.loras...)
+	s.setStateLocked(StateStarting, nil)
+	s.mu.Unlock()
+	inst, err := s.launch(ctx, loras)
+	if err != nil {
+		s.mu.Lock()
+		s.setStateLocked(StateDown, err)
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cur = inst
+	s.setStateLocked(StateReady, nil)
+	s.mu.Unlock()
+	s.log.Info("engine ready", "pid", inst.cmd.Process.Pid, "url", inst.base, "startup", time.Since(inst.startedAt).Round(time.Millisecond))
+	return inst, nil
+}
+
+// monitor returns when the process exits (or is killed after failing health
+// checks), or when ctx ends.
+func (s *Supervisor) monitor(ctx context.Context, inst *instance) error {
+	t := time.NewTicker(s.cfg.HealthInterval)
+	defer t.Stop()
+	fails := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-inst.done:
+			return fmt.Errorf("engine process exited: %v", exitString(inst.exitErr))
+		case <-t.C:
+			s.mu.Lock()
+			retiring := inst.retiring
+			s.mu.Unlock()
+			if retiring {
+				continue
+			}
+			if err := s.checkHealth(ctx, inst.base); err != nil {
+				fails++
+				s.log.Warn("engine health check failed", "err", err, "consecutive", fails)
+				if fails >= s.cfg.HealthFailures {
+					_ = inst.cmd.Process.Kill()
+					<-inst.done
+					return fmt.Errorf("engine unhealthy after %d checks: %v", fails, err)
+				}
+				continue
+			}
+			fails = 0
+		}
+	}
+}
+
+func (s *Supervisor) checkHealth(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/health: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func (s *Supervisor) args(port int, loras []string) []string {
+	c := s.cfg
+	a := []string{
+		"-m", c.Model,
+		"--host", c.Host,
+		"--port", strconv.Itoa(port),
+		"--no-webui",
+	}
+	if c.CtxSize > 0 {
+		a = append(a, "-c", strconv.Itoa(c.CtxSize))
+	}
+	if c.Threads > 0 {
+		a = append(a, "-t", strconv.Itoa(c.Threads), "-tb", strconv.Itoa(c.Threads))
+	}
+	if c.Parallel > 0 {
+		a = append(a, "-np", strconv.Itoa(c.Parallel))
+	}
+	if c.Embedding {
+		a = append(a, "--embedding")
+		if c.Pooling != "" {
+			a = append(a, "--pooling", c.Pooling)
+		}
+	}
+	for _, l := range loras {
+		a = append(a, "--lora", l)
+	}
+	if len(loras) > 0 {
+		a = append(a, "--lora-init-without-apply")
+	}
+	return append(a, c.ExtraArgs...)
+}
+
+// launch starts a process and waits until /health answers 200.
+func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, error) {
+	port, err := freePort(s.cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("pick port: %w", err)
+	}
+	args := s.args(port, loras)
+	cmd := exec.Command(s.cfg.Binary, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Env = append(os.Environ(), s.cfg.Env...)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	inst := &instance{
+		cmd:       cmd,
+		base:      "http://" + net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)),
+		done:      make(chan struct{}),
+		out:       newTailBuffer(40),
+		startedAt: time.Now(),
+	}
+	s.log.Info("starting engine", "bin", s.cfg.Binary, "args", strings.Join(args, " "))
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("start %s: %w", s.cfg.Binary, err)
+	}
+	pw.Close()
+	go s.pump(pr, inst.out, cmd.Process.Pid)
+	go func() {
+		inst.exitErr = cmd.Wait()
+		close(inst.done)
+	}()
+
+	deadline := time.NewTimer(s.cfg.StartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-inst.done:
+			return nil, fmt.Errorf("engine exited during startup (%s); output: %s", exitString(inst.exitErr), inst.out.String())
+		case <-ctx.Done():
+			s.terminate(inst)
+			return nil, ctx.Err()
+		case <-deadline.C:
+			s.terminate(inst)
+			return nil, fmt.Errorf("engine not healthy after %s; output: %s", s.cfg.StartTimeout, inst.out.String())
+		case <-tick.C:
+			if s.checkHealth(ctx, inst.base) == nil {
+				return inst, nil
+			}
+		}
+	}
+}
+
+// pump forwards the engine's output to slog (debug) and keeps a tail for errors.
+func (s *Supervisor) pump(r io.ReadCloser, tail *tailBuffer, pid int) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		tail.add(line)
+		s.log.Debug("engine output", "pid", pid, "line", line)
+	}
+}
+
+// terminate stops a process: SIGTERM, then SIGKILL after StopGrace.
+func (s *Supervisor) terminate(inst *instance) {
+	select {
+	case <-inst.done:
+		return
+	default:
+	}
+	_ = inst.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-inst.done:
+	case <-time.After(s.cfg.StopGrace):
+		s.log.Warn("engine ignored SIGTERM; killing", "pid", inst.cmd.Process.Pid)
+		_ = inst.cmd.Process.Kill()
+		<-inst.done
+	}
+}
+
+// retire drains a replaced process (bounded by DrainTimeout) and stops it.
+func (s *Supervisor) retire(inst *instance) {
+	s.mu.Lock()
+	inst.retiring = true
+	s.mu.Unlock()
+	drained := make(chan struct{})
+	go func() { inst.inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(s.cfg.DrainTimeout):
+		s.log.Warn("drain timeout; stopping replaced engine with requests in flight", "pid", inst.cmd.Process.Pid)
+	}
+	s.terminate(inst)
+}
+
+func checkAdapters(paths []string) error {
+	for _, p := range paths {
+		if strings.Contains(p, ",") {
+			return fmt.Errorf("%w: %q: comma in adapter path", ErrBadAdapter, p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadAdapter, err)
+		}
+		var magic [4]byte
+		_, err = io.ReadFull(f, magic[:])
+		f.Close()
+		if err != nil || !bytes.Equal(magic[:], []byte("GGUF")) {
+			return fmt.Errorf("%w: %s: not a GGUF file", ErrBadAdapter, p)
+		}
+	}
+	return nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func exitString(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// tailBuffer keeps the last n lines written to it.
+type tailBuffer struct {
+	mu    sync.Mutex
+	n     int
+	lines []string
+}
+
+func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+
+func (t *tailBuffer) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.n {
+		t.lines = t.lines[len(t.lines)-t.n:]
+	}
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
+}
