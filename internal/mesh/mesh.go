@@ -20,9 +20,12 @@ import (
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/services/agents"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
+	"github.com/pdfqa/pdfqa/services/agents/remote"
 	"github.com/pdfqa/pdfqa/services/gateway"
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval"
+	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/trainer"
 )
 
@@ -55,13 +58,28 @@ var Units = map[string]Unit{
 		return gateway.New(d.Etcd, d.Clients, d.Log), nil
 	}},
 	"retrieval": {"retrieval", retrievalv1.RetrievalService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return retrieval.New(d.Log), nil
+		var emb embed.Embedder
+		if d.Clients != nil {
+			emb = &embed.Inference{Clients: d.Clients}
+		}
+		return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb})
 	}},
 	"inference": {"inference", inferencev1.InferenceService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return inference.New(d.Log), nil
+		return inference.New(inference.Options{
+			Config: inference.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log,
+			Registry: d.Server.Metrics.Registry, SetServing: d.Server.SetServing,
+		})
 	}},
 	"agents": {"agents", agentsv1.AgentsService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return agents.New(d.Log), nil
+		inf, err := d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
+		if err != nil {
+			return nil, err
+		}
+		ret, err := d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+		if err != nil {
+			return nil, err
+		}
+		return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
 	}},
 	"trainer": {"trainer", trainerv1.TrainerService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
 		return trainer.New(d.Log), nil

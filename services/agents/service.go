@@ -4,42 +4,107 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
+	"github.com/pdfqa/pdfqa/services/agents/runstore"
 )
+
+// errs is the service's one error table.
+var errs = grpcerr.Table{
+	{Err: ask.ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ask.ErrNotFound, Code: codes.NotFound},
+	{Err: runstore.ErrNotFound, Code: codes.NotFound},
+	{Err: ask.ErrRetrieval, Code: codes.Unavailable},
+}
 
 // Service implements agentsv1.AgentsServiceServer.
 type Service struct {
 	agentsv1.UnimplementedAgentsServiceServer
-	log *slog.Logger
+	log    *slog.Logger
+	engine *ask.Engine
+	runs   *runstore.Store
 }
 
-// New returns the service.
-func New(log *slog.Logger) *Service { return &Service{log: log} }
+// New returns the service over an engine and a run store in dataDir.
+func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	runs, err := runstore.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{log: log, engine: engine, runs: runs}, nil
+}
 
 // Register adds the service to g.
 func (s *Service) Register(g *grpc.Server) { agentsv1.RegisterAgentsServiceServer(g, s) }
 
 // Close releases the service's resources.
-func (s *Service) Close() error { return nil }
+func (s *Service) Close() error { return s.runs.Close() }
 
-const later = "question answering arrives with the agents issue (#5)"
-
-// Ask answers a question.
-func (s *Service) Ask(*agentsv1.AskRequest, grpc.ServerStreamingServer[agentsv1.AskResponse]) error {
-	return grpcerr.Later("Ask", later)
+// Ask answers a question, streaming the run's events.
+func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServer[agentsv1.AskResponse]) error {
+	if err := ask.Validate(req); err != nil {
+		return errs.Status(err)
+	}
+	mode := req.GetMode()
+	if mode == agentsv1.AskMode_ASK_MODE_UNSPECIFIED {
+		mode = agentsv1.AskMode_ASK_MODE_AGENTIC
+	}
+	run := &agentsv1.Run{
+		Id: runstore.NewID(), Collection: req.GetCollection(), Question: req.GetQuestion(),
+		Status: agentsv1.RunStatus_RUN_STATUS_RUNNING, CreateTime: timestamppb.Now(), Mode: mode,
+	}
+	save := func(r *agentsv1.Run) {
+		if err := s.runs.Put(r); err != nil {
+			s.log.Warn("saving run", slog.String("run_id", r.GetId()), slog.Any("err", err))
+		}
+	}
+	save(run)
+	err := s.engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: save})
+	if err != nil && run.GetStatus() == agentsv1.RunStatus_RUN_STATUS_RUNNING {
+		// Cancelled or the client went away mid-run.
+		run.Status, run.Error, run.FinishTime = agentsv1.RunStatus_RUN_STATUS_FAILED, err.Error(), timestamppb.Now()
+		save(run)
+	}
+	s.log.Info("ask", slog.String("run_id", run.GetId()), slog.String("status", run.GetStatus().String()),
+		slog.Bool("degraded", run.GetDegraded()), slog.Any("err", err))
+	return errs.Status(err)
 }
 
 // GetRun returns a run.
-func (s *Service) GetRun(context.Context, *agentsv1.GetRunRequest) (*agentsv1.GetRunResponse, error) {
-	return nil, grpcerr.Later("GetRun", later)
+func (s *Service) GetRun(_ context.Context, req *agentsv1.GetRunRequest) (*agentsv1.GetRunResponse, error) {
+	if req.GetRunId() == "" {
+		return nil, errs.Status(errors.Join(ask.ErrInvalid, errors.New("run_id is required")))
+	}
+	run, err := s.runs.Get(req.GetRunId())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &agentsv1.GetRunResponse{Run: run}, nil
 }
 
-// ListRuns lists runs.
-func (s *Service) ListRuns(context.Context, *agentsv1.ListRunsRequest) (*agentsv1.ListRunsResponse, error) {
-	return nil, grpcerr.Later("ListRuns", later)
+// ListRuns lists runs, newest first.
+func (s *Service) ListRuns(_ context.Context, req *agentsv1.ListRunsRequest) (*agentsv1.ListRunsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 1000 {
+		return nil, errs.Status(errors.Join(ask.ErrInvalid, errors.New("limit must be at most 1000")))
+	}
+	runs, err := s.runs.List(limit)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &agentsv1.ListRunsResponse{Runs: runs}, nil
 }

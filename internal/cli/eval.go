@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/config"
+)
+
+func init() {
+	register("eval", "ingest a folder of PDFs, ask every question of a CSV, write results JSONL for score_qa.py", runEval)
+}
+
+// evalResult is one line of results.jsonl, in score_qa.py's format plus diagnostics.
+type evalResult struct {
+	Question  string             `json:"question"`
+	Answer    string             `json:"answer"`
+	Citations []evalCitation     `json:"citations"`
+	Passages  []evalPassage      `json:"passages"`
+	LatencyMs float64            `json:"latency_ms"`
+	Degraded  bool               `json:"degraded"`
+	RunID     string             `json:"run_id,omitempty"`
+	Error     string             `json:"error,omitempty"`
+	Support   float32            `json:"support_score,omitempty"`
+	Plan      int                `json:"sub_questions,omitempty"`
+	Timings   map[string]float64 `json:"timings_ms,omitempty"`
+}
+
+type evalCitation struct {
+	Document string `json:"document"`
+	Page     int32  `json:"page"`
+}
+
+type evalPassage struct {
+	Document string  `json:"document"`
+	Page     int32   `json:"page"`
+	Text     string  `json:"text"`
+	Score    float32 `json:"score"`
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	docs := fs.String("docs", "", "folder of PDFs to ingest (required unless --collection names a ready one and --skip-ingest)")
+	questions := fs.String("questions", "", "CSV with a Question column (required)")
+	out := fs.String("out", "results.jsonl", "results file (JSON lines)")
+	concurrency := fs.Int("concurrency", 2, "questions asked at once")
+	addr := fs.String("addr", "", "gRPC address of a running agents service (default: start a mesh in-process)")
+	retrievalAddr := fs.String("retrieval-addr", "", "retrieval gRPC address with --addr (default: --addr)")
+	etcd := fs.String("etcd", "", "etcd endpoints of a running mesh instead of --addr")
+	mode := fs.String("mode", "agentic", "agentic or single-shot")
+	collection := fs.String("collection", "", "collection to ingest into and ask (default: a fresh eval-<time>)")
+	skipIngest := fs.Bool("skip-ingest", false, "ask an already ingested --collection")
+	data := fs.String("data", "", "data directory of the in-process mesh (default: a temporary directory)")
+	cache := fs.String("cache", config.DefaultCache(), "model and engine cache directory (env PDFQA_CACHE)")
+	limit := fs.Int("limit", 0, "ask only the first N questions (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *questions == "" || (*docs == "" && !*skipIngest) {
+		return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME]")
+	}
+	askMode := agentsv1.AskMode_ASK_MODE_AGENTIC
+	switch *mode {
+	case "agentic":
+	case "single-shot":
+		askMode = agentsv1.AskMode_ASK_MODE_SINGLE_SHOT
+	default:
+		return usageErr("--mode is agentic or single-shot, not %q", *mode)
+	}
+	qs, err := readQuestions(*questions)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && *limit < len(qs) {
+		qs = qs[:*limit]
+	}
+	if *collection == "" {
+		*collection = fmt.Sprintf("eval-%d", time.Now().Unix())
+	}
+
+	var m *meshClients
+	if *addr != "" || *etcd != "" {
+		if m, err = connect(*etcd, "", *addr, *retrievalAddr, nil); err != nil {
+			return err
+		}
+	} else {
+		dir := *data
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "pdfqa-eval-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		mctx, stop := context.WithCancel(ctx)
+		ready := make(chan *mesh.Mesh, 1)
+		upErr := make(chan error, 1)
+		go func() {
+			upErr <- mesh.Up(mctx, mesh.UpOptions{Data: dir, Cache: *cache, HTTPAddr: "127.0.0.1:0", LogLevel: "warn", Ready: func(mm *mesh.Mesh) { ready <- mm }})
+		}()
+		defer func() { stop(); <-upErr }()
+		select {
+		case mm := <-ready:
+			if m, err = connect("", "", "", "", mm.Client); err != nil {
+				return err
+			}
+		case err := <-upErr:
+			upErr <- err
+			return fmt.Errorf("starting the mesh: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		fmt.Fprintf(stderr, "eval: mesh up in %s\n", dir)
+	}
+	defer m.Close()
+
+	if !*skipIngest {
+		if err := ingest(ctx, m.Retrieval, *collection, *docs, stderr); err != nil {
+			return err
+		}
+	}
+	return askEach(ctx, m.Agents, *collection, askMode, qs, *concurrency, *out, stdout, stderr)
+}
+
+func readQuestions(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: empty", path)
+	}
+	col := -1
+	for i, h := range rows[0] {
+		if strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) == "Question" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return nil, fmt.Errorf("%s: no Question column", path)
+	}
+	var qs []string
+	for _, r := range rows[1:] {
+		if col < len(r) && strings.TrimSpace(r[col]) != "" {
+			qs = append(qs, strings.TrimSpace(r[col]))
+		}
+	}
+	return qs, nil
+}
+
+// ingest uploads every PDF of dir into collection and waits until each is
+// READY or FAILED, reporting failures; it fails only when none is ready.
+func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection, dir string, stderr io.Writer) error {
+	if _, err := rc.CreateCollection(ctx, &retrievalv1.CreateCollectionRequest{Name: collection}); err != nil && status.Code(err) != codes.AlreadyExists {
+		return fmt.Errorf("create collection %s: %w", collection, err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*.PDF"))
+	paths = append(paths, more...)
+	sort.Strings(paths)
+	if len(paths) == 0 {
+		return fmt.Errorf("no PDFs in %s", dir)
+	}
+	start := time.Now()
+	type doc struct{ name, id string }
+	var docs []doc
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		r, err := rc.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: collection, Name: filepath.Base(p), Content: b})
+		if err != nil {
+			fmt.Fprintf(stderr, "ingest: %s: upload failed: %v\n", filepath.Base(p), err)
+			continue
+		}
+		docs = append(docs, doc{filepath.Base(p), r.GetDocument().GetId()})
+	}
+	ready := 0
+	for i, d := range docs {
+		state, msg, err := watch(ctx, rc, collection, d.id)
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "ingest [%d/%d] %s: watch failed: %v\n", i+1, len(docs), d.name, err)
+		case state == retrievalv1.DocumentState_DOCUMENT_STATE_READY:
+			ready++
+			fmt.Fprintf(stderr, "ingest [%d/%d] %s: READY (%.0fs)\n", i+1, len(docs), d.name, time.Since(start).Seconds())
+		default:
+			fmt.Fprintf(stderr, "ingest [%d/%d] %s: FAILED: %s\n", i+1, len(docs), d.name, msg)
+		}
+	}
+	if ready == 0 {
+		return fmt.Errorf("no document of %s was ingested", dir)
+	}
+	return nil
+}
+
+func watch(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection, id string) (retrievalv1.DocumentState, string, error) {
+	st, err := rc.WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: collection, DocumentId: id})
+	if err != nil {
+		return 0, "", err
+	}
+	for {
+		ev, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if s := ev.GetState(); s == retrievalv1.DocumentState_DOCUMENT_STATE_READY || s == retrievalv1.DocumentState_DOCUMENT_STATE_FAILED {
+			return s, ev.GetMessage(), nil
+		}
+	}
+	// The stream ended without a final state: ask for it.
+	d, err := rc.GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: collection, DocumentId: id})
+	if err != nil {
+		return 0, "", err
+	}
+	return d.GetDocument().GetState(), d.GetDocument().GetError(), nil
+}
+
+func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	var mu sync.Mutex
+	var lat []float64
+	stages := map[string][]float64{}
+	done, failed, degraded := 0, 0, 0
+	sem := make(chan struct{}, max(1, concurrency))
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t := time.Now()
+			qctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+			run, err := askStream(qctx, ac, &agentsv1.AskRequest{Collection: collection, Question: q, Mode: mode}, nil)
+			cancel()
+			res := evalResult{Question: q, LatencyMs: float64(time.Since(t).Microseconds()) / 1000, Citations: []evalCitation{}, Passages: []evalPassage{}}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			if run != nil {
+				res.Answer, res.Degraded, res.RunID = run.GetAnswer(), run.GetDegraded(), run.GetId()
+				if res.Error == "" {
+					res.Error = run.GetError()
+				}
+				res.Support = run.GetVerification().GetSupportScore()
+				res.Plan = len(run.GetPlan().GetSubQuestions())
+				for _, c := range run.GetCitations() {
+					res.Citations = append(res.Citations, evalCitation{c.GetDocument(), c.GetPage()})
+				}
+				for _, p := range run.GetPassages() {
+					res.Passages = append(res.Passages, evalPassage{p.GetDocumentName(), p.GetPage(), p.GetText(), p.GetScore()})
+				}
+				res.Timings = map[string]float64{}
+				for _, st := range run.GetTimings() {
+					res.Timings[st.GetStage()] = st.GetMs()
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			_ = enc.Encode(res)
+			done++
+			lat = append(lat, res.LatencyMs)
+			for k, v := range res.Timings {
+				stages[k] = append(stages[k], v)
+			}
+			if err != nil {
+				failed++
+			}
+			if res.Degraded {
+				degraded++
+			}
+			flag := ""
+			if res.Degraded {
+				flag = " degraded"
+			}
+			if err != nil {
+				flag += " ERROR: " + err.Error()
+			}
+			fmt.Fprintf(stderr, "[%d/%d] %6.0fms %d cites%s  %s\n", done, len(qs), res.LatencyMs, len(res.Citations), flag, truncateLine(q, 70))
+		}()
+	}
+	wg.Wait()
+	fmt.Fprintf(stdout, "eval: %d questions, %d failed, %d degraded; latency p50 %.0fms p95 %.0fms; results in %s\n",
+		len(qs), failed, degraded, pct(lat, 0.5), pct(lat, 0.95), out)
+	names := make([]string, 0, len(stages))
+	for k := range stages {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(stdout, "  stage %-9s p50 %7.0fms p95 %7.0fms\n", k, pct(stages[k], 0.5), pct(stages[k], 0.95))
+	}
+	if failed == len(qs) {
+		return fmt.Errorf("every question failed")
+	}
+	return nil
+}
+
+// pct is the nearest-rank percentile, matching score_qa.py's p95.
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if p == 0.5 {
+		n := len(s)
+		if n%2 == 1 {
+			return s[n/2]
+		}
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[int(p*float64(len(s)-1))]
+}

@@ -1,0 +1,147 @@
+package ask
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
+)
+
+// Answerer writes the answer from packed evidence.
+type Answerer struct {
+	LLM       LLM
+	Adapter   string
+	Timeout   time.Duration
+	MaxTokens int
+}
+
+type labelled struct{ Label, Text string }
+
+// Prompt renders the answerer's system message for the packed evidence.
+func Prompt(evs []*agentsv1.Evidence, missing []string) (string, error) {
+	var items []labelled
+	for _, ev := range evs {
+		items = append(items, labelled{Label(ev.GetPassage()), strings.Join(strings.Fields(ev.GetPassage().GetText()), " ")})
+	}
+	return prompts.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing})
+}
+
+// Draft asks the model for a short cited answer, streaming its text to onDelta.
+func (a Answerer) Draft(ctx context.Context, q string, evs []*agentsv1.Evidence, missing []string, onDelta func(string)) (string, error) {
+	sys, err := Prompt(evs, missing)
+	if err != nil {
+		return "", err
+	}
+	out, err := a.LLM.Generate(ctx, GenerateRequest{
+		Messages:  []Message{{System, sys}, {User, q}},
+		MaxTokens: a.MaxTokens, Adapter: a.Adapter, Timeout: a.Timeout, Stop: []string{"\n\n", "Example question:"},
+	}, onDelta)
+	return strings.TrimSpace(out), err
+}
+
+// Backbone picks the evidence sentences that must appear in the answer so
+// that the figures asked about survive a weak model: the best extract of
+// each sub-question, and a runner-up when the question wants a number and
+// the runner-up carries one and scores close to the best.
+func Backbone(plan *agentsv1.Plan, evs []*agentsv1.Evidence, max int) []Extract {
+	var out []Extract
+	seen := map[string]bool{}
+	for _, sq := range plan.GetSubQuestions() {
+		var mine []*agentsv1.Evidence
+		for _, ev := range evs {
+			if ev.GetSubQuestionId() == sq.GetId() {
+				mine = append(mine, ev)
+			}
+		}
+		best := BestExtracts(sq.GetQuestion(), mine, 2)
+		for i, x := range best {
+			if i == 1 && !(wantsNumber(sq.GetQuestion()) && len(numbers(x.Text)) > 0 && x.Score >= 0.75*best[0].Score) {
+				break
+			}
+			if x.Score < 0.3 || seen[x.Text] {
+				continue
+			}
+			seen[x.Text] = true
+			out = append(out, x)
+		}
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}
+
+var (
+	declineRe = regexp.MustCompile(`(?i)\b(do|does|did) not (say|mention|contain|provide|state)|no (information|evidence)\b`)
+	labelRe   = citationRe
+)
+
+// Compose joins the model's sentences with the backbone sentences whose
+// figures the model left out, each with its citation.
+func Compose(draft string, backbone []Extract) string {
+	var parts []string
+	for _, c := range SplitClaims(draft) {
+		if len(backbone) > 0 && declineRe.MatchString(c) {
+			continue // the evidence does answer; drop the model's refusal
+		}
+		parts = append(parts, c)
+	}
+	have := strings.Join(parts, " ")
+	haveNums := numbers(have)
+	for _, x := range backbone {
+		nums := numbers(x.Text)
+		missing := len(nums) == 0 && !strings.Contains(have, x.Text)
+		for n := range nums {
+			if !haveNums[n] {
+				missing = true
+			}
+		}
+		if !missing {
+			continue
+		}
+		s := strings.TrimSpace(x.Text)
+		if !strings.HasSuffix(s, ".") {
+			s += "."
+		}
+		parts = append(parts, strings.TrimSuffix(s, ".")+" "+x.Label+".")
+		for n := range nums {
+			haveNums[n] = true
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// SplitClaims splits an answer into sentences, keeping each sentence's
+// citation labels with it (labels may themselves contain ". ").
+func SplitClaims(text string) []string {
+	labels := labelRe.FindAllString(text, -1)
+	masked := text
+	for i, l := range labels {
+		masked = strings.Replace(masked, l, fmt.Sprintf("\x00%d\x00", i), 1)
+	}
+	// A label followed by a capital starts a new sentence even without a period.
+	masked = regexp.MustCompile("(\x00\\d+\x00)\\s+([A-Z])").ReplaceAllString(masked, "$1. $2")
+	var out []string
+	for _, u := range units(masked) {
+		for i, l := range labels {
+			u = strings.Replace(u, fmt.Sprintf("\x00%d\x00", i), l, 1)
+		}
+		u = strings.TrimSpace(u)
+		if strings.Trim(u, ". ") != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Extractive is the answer built without the model: the backbone sentences.
+func Extractive(backbone []Extract) string {
+	if len(backbone) == 0 {
+		return "The documents found do not answer this question."
+	}
+	return Compose("", backbone)
+}

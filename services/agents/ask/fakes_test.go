@@ -1,0 +1,82 @@
+package ask
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+)
+
+// fakeLLM answers Generate from a queue of replies (or fails with err) and
+// counts tokens as one per word.
+type fakeLLM struct {
+	mu      sync.Mutex
+	replies []string
+	err     error
+	calls   []GenerateRequest
+	window  int
+	noCount bool
+}
+
+func (f *fakeLLM) Generate(_ context.Context, req GenerateRequest, onDelta func(string)) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, req)
+	if f.err != nil {
+		return "", f.err
+	}
+	out := ""
+	if len(f.replies) > 0 {
+		out, f.replies = f.replies[0], f.replies[1:]
+	}
+	if onDelta != nil {
+		for _, w := range strings.SplitAfter(out, " ") {
+			onDelta(w)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeLLM) CountTokens(_ context.Context, text string) (int, int, error) {
+	if f.noCount || f.err != nil {
+		return 0, 0, status.Error(codes.Unavailable, "inference down")
+	}
+	return len(strings.Fields(text)), f.window, nil
+}
+
+// fakeSearch returns passages whose text shares a word with the query.
+type fakeSearch struct {
+	passages []*retrievalv1.Passage
+	err      error
+	failOn   string // queries containing this fail
+}
+
+func (f *fakeSearch) Search(_ context.Context, req SearchRequest) ([]*retrievalv1.Passage, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.failOn != "" && strings.Contains(strings.ToLower(req.Query), f.failOn) {
+		return nil, status.Error(codes.Unavailable, "shard down")
+	}
+	qt := terms(req.Query)
+	var out []*retrievalv1.Passage
+	for _, p := range f.passages {
+		if overlap(qt, terms(p.Text)) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func corpus() []*retrievalv1.Passage {
+	return []*retrievalv1.Passage{
+		{ChunkId: "c1", DocumentId: "d1", DocumentName: "acme-q1.pdf", Page: 2, Text: "Welcome to the call. Product revenue grew 84% year-on-year to $394 million in the first quarter. We thank our customers."},
+		{ChunkId: "c2", DocumentId: "d1", DocumentName: "acme-q1.pdf", Page: 3, Text: "Operating margin was 5% in the quarter. Free cash flow was $181 million."},
+		{ChunkId: "c3", DocumentId: "d2", DocumentName: "acme-q2.pdf", Page: 4, Text: "Product revenue grew 79% year-on-year to $466 million in the second quarter."},
+		{ChunkId: "c4", DocumentId: "d2", DocumentName: "acme-q2.pdf", Page: 4, Text: "Product revenue grew 79% year-on-year to $466 million in the second quarter."},
+	}
+}

@@ -1,0 +1,136 @@
+package ask
+
+import (
+	"context"
+	"sync"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+)
+
+// Packer fits evidence into the model's context window by exact token count.
+type Packer struct {
+	LLM LLM
+	// AnswerTokens is the room kept for the answer.
+	AnswerTokens int
+	// DefaultWindow is used when the model does not report its window.
+	DefaultWindow int
+	// MaxPassages caps the packed evidence however large the window.
+	MaxPassages int
+}
+
+// Packed is the evidence chosen for the answerer, best first.
+type Packed struct {
+	Evidence []*agentsv1.Evidence
+	Tokens   int
+	Budget   int
+	Exact    bool // false when counts fell back to the chars/4 estimate
+}
+
+// Interleave orders evidence best first across sub-questions (rank 1 of
+// each, then rank 2, ...), dropping repeated chunks and near-duplicate text.
+func Interleave(lists [][]*agentsv1.Evidence) []*agentsv1.Evidence {
+	var out []*agentsv1.Evidence
+	seen := map[string]bool{}
+	var kept []map[string]bool
+	for rank := 0; ; rank++ {
+		more := false
+		for _, l := range lists {
+			if rank >= len(l) {
+				continue
+			}
+			more = true
+			ev := l[rank]
+			p := ev.GetPassage()
+			key := p.GetChunkId()
+			if key == "" {
+				key = p.GetDocumentId() + "\x00" + p.GetText()
+			}
+			if seen[key] {
+				continue
+			}
+			t := terms(p.GetText())
+			dup := false
+			for _, k := range kept {
+				if jaccard(t, k) > 0.85 {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			seen[key] = true
+			kept = append(kept, t)
+			out = append(out, ev)
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// Pack keeps evidence in order while it fits window − answer room − the
+// prompt around it (overhead: the rendered prompt without evidence).
+func (pk Packer) Pack(ctx context.Context, evs []*agentsv1.Evidence, overhead string) Packed {
+	texts := make([]string, len(evs))
+	for i, ev := range evs {
+		texts[i] = Label(ev.GetPassage()) + " " + ev.GetPassage().GetText() + "\n"
+	}
+	counts, window, exact := pk.count(ctx, append([]string{overhead}, texts...))
+	if window <= 0 {
+		window = pk.DefaultWindow
+	}
+	budget := window - pk.AnswerTokens - counts[0]
+	res := Packed{Budget: budget, Exact: exact}
+	for i, ev := range evs {
+		if pk.MaxPassages > 0 && len(res.Evidence) >= pk.MaxPassages {
+			break
+		}
+		c := counts[i+1]
+		if res.Tokens+c > budget {
+			continue // a shorter, lower-ranked passage may still fit
+		}
+		res.Tokens += c
+		res.Evidence = append(res.Evidence, ev)
+	}
+	return res
+}
+
+// count asks the model for every text's token count in parallel, falling
+// back to len/4 for all texts if any count fails (mixing would skew budgets).
+func (pk Packer) count(ctx context.Context, texts []string) ([]int, int, bool) {
+	counts := make([]int, len(texts))
+	window := 0
+	exact := pk.LLM != nil
+	if exact {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for i, t := range texts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				n, w, err := pk.LLM.CountTokens(ctx, t)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					exact = false
+					return
+				}
+				counts[i] = n
+				if w > 0 {
+					window = w
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if !exact {
+		for i, t := range texts {
+			counts[i] = len(t)/4 + 1
+		}
+	}
+	return counts, window, exact
+}

@@ -1,0 +1,70 @@
+// Package ask answers one question over a collection: plan, research in
+// parallel, pack context, answer with citations and verify, degrading to an
+// extractive answer when the language model is unavailable.
+package ask
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+)
+
+// Domain errors; the service maps them to gRPC codes in one table.
+var (
+	// ErrInvalid is a malformed request.
+	ErrInvalid = errors.New("invalid request")
+	// ErrRetrieval means the retrieval service could not be searched.
+	ErrRetrieval = errors.New("retrieval unavailable")
+	// ErrNotFound is an unknown run.
+	ErrNotFound = errors.New("not found")
+)
+
+// Role is who wrote a chat message.
+type Role string
+
+// Chat roles.
+const (
+	System    Role = "system"
+	User      Role = "user"
+	Assistant Role = "assistant"
+)
+
+// Message is one chat turn.
+type Message struct {
+	Role    Role
+	Content string
+}
+
+// GenerateRequest is one completion.
+type GenerateRequest struct {
+	Messages   []Message
+	MaxTokens  int
+	JSONSchema string
+	Adapter    string
+	Stop       []string
+	// Timeout bounds the whole call; the adapter applies it.
+	Timeout time.Duration
+}
+
+// LLM is the language model as the agents see it.
+type LLM interface {
+	// Generate streams a completion to onDelta (may be nil) and returns the full text.
+	Generate(ctx context.Context, req GenerateRequest, onDelta func(string)) (string, error)
+	// CountTokens counts the tokens of text and reports the model's context window.
+	CountTokens(ctx context.Context, text string) (count, window int, err error)
+}
+
+// SearchRequest is one retrieval query.
+type SearchRequest struct {
+	Collection  string
+	Query       string
+	TopK        int
+	DocumentIDs []string
+}
+
+// Searcher is the retrieval service as the agents see it.
+type Searcher interface {
+	Search(ctx context.Context, req SearchRequest) ([]*retrievalv1.Passage, error)
+}

@@ -1,0 +1,107 @@
+// Package remote implements the agents' LLM and Searcher ports with the
+// inference and retrieval gRPC clients (connections come from the platform
+// client factory, which adds breakers, deadlines and retries).
+package remote
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
+)
+
+// countTimeout bounds one CountTokens call: packing needs many and falls
+// back to an estimate rather than wait.
+const countTimeout = 5 * time.Second
+
+// LLM calls the inference service.
+type LLM struct {
+	C inferencev1.InferenceServiceClient
+}
+
+// NewLLM returns an LLM over conn.
+func NewLLM(conn grpc.ClientConnInterface) LLM {
+	return LLM{C: inferencev1.NewInferenceServiceClient(conn)}
+}
+
+var roles = map[ask.Role]inferencev1.Role{
+	ask.System: inferencev1.Role_ROLE_SYSTEM, ask.User: inferencev1.Role_ROLE_USER, ask.Assistant: inferencev1.Role_ROLE_ASSISTANT,
+}
+
+// Generate streams a greedy completion under req.Timeout.
+func (l LLM) Generate(ctx context.Context, req ask.GenerateRequest, onDelta func(string)) (string, error) {
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
+	greedy := float32(0)
+	seed := int64(1)
+	in := &inferencev1.GenerateRequest{
+		Temperature: &greedy, Seed: &seed, MaxTokens: int32(req.MaxTokens), Stop: req.Stop,
+		JsonSchema: req.JSONSchema, Adapter: req.Adapter,
+	}
+	for _, m := range req.Messages {
+		in.Messages = append(in.Messages, &inferencev1.ChatMessage{Role: roles[m.Role], Content: m.Content})
+	}
+	st, err := l.C.Generate(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for {
+		r, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return b.String(), nil
+		}
+		if err != nil {
+			return b.String(), err
+		}
+		if r.GetDelta() != "" {
+			b.WriteString(r.GetDelta())
+			if onDelta != nil {
+				onDelta(r.GetDelta())
+			}
+		}
+	}
+}
+
+// CountTokens counts text with the chat model's tokenizer.
+func (l LLM) CountTokens(ctx context.Context, text string) (int, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
+	r, err := l.C.CountTokens(ctx, &inferencev1.CountTokensRequest{Text: text})
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(r.GetCount()), int(r.GetContextWindow()), nil
+}
+
+// Searcher calls the retrieval service's hybrid search.
+type Searcher struct {
+	C retrievalv1.RetrievalServiceClient
+}
+
+// NewSearcher returns a Searcher over conn.
+func NewSearcher(conn grpc.ClientConnInterface) Searcher {
+	return Searcher{C: retrievalv1.NewRetrievalServiceClient(conn)}
+}
+
+// Search runs one hybrid query.
+func (s Searcher) Search(ctx context.Context, req ask.SearchRequest) ([]*retrievalv1.Passage, error) {
+	r, err := s.C.Search(ctx, &retrievalv1.SearchRequest{
+		Collection: req.Collection, Query: req.Query, TopK: int32(req.TopK), DocumentIds: req.DocumentIDs,
+		Mode: retrievalv1.SearchMode_SEARCH_MODE_HYBRID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetPassages(), nil
+}

@@ -1,0 +1,150 @@
+// Package runstore persists agent runs in a bbolt file so that GetRun and
+// ListRuns survive restarts.
+package runstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+)
+
+var bucket = []byte("runs")
+
+// ErrNotFound is an unknown run id.
+var ErrNotFound = errors.New("run not found")
+
+// InterruptedError is the error recorded on runs found RUNNING at startup.
+const InterruptedError = "interrupted: the agents service stopped before the run finished; ask again"
+
+// Store is the run store.
+type Store struct{ db *bolt.DB }
+
+// Open opens (or creates) runs.db in dir and marks runs left RUNNING by a
+// previous process as INTERRUPTED.
+func Open(dir string) (*Store, error) {
+	db, err := bolt.Open(filepath.Join(dir, "runs.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("runstore: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.interruptRunning(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// NewID returns a time-ordered run id (sorts newest last).
+func NewID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("r%013d%s", time.Now().UnixMilli(), hex.EncodeToString(b[:]))
+}
+
+// Put stores run.
+func (s *Store) Put(run *agentsv1.Run) error {
+	b, err := proto.Marshal(run)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(run.GetId()), b)
+	})
+}
+
+// Get returns a run.
+func (s *Store) Get(id string) (*agentsv1.Run, error) {
+	var run *agentsv1.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		if bk == nil {
+			return ErrNotFound
+		}
+		v := bk.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		run = &agentsv1.Run{}
+		return proto.Unmarshal(v, run)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// List returns up to limit runs, newest first, without evidence detail.
+func (s *Store) List(limit int) ([]*agentsv1.Run, error) {
+	var out []*agentsv1.Run
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			r := &agentsv1.Run{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return err
+			}
+			r.SubAnswers, r.Passages, r.Scratchpad = nil, nil, ""
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) interruptRunning() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		type kv struct{ k, v []byte }
+		var fix []kv
+		err = bk.ForEach(func(k, v []byte) error {
+			r := &agentsv1.Run{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return err
+			}
+			if r.Status != agentsv1.RunStatus_RUN_STATUS_RUNNING {
+				return nil
+			}
+			r.Status = agentsv1.RunStatus_RUN_STATUS_INTERRUPTED
+			r.Error = InterruptedError
+			r.FinishTime = timestamppb.Now()
+			b, err := proto.Marshal(r)
+			if err != nil {
+				return err
+			}
+			fix = append(fix, kv{append([]byte(nil), k...), b})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range fix {
+			if err := bk.Put(f.k, f.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
