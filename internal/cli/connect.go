@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"time"
@@ -8,6 +9,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
@@ -24,43 +27,89 @@ func (m *meshFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&m.addr, "addr", config.Env("PDFQA_ADDR", ""), "dial this service address directly instead of resolving through etcd")
 }
 
-// meshClient is a connection factory to a running mesh.
+// meshClient is the one way CLI commands reach services: a connection
+// factory (breakers, deadlines, retries) resolving through etcd, or dialing
+// one address directly.
 type meshClient struct {
-	etcd *clientv3.Client
-	f    *client.Factory
-	addr string
+	etcd    *clientv3.Client
+	ownEtcd bool
+	f       *client.Factory
+	addr    string
 }
 
-// connect finds the mesh (etcd from flags or the data dir, or a direct address).
+// connect finds the mesh: a direct address, or etcd from the flags or the
+// data directory of a running `pdfqa up`, checked to answer.
 func (m *meshFlags) connect() (*meshClient, error) {
 	if m.addr != "" {
-		f, err := client.NewFactory(nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		return &meshClient{f: f, addr: m.addr}, nil
+		return newMeshClient(nil, m.addr)
 	}
 	ep := mesh.FindEtcd(m.etcd, m.data)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("etcd %s: %w (is `pdfqa up` running?)", ep, err)
+		return nil, fmt.Errorf("no mesh reachable at etcd %s (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
 	}
-	f, err := client.NewFactory(cli, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, err = cli.Status(ctx, splitList(ep)[0])
+	cancel()
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("no mesh running: etcd %s does not answer (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
+	}
+	mc, err := newMeshClient(cli, "")
 	if err != nil {
 		cli.Close()
 		return nil, err
 	}
-	return &meshClient{etcd: cli, f: f}, nil
+	mc.ownEtcd = true
+	return mc, nil
 }
 
-// conn returns the connection to a service.
+// newMeshClient wraps an etcd client (e.g. an in-process mesh's) or an address.
+func newMeshClient(cli *clientv3.Client, addr string) (*meshClient, error) {
+	f, err := client.NewFactory(cli, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &meshClient{etcd: cli, f: f, addr: addr}, nil
+}
+
+// conn returns the connection to a service with default timeouts.
 func (c *meshClient) conn(service, grpcService string) (*grpc.ClientConn, error) {
-	return c.f.Conn(client.Downstream{Service: service, GRPCService: grpcService, Address: c.addr})
+	return c.downstream(client.Downstream{Service: service, GRPCService: grpcService})
+}
+
+// downstream returns the connection for d (dialing --addr when one was given).
+func (c *meshClient) downstream(d client.Downstream) (*grpc.ClientConn, error) {
+	if d.Address == "" {
+		d.Address = c.addr
+	}
+	return c.f.Conn(d)
+}
+
+// retrieval is the retrieval client with deadlines long enough for uploads
+// and for following an ingestion.
+func (c *meshClient) retrieval() (retrievalv1.RetrievalServiceClient, error) {
+	conn, err := c.downstream(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
+		UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	return retrievalv1.NewRetrievalServiceClient(conn), nil
+}
+
+// agents is the agents client; an answer may take minutes on a CPU.
+func (c *meshClient) agents() (agentsv1.AgentsServiceClient, error) {
+	conn, err := c.downstream(client.Downstream{Service: "agents", GRPCService: agentsv1.AgentsService_ServiceDesc.ServiceName,
+		StreamTimeout: 30 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	return agentsv1.NewAgentsServiceClient(conn), nil
 }
 
 func (c *meshClient) Close() {
 	_ = c.f.Close()
-	if c.etcd != nil {
+	if c.ownEtcd {
 		_ = c.etcd.Close()
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,7 @@ import (
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
 )
 
@@ -94,10 +94,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*collection = fmt.Sprintf("eval-%d", time.Now().Unix())
 	}
 
-	var m *meshClients
+	var m *meshClient
+	var rc retrievalv1.RetrievalServiceClient
 	if *addr != "" || *etcd != "" {
-		if m, err = connect(*etcd, "", *addr, *retrievalAddr, nil); err != nil {
+		mf := meshFlags{etcd: *etcd, addr: *addr}
+		if m, err = mf.connect(); err != nil {
 			return err
+		}
+		if *retrievalAddr != "" {
+			conn, err := m.downstream(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
+				Address: *retrievalAddr, UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour})
+			if err != nil {
+				return err
+			}
+			rc = retrievalv1.NewRetrievalServiceClient(conn)
 		}
 	} else {
 		dir := *data
@@ -116,7 +126,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer func() { stop(); <-upErr }()
 		select {
 		case mm := <-ready:
-			if m, err = connect("", "", "", "", mm.Client); err != nil {
+			if m, err = newMeshClient(mm.Client, ""); err != nil {
 				return err
 			}
 		case err := <-upErr:
@@ -128,13 +138,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "eval: mesh up in %s\n", dir)
 	}
 	defer m.Close()
-
-	if !*skipIngest {
-		if err := ingest(ctx, m.Retrieval, *collection, *docs, stderr); err != nil {
+	if rc == nil {
+		if rc, err = m.retrieval(); err != nil {
 			return err
 		}
 	}
-	return askEach(ctx, m.Agents, *collection, askMode, qs, *concurrency, *out, stdout, stderr)
+	ac, err := m.agents()
+	if err != nil {
+		return err
+	}
+	if !*skipIngest {
+		if err := ingest(ctx, rc, *collection, *docs, stderr); err != nil {
+			return err
+		}
+	}
+	return askEach(ctx, ac, *collection, askMode, qs, *concurrency, *out, stdout, stderr)
 }
 
 func readQuestions(path string) ([]string, error) {
@@ -198,7 +216,8 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 	}
 	ready := 0
 	for i, d := range docs {
-		state, msg, err := watch(ctx, rc, collection, d.id)
+		doc, err := follow(ctx, rc, collection, d.id, fmt.Sprintf("ingest [%d/%d] %s", i+1, len(docs), d.name), stderr)
+		state, msg := doc.GetState(), doc.GetError()
 		switch {
 		case err != nil:
 			fmt.Fprintf(stderr, "ingest [%d/%d] %s: watch failed: %v\n", i+1, len(docs), d.name, err)
@@ -213,31 +232,6 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 		return fmt.Errorf("no document of %s was ingested", dir)
 	}
 	return nil
-}
-
-func watch(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection, id string) (retrievalv1.DocumentState, string, error) {
-	st, err := rc.WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: collection, DocumentId: id})
-	if err != nil {
-		return 0, "", err
-	}
-	for {
-		ev, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, "", err
-		}
-		if s := ev.GetState(); s == retrievalv1.DocumentState_DOCUMENT_STATE_READY || s == retrievalv1.DocumentState_DOCUMENT_STATE_FAILED {
-			return s, ev.GetMessage(), nil
-		}
-	}
-	// The stream ended without a final state: ask for it.
-	d, err := rc.GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: collection, DocumentId: id})
-	if err != nil {
-		return 0, "", err
-	}
-	return d.GetDocument().GetState(), d.GetDocument().GetError(), nil
 }
 
 func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {

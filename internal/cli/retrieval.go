@@ -10,69 +10,15 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
-	"github.com/pdfqa/pdfqa/internal/mesh"
-	"github.com/pdfqa/pdfqa/platform/client"
-	"github.com/pdfqa/pdfqa/platform/config"
 )
 
 func init() {
 	register("ingest", "upload PDFs into a collection and follow their ingestion: pdfqa ingest --collection NAME PATH...", runIngest)
 	register("search", "search a collection: pdfqa search --collection NAME [--top-k N] \"query\"", runSearch)
-}
-
-// retrievalFlags are the connection flags of the retrieval commands.
-type retrievalFlags struct{ etcd, data, addr *string }
-
-func bindRetrieval(fs interface {
-	String(string, string, string) *string
-}) retrievalFlags {
-	return retrievalFlags{
-		etcd: fs.String("etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running `pdfqa up` in --data)"),
-		data: fs.String("data", config.DefaultData(), "data directory of a running `pdfqa up`"),
-		addr: fs.String("addr", "", "dial the retrieval service at host:port directly instead of through etcd"),
-	}
-}
-
-// retrievalClient connects to the retrieval service of a running mesh.
-func (m retrievalFlags) retrievalClient(ctx context.Context) (retrievalv1.RetrievalServiceClient, func(), error) {
-	ds := client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
-		Address: *m.addr, UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour}
-	var cli *clientv3.Client
-	if *m.addr == "" {
-		ep := mesh.FindEtcd(*m.etcd, *m.data)
-		var err error
-		cli, err = clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
-		if err != nil {
-			return nil, nil, fmt.Errorf("no mesh reachable at etcd %s (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
-		}
-		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err = cli.Status(sctx, splitList(ep)[0])
-		cancel()
-		if err != nil {
-			cli.Close()
-			return nil, nil, fmt.Errorf("no mesh running: etcd %s does not answer (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
-		}
-	}
-	f, err := client.NewFactory(cli, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	conn, err := f.Conn(ds)
-	if err != nil {
-		return nil, nil, err
-	}
-	return retrievalv1.NewRetrievalServiceClient(conn), func() {
-		f.Close()
-		if cli != nil {
-			cli.Close()
-		}
-	}, nil
 }
 
 func pdfPaths(args []string) ([]string, error) {
@@ -120,7 +66,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("ingest", stderr)
 	coll := fs.String("collection", "default", "collection to upload into (created if missing)")
 	password := fs.String("password", "", "password for encrypted PDFs")
-	m := bindRetrieval(fs)
+	var m meshFlags
+	m.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,11 +81,15 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(paths) == 0 {
 		return errors.New("no PDF files found")
 	}
-	rc, done, err := m.retrievalClient(ctx)
+	mc, err := m.connect()
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer mc.Close()
+	rc, err := mc.retrieval()
+	if err != nil {
+		return err
+	}
 	type result struct{ name, state, detail string }
 	var results []result
 	failed := 0
@@ -157,7 +108,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			continue
 		}
 		doc := up.Document
-		prefix := fmt.Sprintf("[%d/%d] %s", i+1, len(paths), trunc(name, 40))
+		prefix := fmt.Sprintf("[%d/%d] %s", i+1, len(paths), truncateLine(name, 40))
 		if up.Duplicate {
 			fmt.Fprintf(stderr, "%s: already in %q (%s)\n", prefix, *coll, doc.State)
 		}
@@ -177,7 +128,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			detail += fmt.Sprintf(", OCR pages %v", final.OcrPages)
 		}
 		if len(final.Warnings) > 0 {
-			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), trunc(final.Warnings[0], 80))
+			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), truncateLine(final.Warnings[0], 80))
 		}
 		results = append(results, result{name, "READY", detail})
 	}
@@ -209,7 +160,7 @@ func follow(ctx context.Context, rc retrievalv1.RetrievalServiceClient, coll, id
 		if err != nil {
 			return nil, err
 		}
-		line := fmt.Sprintf("%s %-5s %s %d/%d %s", prefix, stageNames[ev.Stage], bar(ev.Done, ev.Total), ev.Done, ev.Total, trunc(ev.Message, 60))
+		line := fmt.Sprintf("%s %-5s %s %d/%d %s", prefix, stageNames[ev.Stage], bar(ev.Done, ev.Total), ev.Done, ev.Total, truncateLine(ev.Message, 60))
 		pad := max(0, width-len(line))
 		width = len(line)
 		fmt.Fprintf(stderr, "\r%s%s", line, strings.Repeat(" ", pad))
@@ -222,21 +173,14 @@ func follow(ctx context.Context, rc retrievalv1.RetrievalServiceClient, coll, id
 	return got.Document, nil
 }
 
-func trunc(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", stderr)
 	coll := fs.String("collection", "default", "collection to search")
 	topK := fs.Int("top-k", 5, "number of passages")
 	mode := fs.String("mode", "hybrid", "hybrid, keyword or vector")
 	rerank := fs.Bool("rerank", false, "rerank the fused candidates lexically")
-	m := bindRetrieval(fs)
+	var m meshFlags
+	m.bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -250,11 +194,15 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return usageErr("--mode must be hybrid, keyword or vector")
 	}
-	rc, done, err := m.retrievalClient(ctx)
+	mc, err := m.connect()
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer mc.Close()
+	rc, err := mc.retrieval()
+	if err != nil {
+		return err
+	}
 	resp, err := rc.Search(ctx, &retrievalv1.SearchRequest{Collection: *coll, Query: q, TopK: int32(*topK), Mode: md, Rerank: *rerank})
 	if err != nil {
 		return err
@@ -272,7 +220,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if p.Heading != "" {
 			fmt.Fprintf(stdout, "   § %s\n", p.Heading)
 		}
-		fmt.Fprintf(stdout, "   %s\n\n", trunc(p.Text, 400))
+		fmt.Fprintf(stdout, "   %s\n\n", truncateLine(p.Text, 400))
 	}
 	return nil
 }

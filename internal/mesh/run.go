@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
 	"github.com/pdfqa/pdfqa/services/gateway"
@@ -138,6 +139,9 @@ func (m *Mesh) Gateway() *Instance {
 func Up(ctx context.Context, o UpOptions) error {
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = "127.0.0.1:8080"
+	}
+	if o.Cache == "" {
+		o.Cache = config.DefaultCache()
 	}
 	if err := os.MkdirAll(o.Data, 0o755); err != nil {
 		return err

@@ -43,7 +43,8 @@ func TestUpRunsWholeMeshInOneProcess(t *testing.T) {
 	// /healthz is 200 once every service answers its health check.
 	var code int
 	var body string
-	for i := 0; i < 50; i++ {
+	// The inference engines take a few seconds to load their models.
+	for i := 0; i < 600; i++ {
 		if code, body = get("/healthz"); code == 200 {
 			break
 		}
