@@ -389,4 +389,3 @@ func (s *Service) UnloadAdapter(ctx context.Context, req *inferencev1.UnloadAdap
 func (s *Service) ListAdapters(context.Context, *inferencev1.ListAdaptersRequest) (*inferencev1.ListAdaptersResponse, error) {
 	return &inferencev1.ListAdaptersResponse{Adapters: s.adapters.snapshot()}, nil
 }
-
