@@ -72,10 +72,33 @@ type LoRA struct {
 }
 
 // ResponseFormat is the OpenAI-style response_format: Type "json_object"
-// (optionally with Schema) or "json_schema" (with Schema).
+// (optionally with Schema), "json_schema" (with Schema; sent as OpenAI's
+// {"type":"json_schema","json_schema":{"schema":...}}) or "text".
 type ResponseFormat struct {
-	Type   string          `json:"type"`
-	Schema json.RawMessage `json:"schema,omitempty"`
+	Type   string
+	Schema json.RawMessage
+}
+
+// MarshalJSON encodes the shapes llama-server accepts (server-common.cpp).
+func (f ResponseFormat) MarshalJSON() ([]byte, error) {
+	type jsonObject struct {
+		Type   string          `json:"type"`
+		Schema json.RawMessage `json:"schema,omitempty"`
+	}
+	type jsonSchema struct {
+		Type       string `json:"type"`
+		JSONSchema struct {
+			Name   string          `json:"name"`
+			Schema json.RawMessage `json:"schema,omitempty"`
+		} `json:"json_schema"`
+	}
+	if f.Type == "json_schema" {
+		v := jsonSchema{Type: f.Type}
+		v.JSONSchema.Name = "response"
+		v.JSONSchema.Schema = f.Schema
+		return json.Marshal(v)
+	}
+	return json.Marshal(jsonObject(f))
 }
 
 // ChatRequest is a /v1/chat/completions request. Pointer fields are sent only
@@ -175,6 +198,9 @@ func (c *Client) ChatStream(ctx context.Context, req ChatRequest, onDelta func(s
 	if len(req.Messages) == 0 {
 		return nil, fmt.Errorf("%w: no messages", ErrBadRequest)
 	}
+	if err := c.checkLoRA(req.LoRA); err != nil {
+		return nil, err
+	}
 	body := chatBody{
 		Model:    c.Model,
 		Messages: req.Messages, Stream: true, StreamOptions: &streamOptions{IncludeUsage: true},
@@ -243,6 +269,28 @@ func (c *Client) ChatStream(ctx context.Context, req ChatRequest, onDelta func(s
 	}
 	res.Text = text.String()
 	return res, nil
+}
+
+// loraLister is implemented by endpoints that know their adapter set
+// (*Supervisor). llama-server silently ignores unknown adapter ids, so the
+// client rejects them itself when it can.
+type loraLister interface{ LoRAs() []string }
+
+func (c *Client) checkLoRA(l []LoRA) error {
+	ll, ok := c.ep.(loraLister)
+	n := -1
+	if ok {
+		n = len(ll.LoRAs())
+	}
+	for _, a := range l {
+		if a.ID < 0 || (n >= 0 && a.ID >= n) {
+			return fmt.Errorf("%w: unknown LoRA adapter id %d (engine has %d)", ErrBadRequest, a.ID, max(n, 0))
+		}
+		if math.IsNaN(a.Scale) || math.IsInf(a.Scale, 0) {
+			return fmt.Errorf("%w: LoRA scale %v", ErrBadRequest, a.Scale)
+		}
+	}
+	return nil
 }
 
 // Chat runs a chat completion and returns the full result (streamed

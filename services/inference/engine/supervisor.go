@@ -588,17 +588,29 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 	for {
 		select {
 		case <-inst.done:
-			return nil, fmt.Errorf("engine exited during startup (%s); output: %s", exitString(inst.exitErr), inst.out.String())
+			return nil, fmt.Errorf("engine exited during startup (%s): %s", exitString(inst.exitErr), inst.out.errors(12))
 		case <-ctx.Done():
 			s.terminate(inst)
 			return nil, ctx.Err()
 		case <-deadline.C:
 			s.terminate(inst)
-			return nil, fmt.Errorf("engine not healthy after %s; output: %s", s.cfg.StartTimeout, inst.out.String())
+			return nil, fmt.Errorf("engine not healthy after %s; output: %s", s.cfg.StartTimeout, inst.out.tail(12))
 		case <-tick.C:
-			if s.checkHealth(ctx, inst.base) == nil {
-				return inst, nil
+			if s.checkHealth(ctx, inst.base) != nil {
+				continue
 			}
+			if len(loras) > 0 {
+				// --lora-init-without-apply only skips applying the adapters to
+				// the context at init: this llama-server keeps their global scale
+				// at 1.0 and uses it for requests without a "lora" field. Zero the
+				// global scales so requests run on the base model unless they
+				// select adapters.
+				if err := s.zeroLoRAScales(ctx, inst.base, len(loras)); err != nil {
+					s.terminate(inst)
+					return nil, fmt.Errorf("reset adapter scales: %v; output: %s", err, inst.out.tail(12))
+				}
+			}
+			return inst, nil
 		}
 	}
 }
@@ -645,6 +657,16 @@ func (s *Supervisor) retire(inst *instance) {
 		s.log.Warn("drain timeout; stopping replaced engine with requests in flight", "pid", inst.cmd.Process.Pid)
 	}
 	s.terminate(inst)
+}
+
+func (s *Supervisor) zeroLoRAScales(ctx context.Context, base string, n int) error {
+	scales := make([]LoRA, n)
+	for i := range scales {
+		scales[i] = LoRA{ID: i, Scale: 0}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return NewClient(StaticEndpoint(base), s.http).SetLoRAScales(ctx, scales)
 }
 
 func checkAdapters(paths []string) error {
@@ -711,8 +733,32 @@ func (t *tailBuffer) add(line string) {
 	}
 }
 
-func (t *tailBuffer) String() string {
+func (t *tailBuffer) String() string { return t.tail(t.n) }
+
+// errors returns the llama.cpp error-level lines (" E ") among the kept
+// output, or the last n lines when there are none.
+func (t *tailBuffer) errors(n int) string {
+	t.mu.Lock()
+	var e []string
+	for _, l := range t.lines {
+		if strings.Contains(l, " E ") {
+			e = append(e, strings.TrimSpace(l))
+		}
+	}
+	t.mu.Unlock()
+	if len(e) == 0 {
+		return t.tail(n)
+	}
+	return strings.Join(e, " | ")
+}
+
+// tail returns the last n lines joined with " | " (one-line, for errors and logs).
+func (t *tailBuffer) tail(n int) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return strings.Join(t.lines, "\n")
+	l := t.lines
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, " | ")
 }
