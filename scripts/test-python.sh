@@ -6,5 +6,12 @@ if ! compgen -G "services/trainer/worker/tests/test_*.py" >/dev/null; then
   echo "python: no worker tests yet"
   exit 0
 fi
-venv=$(scripts/setup/venv.sh)
-"$venv/bin/python" -m pytest -q services/trainer/worker/tests
+if [[ -x scripts/setup/venv.sh ]]; then
+  venv=$(scripts/setup/venv.sh)
+else
+  # The venv fetch-models.sh builds, keyed by the hash of requirements.txt.
+  . scripts/setup/common.sh
+  venv="$PDFQA_CACHE/venv/$(sha256_of scripts/setup/requirements.txt | cut -c1-16)"
+  [[ -f "$venv/.complete" ]] || die "no venv at $venv: run scripts/setup/all.sh"
+fi
+"$venv/bin/python" -m pytest -q services/trainer/worker/tests "$@"

@@ -82,7 +82,20 @@ var Units = map[string]Unit{
 		return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
 	}},
 	"trainer": {"trainer", trainerv1.TrainerService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return trainer.New(d.Log), nil
+		inf, err := d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
+		if err != nil {
+			return nil, err
+		}
+		ret, err := d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+		if err != nil {
+			return nil, err
+		}
+		ic := inferencev1.NewInferenceServiceClient(inf)
+		return trainer.New(trainer.Options{
+			Config: trainer.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
+			Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
+			Generator: trainer.InferenceQA{Client: ic}, Adapters: trainer.InferenceAdapters{Client: ic},
+		})
 	}},
 }
 

@@ -4,87 +4,187 @@ package trainer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
-	"github.com/pdfqa/pdfqa/platform/grpcerr"
 )
+
+// AdapterLoader serves a GGUF adapter under a name (inference LoadAdapter).
+type AdapterLoader interface {
+	Load(ctx context.Context, name, path string) error
+}
+
+// Options configure the service. Chunks, Generator and Adapters reach the
+// other services; nil ones make the RPCs that need them Unavailable.
+type Options struct {
+	Config    Config
+	DataDir   string
+	Log       *slog.Logger
+	Registry  prometheus.Registerer
+	Runner    Runner
+	Chunks    ChunkSource
+	Generator QAGenerator
+	Adapters  AdapterLoader
+}
 
 // Service implements trainerv1.TrainerServiceServer.
 type Service struct {
 	trainerv1.UnimplementedTrainerServiceServer
-	log *slog.Logger
+	log      *slog.Logger
+	cfg      Config
+	store    store
+	runner   Runner
+	chunks   ChunkSource
+	gen      QAGenerator
+	adapters AdapterLoader
+	metrics  metrics
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	jobs   map[string]*entry
 }
 
-// New returns the service.
-func New(log *slog.Logger) *Service { return &Service{log: log} }
+// New loads persisted jobs (marking interrupted ones) and returns the service.
+func New(o Options) (*Service, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{log: log, cfg: o.Config, store: store{dir: filepath.Join(o.DataDir, "trainer")}, runner: o.Runner,
+		chunks: o.Chunks, gen: o.Generator, adapters: o.Adapters, metrics: newMetrics(o.Registry), jobs: map[string]*entry{}}
+	if s.runner == nil {
+		dir := o.Config.WorkerDir
+		if dir == "" {
+			var err error
+			if dir, err = ExtractWorker(filepath.Join(o.DataDir, "trainer")); err != nil {
+				return nil, fmt.Errorf("extract worker: %w", err)
+			}
+		}
+		s.cfg.WorkerDir = dir
+		s.runner = &LocalRunner{Python: o.Config.Python, WorkerDir: dir, Threads: o.Config.Threads}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Register adds the service to g.
 func (s *Service) Register(g *grpc.Server) { trainerv1.RegisterTrainerServiceServer(g, s) }
 
-// Close releases the service's resources.
-func (s *Service) Close() error { return nil }
-
-const later = "fine-tuning arrives with the trainer issue (#6)"
-
-// WatchJob streams job progress.
-func (s *Service) WatchJob(*trainerv1.WatchJobRequest, grpc.ServerStreamingServer[trainerv1.WatchJobResponse]) error {
-	return grpcerr.Later("WatchJob", later)
+// Close stops running workers (they checkpoint on SIGTERM; the jobs stay
+// resumable) and waits for them briefly.
+func (s *Service) Close() error {
+	s.cancel()
+	s.waitAll(90 * time.Second)
+	return nil
 }
 
-// BuildDataset is not implemented yet.
-func (s *Service) BuildDataset(context.Context, *trainerv1.BuildDatasetRequest) (*trainerv1.BuildDatasetResponse, error) {
-	return nil, grpcerr.Later("BuildDataset", later)
+// BuildDataset generates grounded QA pairs from a collection's chunks.
+func (s *Service) BuildDataset(ctx context.Context, req *trainerv1.BuildDatasetRequest) (*trainerv1.BuildDatasetResponse, error) {
+	d, err := s.buildDataset(ctx, req)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.BuildDatasetResponse{Dataset: d}, nil
 }
 
-// ImportDataset is not implemented yet.
-func (s *Service) ImportDataset(context.Context, *trainerv1.ImportDatasetRequest) (*trainerv1.ImportDatasetResponse, error) {
-	return nil, grpcerr.Later("ImportDataset", later)
+// ImportDataset imports user JSONL.
+func (s *Service) ImportDataset(_ context.Context, req *trainerv1.ImportDatasetRequest) (*trainerv1.ImportDatasetResponse, error) {
+	d, err := s.importDataset(req)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.ImportDatasetResponse{Dataset: d}, nil
 }
 
-// GetDataset is not implemented yet.
-func (s *Service) GetDataset(context.Context, *trainerv1.GetDatasetRequest) (*trainerv1.GetDatasetResponse, error) {
-	return nil, grpcerr.Later("GetDataset", later)
+// GetDataset returns a dataset's manifest.
+func (s *Service) GetDataset(_ context.Context, req *trainerv1.GetDatasetRequest) (*trainerv1.GetDatasetResponse, error) {
+	d, err := s.store.dataset(req.GetDatasetId())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.GetDatasetResponse{Dataset: d}, nil
 }
 
-// ListDatasets is not implemented yet.
+// ListDatasets lists datasets, newest first.
 func (s *Service) ListDatasets(context.Context, *trainerv1.ListDatasetsRequest) (*trainerv1.ListDatasetsResponse, error) {
-	return nil, grpcerr.Later("ListDatasets", later)
+	ds, err := s.store.datasets()
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.ListDatasetsResponse{Datasets: ds}, nil
 }
 
-// StartJob is not implemented yet.
-func (s *Service) StartJob(context.Context, *trainerv1.StartJobRequest) (*trainerv1.StartJobResponse, error) {
-	return nil, grpcerr.Later("StartJob", later)
+// StartJob starts training.
+func (s *Service) StartJob(_ context.Context, req *trainerv1.StartJobRequest) (*trainerv1.StartJobResponse, error) {
+	j, err := s.startJob(req.GetDatasetId(), req.GetConfig())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.StartJobResponse{Job: j}, nil
 }
 
-// CancelJob is not implemented yet.
-func (s *Service) CancelJob(context.Context, *trainerv1.CancelJobRequest) (*trainerv1.CancelJobResponse, error) {
-	return nil, grpcerr.Later("CancelJob", later)
+// WatchJob streams job progress until the job ends.
+func (s *Service) WatchJob(req *trainerv1.WatchJobRequest, st grpc.ServerStreamingServer[trainerv1.WatchJobResponse]) error {
+	return errs.Status(s.watch(st.Context(), req.GetJobId(), st.Send))
 }
 
-// ResumeJob is not implemented yet.
-func (s *Service) ResumeJob(context.Context, *trainerv1.ResumeJobRequest) (*trainerv1.ResumeJobResponse, error) {
-	return nil, grpcerr.Later("ResumeJob", later)
+// CancelJob stops a running job after its worker checkpoints.
+func (s *Service) CancelJob(ctx context.Context, req *trainerv1.CancelJobRequest) (*trainerv1.CancelJobResponse, error) {
+	j, err := s.cancelJob(ctx, req.GetJobId())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.CancelJobResponse{Job: j}, nil
 }
 
-// GetJob is not implemented yet.
-func (s *Service) GetJob(context.Context, *trainerv1.GetJobRequest) (*trainerv1.GetJobResponse, error) {
-	return nil, grpcerr.Later("GetJob", later)
+// ResumeJob continues a cancelled or interrupted job.
+func (s *Service) ResumeJob(_ context.Context, req *trainerv1.ResumeJobRequest) (*trainerv1.ResumeJobResponse, error) {
+	j, err := s.resumeJob(req.GetJobId())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.ResumeJobResponse{Job: j}, nil
 }
 
-// ListJobs is not implemented yet.
+// GetJob returns a job.
+func (s *Service) GetJob(_ context.Context, req *trainerv1.GetJobRequest) (*trainerv1.GetJobResponse, error) {
+	e, err := s.entry(req.GetJobId())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.GetJobResponse{Job: s.snapshot(e)}, nil
+}
+
+// ListJobs lists jobs, newest first.
 func (s *Service) ListJobs(context.Context, *trainerv1.ListJobsRequest) (*trainerv1.ListJobsResponse, error) {
-	return nil, grpcerr.Later("ListJobs", later)
+	return &trainerv1.ListJobsResponse{Jobs: s.listJobs()}, nil
 }
 
-// EvaluateAdapter is not implemented yet.
-func (s *Service) EvaluateAdapter(context.Context, *trainerv1.EvaluateAdapterRequest) (*trainerv1.EvaluateAdapterResponse, error) {
-	return nil, grpcerr.Later("EvaluateAdapter", later)
+// EvaluateAdapter compares base and adapter on the held-out split.
+func (s *Service) EvaluateAdapter(ctx context.Context, req *trainerv1.EvaluateAdapterRequest) (*trainerv1.EvaluateAdapterResponse, error) {
+	r, err := s.evaluate(ctx, req.GetJobId(), req.GetMaxExamples())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.EvaluateAdapterResponse{Report: r}, nil
 }
 
-// PublishAdapter is not implemented yet.
-func (s *Service) PublishAdapter(context.Context, *trainerv1.PublishAdapterRequest) (*trainerv1.PublishAdapterResponse, error) {
-	return nil, grpcerr.Later("PublishAdapter", later)
+// PublishAdapter converts the adapter to GGUF and loads it into inference.
+func (s *Service) PublishAdapter(ctx context.Context, req *trainerv1.PublishAdapterRequest) (*trainerv1.PublishAdapterResponse, error) {
+	name, path, err := s.publish(ctx, req.GetJobId(), req.GetName(), req.GetForce())
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.PublishAdapterResponse{AdapterName: name, Path: path}, nil
 }

@@ -1,0 +1,81 @@
+package trainer
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pdfqa/pdfqa/platform/config"
+)
+
+// DefaultBaseModelFile is the served chat model, the base every adapter is trained on.
+const DefaultBaseModelFile = "smollm2-135m-instruct-q4_1.gguf"
+
+// Config locates the worker's interpreter, the base model and the llama.cpp
+// tree whose converter turns PEFT adapters into GGUF. Zero values take
+// defaults from the cache directory (see FromEnv).
+type Config struct {
+	// Python is the interpreter of the venv built from scripts/setup/requirements.txt.
+	Python string
+	// LlamaTree is the llama.cpp source tree (convert_lora_to_gguf.py, gguf-py).
+	LlamaTree string
+	// BaseGGUF is the served model the adapters are trained for.
+	BaseGGUF string
+	// BaseDir is the dequantized HF copy of BaseGGUF, made once by the worker.
+	BaseDir string
+	// WorkerDir holds the worker's Python package; empty extracts the embedded copy.
+	WorkerDir string
+	// Cache is the pdfqa cache directory.
+	Cache string
+	// Threads caps the worker's CPU threads (0: torch's default).
+	Threads int
+}
+
+// FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
+func FromEnv(cache string) Config {
+	base := config.Env("PDFQA_CHAT_MODEL", filepath.Join(cache, "models", DefaultBaseModelFile))
+	c := Config{
+		Python:    config.Env("PDFQA_TRAINER_PYTHON", findPython(cache)),
+		LlamaTree: config.Env("PDFQA_LLAMA_TREE", findLlamaTree(cache)),
+		BaseGGUF:  base,
+		BaseDir:   config.Env("PDFQA_TRAINER_BASE_DIR", filepath.Join(cache, "trainer", "base", strings.TrimSuffix(filepath.Base(base), ".gguf"))),
+		WorkerDir: os.Getenv("PDFQA_TRAINER_WORKER"),
+		Cache:     cache,
+	}
+	return c
+}
+
+// findPython picks the newest complete venv under cache/venv that has peft
+// (the venv is keyed by the hash of requirements.txt, which the binary does
+// not know).
+func findPython(cache string) string {
+	dirs, _ := filepath.Glob(filepath.Join(cache, "venv", "*", "lib", "python3*", "site-packages", "peft"))
+	type cand struct {
+		py  string
+		mod int64
+	}
+	var cs []cand
+	for _, d := range dirs {
+		venv := filepath.Clean(filepath.Join(d, "..", "..", "..", ".."))
+		st, err := os.Stat(filepath.Join(venv, ".complete"))
+		if err != nil {
+			continue
+		}
+		cs = append(cs, cand{filepath.Join(venv, "bin", "python"), st.ModTime().UnixNano()})
+	}
+	if len(cs) == 0 {
+		return "python3"
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].mod > cs[j].mod })
+	return cs[0].py
+}
+
+func findLlamaTree(cache string) string {
+	m, _ := filepath.Glob(filepath.Join(cache, "src", "llama-cpp-python-*", "vendor", "llama.cpp"))
+	if len(m) == 0 {
+		return ""
+	}
+	sort.Strings(m)
+	return m[len(m)-1]
+}

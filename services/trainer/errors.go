@@ -1,0 +1,26 @@
+package trainer
+
+import (
+	"errors"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/pdfqa/pdfqa/platform/grpcerr"
+)
+
+// Domain errors; errs maps them to gRPC codes.
+var (
+	ErrInvalid      = errors.New("invalid argument")
+	ErrNotFound     = errors.New("not found")
+	ErrState        = errors.New("failed precondition")
+	ErrUnavailable  = errors.New("unavailable")
+	ErrAlreadyExist = errors.New("already exists")
+)
+
+var errs = grpcerr.Table{
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ErrNotFound, Code: codes.NotFound},
+	{Err: ErrState, Code: codes.FailedPrecondition},
+	{Err: ErrUnavailable, Code: codes.Unavailable},
+	{Err: ErrAlreadyExist, Code: codes.AlreadyExists},
+}
