@@ -28,8 +28,11 @@ build)
   cmake -S /tmp/llsrc/llama.cpp -B /tmp/llbuild -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    ${PDFQA_CUDA_FAST:+-DGGML_CUDA_FA=OFF} \
     > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-  cmake --build /tmp/llbuild --target llama-server -j "$(nproc)" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  timeout "${PDFQA_BUILD_TIMEOUT:-3000}" cmake --build /tmp/llbuild --target llama-server -j "$(nproc)" > "$out/build.log" 2>&1 \
+    || { tail -20 "$out/build.log"; grep -c "Building" "$out/build.log" || true; exit 1; }
+  /tmp/llbuild/bin/llama-server --version 2>&1 | tee "$out/version.txt" || true
   t1=$(date +%s)
   mkdir -p .gpu/bin && cp /tmp/llbuild/bin/llama-server .gpu/bin/
   echo "cuda engine build: $((t1 - t0)) s on $(nproc) cores" | tee "$out/build-time.txt"
