@@ -9,8 +9,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 start=$(date +%s)
 bin="$("$here/build-engine.sh" | tail -n1)"
 mapfile -t models < <("$here/fetch-models.sh")
+venv="$("$here/venv.sh")"
 log "setup done in $(( $(date +%s) - start ))s"
 echo "PDFQA_CACHE=$PDFQA_CACHE"
 echo "PDFQA_LLAMA_SERVER=$bin"
 echo "PDFQA_LLM_MODEL=${models[0]}"
 echo "PDFQA_EMBED_MODEL=${models[1]}"
+echo "PDFQA_VENV=$venv"

