@@ -18,11 +18,10 @@ import (
 // circuit breaker. Such APIs have no tokenizer endpoint, so token counts are
 // estimated (4 characters a token) and templates rendered generically.
 type openAIBackend struct {
-	cfg    Config
-	chat   *engine.Client
-	embed  *engine.Client
-	brk    *breaker.Breaker
-	health func() bool
+	cfg   Config
+	chat  *engine.Client
+	embed *engine.Client
+	brk   *breaker.Breaker
 }
 
 type bearer struct {
