@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -329,7 +330,7 @@ func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []sto
 		texts := make([]string, len(batch))
 		for j, c := range batch {
 			texts[j] = c.Text
-			if c.Heading != "" && c.Heading != c.Text {
+			if c.Heading != "" && !strings.HasPrefix(c.Text, c.Heading) {
 				texts[j] = c.Heading + "\n" + c.Text
 			}
 		}

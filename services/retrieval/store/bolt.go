@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -451,6 +452,11 @@ func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn
 		}
 		cb, pb, vb := tx.Bucket(bChunks), tx.Bucket(bPostings), tx.Bucket(bVectors)
 		var total int64
+		// Postings are written in key order: bbolt inserts into a sorted
+		// in-memory node, so unordered puts cost a memmove each (quadratic
+		// in the postings of one commit).
+		type kv struct{ k, v []byte }
+		var posts []kv
 		for i, ch := range chunks {
 			if err := putJSON(cb, chunkKey(coll, id, ch.Seq), ch); err != nil {
 				return err
@@ -458,9 +464,7 @@ func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn
 			for t, tf := range ch.Terms {
 				v := binary.AppendUvarint(nil, uint64(tf))
 				v = binary.AppendUvarint(v, uint64(ch.Len))
-				if err := pb.Put(postingKey(coll, t, id, ch.Seq), v); err != nil {
-					return err
-				}
+				posts = append(posts, kv{postingKey(coll, t, id, ch.Seq), v})
 			}
 			total += int64(ch.Len)
 			if vecs != nil {
@@ -471,6 +475,12 @@ func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn
 				if err := vb.Put(chunkKey(coll, id, ch.Seq), buf); err != nil {
 					return err
 				}
+			}
+		}
+		slices.SortFunc(posts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		for _, p := range posts {
+			if err := pb.Put(p.k, p.v); err != nil {
+				return err
 			}
 		}
 		if err := bumpColl(tx, coll, 0, int64(len(chunks))-oldN, total-oldLen); err != nil {
