@@ -56,7 +56,9 @@ func newLlamaBackend(cfg Config, adapterPaths []string, log *slog.Logger) (*llam
 		Name: "embed", Binary: cfg.LlamaServer, Model: cfg.EmbedModel,
 		Embedding: true, Pooling: "mean", CtxSize: 512 * 4, Parallel: 4, Threads: cfg.Threads,
 		// Non-causal embedding models need a whole input in one micro-batch.
-		ExtraArgs: []string{"-b", "2048", "-ub", "512"},
+		// --poll 0: no busy-waiting between ops; measured 2-3x faster embeddings
+		// when the cores are shared with other work (ingestion, the chat engine).
+		ExtraArgs: []string{"-b", "2048", "-ub", "512", "--poll", "0"},
 		Logger:    log,
 	})
 	if err != nil {
