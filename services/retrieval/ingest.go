@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -252,6 +253,7 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 		}
 		return d, stageErr{"chunking timed out"}
 	}
+	addTitleTerms(chunks, d.Name, doc.Metadata.Title)
 	e.publish(d, StageChunk, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d chunks", len(chunks)))
 
 	var warnings []string
@@ -381,4 +383,31 @@ func (e *Engine) vectors(coll string) *index.Vectors {
 	}
 	e.vecs[coll] = v
 	return v
+}
+
+// addTitleTerms indexes the document's title (its file name without the
+// extension, and the PDF's own title) with every chunk, once per term: a
+// title field for BM25. Reports and transcripts name their period, company or
+// subject in the file name ("Q3 2023 ... Earnings Call", "10-Q 2024 Q1"),
+// which the page text often leaves implicit, so "what was X in Q3 2023"
+// prefers chunks of that document.
+func addTitleTerms(chunks []store.Chunk, name, title string) {
+	base := strings.TrimSuffix(name, filepath.Ext(name))
+	seen := map[string]bool{}
+	var add []string
+	for _, t := range index.Terms(base + " " + title) {
+		if !seen[t] {
+			seen[t] = true
+			add = append(add, t)
+		}
+	}
+	for i := range chunks {
+		if chunks[i].Terms == nil {
+			chunks[i].Terms = map[string]int{}
+		}
+		for _, t := range add {
+			chunks[i].Terms[t]++
+		}
+		chunks[i].Len += len(add)
+	}
 }

@@ -3,6 +3,7 @@ package ask
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -105,11 +106,23 @@ type Extract struct {
 	Ev    *agentsv1.Evidence
 }
 
-// scoreUnit rates how well a sentence answers q: term overlap, a bonus for
-// figures when the question asks for one, and a mild prior for the
-// passage's rank.
-func scoreUnit(qTerms map[string]bool, numeric bool, u string, rank int) float64 {
-	s := overlap(qTerms, terms(u))
+// scoreUnit rates how well a sentence answers q: term overlap, half credit
+// for question terms found only in the document's title (the period or
+// company a report names in its title but not in each sentence), a bonus for
+// figures when the question asks for one, and a mild prior for the passage's
+// rank.
+func scoreUnit(qTerms map[string]bool, numeric bool, u, title string, rank int) float64 {
+	ut := terms(u)
+	s := overlap(qTerms, ut)
+	if len(qTerms) > 0 && title != "" {
+		tt, n := terms(title), 0
+		for w := range qTerms {
+			if !ut[w] && tt[w] {
+				n++
+			}
+		}
+		s += 0.5 * float64(n) / float64(len(qTerms))
+	}
 	if numeric && len(numbers(u)) > 0 {
 		s += 0.25
 	}
@@ -132,7 +145,7 @@ func Read(sq *agentsv1.SubQuestion, passages []*retrievalv1.Passage) []*agentsv1
 		}
 		var scored []us
 		for _, u := range units(p.GetText()) {
-			if s := scoreUnit(qTerms, numeric, u, rank); s >= 0.25 {
+			if s := scoreUnit(qTerms, numeric, u, docTitle(p), rank); s >= 0.25 {
 				scored = append(scored, us{u, s})
 			}
 		}
@@ -144,6 +157,12 @@ func Read(sq *agentsv1.SubQuestion, passages []*retrievalv1.Passage) []*agentsv1
 		out = append(out, ev)
 	}
 	return out
+}
+
+// docTitle is a passage's document name without its extension.
+func docTitle(p *retrievalv1.Passage) string {
+	n := p.GetDocumentName()
+	return strings.TrimSuffix(n, path.Ext(n))
 }
 
 // Label is the inline citation of a passage.
@@ -158,7 +177,7 @@ func BestExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
 	var all []Extract
 	for rank, ev := range evs {
 		for _, x := range ev.GetExtracts() {
-			all = append(all, Extract{Text: x, Label: Label(ev.GetPassage()), Score: scoreUnit(qTerms, numeric, x, rank), Rank: rank, Ev: ev})
+			all = append(all, Extract{Text: x, Label: Label(ev.GetPassage()), Score: scoreUnit(qTerms, numeric, x, docTitle(ev.GetPassage()), rank), Rank: rank, Ev: ev})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Score > all[j].Score })

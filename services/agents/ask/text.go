@@ -58,7 +58,7 @@ func stem(w string) string {
 func terms(text string) map[string]bool {
 	out := map[string]bool{}
 	for _, w := range wordRe.FindAllString(strings.ToLower(text), -1) {
-		if stop[w] || (len(w) < 3 && !isDigits(w)) {
+		if stop[w] || (len(w) < 3 && !hasDigit(w)) { // keep "q3", "h1", "10"
 			continue
 		}
 		out[stem(w)] = true
@@ -66,13 +66,8 @@ func terms(text string) map[string]bool {
 	return out
 }
 
-func isDigits(s string) bool {
-	for _, r := range s {
-		if !unicode.IsDigit(r) {
-			return false
-		}
-	}
-	return s != ""
+func hasDigit(s string) bool {
+	return strings.IndexFunc(s, unicode.IsDigit) >= 0
 }
 
 // overlap is the share of q's terms present in s.
