@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -126,6 +127,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer func() { stop(); <-upErr }()
 		select {
 		case mm := <-ready:
+			// Registered is not ready: the engines load their models first.
+			if err := waitHealthy(ctx, "http://"+mm.Gateway().HTTPAddr+"/healthz", 5*time.Minute); err != nil {
+				return err
+			}
 			if m, err = newMeshClient(mm.Client, ""); err != nil {
 				return err
 			}
@@ -335,4 +340,26 @@ func pct(xs []float64, p float64) float64 {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
 	return s[int(p*float64(len(s)-1))]
+}
+
+// waitHealthy polls the gateway's /healthz until every service serves.
+func waitHealthy(ctx context.Context, url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mesh not healthy after %v (%s)", d, url)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
