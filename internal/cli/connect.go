@@ -22,8 +22,8 @@ type meshFlags struct {
 }
 
 func (m *meshFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&m.etcd, "etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running `pdfqa up` in --data)")
-	fs.StringVar(&m.data, "data", config.DefaultData(), "data directory of a running `pdfqa up`")
+	fs.StringVar(&m.etcd, "etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
+	fs.StringVar(&m.data, "data", config.DefaultData(), "data directory of a running 'pdfqa up'")
 	fs.StringVar(&m.addr, "addr", config.Env("PDFQA_ADDR", ""), "dial this service address directly instead of resolving through etcd")
 }
 

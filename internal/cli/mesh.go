@@ -75,8 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	etcd := fs.String("etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running `pdfqa up` in --data)")
-	data := fs.String("data", config.DefaultData(), "data directory of a running `pdfqa up`")
+	etcd := fs.String("etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
+	data := fs.String("data", config.DefaultData(), "data directory of a running 'pdfqa up'")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
