@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // Endpoint hands out the base URL of a serving engine. *Supervisor implements
@@ -48,10 +47,11 @@ type Client struct {
 // overall timeout is used: bound requests with their context).
 func NewClient(ep Endpoint, httpClient *http.Client) *Client {
 	if httpClient == nil {
-		httpClient = &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     30 * time.Second,
-		}}
+		// No keep-alive: llama-server may close a connection right after a
+		// streamed response, and a POST sent on that pooled connection fails
+		// with EOF (Go does not replay POSTs). A fresh loopback connection per
+		// request costs ~0.1 ms.
+		httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	}
 	return &Client{ep: ep, http: httpClient, EmbedBatch: 32}
 }
