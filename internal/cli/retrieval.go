@@ -81,15 +81,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(paths) == 0 {
 		return errors.New("no PDF files found")
 	}
-	mc, err := m.connect()
+	rc, done, err := retrievalClient(&m)
 	if err != nil {
 		return err
 	}
-	defer mc.Close()
-	rc, err := mc.retrieval()
-	if err != nil {
-		return err
-	}
+	defer done()
 	type result struct{ name, state, detail string }
 	var results []result
 	failed := 0
@@ -194,15 +190,11 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return usageErr("--mode must be hybrid, keyword or vector")
 	}
-	mc, err := m.connect()
+	rc, done, err := retrievalClient(&m)
 	if err != nil {
 		return err
 	}
-	defer mc.Close()
-	rc, err := mc.retrieval()
-	if err != nil {
-		return err
-	}
+	defer done()
 	resp, err := rc.Search(ctx, &retrievalv1.SearchRequest{Collection: *coll, Query: q, TopK: int32(*topK), Mode: md, Rerank: *rerank})
 	if err != nil {
 		return err
@@ -223,4 +215,18 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "   %s\n\n", truncateLine(p.Text, 400))
 	}
 	return nil
+}
+
+// retrievalClient connects to the retrieval service of the mesh m names.
+func retrievalClient(m *meshFlags) (retrievalv1.RetrievalServiceClient, func(), error) {
+	mc, err := m.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := mc.retrieval()
+	if err != nil {
+		mc.Close()
+		return nil, nil, err
+	}
+	return rc, mc.Close, nil
 }

@@ -71,22 +71,14 @@ var Units = map[string]Unit{
 		})
 	}},
 	"agents": {"agents", agentsv1.AgentsService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		inf, err := d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
-		if err != nil {
-			return nil, err
-		}
-		ret, err := d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+		inf, ret, err := modelAndSearch(d)
 		if err != nil {
 			return nil, err
 		}
 		return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
 	}},
 	"trainer": {"trainer", trainerv1.TrainerService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		inf, err := d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
-		if err != nil {
-			return nil, err
-		}
-		ret, err := d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+		inf, ret, err := modelAndSearch(d)
 		if err != nil {
 			return nil, err
 		}
@@ -116,4 +108,14 @@ func Lookup(name string) (Unit, error) {
 		return Unit{}, fmt.Errorf("unknown service %q (one of %v)", name, Names())
 	}
 	return u, nil
+}
+
+// modelAndSearch dials the two downstreams the agents and the trainer share.
+func modelAndSearch(d Deps) (inf, ret *grpc.ClientConn, err error) {
+	inf, err = d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
+	if err != nil {
+		return nil, nil, err
+	}
+	ret, err = d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+	return inf, ret, err
 }
