@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -48,51 +50,174 @@ type buildSettings struct {
 	MaxExamples   int
 	PairsPerChunk int
 	Seed          int64
+	// Concurrency is the number of generations in flight (default 4: the
+	// inference engine serves 4 slots).
+	Concurrency int
+	// MaxAttempts caps generations in all (default 4 x MaxExamples, at least
+	// 8), so a generator whose pairs keep failing the filters ends the build
+	// instead of walking the whole collection.
+	MaxAttempts int
+	// Progress, when set, is called after every finished attempt.
+	Progress func(buildProgress)
 }
 
-// buildExamples turns chunks into filtered, grounded examples. filtered
-// counts the pairs each filter dropped.
+// buildProgress is a snapshot of a running build.
+type buildProgress struct {
+	Attempts, MaxAttempts, Accepted, MaxExamples int
+}
+
+// attempt is one generation: a chunk and the seed of its pair.
+type attempt struct {
+	idx   int // position in generation order: results are kept in this order
+	chunk Chunk
+	seed  int64
+}
+
+// attemptResult is what one attempt produced: a pair or the filter it failed.
+type attemptResult struct {
+	idx    int
+	qa     QA
+	chunk  Chunk
+	reason string
+}
+
+// buildExamples turns chunks into filtered, grounded examples, generating
+// Concurrency pairs at a time, at most MaxAttempts in all. The result does
+// not depend on the order generations finish in: pairs are kept in attempt
+// order, duplicates dropped in that order. filtered counts the pairs each
+// filter dropped.
 func buildExamples(ctx context.Context, chunks []Chunk, gen QAGenerator, bs buildSettings) ([]example, map[string]int32, error) {
+	if bs.PairsPerChunk <= 0 {
+		bs.PairsPerChunk = 1
+	}
+	if bs.Concurrency <= 0 {
+		bs.Concurrency = 4
+	}
+	if bs.MaxAttempts <= 0 {
+		bs.MaxAttempts = max(8, 4*bs.MaxExamples)
+	}
 	filtered := map[string]int32{}
 	r := rand.New(rand.NewPCG(uint64(bs.Seed), 1))
-	order := r.Perm(len(chunks))
-	seen := map[string]bool{}
-	var out []example
-	for _, ci := range order {
-		if len(out) >= bs.MaxExamples {
-			break
-		}
+	var todo []attempt
+	for _, ci := range r.Perm(len(chunks)) {
 		c := chunks[ci]
 		if len(words(c.Text)) < 20 {
 			filtered["short_chunk"]++
 			continue
 		}
-		for p := 0; p < bs.PairsPerChunk && len(out) < bs.MaxExamples; p++ {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
-			qa, err := gen.Generate(ctx, c.Text, bs.Seed+int64(ci*bs.PairsPerChunk+p))
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, nil, ctx.Err()
-				}
-				filtered["generation_error"]++
-				continue
-			}
-			if reason := rejectQA(qa, c.Text); reason != "" {
-				filtered[reason]++
-				continue
-			}
-			key := strings.Join(words(qa.Question), " ")
-			if seen[key] {
-				filtered["duplicate"]++
-				continue
-			}
-			seen[key] = true
-			out = append(out, qaExample(qa.Question, qa.Answer, c.Text, c.DocumentID))
+		for p := 0; p < bs.PairsPerChunk; p++ {
+			todo = append(todo, attempt{idx: len(todo), chunk: c, seed: bs.Seed + int64(ci*bs.PairsPerChunk+p)})
 		}
 	}
-	return out, filtered, nil
+	if len(todo) > bs.MaxAttempts {
+		todo = todo[:bs.MaxAttempts]
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan attempt)
+	results := make(chan attemptResult)
+	var wg sync.WaitGroup
+	for w := 0; w < min(bs.Concurrency, max(1, len(todo))); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var a attempt
+				select {
+				case next, ok := <-jobs:
+					if !ok {
+						return
+					}
+					a = next
+				case <-ctx.Done():
+					return
+				}
+				res := attemptResult{idx: a.idx, chunk: a.chunk}
+				qa, err := gen.Generate(ctx, a.chunk.Text, a.seed)
+				switch {
+				case err != nil:
+					res.reason = "generation_error"
+				default:
+					res.qa, res.reason = qa, rejectQA(qa, a.chunk.Text)
+				}
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	// Feed attempts until enough pairs passed the filters (duplicates are
+	// only known at the end, so a few extra in flight are welcome).
+	var accepted, done int
+	var kept []attemptResult
+	next := 0
+	go func() { wg.Wait(); close(results) }()
+	feed := jobs
+	if len(todo) == 0 {
+		close(jobs)
+		feed = nil
+	}
+	for {
+		var send attempt
+		if feed != nil {
+			send = todo[next]
+		}
+		select {
+		case feed <- send:
+			next++
+			if next == len(todo) {
+				close(jobs)
+				feed = nil
+			}
+		case res, ok := <-results:
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return nil, nil, err
+				}
+				return finishExamples(kept, filtered, bs.MaxExamples), filtered, nil
+			}
+			done++
+			if res.reason != "" {
+				filtered[res.reason]++
+			} else {
+				accepted++
+				kept = append(kept, res)
+			}
+			if bs.Progress != nil {
+				bs.Progress(buildProgress{Attempts: done, MaxAttempts: len(todo), Accepted: accepted, MaxExamples: bs.MaxExamples})
+			}
+			if accepted >= bs.MaxExamples && feed != nil {
+				close(jobs)
+				feed = nil
+			}
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// finishExamples orders kept pairs by attempt, drops duplicate questions and
+// cuts to maxN.
+func finishExamples(kept []attemptResult, filtered map[string]int32, maxN int) []example {
+	sort.Slice(kept, func(i, j int) bool { return kept[i].idx < kept[j].idx })
+	seen := map[string]bool{}
+	var out []example
+	for _, k := range kept {
+		if len(out) >= maxN {
+			break
+		}
+		key := strings.Join(words(k.qa.Question), " ")
+		if seen[key] {
+			filtered["duplicate"]++
+			continue
+		}
+		seen[key] = true
+		out = append(out, qaExample(k.qa.Question, k.qa.Answer, k.chunk.Text, k.chunk.DocumentID))
+	}
+	return out
 }
 
 var numberRe = regexp.MustCompile(`\d+(?:[.,]\d+)*`)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 )
@@ -37,7 +38,16 @@ func (s *Service) buildDataset(ctx context.Context, req *trainerv1.BuildDatasetR
 	if maxN == 0 {
 		maxN = defaultMaxExamples
 	}
-	exs, filtered, err := buildExamples(ctx, chunks, s.gen, buildSettings{MaxExamples: maxN, PairsPerChunk: 2, Seed: req.GetSeed()})
+	start := time.Now()
+	lastLog := start
+	progress := func(p buildProgress) {
+		if now := time.Now(); now.Sub(lastLog) >= 10*time.Second || p.Attempts == p.MaxAttempts {
+			lastLog = now
+			s.log.Info("building dataset", "collection", req.GetCollection(), "attempts", p.Attempts, "max_attempts", p.MaxAttempts,
+				"accepted", p.Accepted, "max_examples", p.MaxExamples, "elapsed", now.Sub(start).Round(time.Second).String())
+		}
+	}
+	exs, filtered, err := buildExamples(ctx, chunks, s.gen, buildSettings{MaxExamples: maxN, PairsPerChunk: 2, Seed: req.GetSeed(), Progress: progress})
 	if err != nil {
 		return nil, err
 	}
