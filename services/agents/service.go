@@ -5,7 +5,10 @@ package agents
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -33,10 +36,26 @@ type Service struct {
 	runs   *runstore.Store
 }
 
-// New returns the service over an engine and a run store in dataDir.
+// New returns the service over an engine and a run store in dataDir. An
+// engine without a logger logs to log; one without MaxImages takes it from
+// PDFQA_VISION_MAX_IMAGES (page images sent to a vision model per answer;
+// 0 turns them off; default 2).
 func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if engine.Log == nil {
+		engine.Log = log
+	}
+	if v := os.Getenv("PDFQA_VISION_MAX_IMAGES"); v != "" && engine.MaxImages == 0 {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("PDFQA_VISION_MAX_IMAGES=%q: want a number", v)
+		}
+		engine.MaxImages = n
+		if n <= 0 {
+			engine.MaxImages = -1
+		}
 	}
 	runs, err := runstore.Open(dataDir)
 	if err != nil {

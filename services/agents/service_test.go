@@ -82,8 +82,14 @@ func dialer(lis *bufconn.Listener) grpc.DialOption {
 // fake retrieval, the downstreams dialed through the platform client factory.
 func mesh(t *testing.T, inf inferencev1.InferenceServiceServer, dir string) (agentsv1.AgentsServiceClient, *Service) {
 	t.Helper()
+	return meshWith(t, inf, fakeRetrieval{}, dir)
+}
+
+// meshWith is mesh with the given retrieval server.
+func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrievalv1.RetrievalServiceServer, dir string) (agentsv1.AgentsServiceClient, *Service) {
+	t.Helper()
 	infLis := serve(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, inf) })
-	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, fakeRetrieval{}) })
+	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, ret) })
 	f, err := client.NewFactory(nil, nil)
 	if err != nil {
 		t.Fatal(err)

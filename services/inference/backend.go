@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -83,7 +84,13 @@ func newLlamaBackend(cfg Config, adapterPaths []string, log *slog.Logger) (*llam
 	}, nil
 }
 
+// errNoVision rejects images: the local engine runs a text-only chat model.
+var errNoVision = fmt.Errorf("%w: the local llama.cpp engine serves a text-only model and does not accept images (use an OpenAI-compatible vision upstream: PDFQA_OPENAI_BASE_URL with PDFQA_OPENAI_VISION=1)", engine.ErrBadRequest)
+
 func (b *llamaBackend) Chat(ctx context.Context, req engine.ChatRequest, onDelta func(string) error) (*engine.ChatResult, error) {
+	if engine.HasImages(req.Messages) {
+		return nil, errNoVision
+	}
 	return b.chat.ChatStream(ctx, req, onDelta)
 }
 
@@ -96,6 +103,9 @@ func (b *llamaBackend) CountTokens(ctx context.Context, text string) (int, error
 }
 
 func (b *llamaBackend) ApplyTemplate(ctx context.Context, msgs []engine.Message) (string, error) {
+	if engine.HasImages(msgs) {
+		return "", errNoVision
+	}
 	return b.chat.ApplyTemplate(ctx, msgs)
 }
 

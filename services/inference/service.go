@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,15 +152,24 @@ func (s *Service) Close() error {
 	return s.backend.Close(ctx)
 }
 
-func toMessages(in []*inferencev1.ChatMessage) ([]engine.Message, error) {
+// Limits on the images of one request (vision models only).
+const (
+	maxImages     = 4
+	maxImageBytes = 8 << 20
+)
+
+// imageTypes are the encodings OpenAI-compatible vision APIs accept.
+var imageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/webp": true, "image/gif": true}
+
+// toMessages converts chat messages; images are accepted only when the
+// served chat model has vision, within the limits above.
+func toMessages(in []*inferencev1.ChatMessage, vision bool) ([]engine.Message, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("%w: messages are required", ErrInvalid)
 	}
 	out := make([]engine.Message, len(in))
+	images := 0
 	for i, m := range in {
-		if len(m.GetImages()) > 0 {
-			return nil, fmt.Errorf("%w: message %d has images but the served model does not accept images", ErrInvalid, i)
-		}
 		role := "user"
 		switch m.GetRole() {
 		case inferencev1.Role_ROLE_SYSTEM:
@@ -168,6 +178,31 @@ func toMessages(in []*inferencev1.ChatMessage) ([]engine.Message, error) {
 			role = "assistant"
 		}
 		out[i] = engine.Message{Role: role, Content: m.GetContent()}
+		if len(m.GetImages()) == 0 {
+			continue
+		}
+		if !vision {
+			return nil, fmt.Errorf("%w: message %d has images but the served model does not accept images", ErrInvalid, i)
+		}
+		for j, im := range m.GetImages() {
+			if images++; images > maxImages {
+				return nil, fmt.Errorf("%w: more than %d images in one request", ErrInvalid, maxImages)
+			}
+			if len(im.GetData()) == 0 {
+				return nil, fmt.Errorf("%w: message %d image %d is empty", ErrInvalid, i, j)
+			}
+			if len(im.GetData()) > maxImageBytes {
+				return nil, fmt.Errorf("%w: message %d image %d is %d bytes (max %d)", ErrInvalid, i, j, len(im.GetData()), maxImageBytes)
+			}
+			mime := strings.ToLower(strings.TrimSpace(im.GetMimeType()))
+			if mime == "" {
+				mime = http.DetectContentType(im.GetData())
+			}
+			if !imageTypes[mime] {
+				return nil, fmt.Errorf("%w: message %d image %d has type %q (want image/png, image/jpeg, image/webp or image/gif)", ErrInvalid, i, j, mime)
+			}
+			out[i].Images = append(out[i].Images, engine.Image{Data: im.GetData(), MIMEType: mime})
+		}
 	}
 	return out, nil
 }
@@ -175,7 +210,7 @@ func toMessages(in []*inferencev1.ChatMessage) ([]engine.Message, error) {
 // Generate streams a completion; the final response carries usage and timings.
 func (s *Service) Generate(req *inferencev1.GenerateRequest, stream grpc.ServerStreamingServer[inferencev1.GenerateResponse]) error {
 	ctx := stream.Context()
-	msgs, err := toMessages(req.GetMessages())
+	msgs, err := toMessages(req.GetMessages(), s.vision())
 	if err != nil {
 		return errs.Status(err)
 	}
@@ -282,20 +317,26 @@ func (s *Service) Embed(ctx context.Context, req *inferencev1.EmbedRequest) (*in
 	return out, nil
 }
 
-func (s *Service) chatWindow() int32 {
+// chatModel is the served chat model (nil when there is none).
+func (s *Service) chatModel() *inferencev1.Model {
 	for _, m := range s.backend.Models() {
 		if m.Kind == inferencev1.ModelKind_MODEL_KIND_CHAT {
-			return m.ContextWindow
+			return m
 		}
 	}
-	return 0
+	return nil
 }
+
+func (s *Service) chatWindow() int32 { return s.chatModel().GetContextWindow() }
+
+// vision reports whether the served chat model accepts images.
+func (s *Service) vision() bool { return s.chatModel().GetVision() }
 
 // CountTokens counts tokens of text, or of messages after the chat template.
 func (s *Service) CountTokens(ctx context.Context, req *inferencev1.CountTokensRequest) (*inferencev1.CountTokensResponse, error) {
 	text := req.GetText()
 	if len(req.GetMessages()) > 0 {
-		msgs, err := toMessages(req.GetMessages())
+		msgs, err := toMessages(req.GetMessages(), s.vision())
 		if err != nil {
 			return nil, errs.Status(err)
 		}
@@ -312,7 +353,7 @@ func (s *Service) CountTokens(ctx context.Context, req *inferencev1.CountTokensR
 
 // ApplyChatTemplate renders messages with the chat template.
 func (s *Service) ApplyChatTemplate(ctx context.Context, req *inferencev1.ApplyChatTemplateRequest) (*inferencev1.ApplyChatTemplateResponse, error) {
-	msgs, err := toMessages(req.GetMessages())
+	msgs, err := toMessages(req.GetMessages(), s.vision())
 	if err != nil {
 		return nil, errs.Status(err)
 	}

@@ -162,6 +162,9 @@ func TestInvalidRequests(t *testing.T) {
 		{&inferencev1.GenerateRequest{}, codes.InvalidArgument},
 		{&inferencev1.GenerateRequest{Messages: user("hi"), JsonSchema: "{not json"}, codes.InvalidArgument},
 		{&inferencev1.GenerateRequest{Messages: user("hi"), Adapter: "nope"}, codes.NotFound},
+		// The local engine's model is text-only.
+		{&inferencev1.GenerateRequest{Messages: []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_USER, Content: "chart?",
+			Images: []*inferencev1.Image{{Data: []byte("\x89PNG\r\n\x1a\n"), MimeType: "image/png"}}}}}, codes.InvalidArgument},
 	}
 	for i, c := range cases {
 		_, _, _, err := generate(t, c.req)

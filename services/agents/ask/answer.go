@@ -17,27 +17,42 @@ type Answerer struct {
 	Adapter   string
 	Timeout   time.Duration
 	MaxTokens int
+	// Pages are page images sent with the question (vision models only).
+	Pages []PageImage
 }
 
 type labelled struct{ Label, Text string }
 
 // Prompt renders the answerer's system message for the packed evidence.
 func Prompt(evs []*agentsv1.Evidence, missing []string) (string, error) {
+	return prompt(evs, missing, nil)
+}
+
+// prompt renders the answerer's system message; pages are the labels of the
+// page images sent with the question.
+func prompt(evs []*agentsv1.Evidence, missing, pages []string) (string, error) {
 	var items []labelled
 	for _, ev := range evs {
 		items = append(items, labelled{Label(ev.GetPassage()), strings.Join(strings.Fields(ev.GetPassage().GetText()), " ")})
 	}
-	return prompts.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing})
+	return prompts.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing, "Pages": pages})
 }
 
 // Draft asks the model for a short cited answer, streaming its text to onDelta.
+// Page images, if any, go with the question (the user message).
 func (a Answerer) Draft(ctx context.Context, q string, evs []*agentsv1.Evidence, missing []string, onDelta func(string)) (string, error) {
-	sys, err := Prompt(evs, missing)
+	var labels []string
+	var images []Image
+	for _, p := range a.Pages {
+		labels = append(labels, p.Label)
+		images = append(images, p.Image)
+	}
+	sys, err := prompt(evs, missing, labels)
 	if err != nil {
 		return "", err
 	}
 	out, err := a.LLM.Generate(ctx, GenerateRequest{
-		Messages:  []Message{{System, sys}, {User, q}},
+		Messages:  []Message{{Role: System, Content: sys}, {Role: User, Content: q, Images: images}},
 		MaxTokens: a.MaxTokens, Adapter: a.Adapter, Timeout: a.Timeout, Stop: []string{"\n\n", "Example question:"},
 	}, onDelta)
 	return strings.TrimSpace(out), err

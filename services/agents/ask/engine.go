@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,17 @@ type Engine struct {
 	PlanTimeout     time.Duration
 	AnswerTimeout   time.Duration
 	SearchTimeout   time.Duration
+
+	// Vision: when the model accepts images (LLM implements VisionLLM and
+	// says so), the answerer is sent the rendered pages of the best evidence
+	// passages from tables or OCR'd pages, at most MaxImages of them
+	// (default 2; negative: never). Pages renders them (default: Search,
+	// when it implements PageRenderer), each under RenderTimeout (default
+	// 10s); a page that fails to render is logged to Log and left out.
+	MaxImages     int
+	RenderTimeout time.Duration
+	Pages         PageRenderer
+	Log           *slog.Logger
 }
 
 func (e *Engine) defaults() {
@@ -44,6 +56,9 @@ func (e *Engine) defaults() {
 	def(&e.DefaultWindow, 2048)
 	def(&e.MaxPassages, 10)
 	def(&e.BackboneMax, 3)
+	if e.MaxImages == 0 {
+		e.MaxImages = 2
+	}
 	deft := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -52,6 +67,7 @@ func (e *Engine) defaults() {
 	deft(&e.PlanTimeout, 60*time.Second)
 	deft(&e.AnswerTimeout, 120*time.Second)
 	deft(&e.SearchTimeout, 30*time.Second)
+	deft(&e.RenderTimeout, 10*time.Second)
 }
 
 // Sink receives a run's events and checkpoints.
@@ -189,7 +205,8 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		if !agentic {
 			live = func(d string) { emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: d}}) }
 		}
-		draft, err := Answerer{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.AnswerTimeout, MaxTokens: e.AnswerTokens}.
+		pages := e.pageImages(ctx, req.GetCollection(), packed.Evidence, note)
+		draft, err := Answerer{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.AnswerTimeout, MaxTokens: e.AnswerTokens, Pages: pages}.
 			Draft(ctx, q, packed.Evidence, missing, live)
 		if err != nil {
 			note("answerer: model unavailable, extractive answer: " + err.Error())

@@ -55,7 +55,7 @@ func (p Planner) Plan(ctx context.Context, q string, max int) (*agentsv1.Plan, [
 	if p.LLM != nil {
 		sys, err := prompts.Render("planner.tmpl", map[string]any{"Max": max})
 		if err == nil {
-			msgs := []Message{{System, sys}, {User, q}}
+			msgs := []Message{{Role: System, Content: sys}, {Role: User, Content: q}}
 			for attempt := 0; attempt < 2; attempt++ {
 				out, err := p.LLM.Generate(ctx, GenerateRequest{
 					Messages: msgs, MaxTokens: 96 * max, JSONSchema: fmt.Sprintf(planSchema, max),
@@ -75,7 +75,7 @@ func (p Planner) Plan(ctx context.Context, q string, max int) (*agentsv1.Plan, [
 				if rerr != nil {
 					break
 				}
-				msgs = append(msgs, Message{Assistant, out}, Message{User, repair})
+				msgs = append(msgs, Message{Role: Assistant, Content: out}, Message{Role: User, Content: repair})
 			}
 		}
 	}

@@ -31,10 +31,17 @@ const (
 	Assistant Role = "assistant"
 )
 
-// Message is one chat turn.
+// Message is one chat turn; Images go only to vision models.
 type Message struct {
 	Role    Role
 	Content string
+	Images  []Image
+}
+
+// Image is an encoded picture sent with a message.
+type Image struct {
+	Data     []byte
+	MIMEType string
 }
 
 // GenerateRequest is one completion.
@@ -54,6 +61,18 @@ type LLM interface {
 	Generate(ctx context.Context, req GenerateRequest, onDelta func(string)) (string, error)
 	// CountTokens counts the tokens of text and reports the model's context window.
 	CountTokens(ctx context.Context, text string) (count, window int, err error)
+}
+
+// VisionLLM is an LLM that can tell whether its chat model accepts images.
+// An LLM that does not implement it is taken as text-only.
+type VisionLLM interface {
+	Vision(ctx context.Context) (bool, error)
+}
+
+// PageRenderer renders one page of a document as a PNG (the retrieval
+// service's RenderPage).
+type PageRenderer interface {
+	RenderPage(ctx context.Context, collection, documentID string, page int) ([]byte, error)
 }
 
 // SearchRequest is one retrieval query.

@@ -1,4 +1,4 @@
-// Package remote implements the agents' LLM and Searcher ports with the
+// Package remote implements the agents' LLM, Searcher and PageRenderer ports with the
 // inference and retrieval gRPC clients (connections come from the platform
 // client factory, which adds breakers, deadlines and retries).
 package remote
@@ -49,7 +49,11 @@ func (l LLM) Generate(ctx context.Context, req ask.GenerateRequest, onDelta func
 		JsonSchema: req.JSONSchema, Adapter: req.Adapter,
 	}
 	for _, m := range req.Messages {
-		in.Messages = append(in.Messages, &inferencev1.ChatMessage{Role: roles[m.Role], Content: m.Content})
+		cm := &inferencev1.ChatMessage{Role: roles[m.Role], Content: m.Content}
+		for _, im := range m.Images {
+			cm.Images = append(cm.Images, &inferencev1.Image{Data: im.Data, MimeType: im.MIMEType})
+		}
+		in.Messages = append(in.Messages, cm)
 	}
 	st, err := l.C.Generate(ctx, in)
 	if err != nil {
@@ -84,6 +88,22 @@ func (l LLM) CountTokens(ctx context.Context, text string) (int, int, error) {
 	return int(r.GetCount()), int(r.GetContextWindow()), nil
 }
 
+// Vision reports whether the served chat model accepts images.
+func (l LLM) Vision(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
+	r, err := l.C.ListModels(ctx, &inferencev1.ListModelsRequest{})
+	if err != nil {
+		return false, err
+	}
+	for _, m := range r.GetModels() {
+		if m.GetKind() == inferencev1.ModelKind_MODEL_KIND_CHAT {
+			return m.GetVision(), nil
+		}
+	}
+	return false, nil
+}
+
 // Searcher calls the retrieval service's hybrid search.
 type Searcher struct {
 	C retrievalv1.RetrievalServiceClient
@@ -105,3 +125,17 @@ func (s Searcher) Search(ctx context.Context, req ask.SearchRequest) ([]*retriev
 	}
 	return r.GetPassages(), nil
 }
+
+// RenderPage renders one page as a PNG at the service's default resolution.
+func (s Searcher) RenderPage(ctx context.Context, collection, documentID string, page int) ([]byte, error) {
+	r, err := s.C.RenderPage(ctx, &retrievalv1.RenderPageRequest{Collection: collection, DocumentId: documentID, Page: int32(page)})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetPng(), nil
+}
+
+var (
+	_ ask.VisionLLM    = LLM{}
+	_ ask.PageRenderer = Searcher{}
+)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,10 +59,63 @@ func NewClient(ep Endpoint, httpClient *http.Client) *Client {
 
 // ---- chat ------------------------------------------------------------------
 
-// Message is one chat turn.
+// Message is one chat turn. A message with Images is sent as OpenAI
+// "content parts" (see MarshalJSON); only vision models accept it.
 type Message struct {
-	Role    string `json:"role"` // system, user, assistant
-	Content string `json:"content"`
+	Role    string  `json:"role"` // system, user, assistant
+	Content string  `json:"content"`
+	Images  []Image `json:"-"`
+}
+
+// Image is an encoded picture sent with a message.
+type Image struct {
+	Data     []byte
+	MIMEType string // e.g. "image/png"
+}
+
+// MarshalJSON encodes a message without images as {"role","content":string}
+// and one with images as OpenAI content parts: a text part, then one
+// image_url part per image carrying a base64 data URL.
+func (m Message) MarshalJSON() ([]byte, error) {
+	if len(m.Images) == 0 {
+		return json.Marshal(struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		}{m.Role, m.Content})
+	}
+	type imageURL struct {
+		URL string `json:"url"`
+	}
+	type part struct {
+		Type     string    `json:"type"`
+		Text     string    `json:"text,omitempty"`
+		ImageURL *imageURL `json:"image_url,omitempty"`
+	}
+	parts := make([]part, 0, len(m.Images)+1)
+	if m.Content != "" {
+		parts = append(parts, part{Type: "text", Text: m.Content})
+	}
+	for _, im := range m.Images {
+		mime := im.MIMEType
+		if mime == "" {
+			mime = "image/png"
+		}
+		parts = append(parts, part{Type: "image_url", ImageURL: &imageURL{URL: "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(im.Data)}})
+	}
+	return json.Marshal(struct {
+		Role    string `json:"role"`
+		Content []part `json:"content"`
+	}{m.Role, parts})
+}
+
+// HasImages reports whether any message carries images.
+func HasImages(msgs []Message) bool {
+	for _, m := range msgs {
+		if len(m.Images) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // LoRA selects an adapter loaded by the engine (id = position in the
