@@ -2,8 +2,6 @@ package trainer
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"sort"
@@ -35,15 +33,75 @@ type QAGenerator interface {
 	Settings() map[string]string
 }
 
-// QASchema constrains generation to one {question, answer} object.
-const QASchema = `{"type":"object","properties":{"question":{"type":"string"},"answer":{"type":"string"}},"required":["question","answer"]}`
+// QAPrompt asks the model for the question a sentence answers with a given
+// answer span. Generation is answer-first: the answer is cut from the
+// passage (so it is grounded by construction) and a small model only has to
+// phrase the question, which it does far better than inventing a pair. The
+// sentence and answer follow the prompt as "Sentence: …\nAnswer: …\nQuestion:".
+// Version it in the manifest (QAPromptVersion) when it changes.
+const QAPrompt = "Write the question that the sentence answers with the given answer. " +
+	"Use the sentence's own words. Do not put the answer in the question.\n\n" +
+	"Sentence: Revenue grew 12% to $52.7 billion in the quarter, driven by cloud services.\n" +
+	"Answer: $52.7 billion\n" +
+	"Question: What was revenue in the quarter?\n\n" +
+	"Sentence: Operating margins expanded 3 points year over year to 42% as we kept headcount flat.\n" +
+	"Answer: 42%\n" +
+	"Question: What were operating margins this year?\n\n"
 
-// QAPrompt asks for one grounded pair; version it in the manifest when it changes.
-const QAPrompt = "Read the passage and write one question that the passage answers, and its short answer " +
-	"copied from the passage (a number, name or phrase). Reply as JSON with \"question\" and \"answer\".\n\nPassage:\n"
+// QAPromptVersion identifies QAPrompt and the answer selection in manifests.
+const QAPromptVersion = "qa-v2-answer-first"
 
-// QAPromptVersion identifies QAPrompt in manifests.
-const QAPromptVersion = "qa-v1"
+// Candidate is a sentence of a passage and an answer span inside it.
+type Candidate struct {
+	Sentence, Answer string
+}
+
+var (
+	sentenceEnd = regexp.MustCompile(`[.!?]["')\]]?\s+`)
+	// answerSpan matches figures: amounts, percentages, counts with units.
+	answerSpan = regexp.MustCompile(`(?i)[$€£]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|basis points|bps|billion|million|thousand|x\b))?`)
+)
+
+// Candidates lists the (sentence, answer) pairs a passage offers: sentences
+// of 6-50 words holding a figure of at least two digits. Questions ending in
+// "?" are skipped: they ask, they do not state.
+func Candidates(passage string) []Candidate {
+	text := strings.Join(strings.Fields(passage), " ")
+	var out []Candidate
+	last := 0
+	emit := func(sent string) {
+		sent = strings.TrimSpace(sent)
+		n := len(strings.Fields(sent))
+		if n < 6 || n > 50 || strings.HasSuffix(sent, "?") {
+			return
+		}
+		for _, a := range answerSpan.FindAllString(sent, -1) {
+			a = strings.TrimRight(strings.TrimSpace(a), ",.")
+			digits := strings.Map(func(r rune) rune {
+				if unicode.IsDigit(r) {
+					return r
+				}
+				return -1
+			}, a)
+			if len(digits) < 2 {
+				continue
+			}
+			out = append(out, Candidate{Sentence: sent, Answer: a})
+		}
+	}
+	for _, m := range sentenceEnd.FindAllStringIndex(text, -1) {
+		emit(text[last:m[1]])
+		last = m[1]
+	}
+	emit(text[last:])
+	return out
+}
+
+// applicable is implemented by generators that can tell beforehand that a
+// passage offers them nothing (no model call is spent on it).
+type applicable interface {
+	Applicable(passage string) bool
+}
 
 // buildSettings bound generation work.
 type buildSettings struct {
@@ -103,6 +161,10 @@ func buildExamples(ctx context.Context, chunks []Chunk, gen QAGenerator, bs buil
 		c := chunks[ci]
 		if len(words(c.Text)) < 20 {
 			filtered["short_chunk"]++
+			continue
+		}
+		if a, ok := gen.(applicable); ok && !a.Applicable(c.Text) {
+			filtered["no_candidate"]++
 			continue
 		}
 		for p := 0; p < bs.PairsPerChunk; p++ {
@@ -274,20 +336,32 @@ func rejectQA(qa QA, passage string) string {
 	if inQ == len(a) {
 		return "answer_in_question"
 	}
+	// The question must be about the passage: at least two of its content
+	// words come from it (a small model otherwise parrots its few-shot
+	// examples).
+	shared := 0
+	for _, w := range q {
+		if len(w) > 3 && !stopWords[w] && pw[w] {
+			shared++
+		}
+	}
+	if shared < 2 {
+		return "off_topic"
+	}
 	return ""
+}
+
+// stopWords are ignored when checking that a question is about its passage.
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields("what which when where were there their this that these those with from have does about into your they will would could should than then them been being quarter year") {
+		stopWords[w] = true
+	}
 }
 
 func words(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '%' && r != '$'
 	})
-}
-
-// parseQA reads the generator's JSON reply.
-func parseQA(text string) (QA, error) {
-	var qa QA
-	if err := json.Unmarshal([]byte(strings.TrimSpace(text)), &qa); err != nil {
-		return QA{}, fmt.Errorf("generator reply is not the JSON asked for: %v", err)
-	}
-	return qa, nil
 }

@@ -148,3 +148,47 @@ func TestBuildExamplesCancel(t *testing.T) {
 		t.Fatal("build did not return after cancel")
 	}
 }
+
+func TestCandidatesCutFiguresFromStatements(t *testing.T) {
+	p := "Thank you. Revenue was $52.7 billion, up 12%.\nDid margins grow by 300 basis points? " +
+		"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023. Page 7"
+	got := Candidates(p)
+	want := []Candidate{
+		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "300 basis points"},
+		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "42%"},
+		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "2023"},
+	}
+	// "Revenue was $52.7 billion, up 12%." has 6 words: kept too.
+	want = append([]Candidate{
+		{"Revenue was $52.7 billion, up 12%.", "$52.7 billion"},
+		{"Revenue was $52.7 billion, up 12%.", "12%"},
+	}, want...)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Candidates:\n got %q\nwant %q", got, want)
+	}
+	if c := Candidates("No figures here at all, only words in a sentence."); len(c) != 0 {
+		t.Errorf("candidates from a passage without figures: %q", c)
+	}
+}
+
+func TestCleanQuestion(t *testing.T) {
+	for in, want := range map[string]string{
+		" Question: What was revenue? It grew.": "What was revenue?",
+		"\"What was the margin?\"":              "What was the margin?",
+		"Q: How many customers":                 "How many customers",
+	} {
+		if got := cleanQuestion(in); got != want {
+			t.Errorf("cleanQuestion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRejectOffTopicQuestion(t *testing.T) {
+	passage := "Only about 25% of our customers are Fortune 500 companies, and that share keeps rising."
+	if r := rejectQA(QA{"What was revenue in the quarter?", "25%"}, passage); r != "off_topic" {
+		t.Errorf("parroted few-shot question: %q, want off_topic", r)
+	}
+	if r := rejectQA(QA{"What share of customers are Fortune 500 companies?", "25%"}, passage); r != "" {
+		t.Errorf("good question rejected: %q", r)
+	}
+}

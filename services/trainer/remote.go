@@ -34,12 +34,17 @@ func (r RetrievalChunks) Chunks(ctx context.Context, collection string) ([]Chunk
 	}
 }
 
-// InferenceQA generates pairs through inference Generate with QASchema.
+// InferenceQA generates pairs answer-first through inference Generate: the
+// seed picks a (sentence, figure) candidate of the passage and the model
+// writes the question that the sentence answers with that figure.
 type InferenceQA struct {
 	Client      inferencev1.InferenceServiceClient
 	Temperature float32
 	MaxTokens   int32
 }
+
+// ErrNoCandidate: the passage states no figure to ask about.
+var ErrNoCandidate = errors.New("passage has no answer candidate")
 
 // Settings implements QAGenerator.
 func (g InferenceQA) Settings() map[string]string {
@@ -48,30 +53,39 @@ func (g InferenceQA) Settings() map[string]string {
 		"temperature":    fmt.Sprint(g.temp()),
 		"max_tokens":     fmt.Sprint(g.maxTokens()),
 		"prompt_version": QAPromptVersion,
-		"json_schema":    QASchema,
+		"answers":        "figures cut from the passage (answer-first)",
 	}
 }
 
 func (g InferenceQA) temp() float32 {
 	if g.Temperature == 0 {
-		return 0.7
+		return 0.2
 	}
 	return g.Temperature
 }
 
 func (g InferenceQA) maxTokens() int32 {
 	if g.MaxTokens == 0 {
-		return 160
+		return 40
 	}
 	return g.MaxTokens
 }
 
+// Applicable reports whether the passage has an answer candidate.
+func (g InferenceQA) Applicable(passage string) bool { return len(Candidates(passage)) > 0 }
+
 // Generate implements QAGenerator.
 func (g InferenceQA) Generate(ctx context.Context, passage string, seed int64) (QA, error) {
+	cands := Candidates(passage)
+	if len(cands) == 0 {
+		return QA{}, ErrNoCandidate
+	}
+	c := cands[int(uint64(seed)%uint64(len(cands)))]
 	t := g.temp()
+	prompt := QAPrompt + "Sentence: " + c.Sentence + "\nAnswer: " + c.Answer + "\nQuestion:"
 	st, err := g.Client.Generate(ctx, &inferencev1.GenerateRequest{
-		Messages:    []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_USER, Content: QAPrompt + passage}},
-		Temperature: &t, Seed: &seed, MaxTokens: g.maxTokens(), JsonSchema: QASchema,
+		Messages:    []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_USER, Content: prompt}},
+		Temperature: &t, Seed: &seed, MaxTokens: g.maxTokens(), Stop: []string{"\n"},
 	})
 	if err != nil {
 		return QA{}, err
@@ -87,7 +101,19 @@ func (g InferenceQA) Generate(ctx context.Context, passage string, seed int64) (
 		}
 		b.WriteString(r.GetDelta())
 	}
-	return parseQA(b.String())
+	return QA{Question: cleanQuestion(b.String()), Answer: c.Answer}, nil
+}
+
+// cleanQuestion strips what small models put around a question.
+func cleanQuestion(s string) string {
+	s = strings.TrimSpace(s)
+	for _, p := range []string{"Question:", "question:", "Q:"} {
+		s = strings.TrimSpace(strings.TrimPrefix(s, p))
+	}
+	if i := strings.Index(s, "?"); i >= 0 {
+		s = s[:i+1]
+	}
+	return strings.Trim(s, "\"' ")
 }
 
 // InferenceAdapters loads adapters through inference LoadAdapter.

@@ -146,7 +146,7 @@ func (fakeGen) Generate(_ context.Context, passage string, seed int64) (QA, erro
 	if seed%2 == 1 {
 		return QA{"What is the first figure mentioned here?", "999 unicorns"}, nil // unsupported
 	}
-	return QA{"What does the passage say about " + f[0] + "?", strings.Join(f[1:4], " ")}, nil
+	return QA{"How sharply did " + f[0] + " revenue rise?", strings.Join(f[1:4], " ")}, nil
 }
 
 func TestBuildDatasetFiltersAndSplitsByDocument(t *testing.T) {
