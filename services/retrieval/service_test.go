@@ -24,6 +24,7 @@ import (
 var sharedParser *parse.PDFium
 
 func TestMain(m *testing.M) {
+	parse.RunWorkerIfRequested() // engines opened without Parser re-exec this binary
 	p, err := parse.New(parse.Config{Instances: 2})
 	if err != nil {
 		panic(err)

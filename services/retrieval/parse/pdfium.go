@@ -154,19 +154,11 @@ func (p *PDFium) Close() error {
 
 // ParseReaderAt implements Parser.
 func (p *PDFium) ParseReaderAt(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Document, error) {
-	o := opts.withDefaults()
-	if size > o.MaxBytes {
-		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, size, o.MaxBytes)
+	buf, err := readAllAt(r, size, opts.withDefaults())
+	if err != nil {
+		return nil, err
 	}
-	if size < 0 {
-		return nil, fmt.Errorf("%w: negative size", ErrInvalidPDF)
-	}
-	buf := make([]byte, size)
-	n, err := r.ReadAt(buf, 0)
-	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == size) {
-		return nil, fmt.Errorf("parse: read input: %w", err)
-	}
-	return p.Parse(ctx, buf[:n], opts)
+	return p.Parse(ctx, buf, opts)
 }
 
 // checkHeader applies the cheap checks that need no PDFium.

@@ -7,6 +7,12 @@
 // is parsed on a PDFium instance borrowed from a pool sized to the CPU count;
 // a document that overruns its deadline gets its instance killed and replaced.
 //
+// Process (the retrieval engine's default) runs the same parser in a pool of
+// supervised worker processes, re-executions of the current binary (main
+// must call RunWorkerIfRequested first). There PDFium runs without wazero's
+// per-call interrupt, about 4x faster; a deadline kills the worker process
+// instead, and a crashing document takes down only its own worker.
+//
 // For every page the parser returns the text in reading order grouped into
 // lines and words with bounding boxes (in PDF points, origin at the top-left
 // corner of the page, y growing downwards), simple tables detected from

@@ -1,6 +1,7 @@
 // Command stagebench measures the retrieval ingestion stages one at a time
 // on a folder of PDFs, in pages per second: parse (PDFium in wazero, with
-// and without the per-call interrupt), OCR (every page rendered and
+// and without the per-call interrupt, and in worker processes as the
+// retrieval engine does by default), OCR (every page rendered and
 // recognised by Tesseract: parse with OCRAlways), chunk, and embed (the
 // chunks through an in-process inference service running the llama.cpp
 // engine from the cache).
@@ -15,18 +16,20 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"time"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
-	"github.com/pdfqa/pdfqa/services/retrieval/wordpiece"
 )
 
 func main() {
+	parse.RunWorkerIfRequested() // the process parser re-execs this binary
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "stagebench:", err)
 		os.Exit(1)
@@ -38,6 +41,7 @@ func run() error {
 	ocrPages := flag.Int("ocr-pages", 6, "pages to OCR (from the first PDF)")
 	cache := flag.String("cache", "", "pdfqa cache (default ~/.cache/pdfqa)")
 	stages := flag.String("stages", "parse,ocr,chunk,embed", "stages to run")
+	rounds := flag.Int("parse-rounds", 1, "times to run the parse variants, interleaved (the machine may be noisy)")
 	flag.Parse()
 	if *cache == "" {
 		home, _ := os.UserHomeDir()
@@ -62,15 +66,25 @@ func run() error {
 		fmt.Printf("%-28s %5d pages %8.2fs %8.1f pages/s  %s\n", stage, pages, d.Seconds(), float64(pages)/d.Seconds(), note)
 	}
 	var docs []*parse.Document
-	parseAll := func(noInterrupt bool) (time.Duration, int, error) {
-		p, err := parse.New(parse.Config{DisableInterrupt: noInterrupt})
+	parseAll := func(newParser func() (parse.Parser, error)) (time.Duration, int, error) {
+		p, err := newParser()
 		if err != nil {
 			return 0, 0, err
 		}
 		defer p.Close()
-		// warm: the compiled module is cached; one parse instantiates it
-		if _, err := p.Parse(ctx, datas[0], parse.Options{}); err != nil {
-			return 0, 0, err
+		// warm: the compiled module is cached; one parse per CPU
+		// instantiates it (and starts every worker of the process parser)
+		warm := make(chan error, runtime.NumCPU())
+		for range runtime.NumCPU() {
+			go func() {
+				_, err := p.Parse(ctx, datas[0], parse.Options{})
+				warm <- err
+			}()
+		}
+		for range runtime.NumCPU() {
+			if err := <-warm; err != nil {
+				return 0, 0, err
+			}
 		}
 		out := make([]*parse.Document, len(datas))
 		errs := make(chan error, len(datas))
@@ -96,12 +110,21 @@ func run() error {
 		return took, pages, nil
 	}
 	if want["parse"] || want["chunk"] || want["embed"] {
-		for _, noInt := range []bool{false, true} {
-			took, pages, err := parseAll(noInt)
-			if err != nil {
-				return err
+		for r := 0; r < *rounds; r++ {
+			for _, v := range []struct {
+				name string
+				new  func() (parse.Parser, error)
+			}{
+				{"parse (interrupt=true)", func() (parse.Parser, error) { return parse.New(parse.Config{}) }},
+				{"parse (interrupt=false)", func() (parse.Parser, error) { return parse.New(parse.Config{DisableInterrupt: true}) }},
+				{"parse (worker processes)", func() (parse.Parser, error) { return parse.NewProcess(parse.Config{}) }},
+			} {
+				took, pages, err := parseAll(v.new)
+				if err != nil {
+					return err
+				}
+				report(v.name, pages, took, fmt.Sprintf("%d PDFs, all CPUs", len(datas)))
 			}
-			report(fmt.Sprintf("parse (interrupt=%v)", !noInt), pages, took, fmt.Sprintf("%d PDFs, all CPUs", len(datas)))
 		}
 	}
 	if want["ocr"] {
