@@ -8,12 +8,17 @@ MODULES := $(shell go list -m -f '{{.Path}}' 2>/dev/null)
 PKGS := $(addsuffix /...,$(MODULES))
 GOFILES = $(shell git ls-files '*.go' | grep -v '^gen/')
 
-.PHONY: all build tools generate check-generated lint breaking test test-go test-py fuzz setup demo clean bench
+.PHONY: all build tools generate check-generated lint breaking test test-go test-py fuzz setup demo clean bench models
 
 all: build
 
 build:
 	go build -o bin/pdfqa ./cmd/pdfqa
+
+# Derived models in the cache: the static embedding table distilled from
+# MiniLM (once per machine, a few minutes; later runs return at once).
+models: build
+	bin/pdfqa models
 
 # Code generators and linters, pinned in tools/go.mod and tools/buf/go.mod.
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/staticcheck
@@ -59,13 +64,13 @@ test-py:
 fuzz:
 	scripts/fuzz-short.sh
 
-test: lint check-generated breaking setup build test-go test-py fuzz
+test: lint check-generated breaking setup build models test-go test-py fuzz
 	@echo "make test: all suites passed"
 
-bench: setup build
+bench: setup build models
 	go run ./bench/cmd/meshbench
 
-demo: setup build
+demo: setup build models
 	scripts/demo.sh
 
 clean:

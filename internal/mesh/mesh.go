@@ -18,6 +18,7 @@ import (
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/services/agents"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
@@ -60,7 +61,7 @@ var Units = map[string]Unit{
 	"retrieval": {"retrieval", retrievalv1.RetrievalService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
 		var emb embed.Embedder
 		if d.Clients != nil {
-			emb = &embed.Inference{Clients: d.Clients}
+			emb = &embed.Inference{Clients: d.Clients, Model: config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)}
 		}
 		return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb})
 	}},

@@ -43,15 +43,9 @@ func New(tokens []string) (*Tokenizer, error) {
 // Load reads a vocabulary from a vocab.txt file (one token per line) or from
 // the tokenizer.ggml.tokens array of a GGUF model file.
 func Load(path string) (*Tokenizer, error) {
-	var toks []string
-	var err error
-	if strings.HasSuffix(path, ".gguf") {
-		toks, err = ggufTokens(path)
-	} else {
-		toks, err = readLines(path)
-	}
+	toks, err := LoadVocab(path)
 	if err != nil {
-		return nil, fmt.Errorf("wordpiece: %s: %w", path, err)
+		return nil, err
 	}
 	return New(toks)
 }
@@ -196,4 +190,33 @@ func isCJK(r rune) bool {
 	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
 		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
 		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
+}
+
+// LoadVocab reads the vocabulary (tokens in id order) from a vocab.txt or a
+// GGUF model file, as Load does.
+func LoadVocab(path string) ([]string, error) {
+	var toks []string
+	var err error
+	if strings.HasSuffix(path, ".gguf") {
+		toks, err = ggufTokens(path)
+	} else {
+		toks, err = readLines(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wordpiece: %s: %w", path, err)
+	}
+	return toks, nil
+}
+
+// IDs returns the vocabulary ids of text's WordPiece tokens (without
+// [CLS]/[SEP]), appended to out.
+func (t *Tokenizer) IDs(text string, out []int) []int {
+	var buf []string
+	for _, w := range basic(text) {
+		buf = t.wordpiece(w, buf[:0])
+		for _, tok := range buf {
+			out = append(out, t.vocab[tok])
+		}
+	}
+	return out
 }

@@ -44,6 +44,9 @@ type Config struct {
 	OpenAIChatModel  string
 	OpenAIEmbedModel string
 	OpenAIVision     bool
+	// NoStatic turns off the static embedding model distilled from
+	// EmbedModel (served as "<model>-static" and "static").
+	NoStatic bool
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
@@ -62,6 +65,7 @@ func FromEnv(cache string) Config {
 		OpenAIChatModel:  os.Getenv("PDFQA_OPENAI_CHAT_MODEL"),
 		OpenAIEmbedModel: os.Getenv("PDFQA_OPENAI_EMBED_MODEL"),
 		OpenAIVision:     os.Getenv("PDFQA_OPENAI_VISION") == "1",
+		NoStatic:         os.Getenv("PDFQA_NO_STATIC_EMBEDDINGS") == "1",
 	}
 	if c.LlamaServer == "" {
 		c.LlamaServer = FindLlamaServer(cache)

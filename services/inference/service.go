@@ -53,6 +53,7 @@ type Service struct {
 	adapters *adapters
 	m        *metrics
 	stop     chan struct{}
+	static   *staticServer // nil without a local embedding engine
 }
 
 type metrics struct {
@@ -91,10 +92,17 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newService(b, reg, o, log), nil
+	s := newService(b, reg, o, log)
+	if o.Config.OpenAIBaseURL == "" && !o.Config.NoStatic {
+		s.startStatic(o.Config)
+	}
+	return s, nil
 }
 
 func newService(b Backend, reg *adapters, o Options, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
 	m := &metrics{
 		ttft: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pdfqa_inference_time_to_first_token_seconds",
 			Help: "Time from admission to the first generated token.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
@@ -297,21 +305,28 @@ func (s *Service) Embed(ctx context.Context, req *inferencev1.EmbedRequest) (*in
 			return nil, errs.Status(fmt.Errorf("%w: text %d is %d bytes (max %d)", ErrInvalid, i, len(t), maxTextBytes))
 		}
 	}
-	vecs, err := s.backend.Embed(ctx, texts)
+	var vecs [][]float32
+	var name string
+	var err error
+	if s.servesStatic(req.GetModel()) {
+		vecs, name, err = s.embedStatic(texts)
+	} else {
+		vecs, err = s.backend.Embed(ctx, texts)
+		for _, m := range s.backend.Models() {
+			if m.Kind == inferencev1.ModelKind_MODEL_KIND_EMBEDDING {
+				name = m.Name
+			}
+		}
+	}
 	if err != nil {
 		return nil, errs.Status(err)
 	}
-	out := &inferencev1.EmbedResponse{Embeddings: make([]*inferencev1.Embedding, len(vecs))}
+	out := &inferencev1.EmbedResponse{Embeddings: make([]*inferencev1.Embedding, len(vecs)), Model: name}
 	for i, v := range vecs {
 		out.Embeddings[i] = &inferencev1.Embedding{Values: v}
 	}
 	if len(vecs) > 0 {
 		out.Dimension = int32(len(vecs[0]))
-	}
-	for _, m := range s.backend.Models() {
-		if m.Kind == inferencev1.ModelKind_MODEL_KIND_EMBEDDING {
-			out.Model = m.Name
-		}
 	}
 	s.m.embedded.Add(float64(len(texts)))
 	return out, nil
@@ -370,7 +385,7 @@ func (s *Service) ApplyChatTemplate(ctx context.Context, req *inferencev1.ApplyC
 
 // ListModels lists served models.
 func (s *Service) ListModels(context.Context, *inferencev1.ListModelsRequest) (*inferencev1.ListModelsResponse, error) {
-	return &inferencev1.ListModelsResponse{Models: s.backend.Models()}, nil
+	return &inferencev1.ListModelsResponse{Models: append(s.backend.Models(), s.staticModels()...)}, nil
 }
 
 // LoadAdapter adds (or replaces) a LoRA adapter; a bad file leaves the

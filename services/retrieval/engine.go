@@ -9,16 +9,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
-	"github.com/pdfqa/pdfqa/services/retrieval/wordpiece"
 )
 
 // Domain errors of the engine (store.ErrNotFound etc. also surface).
@@ -35,11 +36,19 @@ type Config struct {
 	Dir string
 	// Store overrides the embedded store (Dir is then unused).
 	Store store.Store
-	// Embedder embeds chunks and queries; nil indexes keyword-only.
+	// Embedder embeds chunks and queries; nil indexes keyword-only. Each
+	// document records the embedder's model (embed.ModelName); vectors of
+	// another model are not loaded (they live in another space).
 	Embedder embed.Embedder
-	// Parser overrides the PDFium parser (shared by tests).
-	Parser *parse.PDFium
+	// Parser overrides the PDF parser (shared by tests).
+	Parser parse.ParseRenderer
 	Log    *slog.Logger
+	// InProcessParse parses with PDFium inside this process (wazero's
+	// per-call interrupt on, about 4x slower text extraction) instead of in
+	// supervised worker processes (parse.Process, the default), for
+	// environments that cannot re-exec the executable. The environment
+	// variable PDFQA_PARSE_INPROCESS=1 does the same.
+	InProcessParse bool
 	// Workers is the number of documents ingested in parallel (default 2).
 	Workers int
 	// QueueSize bounds queued documents (default 10000).
@@ -56,6 +65,9 @@ type Config struct {
 	// MaxAttempts is how often a document interrupted by a restart is
 	// retried before it fails (default 3).
 	MaxAttempts int
+	// VectorWeight is the vector list's weight against BM25's 1 in the
+	// hybrid fusion (weighted RRF). Default 0.5 (env PDFQA_VECTOR_WEIGHT).
+	VectorWeight float64
 	// ANNThreshold is the live vector count above which HNSW is used.
 	ANNThreshold int
 	// MaxUploadBytes bounds an upload (default parse.DefaultMaxBytes).
@@ -66,7 +78,7 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	st     store.Store
-	parser *parse.PDFium
+	parser parse.ParseRenderer
 	ownP   bool
 	emb    embed.Embedder
 	count  chunk.Counter
@@ -111,6 +123,12 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
+	if cfg.VectorWeight <= 0 {
+		cfg.VectorWeight = 0.5
+		if w, err := strconv.ParseFloat(os.Getenv("PDFQA_VECTOR_WEIGHT"), 64); err == nil && w > 0 {
+			cfg.VectorWeight = w
+		}
+	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
 	}
@@ -127,7 +145,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.parser = cfg.Parser
 	if e.parser == nil {
-		p, err := parse.New(parse.Config{Instances: min(cfg.Workers, runtime.NumCPU())})
+		p, err := newParser(cfg)
 		if err != nil {
 			e.st.Close()
 			return nil, err
@@ -149,6 +167,22 @@ func Open(cfg Config) (*Engine, error) {
 		go e.worker()
 	}
 	return e, nil
+}
+
+// newParser builds the default parser: PDFium in worker processes (the
+// executable must call parse.RunWorkerIfRequested first in main), or in
+// this process when so configured or when workers cannot start.
+func newParser(cfg Config) (parse.ParseRenderer, error) {
+	pc := parse.Config{Instances: min(cfg.Workers, runtime.NumCPU())}
+	if cfg.InProcessParse || os.Getenv("PDFQA_PARSE_INPROCESS") == "1" {
+		return parse.New(pc)
+	}
+	p, err := parse.NewProcess(pc)
+	if err != nil {
+		cfg.Log.Warn("parse worker processes unavailable; parsing in-process (slower)", "err", err)
+		return parse.New(pc)
+	}
+	return p, nil
 }
 
 func (e *Engine) counter() chunk.Counter {

@@ -295,6 +295,10 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 	d, err = e.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
 		x.State, x.Error = store.StateReady, ""
 		x.Pages, x.Chunks, x.OCRPages, x.Metadata, x.Warnings = doc.PageCount, len(chunks), ocr, meta, warnings
+		x.EmbedModel = ""
+		if vecs != nil {
+			x.EmbedModel = embed.ModelName(e.emb)
+		}
 	})
 	if err != nil {
 		return d, fmt.Errorf("index write: %w", err)
@@ -369,7 +373,19 @@ func (e *Engine) vectors(coll string) *index.Vectors {
 	if e.cfg.ANNThreshold > 0 {
 		v.ANNThreshold = e.cfg.ANNThreshold
 	}
+	model := embed.ModelName(e.emb)
+	docModel := map[string]string{}
+	if docs, err := e.st.ListDocuments(coll); err == nil {
+		for _, d := range docs {
+			docModel[d.ID] = d.EmbedModel
+		}
+	}
 	err := e.st.Vectors(coll, func(doc string, seqs []int, vecs [][]float32) {
+		if m, ok := docModel[doc]; ok && m != model {
+			e.log.Warn("skipping vectors of another embedding model: the document is searched by keywords only until re-ingested",
+				"collection", coll, "document", doc, "vectors_model", m, "model", model)
+			return
+		}
 		ids := make([]string, len(seqs))
 		for i, s := range seqs {
 			ids[i] = chunkID(doc, s)

@@ -97,7 +97,7 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	if len(lists) == 1 {
 		hits = lists[0]
 	} else {
-		hits = index.RRF(index.RRFK, lists...)
+		hits = index.WeightedRRF(index.RRFK, []float64{1, e.cfg.VectorWeight}, lists...)
 	}
 	n := q.TopK
 	if q.Rerank {

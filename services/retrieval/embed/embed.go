@@ -32,9 +32,24 @@ const BatchSize = 32
 // Inference embeds through the inference service.
 type Inference struct {
 	Clients *client.Factory
-	Model   string
+	// Model is the inference model to embed with: "static" (the static
+	// table distilled from MiniLM: fast, the default for ingestion) or ""
+	// (the contextual MiniLM engine).
+	Model string
 	// Address dials a fixed inference address (tests); empty resolves through etcd.
 	Address string
+}
+
+// ModelName returns the model requested from the inference service.
+func (e *Inference) ModelName() string { return e.Model }
+
+// ModelName returns the model name of emb for the documents it embeds: its
+// ModelName method's answer, else "".
+func ModelName(emb Embedder) string {
+	if n, ok := emb.(interface{ ModelName() string }); ok {
+		return n.ModelName()
+	}
+	return ""
 }
 
 // Embed implements Embedder, calling Embed in batches of BatchSize.

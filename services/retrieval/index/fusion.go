@@ -17,10 +17,20 @@ type Hit struct {
 // RRF fuses ranked lists: each id scores sum(1/(k+rank)) over the lists it
 // appears in (rank 1-based). Ties break by id for stable output.
 func RRF(k int, lists ...[]Hit) []Hit {
+	return WeightedRRF(k, nil, lists...)
+}
+
+// WeightedRRF is RRF with a weight per list (nil or missing weights are 1):
+// a hit's score is the sum of weight / (k + rank) over the lists.
+func WeightedRRF(k int, weights []float64, lists ...[]Hit) []Hit {
 	score := map[string]float64{}
-	for _, l := range lists {
+	for i, l := range lists {
+		w := 1.0
+		if i < len(weights) {
+			w = weights[i]
+		}
 		for r, h := range l {
-			score[h.ID] += 1 / float64(k+r+1)
+			score[h.ID] += w / float64(k+r+1)
 		}
 	}
 	out := make([]Hit, 0, len(score))

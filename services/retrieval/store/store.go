@@ -50,8 +50,11 @@ type Document struct {
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	OCRPages   []int32           `json:"ocr_pages,omitempty"`
 	Warnings   []string          `json:"warnings,omitempty"`
-	CreateTime time.Time         `json:"create_time"`
-	UpdateTime time.Time         `json:"update_time"`
+	// EmbedModel names the model the stored vectors come from ("" for
+	// documents indexed before models were recorded: the inference default).
+	EmbedModel string    `json:"embed_model,omitempty"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 	// Attempts counts ingestion starts (restart recovery gives up after a few).
 	Attempts int `json:"attempts"`
 }

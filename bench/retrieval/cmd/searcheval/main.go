@@ -39,6 +39,7 @@ import (
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -76,14 +77,17 @@ type Summary struct {
 
 // rpcEmbedder embeds through an inference service (in process or over gRPC).
 type rpcEmbedder struct {
-	call func(context.Context, *inferencev1.EmbedRequest) (*inferencev1.EmbedResponse, error)
+	call  func(context.Context, *inferencev1.EmbedRequest) (*inferencev1.EmbedResponse, error)
+	model string
 }
+
+func (r rpcEmbedder) ModelName() string { return r.model }
 
 func (r rpcEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
 	for i := 0; i < len(texts); i += embed.BatchSize {
 		batch := texts[i:min(i+embed.BatchSize, len(texts))]
-		resp, err := r.call(ctx, &inferencev1.EmbedRequest{Texts: batch})
+		resp, err := r.call(ctx, &inferencev1.EmbedRequest{Texts: batch, Model: r.model})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", embed.ErrUnavailable, err)
 		}
@@ -95,6 +99,7 @@ func (r rpcEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, er
 }
 
 func main() {
+	parse.RunWorkerIfRequested() // the engine parses in re-exec'd worker processes
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "searcheval:", err)
 		os.Exit(1)
@@ -112,6 +117,7 @@ func run() error {
 	cache := flag.String("cache", config.Env("PDFQA_CACHE", ""), "pdfqa cache (engine, models, vocab); default ~/.cache/pdfqa")
 	maxTokens := flag.Int("max-tokens", 0, "chunk budget (0: the engine default)")
 	rerank := flag.Bool("rerank", false, "use the lexical reranker")
+	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
 	flag.Parse()
 	if *cache == "" {
 		home, _ := os.UserHomeDir()
@@ -155,8 +161,8 @@ func run() error {
 			return fmt.Errorf("inference service: %w", err)
 		}
 		defer svc.Close()
-		emb = rpcEmbedder{call: svc.Embed}
-		sum.Embedder = "in-process inference service: " + filepath.Base(cfg.EmbedModel) + " via " + bin
+		emb = rpcEmbedder{call: svc.Embed, model: *embedModel}
+		sum.Embedder = "in-process inference service: " + filepath.Base(cfg.EmbedModel) + " via " + bin + ", model " + fmt.Sprintf("%q", *embedModel)
 	default:
 		conn, err := grpc.NewClient(*infer, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -166,11 +172,12 @@ func run() error {
 		cl := inferencev1.NewInferenceServiceClient(conn)
 		emb = rpcEmbedder{call: func(ctx context.Context, r *inferencev1.EmbedRequest) (*inferencev1.EmbedResponse, error) {
 			return cl.Embed(ctx, r)
-		}}
+		}, model: *embedModel}
 		sum.Embedder = "inference service at " + *infer
 	}
 	if emb != nil { // wait for the engine to load the model
-		deadline := time.Now().Add(3 * time.Minute)
+		// (the first start on a machine distills the static table: ~minutes)
+		deadline := time.Now().Add(15 * time.Minute)
 		for {
 			_, err := emb.Embed(ctx, []string{"warm up"})
 			if err == nil {
