@@ -24,6 +24,9 @@ type ChunkSource interface {
 type QA struct {
 	Question string `json:"question"`
 	Answer   string `json:"answer"`
+	// Sentence is the passage sentence the answer was cut from, when the
+	// generator works answer-first: the question must be about it.
+	Sentence string `json:"sentence,omitempty"`
 }
 
 // QAGenerator writes question/answer pairs about a passage (inference
@@ -60,10 +63,15 @@ var (
 	sentenceEnd = regexp.MustCompile(`[.!?]["')\]]?\s+`)
 	// answerSpan matches figures: amounts, percentages, counts with units.
 	answerSpan = regexp.MustCompile(`(?i)[$€£]?\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|basis points|bps|billion|million|thousand|x\b))?`)
+	// measured: a figure with a currency, a unit or a decimal point; bare
+	// integers are mostly names, years and labels ("Office 365", "fiscal
+	// 2023", "Q4"), not answers.
+	measured = regexp.MustCompile(`(?i)^[$€£]|[%x]$|percent$|points$|bps$|billion$|million$|thousand$|\d\.\d`)
 )
 
 // Candidates lists the (sentence, answer) pairs a passage offers: sentences
-// of 6-50 words holding a figure of at least two digits. Questions ending in
+// of 6-50 words holding a measured figure (currency, unit or decimals) of at
+// least two digits. Questions ending in
 // "?" are skipped: they ask, they do not state.
 func Candidates(passage string) []Candidate {
 	text := strings.Join(strings.Fields(passage), " ")
@@ -83,7 +91,7 @@ func Candidates(passage string) []Candidate {
 				}
 				return -1
 			}, a)
-			if len(digits) < 2 {
+			if len(digits) < 2 || !measured.MatchString(a) {
 				continue
 			}
 			out = append(out, Candidate{Sentence: sent, Answer: a})
@@ -336,12 +344,19 @@ func rejectQA(qa QA, passage string) string {
 	if inQ == len(a) {
 		return "answer_in_question"
 	}
-	// The question must be about the passage: at least two of its content
-	// words come from it (a small model otherwise parrots its few-shot
-	// examples).
+	// The question must be about the passage (the answer's sentence when
+	// known): at least two of its content words come from it (a small model
+	// otherwise parrots its few-shot examples).
+	about := pw
+	if qa.Sentence != "" {
+		about = map[string]bool{}
+		for _, w := range words(qa.Sentence) {
+			about[w] = true
+		}
+	}
 	shared := 0
 	for _, w := range q {
-		if len(w) > 3 && !stopWords[w] && pw[w] {
+		if len(w) > 3 && !stopWords[w] && about[w] {
 			shared++
 		}
 	}

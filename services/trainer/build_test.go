@@ -92,7 +92,7 @@ type rejectAll struct{ calls atomic.Int32 }
 func (g *rejectAll) Settings() map[string]string { return nil }
 func (g *rejectAll) Generate(context.Context, string, int64) (QA, error) {
 	g.calls.Add(1)
-	return QA{"Is it?", "999 unicorns"}, nil
+	return QA{Question: "Is it?", Answer: "999 unicorns"}, nil
 }
 
 func TestBuildExamplesStopsAfterMaxAttempts(t *testing.T) {
@@ -156,7 +156,6 @@ func TestCandidatesCutFiguresFromStatements(t *testing.T) {
 	want := []Candidate{
 		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "300 basis points"},
 		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "42%"},
-		{"Operating margin expanded 300 basis points to 42% in the third quarter of fiscal 2023.", "2023"},
 	}
 	// "Revenue was $52.7 billion, up 12%." has 6 words: kept too.
 	want = append([]Candidate{
@@ -165,6 +164,9 @@ func TestCandidatesCutFiguresFromStatements(t *testing.T) {
 	}, want...)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Candidates:\n got %q\nwant %q", got, want)
+	}
+	if c := Candidates("Office 365 seats grew in fiscal 2023 as Windows 11 shipped widely."); len(c) != 0 {
+		t.Errorf("names and years taken for figures: %q", c)
 	}
 	if c := Candidates("No figures here at all, only words in a sentence."); len(c) != 0 {
 		t.Errorf("candidates from a passage without figures: %q", c)
@@ -185,10 +187,16 @@ func TestCleanQuestion(t *testing.T) {
 
 func TestRejectOffTopicQuestion(t *testing.T) {
 	passage := "Only about 25% of our customers are Fortune 500 companies, and that share keeps rising."
-	if r := rejectQA(QA{"What was revenue in the quarter?", "25%"}, passage); r != "off_topic" {
+	if r := rejectQA(QA{Question: "What was revenue in the quarter?", Answer: "25%"}, passage); r != "off_topic" {
 		t.Errorf("parroted few-shot question: %q, want off_topic", r)
 	}
-	if r := rejectQA(QA{"What share of customers are Fortune 500 companies?", "25%"}, passage); r != "" {
+	if r := rejectQA(QA{Question: "What share of customers are Fortune 500 companies?", Answer: "25%"}, passage); r != "" {
 		t.Errorf("good question rejected: %q", r)
+	}
+	// With the answer's sentence known, the question must be about that
+	// sentence, not merely the passage.
+	long := passage + " Revenue from these companies grew 30% this year."
+	if r := rejectQA(QA{Question: "What share of customers are Fortune 500 companies?", Answer: "30%", Sentence: "Revenue from these companies grew 30% this year."}, long); r != "off_topic" {
+		t.Errorf("question about another sentence: %q, want off_topic", r)
 	}
 }

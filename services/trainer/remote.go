@@ -101,7 +101,7 @@ func (g InferenceQA) Generate(ctx context.Context, passage string, seed int64) (
 		}
 		b.WriteString(r.GetDelta())
 	}
-	return QA{Question: cleanQuestion(b.String()), Answer: c.Answer}, nil
+	return QA{Question: cleanQuestion(b.String()), Answer: c.Answer, Sentence: c.Sentence}, nil
 }
 
 // cleanQuestion strips what small models put around a question.

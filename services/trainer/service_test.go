@@ -120,13 +120,13 @@ func TestRejectQA(t *testing.T) {
 		qa   QA
 		want string
 	}{
-		{QA{"What revenue did Acme report?", "$4.2 billion"}, ""},
-		{QA{"What revenue did Acme report?", "$5.1 billion"}, "unsupported"},
-		{QA{"Who leads the company?", "Tim Cook the founder"}, "unsupported"},
-		{QA{"Revenue?", "$4.2 billion"}, "length"},
-		{QA{"What revenue did Acme report", "$4.2 billion"}, "not_a_question"},
-		{QA{"What did the CEO say about margins?", "Not mentioned in the passage"}, "unanswerable"},
-		{QA{"Did revenue grow 12% year over year?", "12% year over year"}, "answer_in_question"},
+		{QA{Question: "What revenue did Acme report?", Answer: "$4.2 billion"}, ""},
+		{QA{Question: "What revenue did Acme report?", Answer: "$5.1 billion"}, "unsupported"},
+		{QA{Question: "Who leads the company?", Answer: "Tim Cook the founder"}, "unsupported"},
+		{QA{Question: "Revenue?", Answer: "$4.2 billion"}, "length"},
+		{QA{Question: "What revenue did Acme report", Answer: "$4.2 billion"}, "not_a_question"},
+		{QA{Question: "What did the CEO say about margins?", Answer: "Not mentioned in the passage"}, "unanswerable"},
+		{QA{Question: "Did revenue grow 12% year over year?", Answer: "12% year over year"}, "answer_in_question"},
 	} {
 		if got := rejectQA(tc.qa, passage); got != tc.want {
 			t.Errorf("#%d: got %q, want %q", i, got, tc.want)
@@ -144,9 +144,9 @@ func (fakeGen) Settings() map[string]string { return map[string]string{"model": 
 func (fakeGen) Generate(_ context.Context, passage string, seed int64) (QA, error) {
 	f := strings.Fields(passage)
 	if seed%2 == 1 {
-		return QA{"What is the first figure mentioned here?", "999 unicorns"}, nil // unsupported
+		return QA{Question: "What is the first figure mentioned here?", Answer: "999 unicorns"}, nil // unsupported
 	}
-	return QA{"How sharply did " + f[0] + " revenue rise?", strings.Join(f[1:4], " ")}, nil
+	return QA{Question: "How sharply did " + f[0] + " revenue rise?", Answer: strings.Join(f[1:4], " ")}, nil
 }
 
 func TestBuildDatasetFiltersAndSplitsByDocument(t *testing.T) {
