@@ -67,6 +67,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mode := fs.String("mode", "agentic", "agentic or single-shot")
 	collection := fs.String("collection", "", "collection to ingest into and ask (default: a fresh eval-<time>)")
 	skipIngest := fs.Bool("skip-ingest", false, "ask an already ingested --collection")
+	refineWait := fs.Duration("refine-wait", 10*time.Minute, "after ingestion, wait up to this long for the background refinement of the vectors (contextual model) before asking; 0: ask at once")
 	data := fs.String("data", "", "data directory of the in-process mesh (default: a temporary directory)")
 	cache := fs.String("cache", config.DefaultCache(), "model and engine cache directory (env PDFQA_CACHE)")
 	limit := fs.Int("limit", 0, "ask only the first N questions (0: all)")
@@ -157,6 +158,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	if *refineWait > 0 {
+		waitRefined(ctx, rc, *collection, *refineWait, stderr)
+	}
 	return askEach(ctx, ac, *collection, askMode, qs, *concurrency, *out, stdout, stderr)
 }
 
@@ -237,6 +241,47 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 		return fmt.Errorf("no document of %s was ingested", dir)
 	}
 	return nil
+}
+
+// waitRefined waits until every READY document of collection has refined
+// vectors (so that every question is searched the same way), at most wait.
+func waitRefined(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection string, wait time.Duration, stderr io.Writer) {
+	start := time.Now()
+	last := ""
+	for {
+		r, err := rc.ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: collection})
+		if err != nil {
+			fmt.Fprintf(stderr, "eval: cannot list documents to wait for refinement: %v\n", err)
+			return
+		}
+		ready, refined := 0, 0
+		for _, d := range r.GetDocuments() {
+			if d.GetState() != retrievalv1.DocumentState_DOCUMENT_STATE_READY || d.GetChunkCount() == 0 {
+				continue
+			}
+			ready++
+			if d.GetRefinedModel() != "" {
+				refined++
+			}
+		}
+		line := fmt.Sprintf("eval: refined vectors for %d/%d documents (%.0fs)", refined, ready, time.Since(start).Seconds())
+		if line != last {
+			fmt.Fprintln(stderr, line)
+			last = line
+		}
+		if refined == ready {
+			return
+		}
+		if time.Since(start) > wait {
+			fmt.Fprintf(stderr, "eval: refinement not finished after %s; asking with the fast vectors\n", wait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -59,11 +60,17 @@ var Units = map[string]Unit{
 		return gateway.New(d.Etcd, d.Clients, d.Log), nil
 	}},
 	"retrieval": {"retrieval", retrievalv1.RetrievalService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		var emb embed.Embedder
+		var emb, refiner embed.Embedder
 		if d.Clients != nil {
-			emb = &embed.Inference{Clients: d.Clients, Model: config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)}
+			// Index with the static model (parse speed), then refine in the
+			// background with the contextual one ("none": no refinement).
+			fast := config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)
+			emb = &embed.Inference{Clients: d.Clients, Model: fast}
+			if ref := os.Getenv("PDFQA_RETRIEVAL_REFINE_MODEL"); ref != "none" && ref != fast {
+				refiner = &embed.Inference{Clients: d.Clients, Model: ref}
+			}
 		}
-		return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb})
+		return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb, Refiner: refiner})
 	}},
 	"inference": {"inference", inferencev1.InferenceService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
 		return inference.New(inference.Options{

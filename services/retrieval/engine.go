@@ -65,6 +65,11 @@ type Config struct {
 	// MaxAttempts is how often a document interrupted by a restart is
 	// retried before it fails (default 3).
 	MaxAttempts int
+	// Refiner, when set, embeds READY documents again in the background
+	// (while ingestion is idle) with a better, slower model (the contextual
+	// MiniLM engine); a collection is searched with those vectors once all
+	// its documents have them.
+	Refiner embed.Embedder
 	// VectorWeight is the vector list's weight against BM25's 1 in the
 	// hybrid fusion (weighted RRF). Default 0.5 (env PDFQA_VECTOR_WEIGHT).
 	VectorWeight float64
@@ -90,8 +95,13 @@ type Engine struct {
 	queued map[docKey]bool
 	wake   chan struct{}
 
-	vmu  sync.Mutex
-	vecs map[string]*index.Vectors
+	active int // ingestions running (under qmu)
+
+	vmu     sync.Mutex
+	vecs    map[string]*index.Vectors
+	refined map[string]*index.Vectors
+
+	refineWake chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -133,7 +143,8 @@ func Open(cfg Config) (*Engine, error) {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
 	}
 	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queued: map[docKey]bool{},
-		wake: make(chan struct{}, 1), vecs: map[string]*index.Vectors{}}
+		wake: make(chan struct{}, 1), vecs: map[string]*index.Vectors{}, refined: map[string]*index.Vectors{},
+		refineWake: make(chan struct{}, 1)}
 	e.count = e.counter()
 	e.st = cfg.Store
 	if e.st == nil {
@@ -165,6 +176,11 @@ func Open(cfg Config) (*Engine, error) {
 	for range cfg.Workers {
 		e.wg.Add(1)
 		go e.worker()
+	}
+	if cfg.Refiner != nil {
+		e.wg.Add(1)
+		go e.refiner()
+		e.wakeRefiner()
 	}
 	return e, nil
 }
@@ -243,6 +259,7 @@ func (e *Engine) DeleteCollection(name string) error {
 	}
 	e.vmu.Lock()
 	delete(e.vecs, name)
+	delete(e.refined, name)
 	e.vmu.Unlock()
 	return nil
 }
@@ -292,8 +309,10 @@ func (e *Engine) DeleteDocument(coll, id string) error {
 		return err
 	}
 	e.vmu.Lock()
-	if v := e.vecs[coll]; v != nil {
-		v.RemoveGroup(id)
+	for _, m := range []map[string]*index.Vectors{e.vecs, e.refined} {
+		if v := m[coll]; v != nil {
+			v.RemoveGroup(id)
+		}
 	}
 	e.vmu.Unlock()
 	return nil
@@ -345,7 +364,14 @@ func (e *Engine) worker() {
 		if !ok {
 			return
 		}
+		e.qmu.Lock()
+		e.active++
+		e.qmu.Unlock()
 		e.ingest(k)
+		e.qmu.Lock()
+		e.active--
+		e.qmu.Unlock()
+		e.wakeRefiner()
 	}
 }
 

@@ -335,10 +335,7 @@ func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []sto
 		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
 		texts := make([]string, len(batch))
 		for j, c := range batch {
-			texts[j] = c.Text
-			if c.Heading != "" && !strings.HasPrefix(c.Text, c.Heading) {
-				texts[j] = c.Heading + "\n" + c.Text
-			}
+			texts[j] = embedText(c)
 		}
 		v, err := e.emb.Embed(ectx, texts)
 		if err != nil {

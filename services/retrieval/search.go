@@ -81,12 +81,16 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		lists = append(lists, bm)
 	}
 	if q.Mode != ModeKeyword && e.emb != nil {
+		emb, vecs := e.emb, e.vectors
+		if e.refinedReady(q.Collection) {
+			emb, vecs = e.cfg.Refiner, e.refinedVectors
+		}
 		ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		v, err := e.emb.Embed(ectx, []string{q.Text})
+		v, err := emb.Embed(ectx, []string{q.Text})
 		cancel()
 		switch {
 		case err == nil && len(v) == 1:
-			lists = append(lists, e.vectors(q.Collection).Search(v[0], depth, allow))
+			lists = append(lists, vecs(q.Collection).Search(v[0], depth, allow))
 		case q.Mode == ModeVector:
 			return nil, fmt.Errorf("vector search: %w", err)
 		default:

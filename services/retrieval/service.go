@@ -79,7 +79,8 @@ var kinds = map[string]retrievalv1.PassageKind{
 func docPB(d store.Document) *retrievalv1.Document {
 	return &retrievalv1.Document{Id: d.ID, Collection: d.Collection, Name: d.Name, Sha256: d.SHA256, SizeBytes: d.Size,
 		PageCount: int32(d.Pages), State: states[d.State], Error: d.Error, ChunkCount: int32(d.Chunks), Metadata: d.Metadata,
-		CreateTime: timestamppb.New(d.CreateTime), UpdateTime: timestamppb.New(d.UpdateTime), OcrPages: d.OCRPages, Warnings: d.Warnings}
+		CreateTime: timestamppb.New(d.CreateTime), UpdateTime: timestamppb.New(d.UpdateTime), OcrPages: d.OCRPages, Warnings: d.Warnings,
+		EmbeddingModel: d.EmbedModel, RefinedModel: d.RefinedModel}
 }
 
 func passagePB(c store.Chunk, score float64) *retrievalv1.Passage {

@@ -24,6 +24,7 @@ var (
 	bChunks      = []byte("chunks")
 	bPostings    = []byte("postings")
 	bVectors     = []byte("vectors")
+	bRefined     = []byte("vectors_refined")
 )
 
 // Bolt is the embedded Store: one bbolt file plus a blobs directory.
@@ -45,7 +46,7 @@ func Open(dir string) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bCollections, bDocs, bJobs, bChunks, bPostings, bVectors} {
+		for _, b := range [][]byte{bCollections, bDocs, bJobs, bChunks, bPostings, bVectors, bRefined} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -163,7 +164,7 @@ func (s *Bolt) DeleteCollection(name string) (freed []string, err error) {
 				shas = append(shas, d.SHA256)
 			}
 		}
-		for _, b := range [][]byte{bDocs, bJobs, bChunks, bPostings, bVectors} {
+		for _, b := range [][]byte{bDocs, bJobs, bChunks, bPostings, bVectors, bRefined} {
 			if err := prefixDelete(tx.Bucket(b), p); err != nil {
 				return err
 			}
@@ -431,6 +432,9 @@ func dropIndex(tx *bolt.Tx, coll, id string) (n, total int64, err error) {
 			return 0, 0, err
 		}
 	}
+	if err := prefixDelete(tx.Bucket(bRefined), p); err != nil {
+		return 0, 0, err
+	}
 	return n, total, prefixDelete(tx.Bucket(bVectors), p)
 }
 
@@ -486,6 +490,7 @@ func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn
 		if err := bumpColl(tx, coll, 0, int64(len(chunks))-oldN, total-oldLen); err != nil {
 			return err
 		}
+		d.RefinedModel = "" // dropIndex removed them
 		fn(&d)
 		d.UpdateTime = time.Now().UTC()
 		if err := tx.Bucket(bJobs).Delete(dk); err != nil {
@@ -533,9 +538,50 @@ func (s *Bolt) Postings(coll string, terms []string, fn func(string, int64, []Po
 
 // Vectors implements Store.
 func (s *Bolt) Vectors(coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors(bVectors, coll, fn)
+}
+
+// RefinedVectors implements Store.
+func (s *Bolt) RefinedVectors(coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors(bRefined, coll, fn)
+}
+
+// PutRefinedVectors implements Store.
+func (s *Bolt) PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
+	if len(seqs) != len(vecs) {
+		return d, fmt.Errorf("store: %d seqs for %d vectors", len(seqs), len(vecs))
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		dk := key(coll, id)
+		if !getJSON(tx.Bucket(bDocs), dk, &d) {
+			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+		}
+		if d.State != StateReady || d.Chunks != chunks {
+			return fmt.Errorf("document %q changed while its vectors were refined: %w", id, ErrConflict)
+		}
+		vb := tx.Bucket(bRefined)
+		if err := prefixDelete(vb, key(coll, id, "")); err != nil {
+			return err
+		}
+		for i, v := range vecs {
+			buf := make([]byte, 4*len(v))
+			for j, x := range v {
+				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
+			}
+			if err := vb.Put(chunkKey(coll, id, seqs[i]), buf); err != nil {
+				return err
+			}
+		}
+		d.RefinedModel = model
+		return putJSON(tx.Bucket(bDocs), dk, d)
+	})
+	return d, err
+}
+
+func (s *Bolt) vectors(bucket []byte, coll string, fn func(string, []int, [][]float32)) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		p := key(coll, "")
-		c := tx.Bucket(bVectors).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		var doc string
 		var seqs []int
 		var vecs [][]float32

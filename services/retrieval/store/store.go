@@ -15,6 +15,8 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrBadToken: a page token this store did not issue.
 	ErrBadToken = errors.New("invalid argument")
+	// ErrConflict: the document changed under a background update.
+	ErrConflict = errors.New("conflict")
 )
 
 // Document states, mirroring the proto enum.
@@ -52,9 +54,13 @@ type Document struct {
 	Warnings   []string          `json:"warnings,omitempty"`
 	// EmbedModel names the model the stored vectors come from ("" for
 	// documents indexed before models were recorded: the inference default).
-	EmbedModel string    `json:"embed_model,omitempty"`
-	CreateTime time.Time `json:"create_time"`
-	UpdateTime time.Time `json:"update_time"`
+	EmbedModel string `json:"embed_model,omitempty"`
+	// RefinedModel names the model of the document's refined vectors (the
+	// contextual model, computed in the background after READY); "" until
+	// then. Re-indexing the document clears them.
+	RefinedModel string    `json:"refined_model,omitempty"`
+	CreateTime   time.Time `json:"create_time"`
+	UpdateTime   time.Time `json:"update_time"`
 	// Attempts counts ingestion starts (restart recovery gives up after a few).
 	Attempts int `json:"attempts"`
 }
@@ -129,6 +135,13 @@ type Store interface {
 	Postings(coll string, terms []string, fn func(term string, df int64, ps []Posting)) error
 	// Vectors calls fn for every stored vector of coll, by document.
 	Vectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
+	// PutRefinedVectors replaces a READY document's refined vectors (one per
+	// chunk, by seq) and records their model, in one transaction. It fails
+	// with ErrConflict when the document is not READY or its chunk count is
+	// not chunks (it was re-indexed meanwhile).
+	PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (Document, error)
+	// RefinedVectors is Vectors for the refined vectors.
+	RefinedVectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
 	// ListChunks returns up to limit chunks after the key token (exclusive).
 	ListChunks(coll, docID, after string, limit int) ([]Chunk, string, error)
 

@@ -374,7 +374,14 @@ type Document struct {
 	// Pages whose text came from OCR.
 	OcrPages []int32 `protobuf:"varint,13,rep,packed,name=ocr_pages,json=ocrPages,proto3" json:"ocr_pages,omitempty"`
 	// Non-fatal problems met during ingestion.
-	Warnings      []string `protobuf:"bytes,14,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,14,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Embedding model of the document's vectors (the fast model it was
+	// indexed with; empty when it has none).
+	EmbeddingModel string `protobuf:"bytes,15,opt,name=embedding_model,json=embeddingModel,proto3" json:"embedding_model,omitempty"`
+	// Model of its refined vectors, computed in the background after READY;
+	// empty until then. A collection is searched with the refined vectors
+	// once every READY document has them.
+	RefinedModel  string `protobuf:"bytes,16,opt,name=refined_model,json=refinedModel,proto3" json:"refined_model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -505,6 +512,20 @@ func (x *Document) GetWarnings() []string {
 		return x.Warnings
 	}
 	return nil
+}
+
+func (x *Document) GetEmbeddingModel() string {
+	if x != nil {
+		return x.EmbeddingModel
+	}
+	return ""
+}
+
+func (x *Document) GetRefinedModel() string {
+	if x != nil {
+		return x.RefinedModel
+	}
+	return ""
 }
 
 // CreateCollectionRequest creates a collection.
@@ -1956,7 +1977,7 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\vchunk_count\x18\x03 \x01(\x03R\n" +
 	"chunkCount\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xcc\x04\n" +
+	"createTime\"\x9a\x05\n" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -1979,7 +2000,9 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1b\n" +
 	"\tocr_pages\x18\r \x03(\x05R\bocrPages\x12\x1a\n" +
-	"\bwarnings\x18\x0e \x03(\tR\bwarnings\x1a;\n" +
+	"\bwarnings\x18\x0e \x03(\tR\bwarnings\x12'\n" +
+	"\x0fembedding_model\x18\x0f \x01(\tR\x0eembeddingModel\x12#\n" +
+	"\rrefined_model\x18\x10 \x01(\tR\frefinedModel\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"-\n" +

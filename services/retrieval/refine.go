@@ -1,0 +1,226 @@
+package retrieval
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/embed"
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
+)
+
+// Refinement: documents are indexed with the fast embedder (the static
+// table: READY at parse speed) and then, in the background while no
+// ingestion is running, embedded again with the contextual model
+// (Config.Refiner). A collection is searched with the refined vectors once
+// every READY document of it has them; until then with the fast ones, so a
+// query never mixes two vector spaces.
+
+// refineRetry is how long a document whose refinement failed is left alone.
+const refineRetry = time.Minute
+
+func (e *Engine) refinerName() string { return embed.ModelName(e.cfg.Refiner) }
+
+// wakeRefiner nudges the refiner (after an ingestion ends).
+func (e *Engine) wakeRefiner() {
+	if e.cfg.Refiner == nil {
+		return
+	}
+	select {
+	case e.refineWake <- struct{}{}:
+	default:
+	}
+}
+
+// busy reports whether ingestion is queued or running.
+func (e *Engine) busy() bool {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	return len(e.queue) > 0 || e.active > 0
+}
+
+// refiner runs until Close: it refines one document at a time while
+// ingestion is idle.
+func (e *Engine) refiner() {
+	defer e.wg.Done()
+	failed := map[docKey]time.Time{}
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.refineWake:
+		case <-time.After(10 * time.Second):
+		}
+		for !e.busy() && e.ctx.Err() == nil {
+			d, ok := e.nextUnrefined(failed)
+			if !ok {
+				break
+			}
+			if err := e.refine(d); err != nil {
+				if e.ctx.Err() != nil {
+					return
+				}
+				failed[docKey{d.Collection, d.ID}] = time.Now()
+				e.log.Warn("refining vectors failed; searching the collection with the fast vectors meanwhile",
+					"collection", d.Collection, "document", d.ID, "err", err)
+			}
+		}
+	}
+}
+
+// nextUnrefined finds a READY document without refined vectors.
+func (e *Engine) nextUnrefined(failed map[docKey]time.Time) (store.Document, bool) {
+	colls, err := e.st.ListCollections()
+	if err != nil {
+		return store.Document{}, false
+	}
+	name := e.refinerName()
+	for _, c := range colls {
+		docs, err := e.st.ListDocuments(c.Name)
+		if err != nil {
+			continue
+		}
+		for _, d := range docs {
+			if d.State != store.StateReady || d.Chunks == 0 || d.RefinedModel == name {
+				continue
+			}
+			if t, ok := failed[docKey{d.Collection, d.ID}]; ok && time.Since(t) < refineRetry {
+				continue
+			}
+			return d, true
+		}
+	}
+	return store.Document{}, false
+}
+
+// refine embeds a document's chunks with the refiner and stores the vectors.
+func (e *Engine) refine(d store.Document) error {
+	var chunks []store.Chunk
+	tok := ""
+	for {
+		cs, next, err := e.st.ListChunks(d.Collection, d.ID, tok, 500)
+		if err != nil {
+			return err
+		}
+		chunks = append(chunks, cs...)
+		if tok = next; tok == "" {
+			break
+		}
+	}
+	if len(chunks) != d.Chunks {
+		return store.ErrConflict
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.EmbedTimeout)
+	defer cancel()
+	seqs := make([]int, 0, len(chunks))
+	vecs := make([][]float32, 0, len(chunks))
+	for i := 0; i < len(chunks); i += embed.BatchSize {
+		if e.busy() {
+			// New documents go first: they are not searchable yet.
+			return errors.New("ingestion started: refinement postponed")
+		}
+		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
+		texts := make([]string, len(batch))
+		for j, c := range batch {
+			texts[j] = embedText(c)
+			seqs = append(seqs, c.Seq)
+		}
+		v, err := e.cfg.Refiner.Embed(ctx, texts)
+		if err != nil {
+			return err
+		}
+		if len(v) != len(batch) {
+			return errors.New("refiner returned the wrong number of vectors")
+		}
+		for _, x := range v {
+			embed.Normalize(x)
+		}
+		vecs = append(vecs, v...)
+	}
+	name := e.refinerName()
+	if _, err := e.st.PutRefinedVectors(d.Collection, d.ID, d.Chunks, seqs, vecs, name); err != nil {
+		return err
+	}
+	e.vmu.Lock()
+	if v := e.refined[d.Collection]; v != nil {
+		ids := make([]string, len(seqs))
+		for i, s := range seqs {
+			ids[i] = chunkID(d.ID, s)
+		}
+		v.RemoveGroup(d.ID)
+		v.Add(d.ID, ids, vecs)
+	}
+	e.vmu.Unlock()
+	e.log.Info("refined vectors", "collection", d.Collection, "document", d.ID, "chunks", len(vecs), "model", name)
+	return nil
+}
+
+// embedText is what a chunk's vector is computed from: its heading, then
+// its text.
+func embedText(c store.Chunk) string {
+	if c.Heading != "" && !strings.HasPrefix(c.Text, c.Heading) {
+		return c.Heading + "\n" + c.Text
+	}
+	return c.Text
+}
+
+// refinedReady reports whether every READY document of coll has refined
+// vectors (and there is at least one).
+func (e *Engine) refinedReady(coll string) bool {
+	if e.cfg.Refiner == nil {
+		return false
+	}
+	docs, err := e.st.ListDocuments(coll)
+	if err != nil {
+		return false
+	}
+	name, n := e.refinerName(), 0
+	for _, d := range docs {
+		if d.State != store.StateReady || d.Chunks == 0 {
+			continue
+		}
+		if d.RefinedModel != name {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// refinedVectors returns a collection's refined vector index, loading it
+// from the store on first use.
+func (e *Engine) refinedVectors(coll string) *index.Vectors {
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	if v, ok := e.refined[coll]; ok {
+		return v
+	}
+	v := index.NewVectors()
+	if e.cfg.ANNThreshold > 0 {
+		v.ANNThreshold = e.cfg.ANNThreshold
+	}
+	name := e.refinerName()
+	docModel := map[string]string{}
+	if docs, err := e.st.ListDocuments(coll); err == nil {
+		for _, d := range docs {
+			docModel[d.ID] = d.RefinedModel
+		}
+	}
+	err := e.st.RefinedVectors(coll, func(doc string, seqs []int, vecs [][]float32) {
+		if docModel[doc] != name {
+			return
+		}
+		ids := make([]string, len(seqs))
+		for i, s := range seqs {
+			ids[i] = chunkID(doc, s)
+		}
+		v.Add(doc, ids, vecs)
+	})
+	if err != nil {
+		e.log.Error("loading refined vectors", "collection", coll, "err", err)
+	}
+	e.refined[coll] = v
+	return v
+}
