@@ -21,7 +21,15 @@ import (
 // refineRetry is how long a document whose refinement failed is left alone.
 const refineRetry = time.Minute
 
-func (e *Engine) refinerName() string { return embed.ModelName(e.cfg.Refiner) }
+// refinerName is the refined vectors' model name ("contextual" for an
+// unnamed model: the inference service's default embedding model). It must
+// not be empty: an empty RefinedModel means "not refined".
+func (e *Engine) refinerName() string {
+	if n := embed.ModelName(e.cfg.Refiner); n != "" {
+		return n
+	}
+	return "contextual"
+}
 
 // wakeRefiner nudges the refiner (after an ingestion ends).
 func (e *Engine) wakeRefiner() {

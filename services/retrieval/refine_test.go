@@ -115,3 +115,10 @@ func TestBackgroundRefinement(t *testing.T) {
 		t.Errorf("%d results after delete", len(res))
 	}
 }
+
+func TestRefinerNameIsNeverEmpty(t *testing.T) {
+	e := &Engine{cfg: Config{Refiner: embed.Hash{Dim: 8}}}
+	if n := e.refinerName(); n != "contextual" {
+		t.Errorf("unnamed refiner: %q", n)
+	}
+}
