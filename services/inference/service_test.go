@@ -208,6 +208,39 @@ func TestEmbedParaphrasesCloser(t *testing.T) {
 	}
 }
 
+// The static model distilled from the real MiniLM engine keeps its sense of
+// topic: a paraphrase lands closer than an unrelated sentence. (make test
+// runs `pdfqa models` first, so the table loads from the cache; without it
+// the service distills it here, which takes minutes.)
+func TestStaticEmbeddingsFromTheRealEngine(t *testing.T) {
+	texts := []string{
+		"Product revenue grew 84% year over year.",
+		"Year-on-year, revenue from products increased by 84 percent.",
+		"The cat sat quietly on the warm windowsill.",
+	}
+	var r *inferencev1.EmbedResponse
+	var err error
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		r, err = sharedCli.Embed(context.Background(), &inferencev1.EmbedRequest{Texts: texts, Model: StaticAlias})
+		if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetDimension() != 384 || !strings.HasSuffix(r.GetModel(), "-static") {
+		t.Fatalf("model %q dimension %d", r.GetModel(), r.GetDimension())
+	}
+	v := r.GetEmbeddings()
+	para, unrel := cos(v[0].Values, v[1].Values), cos(v[0].Values, v[2].Values)
+	if para <= unrel+0.2 {
+		t.Errorf("static cosine paraphrase %.3f vs unrelated %.3f: paraphrase should be clearly closer", para, unrel)
+	}
+}
+
 func TestCountTokensAndTemplate(t *testing.T) {
 	ct, err := sharedCli.CountTokens(context.Background(), &inferencev1.CountTokensRequest{Text: "Snowflake product revenue grew 84% year over year."})
 	if err != nil {

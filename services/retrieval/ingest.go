@@ -361,26 +361,39 @@ func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []sto
 // vectors returns a collection's vector index, loading it from the store
 // on first use.
 func (e *Engine) vectors(coll string) *index.Vectors {
+	model := embed.ModelName(e.emb)
+	return e.loadVectors(e.vecs, coll, e.st.Vectors, func(d store.Document) bool {
+		if d.EmbedModel != model {
+			e.log.Warn("skipping vectors of another embedding model: the document is searched by keywords only until re-ingested",
+				"collection", coll, "document", d.ID, "vectors_model", d.EmbedModel, "model", model)
+			return false
+		}
+		return true
+	})
+}
+
+// loadVectors returns cache[coll], loading it on first use with load,
+// keeping the vectors of the documents keep accepts (documents the store
+// does not list any more are kept: deletion removes them from the index).
+func (e *Engine) loadVectors(cache map[string]*index.Vectors, coll string,
+	load func(string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
 	e.vmu.Lock()
 	defer e.vmu.Unlock()
-	if v, ok := e.vecs[coll]; ok {
+	if v, ok := cache[coll]; ok {
 		return v
 	}
 	v := index.NewVectors()
 	if e.cfg.ANNThreshold > 0 {
 		v.ANNThreshold = e.cfg.ANNThreshold
 	}
-	model := embed.ModelName(e.emb)
-	docModel := map[string]string{}
-	if docs, err := e.st.ListDocuments(coll); err == nil {
-		for _, d := range docs {
-			docModel[d.ID] = d.EmbedModel
+	docs := map[string]store.Document{}
+	if ds, err := e.st.ListDocuments(coll); err == nil {
+		for _, d := range ds {
+			docs[d.ID] = d
 		}
 	}
-	err := e.st.Vectors(coll, func(doc string, seqs []int, vecs [][]float32) {
-		if m, ok := docModel[doc]; ok && m != model {
-			e.log.Warn("skipping vectors of another embedding model: the document is searched by keywords only until re-ingested",
-				"collection", coll, "document", doc, "vectors_model", m, "model", model)
+	err := load(coll, func(doc string, seqs []int, vecs [][]float32) {
+		if d, ok := docs[doc]; ok && !keep(d) {
 			return
 		}
 		ids := make([]string, len(seqs))
@@ -394,7 +407,7 @@ func (e *Engine) vectors(coll string) *index.Vectors {
 	if err != nil {
 		e.log.Error("loading vectors", "collection", coll, "err", err)
 	}
-	e.vecs[coll] = v
+	cache[coll] = v
 	return v
 }
 

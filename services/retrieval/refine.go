@@ -200,35 +200,6 @@ func (e *Engine) refinedReady(coll string) bool {
 // refinedVectors returns a collection's refined vector index, loading it
 // from the store on first use.
 func (e *Engine) refinedVectors(coll string) *index.Vectors {
-	e.vmu.Lock()
-	defer e.vmu.Unlock()
-	if v, ok := e.refined[coll]; ok {
-		return v
-	}
-	v := index.NewVectors()
-	if e.cfg.ANNThreshold > 0 {
-		v.ANNThreshold = e.cfg.ANNThreshold
-	}
 	name := e.refinerName()
-	docModel := map[string]string{}
-	if docs, err := e.st.ListDocuments(coll); err == nil {
-		for _, d := range docs {
-			docModel[d.ID] = d.RefinedModel
-		}
-	}
-	err := e.st.RefinedVectors(coll, func(doc string, seqs []int, vecs [][]float32) {
-		if docModel[doc] != name {
-			return
-		}
-		ids := make([]string, len(seqs))
-		for i, s := range seqs {
-			ids[i] = chunkID(doc, s)
-		}
-		v.Add(doc, ids, vecs)
-	})
-	if err != nil {
-		e.log.Error("loading refined vectors", "collection", coll, "err", err)
-	}
-	e.refined[coll] = v
-	return v
+	return e.loadVectors(e.refined, coll, e.st.RefinedVectors, func(d store.Document) bool { return d.RefinedModel == name })
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pdfqa/pdfqa/platform/vec"
 	"io"
 	"math"
 	"net/http"
@@ -429,26 +430,11 @@ func (c *Client) Embed(ctx context.Context, inputs []string) ([][]float32, error
 			if d.Index < 0 || d.Index >= len(batch) || batch[d.Index] != nil {
 				return nil, fmt.Errorf("%w: bad embedding index %d", ErrInternal, d.Index)
 			}
-			batch[d.Index] = normalize(d.Embedding)
+			batch[d.Index] = vec.Normalize(d.Embedding)
 		}
 		out = append(out, batch...)
 	}
 	return out, nil
-}
-
-func normalize(v []float32) []float32 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return v
-	}
-	inv := 1 / math.Sqrt(s)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
-	}
-	return v
 }
 
 // ---- tokenizer and template ------------------------------------------------

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pdfqa/pdfqa/platform/vec"
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
 )
 
@@ -68,24 +69,10 @@ func (m *Model) Embed(texts []string) [][]float32 {
 				v[k] += x
 			}
 		}
-		normalize(v)
+		vec.Normalize(v)
 		out[i] = v
 	}
 	return out
-}
-
-func normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= inv
-	}
 }
 
 // special reports tokens that get no vector: [PAD], [UNK], [CLS], [SEP],
@@ -142,7 +129,7 @@ func Distill(ctx context.Context, vocab []string, embed EmbedFunc, batch int, pr
 				return 0, nil, fmt.Errorf("static: vector of %d dimensions, want %d", len(v), dim)
 			}
 			v = append([]float32(nil), v...)
-			normalize(v)
+			vec.Normalize(v)
 			copy(table[ids[start+j]*dim:], v)
 			for k, x := range v {
 				sum[k] += float64(x)

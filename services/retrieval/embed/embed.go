@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -15,6 +14,7 @@ import (
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/vec"
 )
 
 // Embedder embeds texts into L2-normalised vectors, one per text, in order.
@@ -111,16 +111,4 @@ func (h Hash) Embed(_ context.Context, texts []string) ([][]float32, error) {
 }
 
 // Normalize scales v to unit length in place (zero vectors stay zero).
-func Normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	n := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= n
-	}
-}
+func Normalize(v []float32) { vec.Normalize(v) }
