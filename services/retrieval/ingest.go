@@ -254,6 +254,7 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 		return d, stageErr{"chunking timed out"}
 	}
 	addTitleTerms(chunks, d.Name, doc.Metadata.Title)
+	countImages(chunks, doc)
 	e.publish(d, StageChunk, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d chunks", len(chunks)))
 
 	var warnings []string
@@ -435,5 +436,20 @@ func addTitleTerms(chunks []store.Chunk, name, title string) {
 			chunks[i].Terms[t]++
 		}
 		chunks[i].Len += len(add)
+	}
+}
+
+// countImages records the image objects on each chunk's pages.
+func countImages(chunks []store.Chunk, doc *parse.Document) {
+	images := map[int]int{}
+	for _, p := range doc.Pages {
+		images[p.Number] = p.Images
+	}
+	for i := range chunks {
+		n := 0
+		for pg := chunks[i].Page; pg <= max(chunks[i].Page, chunks[i].PageEnd); pg++ {
+			n += images[pg]
+		}
+		chunks[i].Images = n
 	}
 }

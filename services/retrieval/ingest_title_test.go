@@ -3,6 +3,7 @@ package retrieval
 import (
 	"testing"
 
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -24,5 +25,14 @@ func TestAddTitleTerms(t *testing.T) {
 	}
 	if chunks[0].Len != 7 {
 		t.Errorf("length with title terms: got %d, want 7", chunks[0].Len)
+	}
+}
+
+func TestCountImages(t *testing.T) {
+	doc := &parse.Document{Pages: []parse.Page{{Number: 1}, {Number: 2, Images: 2}, {Number: 3, Images: 1}}}
+	chunks := []store.Chunk{{Page: 1, PageEnd: 1}, {Page: 1, PageEnd: 2}, {Page: 3}}
+	countImages(chunks, doc)
+	if chunks[0].Images != 0 || chunks[1].Images != 2 || chunks[2].Images != 1 {
+		t.Errorf("images per chunk: %d %d %d, want 0 2 1", chunks[0].Images, chunks[1].Images, chunks[2].Images)
 	}
 }

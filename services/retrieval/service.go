@@ -85,7 +85,8 @@ func docPB(d store.Document) *retrievalv1.Document {
 
 func passagePB(c store.Chunk, score float64) *retrievalv1.Passage {
 	p := &retrievalv1.Passage{ChunkId: chunkID(c.DocID, c.Seq), DocumentId: c.DocID, DocumentName: c.DocName,
-		Page: int32(c.Page), PageEnd: int32(c.PageEnd), Text: c.Text, Score: float32(score), Kind: kinds[c.Kind], Heading: c.Heading}
+		Page: int32(c.Page), PageEnd: int32(c.PageEnd), Text: c.Text, Score: float32(score), Kind: kinds[c.Kind], Heading: c.Heading,
+		PageImages: int32(c.Images)}
 	for _, b := range c.Boxes {
 		p.Boxes = append(p.Boxes, &retrievalv1.BoundingBox{Page: b.Page, X0: b.X0, Y0: b.Y0, X1: b.X1, Y1: b.Y1})
 	}

@@ -28,20 +28,20 @@ type PageImage struct {
 	Image Image
 }
 
-// visual reports whether a passage comes from a table or an OCR'd page
-// (a scan or figure whose text was recognised): what an image shows better
-// than the extracted text.
+// visual reports whether a passage comes from a table, an OCR'd page (a
+// scan or figure whose text was recognised) or a page holding images
+// (figures, charts): what an image shows better than the extracted text.
 func visual(p *retrievalv1.Passage) bool {
 	switch p.GetKind() {
 	case retrievalv1.PassageKind_PASSAGE_KIND_TABLE, retrievalv1.PassageKind_PASSAGE_KIND_OCR:
 		return true
 	}
-	return false
+	return p.GetPageImages() > 0
 }
 
 // VisualPages picks the pages worth showing a vision model: the distinct
-// pages of the evidence passages (best first) that hold table rows or OCR
-// text, at most n.
+// pages of the evidence passages (best first) that hold table rows, OCR
+// text or images, at most n.
 func VisualPages(evs []*agentsv1.Evidence, n int) []PageRef {
 	var out []PageRef
 	seen := map[PageRef]bool{}

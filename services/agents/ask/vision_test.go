@@ -80,6 +80,12 @@ func TestVisualPages(t *testing.T) {
 	if got := VisualPages(evs[:1], 2); len(got) != 0 {
 		t.Errorf("text-only evidence: %v, want no pages", got)
 	}
+	// A text passage on a page with a figure (image objects) counts too.
+	fig := ev("d", 4, retrievalv1.PassageKind_PASSAGE_KIND_TEXT)
+	fig.Passage.PageImages = 1
+	if got := VisualPages([]*agentsv1.Evidence{evs[0], fig}, 2); len(got) != 1 || got[0] != (PageRef{"d", 4, "[d.pdf p.4]"}) {
+		t.Errorf("figure page: %v, want d p.4", got)
+	}
 }
 
 func TestEngineVisionImages(t *testing.T) {

@@ -89,7 +89,9 @@ type Chunk struct {
 	Boxes   []Box  `json:"boxes,omitempty"`
 	Kind    string `json:"kind"`
 	Heading string `json:"heading,omitempty"`
-	Tokens  int    `json:"tokens"`
+	// Images counts the image objects on the chunk's pages.
+	Images int `json:"images,omitempty"`
+	Tokens int `json:"tokens"`
 	// Terms are the analysed index terms with their counts (kept so that
 	// deleting the chunk can remove exactly its postings).
 	Terms map[string]int `json:"terms"`

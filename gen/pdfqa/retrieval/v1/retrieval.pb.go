@@ -1458,7 +1458,10 @@ type Passage struct {
 	// Where the text came from.
 	Kind PassageKind `protobuf:"varint,9,opt,name=kind,proto3,enum=pdfqa.retrieval.v1.PassageKind" json:"kind,omitempty"`
 	// Section heading the passage falls under, if known.
-	Heading       string `protobuf:"bytes,10,opt,name=heading,proto3" json:"heading,omitempty"`
+	Heading string `protobuf:"bytes,10,opt,name=heading,proto3" json:"heading,omitempty"`
+	// Number of image objects (figures, charts, scans, logos) on the
+	// passage's pages: a vision model may read them from the page image.
+	PageImages    int32 `protobuf:"varint,11,opt,name=page_images,json=pageImages,proto3" json:"page_images,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1561,6 +1564,13 @@ func (x *Passage) GetHeading() string {
 		return x.Heading
 	}
 	return ""
+}
+
+func (x *Passage) GetPageImages() int32 {
+	if x != nil {
+		return x.PageImages
+	}
+	return 0
 }
 
 // SearchRequest searches a collection.
@@ -2069,7 +2079,7 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x02x0\x18\x02 \x01(\x02R\x02x0\x12\x0e\n" +
 	"\x02y0\x18\x03 \x01(\x02R\x02y0\x12\x0e\n" +
 	"\x02x1\x18\x04 \x01(\x02R\x02x1\x12\x0e\n" +
-	"\x02y1\x18\x05 \x01(\x02R\x02y1\"\xc9\x02\n" +
+	"\x02y1\x18\x05 \x01(\x02R\x02y1\"\xea\x02\n" +
 	"\aPassage\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x1f\n" +
 	"\vdocument_id\x18\x02 \x01(\tR\n" +
@@ -2082,7 +2092,9 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x05boxes\x18\b \x03(\v2\x1f.pdfqa.retrieval.v1.BoundingBoxR\x05boxes\x123\n" +
 	"\x04kind\x18\t \x01(\x0e2\x1f.pdfqa.retrieval.v1.PassageKindR\x04kind\x12\x18\n" +
 	"\aheading\x18\n" +
-	" \x01(\tR\aheading\"\xc9\x01\n" +
+	" \x01(\tR\aheading\x12\x1f\n" +
+	"\vpage_images\x18\v \x01(\x05R\n" +
+	"pageImages\"\xc9\x01\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
