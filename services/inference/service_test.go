@@ -342,6 +342,10 @@ func (f *fakeBackend) Chat(ctx context.Context, _ engine.ChatRequest, onDelta fu
 	return &engine.ChatResult{FinishReason: "stop"}, nil
 }
 
+func (f *fakeBackend) Models() []*inferencev1.Model {
+	return []*inferencev1.Model{{Name: "fake", Kind: inferencev1.ModelKind_MODEL_KIND_CHAT, ContextWindow: 2048, Ready: true}}
+}
+
 func TestAdmissionQueueFull(t *testing.T) {
 	fb := &fakeBackend{gate: make(chan struct{})}
 	svc := newService(fb, &adapters{}, Options{Config: Config{MaxConcurrent: 1, MaxQueue: 1}}, nil)
