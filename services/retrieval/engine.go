@@ -97,9 +97,10 @@ type Engine struct {
 
 	active int // ingestions running (under qmu)
 
-	vmu     sync.Mutex
-	vecs    map[string]*index.Vectors
-	refined map[string]*index.Vectors
+	vmu       sync.Mutex
+	vecs      map[string]*index.Vectors
+	refined   map[string]*index.Vectors
+	refinedOK map[string]bool // refinedReady answers, per collection
 
 	refineWake chan struct{}
 
@@ -144,7 +145,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queued: map[docKey]bool{},
 		wake: make(chan struct{}, 1), vecs: map[string]*index.Vectors{}, refined: map[string]*index.Vectors{},
-		refineWake: make(chan struct{}, 1)}
+		refinedOK: map[string]bool{}, refineWake: make(chan struct{}, 1)}
 	e.count = e.counter()
 	e.st = cfg.Store
 	if e.st == nil {
@@ -260,6 +261,7 @@ func (e *Engine) DeleteCollection(name string) error {
 	e.vmu.Lock()
 	delete(e.vecs, name)
 	delete(e.refined, name)
+	delete(e.refinedOK, name)
 	e.vmu.Unlock()
 	return nil
 }
@@ -309,6 +311,7 @@ func (e *Engine) DeleteDocument(coll, id string) error {
 		return err
 	}
 	e.vmu.Lock()
+	delete(e.refinedOK, coll)
 	for _, m := range []map[string]*index.Vectors{e.vecs, e.refined} {
 		if v := m[coll]; v != nil {
 			v.RemoveGroup(id)

@@ -301,6 +301,7 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 			x.EmbedModel = embed.ModelName(e.emb)
 		}
 	})
+	e.forgetRefined(d.Collection)
 	if err != nil {
 		return d, fmt.Errorf("index write: %w", err)
 	}

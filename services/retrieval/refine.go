@@ -152,6 +152,7 @@ func (e *Engine) refine(d store.Document) error {
 		return err
 	}
 	e.vmu.Lock()
+	delete(e.refinedOK, d.Collection)
 	if v := e.refined[d.Collection]; v != nil {
 		ids := make([]string, len(seqs))
 		for i, s := range seqs {
@@ -175,26 +176,47 @@ func embedText(c store.Chunk) string {
 }
 
 // refinedReady reports whether every READY document of coll has refined
-// vectors (and there is at least one).
+// vectors (and there is at least one). The answer is cached per collection
+// (searches are the hot path) and forgotten whenever a document of it is
+// indexed, refined or deleted.
 func (e *Engine) refinedReady(coll string) bool {
 	if e.cfg.Refiner == nil {
 		return false
+	}
+	e.vmu.Lock()
+	ok, known := e.refinedOK[coll]
+	e.vmu.Unlock()
+	if known {
+		return ok
 	}
 	docs, err := e.st.ListDocuments(coll)
 	if err != nil {
 		return false
 	}
 	name, n := e.refinerName(), 0
+	ok = true
 	for _, d := range docs {
 		if d.State != store.StateReady || d.Chunks == 0 {
 			continue
 		}
 		if d.RefinedModel != name {
-			return false
+			ok = false
+			break
 		}
 		n++
 	}
-	return n > 0
+	ok = ok && n > 0
+	e.vmu.Lock()
+	e.refinedOK[coll] = ok
+	e.vmu.Unlock()
+	return ok
+}
+
+// forgetRefined drops the cached refinedReady answer of coll.
+func (e *Engine) forgetRefined(coll string) {
+	e.vmu.Lock()
+	delete(e.refinedOK, coll)
+	e.vmu.Unlock()
 }
 
 // refinedVectors returns a collection's refined vector index, loading it
