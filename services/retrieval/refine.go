@@ -21,6 +21,11 @@ import (
 // refineRetry is how long a document whose refinement failed is left alone.
 const refineRetry = time.Minute
 
+// errPostponed: ingestion started while a document was being refined; it is
+// refined again (from the start) once ingestion is idle, without the
+// failure back-off.
+var errPostponed = errors.New("ingestion started: refinement postponed")
+
 // refinerName is the refined vectors' model name ("contextual" for an
 // unnamed model: the inference service's default embedding model). It must
 // not be empty: an empty RefinedModel means "not refined".
@@ -69,6 +74,9 @@ func (e *Engine) refiner() {
 			if err := e.refine(d); err != nil {
 				if e.ctx.Err() != nil {
 					return
+				}
+				if errors.Is(err, errPostponed) {
+					break // ingestion first; the next wake-up resumes
 				}
 				failed[docKey{d.Collection, d.ID}] = time.Now()
 				e.log.Warn("refining vectors failed; searching the collection with the fast vectors meanwhile",
@@ -127,7 +135,7 @@ func (e *Engine) refine(d store.Document) error {
 	for i := 0; i < len(chunks); i += embed.BatchSize {
 		if e.busy() {
 			// New documents go first: they are not searchable yet.
-			return errors.New("ingestion started: refinement postponed")
+			return errPostponed
 		}
 		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
 		texts := make([]string, len(batch))
