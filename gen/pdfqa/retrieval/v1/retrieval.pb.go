@@ -381,7 +381,10 @@ type Document struct {
 	// Model of its refined vectors, computed in the background after READY;
 	// empty until then. A collection is searched with the refined vectors
 	// once every READY document has them.
-	RefinedModel  string `protobuf:"bytes,16,opt,name=refined_model,json=refinedModel,proto3" json:"refined_model,omitempty"`
+	RefinedModel string `protobuf:"bytes,16,opt,name=refined_model,json=refinedModel,proto3" json:"refined_model,omitempty"`
+	// What the document is (issuer, form, period), derived at ingestion from
+	// its metadata and first pages; every chunk is indexed with its summary.
+	Card          *DocumentCard `protobuf:"bytes,17,opt,name=card,proto3" json:"card,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -528,6 +531,115 @@ func (x *Document) GetRefinedModel() string {
 	return ""
 }
 
+func (x *Document) GetCard() *DocumentCard {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+// DocumentCard says what a document is, so that a passage can be matched to
+// "Apple's Q3 2022 10-Q" although its own text names neither. Fields are
+// empty when the document does not state them.
+type DocumentCard struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Title: the PDF title when meaningful, else the first page's title.
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// Who issued it: a company (filings, transcripts) or authors (papers).
+	Issuer string `protobuf:"bytes,2,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// Kind of document: "10-Q", "10-K", "8-K", "earnings call", "paper", ...
+	FormType string `protobuf:"bytes,3,opt,name=form_type,json=formType,proto3" json:"form_type,omitempty"`
+	// Reporting period as stated, e.g. "quarterly period ended June 25, 2022".
+	Period string `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	// End of the reporting period as an ISO date (YYYY-MM-DD).
+	PeriodEnd string `protobuf:"bytes,5,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// Fiscal period as stated, e.g. "Q3 2022" or "FY 2023".
+	FiscalPeriod string `protobuf:"bytes,6,opt,name=fiscal_period,json=fiscalPeriod,proto3" json:"fiscal_period,omitempty"`
+	// The one-line context header indexed with every chunk.
+	Summary       string `protobuf:"bytes,7,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DocumentCard) Reset() {
+	*x = DocumentCard{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DocumentCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DocumentCard) ProtoMessage() {}
+
+func (x *DocumentCard) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DocumentCard.ProtoReflect.Descriptor instead.
+func (*DocumentCard) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DocumentCard) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetFormType() string {
+	if x != nil {
+		return x.FormType
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetPeriodEnd() string {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetFiscalPeriod() string {
+	if x != nil {
+		return x.FiscalPeriod
+	}
+	return ""
+}
+
+func (x *DocumentCard) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 // CreateCollectionRequest creates a collection.
 type CreateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -539,7 +651,7 @@ type CreateCollectionRequest struct {
 
 func (x *CreateCollectionRequest) Reset() {
 	*x = CreateCollectionRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[2]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +663,7 @@ func (x *CreateCollectionRequest) String() string {
 func (*CreateCollectionRequest) ProtoMessage() {}
 
 func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[2]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +676,7 @@ func (x *CreateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{2}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateCollectionRequest) GetName() string {
@@ -585,7 +697,7 @@ type CreateCollectionResponse struct {
 
 func (x *CreateCollectionResponse) Reset() {
 	*x = CreateCollectionResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[3]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +709,7 @@ func (x *CreateCollectionResponse) String() string {
 func (*CreateCollectionResponse) ProtoMessage() {}
 
 func (x *CreateCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[3]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +722,7 @@ func (x *CreateCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCollectionResponse.ProtoReflect.Descriptor instead.
 func (*CreateCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{3}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateCollectionResponse) GetCollection() *Collection {
@@ -629,7 +741,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[4]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +753,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[4]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +766,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{4}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{5}
 }
 
 // ListCollectionsResponse holds the collections.
@@ -668,7 +780,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[5]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +792,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[5]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +805,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{5}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -714,7 +826,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[6]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +838,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[6]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +851,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{6}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -758,7 +870,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[7]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +882,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[7]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +895,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{7}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{8}
 }
 
 // UploadDocumentRequest uploads one PDF.
@@ -803,7 +915,7 @@ type UploadDocumentRequest struct {
 
 func (x *UploadDocumentRequest) Reset() {
 	*x = UploadDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[8]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +927,7 @@ func (x *UploadDocumentRequest) String() string {
 func (*UploadDocumentRequest) ProtoMessage() {}
 
 func (x *UploadDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[8]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +940,7 @@ func (x *UploadDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadDocumentRequest.ProtoReflect.Descriptor instead.
 func (*UploadDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{8}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadDocumentRequest) GetCollection() string {
@@ -872,7 +984,7 @@ type UploadDocumentResponse struct {
 
 func (x *UploadDocumentResponse) Reset() {
 	*x = UploadDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[9]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +996,7 @@ func (x *UploadDocumentResponse) String() string {
 func (*UploadDocumentResponse) ProtoMessage() {}
 
 func (x *UploadDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[9]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1009,7 @@ func (x *UploadDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadDocumentResponse.ProtoReflect.Descriptor instead.
 func (*UploadDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{9}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadDocumentResponse) GetDocument() *Document {
@@ -927,7 +1039,7 @@ type GetDocumentRequest struct {
 
 func (x *GetDocumentRequest) Reset() {
 	*x = GetDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[10]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1051,7 @@ func (x *GetDocumentRequest) String() string {
 func (*GetDocumentRequest) ProtoMessage() {}
 
 func (x *GetDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[10]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1064,7 @@ func (x *GetDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{10}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetDocumentRequest) GetCollection() string {
@@ -980,7 +1092,7 @@ type GetDocumentResponse struct {
 
 func (x *GetDocumentResponse) Reset() {
 	*x = GetDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1104,7 @@ func (x *GetDocumentResponse) String() string {
 func (*GetDocumentResponse) ProtoMessage() {}
 
 func (x *GetDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1117,7 @@ func (x *GetDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{11}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetDocumentResponse) GetDocument() *Document {
@@ -1026,7 +1138,7 @@ type ListDocumentsRequest struct {
 
 func (x *ListDocumentsRequest) Reset() {
 	*x = ListDocumentsRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1150,7 @@ func (x *ListDocumentsRequest) String() string {
 func (*ListDocumentsRequest) ProtoMessage() {}
 
 func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1163,7 @@ func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{12}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListDocumentsRequest) GetCollection() string {
@@ -1072,7 +1184,7 @@ type ListDocumentsResponse struct {
 
 func (x *ListDocumentsResponse) Reset() {
 	*x = ListDocumentsResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1196,7 @@ func (x *ListDocumentsResponse) String() string {
 func (*ListDocumentsResponse) ProtoMessage() {}
 
 func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1209,7 @@ func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{13}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListDocumentsResponse) GetDocuments() []*Document {
@@ -1120,7 +1232,7 @@ type DeleteDocumentRequest struct {
 
 func (x *DeleteDocumentRequest) Reset() {
 	*x = DeleteDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1244,7 @@ func (x *DeleteDocumentRequest) String() string {
 func (*DeleteDocumentRequest) ProtoMessage() {}
 
 func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1257,7 @@ func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{14}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteDocumentRequest) GetCollection() string {
@@ -1171,7 +1283,7 @@ type DeleteDocumentResponse struct {
 
 func (x *DeleteDocumentResponse) Reset() {
 	*x = DeleteDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1295,7 @@ func (x *DeleteDocumentResponse) String() string {
 func (*DeleteDocumentResponse) ProtoMessage() {}
 
 func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1308,7 @@ func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
 }
 
 // WatchIngestionRequest follows a document's ingestion.
@@ -1212,7 +1324,7 @@ type WatchIngestionRequest struct {
 
 func (x *WatchIngestionRequest) Reset() {
 	*x = WatchIngestionRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1336,7 @@ func (x *WatchIngestionRequest) String() string {
 func (*WatchIngestionRequest) ProtoMessage() {}
 
 func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1349,7 @@ func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionRequest.ProtoReflect.Descriptor instead.
 func (*WatchIngestionRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchIngestionRequest) GetCollection() string {
@@ -1277,7 +1389,7 @@ type WatchIngestionResponse struct {
 
 func (x *WatchIngestionResponse) Reset() {
 	*x = WatchIngestionResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1401,7 @@ func (x *WatchIngestionResponse) String() string {
 func (*WatchIngestionResponse) ProtoMessage() {}
 
 func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1414,7 @@ func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionResponse.ProtoReflect.Descriptor instead.
 func (*WatchIngestionResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchIngestionResponse) GetDocumentId() string {
@@ -1373,7 +1485,7 @@ type BoundingBox struct {
 
 func (x *BoundingBox) Reset() {
 	*x = BoundingBox{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1497,7 @@ func (x *BoundingBox) String() string {
 func (*BoundingBox) ProtoMessage() {}
 
 func (x *BoundingBox) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1510,7 @@ func (x *BoundingBox) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoundingBox.ProtoReflect.Descriptor instead.
 func (*BoundingBox) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BoundingBox) GetPage() int32 {
@@ -1461,14 +1573,19 @@ type Passage struct {
 	Heading string `protobuf:"bytes,10,opt,name=heading,proto3" json:"heading,omitempty"`
 	// Number of image objects (figures, charts, scans, logos) on the
 	// passage's pages: a vision model may read them from the page image.
-	PageImages    int32 `protobuf:"varint,11,opt,name=page_images,json=pageImages,proto3" json:"page_images,omitempty"`
+	PageImages int32 `protobuf:"varint,11,opt,name=page_images,json=pageImages,proto3" json:"page_images,omitempty"`
+	// The card of the passage's document (issuer, form, period).
+	DocumentCard *DocumentCard `protobuf:"bytes,12,opt,name=document_card,json=documentCard,proto3" json:"document_card,omitempty"`
+	// Chunks cut from one table share this id (empty for other passages);
+	// ListChunks with table_id returns the whole table.
+	TableId       string `protobuf:"bytes,13,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Passage) Reset() {
 	*x = Passage{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1597,7 @@ func (x *Passage) String() string {
 func (*Passage) ProtoMessage() {}
 
 func (x *Passage) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1610,7 @@ func (x *Passage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passage.ProtoReflect.Descriptor instead.
 func (*Passage) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Passage) GetChunkId() string {
@@ -1573,6 +1690,20 @@ func (x *Passage) GetPageImages() int32 {
 	return 0
 }
 
+func (x *Passage) GetDocumentCard() *DocumentCard {
+	if x != nil {
+		return x.DocumentCard
+	}
+	return nil
+}
+
+func (x *Passage) GetTableId() string {
+	if x != nil {
+		return x.TableId
+	}
+	return ""
+}
+
 // SearchRequest searches a collection.
 type SearchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1587,14 +1718,18 @@ type SearchRequest struct {
 	// Retrieval method.
 	Mode SearchMode `protobuf:"varint,5,opt,name=mode,proto3,enum=pdfqa.retrieval.v1.SearchMode" json:"mode,omitempty"`
 	// Rerank the fused candidates.
-	Rerank        bool `protobuf:"varint,6,opt,name=rerank,proto3" json:"rerank,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Rerank bool `protobuf:"varint,6,opt,name=rerank,proto3" json:"rerank,omitempty"`
+	// At most this many passages per document (0: no limit). With several
+	// matching documents, a small cap spreads the results across them, as a
+	// question about change over time needs.
+	MaxPerDocument int32 `protobuf:"varint,7,opt,name=max_per_document,json=maxPerDocument,proto3" json:"max_per_document,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1741,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1754,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SearchRequest) GetCollection() string {
@@ -1664,6 +1799,13 @@ func (x *SearchRequest) GetRerank() bool {
 	return false
 }
 
+func (x *SearchRequest) GetMaxPerDocument() int32 {
+	if x != nil {
+		return x.MaxPerDocument
+	}
+	return 0
+}
+
 // SearchResponse holds the best passages, best first.
 type SearchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1675,7 +1817,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1829,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1842,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SearchResponse) GetPassages() []*Passage {
@@ -1720,14 +1862,17 @@ type ListChunksRequest struct {
 	// Maximum chunks per page; 0 means 100.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous response.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Restrict to the chunks of one table (Passage.table_id); needs
+	// document_id.
+	TableId       string `protobuf:"bytes,5,opt,name=table_id,json=tableId,proto3" json:"table_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListChunksRequest) Reset() {
 	*x = ListChunksRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1884,7 @@ func (x *ListChunksRequest) String() string {
 func (*ListChunksRequest) ProtoMessage() {}
 
 func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1897,7 @@ func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksRequest.ProtoReflect.Descriptor instead.
 func (*ListChunksRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListChunksRequest) GetCollection() string {
@@ -1783,6 +1928,13 @@ func (x *ListChunksRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListChunksRequest) GetTableId() string {
+	if x != nil {
+		return x.TableId
+	}
+	return ""
+}
+
 // ListChunksResponse is one page of chunks.
 type ListChunksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1796,7 +1948,7 @@ type ListChunksResponse struct {
 
 func (x *ListChunksResponse) Reset() {
 	*x = ListChunksResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1960,7 @@ func (x *ListChunksResponse) String() string {
 func (*ListChunksResponse) ProtoMessage() {}
 
 func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1973,7 @@ func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksResponse.ProtoReflect.Descriptor instead.
 func (*ListChunksResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListChunksResponse) GetChunks() []*Passage {
@@ -1855,7 +2007,7 @@ type RenderPageRequest struct {
 
 func (x *RenderPageRequest) Reset() {
 	*x = RenderPageRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2019,7 @@ func (x *RenderPageRequest) String() string {
 func (*RenderPageRequest) ProtoMessage() {}
 
 func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2032,7 @@ func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageRequest.ProtoReflect.Descriptor instead.
 func (*RenderPageRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RenderPageRequest) GetCollection() string {
@@ -1926,7 +2078,7 @@ type RenderPageResponse struct {
 
 func (x *RenderPageResponse) Reset() {
 	*x = RenderPageResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2090,7 @@ func (x *RenderPageResponse) String() string {
 func (*RenderPageResponse) ProtoMessage() {}
 
 func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2103,7 @@ func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageResponse.ProtoReflect.Descriptor instead.
 func (*RenderPageResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RenderPageResponse) GetPng() []byte {
@@ -1987,7 +2139,7 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\vchunk_count\x18\x03 \x01(\x03R\n" +
 	"chunkCount\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x9a\x05\n" +
+	"createTime\"\xd0\x05\n" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -2012,10 +2164,20 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\tocr_pages\x18\r \x03(\x05R\bocrPages\x12\x1a\n" +
 	"\bwarnings\x18\x0e \x03(\tR\bwarnings\x12'\n" +
 	"\x0fembedding_model\x18\x0f \x01(\tR\x0eembeddingModel\x12#\n" +
-	"\rrefined_model\x18\x10 \x01(\tR\frefinedModel\x1a;\n" +
+	"\rrefined_model\x18\x10 \x01(\tR\frefinedModel\x124\n" +
+	"\x04card\x18\x11 \x01(\v2 .pdfqa.retrieval.v1.DocumentCardR\x04card\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"-\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcf\x01\n" +
+	"\fDocumentCard\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x16\n" +
+	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x1b\n" +
+	"\tform_type\x18\x03 \x01(\tR\bformType\x12\x16\n" +
+	"\x06period\x18\x04 \x01(\tR\x06period\x12\x1d\n" +
+	"\n" +
+	"period_end\x18\x05 \x01(\tR\tperiodEnd\x12#\n" +
+	"\rfiscal_period\x18\x06 \x01(\tR\ffiscalPeriod\x12\x18\n" +
+	"\asummary\x18\a \x01(\tR\asummary\"-\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"Z\n" +
 	"\x18CreateCollectionResponse\x12>\n" +
@@ -2079,7 +2241,7 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x02x0\x18\x02 \x01(\x02R\x02x0\x12\x0e\n" +
 	"\x02y0\x18\x03 \x01(\x02R\x02y0\x12\x0e\n" +
 	"\x02x1\x18\x04 \x01(\x02R\x02x1\x12\x0e\n" +
-	"\x02y1\x18\x05 \x01(\x02R\x02y1\"\xea\x02\n" +
+	"\x02y1\x18\x05 \x01(\x02R\x02y1\"\xcc\x03\n" +
 	"\aPassage\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x1f\n" +
 	"\vdocument_id\x18\x02 \x01(\tR\n" +
@@ -2094,7 +2256,9 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\aheading\x18\n" +
 	" \x01(\tR\aheading\x12\x1f\n" +
 	"\vpage_images\x18\v \x01(\x05R\n" +
-	"pageImages\"\xc9\x01\n" +
+	"pageImages\x12E\n" +
+	"\rdocument_card\x18\f \x01(\v2 .pdfqa.retrieval.v1.DocumentCardR\fdocumentCard\x12\x19\n" +
+	"\btable_id\x18\r \x01(\tR\atableId\"\xf3\x01\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -2103,9 +2267,10 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x05top_k\x18\x03 \x01(\x05R\x04topK\x12!\n" +
 	"\fdocument_ids\x18\x04 \x03(\tR\vdocumentIds\x122\n" +
 	"\x04mode\x18\x05 \x01(\x0e2\x1e.pdfqa.retrieval.v1.SearchModeR\x04mode\x12\x16\n" +
-	"\x06rerank\x18\x06 \x01(\bR\x06rerank\"I\n" +
+	"\x06rerank\x18\x06 \x01(\bR\x06rerank\x12(\n" +
+	"\x10max_per_document\x18\a \x01(\x05R\x0emaxPerDocument\"I\n" +
 	"\x0eSearchResponse\x127\n" +
-	"\bpassages\x18\x01 \x03(\v2\x1b.pdfqa.retrieval.v1.PassageR\bpassages\"\x90\x01\n" +
+	"\bpassages\x18\x01 \x03(\v2\x1b.pdfqa.retrieval.v1.PassageR\bpassages\"\xab\x01\n" +
 	"\x11ListChunksRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -2114,7 +2279,8 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"documentId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"q\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x19\n" +
+	"\btable_id\x18\x05 \x01(\tR\atableId\"q\n" +
 	"\x12ListChunksResponse\x123\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1b.pdfqa.retrieval.v1.PassageR\x06chunks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"z\n" +
@@ -2184,7 +2350,7 @@ func file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP() []byte {
 }
 
 var file_pdfqa_retrieval_v1_retrieval_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_pdfqa_retrieval_v1_retrieval_proto_goTypes = []any{
 	(DocumentState)(0),               // 0: pdfqa.retrieval.v1.DocumentState
 	(IngestionStage)(0),              // 1: pdfqa.retrieval.v1.IngestionStage
@@ -2192,79 +2358,82 @@ var file_pdfqa_retrieval_v1_retrieval_proto_goTypes = []any{
 	(SearchMode)(0),                  // 3: pdfqa.retrieval.v1.SearchMode
 	(*Collection)(nil),               // 4: pdfqa.retrieval.v1.Collection
 	(*Document)(nil),                 // 5: pdfqa.retrieval.v1.Document
-	(*CreateCollectionRequest)(nil),  // 6: pdfqa.retrieval.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil), // 7: pdfqa.retrieval.v1.CreateCollectionResponse
-	(*ListCollectionsRequest)(nil),   // 8: pdfqa.retrieval.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),  // 9: pdfqa.retrieval.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),  // 10: pdfqa.retrieval.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil), // 11: pdfqa.retrieval.v1.DeleteCollectionResponse
-	(*UploadDocumentRequest)(nil),    // 12: pdfqa.retrieval.v1.UploadDocumentRequest
-	(*UploadDocumentResponse)(nil),   // 13: pdfqa.retrieval.v1.UploadDocumentResponse
-	(*GetDocumentRequest)(nil),       // 14: pdfqa.retrieval.v1.GetDocumentRequest
-	(*GetDocumentResponse)(nil),      // 15: pdfqa.retrieval.v1.GetDocumentResponse
-	(*ListDocumentsRequest)(nil),     // 16: pdfqa.retrieval.v1.ListDocumentsRequest
-	(*ListDocumentsResponse)(nil),    // 17: pdfqa.retrieval.v1.ListDocumentsResponse
-	(*DeleteDocumentRequest)(nil),    // 18: pdfqa.retrieval.v1.DeleteDocumentRequest
-	(*DeleteDocumentResponse)(nil),   // 19: pdfqa.retrieval.v1.DeleteDocumentResponse
-	(*WatchIngestionRequest)(nil),    // 20: pdfqa.retrieval.v1.WatchIngestionRequest
-	(*WatchIngestionResponse)(nil),   // 21: pdfqa.retrieval.v1.WatchIngestionResponse
-	(*BoundingBox)(nil),              // 22: pdfqa.retrieval.v1.BoundingBox
-	(*Passage)(nil),                  // 23: pdfqa.retrieval.v1.Passage
-	(*SearchRequest)(nil),            // 24: pdfqa.retrieval.v1.SearchRequest
-	(*SearchResponse)(nil),           // 25: pdfqa.retrieval.v1.SearchResponse
-	(*ListChunksRequest)(nil),        // 26: pdfqa.retrieval.v1.ListChunksRequest
-	(*ListChunksResponse)(nil),       // 27: pdfqa.retrieval.v1.ListChunksResponse
-	(*RenderPageRequest)(nil),        // 28: pdfqa.retrieval.v1.RenderPageRequest
-	(*RenderPageResponse)(nil),       // 29: pdfqa.retrieval.v1.RenderPageResponse
-	nil,                              // 30: pdfqa.retrieval.v1.Document.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 31: google.protobuf.Timestamp
+	(*DocumentCard)(nil),             // 6: pdfqa.retrieval.v1.DocumentCard
+	(*CreateCollectionRequest)(nil),  // 7: pdfqa.retrieval.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil), // 8: pdfqa.retrieval.v1.CreateCollectionResponse
+	(*ListCollectionsRequest)(nil),   // 9: pdfqa.retrieval.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),  // 10: pdfqa.retrieval.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),  // 11: pdfqa.retrieval.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil), // 12: pdfqa.retrieval.v1.DeleteCollectionResponse
+	(*UploadDocumentRequest)(nil),    // 13: pdfqa.retrieval.v1.UploadDocumentRequest
+	(*UploadDocumentResponse)(nil),   // 14: pdfqa.retrieval.v1.UploadDocumentResponse
+	(*GetDocumentRequest)(nil),       // 15: pdfqa.retrieval.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),      // 16: pdfqa.retrieval.v1.GetDocumentResponse
+	(*ListDocumentsRequest)(nil),     // 17: pdfqa.retrieval.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),    // 18: pdfqa.retrieval.v1.ListDocumentsResponse
+	(*DeleteDocumentRequest)(nil),    // 19: pdfqa.retrieval.v1.DeleteDocumentRequest
+	(*DeleteDocumentResponse)(nil),   // 20: pdfqa.retrieval.v1.DeleteDocumentResponse
+	(*WatchIngestionRequest)(nil),    // 21: pdfqa.retrieval.v1.WatchIngestionRequest
+	(*WatchIngestionResponse)(nil),   // 22: pdfqa.retrieval.v1.WatchIngestionResponse
+	(*BoundingBox)(nil),              // 23: pdfqa.retrieval.v1.BoundingBox
+	(*Passage)(nil),                  // 24: pdfqa.retrieval.v1.Passage
+	(*SearchRequest)(nil),            // 25: pdfqa.retrieval.v1.SearchRequest
+	(*SearchResponse)(nil),           // 26: pdfqa.retrieval.v1.SearchResponse
+	(*ListChunksRequest)(nil),        // 27: pdfqa.retrieval.v1.ListChunksRequest
+	(*ListChunksResponse)(nil),       // 28: pdfqa.retrieval.v1.ListChunksResponse
+	(*RenderPageRequest)(nil),        // 29: pdfqa.retrieval.v1.RenderPageRequest
+	(*RenderPageResponse)(nil),       // 30: pdfqa.retrieval.v1.RenderPageResponse
+	nil,                              // 31: pdfqa.retrieval.v1.Document.MetadataEntry
+	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
 }
 var file_pdfqa_retrieval_v1_retrieval_proto_depIdxs = []int32{
-	31, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	32, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: pdfqa.retrieval.v1.Document.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	30, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
-	31, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
-	31, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 5: pdfqa.retrieval.v1.CreateCollectionResponse.collection:type_name -> pdfqa.retrieval.v1.Collection
-	4,  // 6: pdfqa.retrieval.v1.ListCollectionsResponse.collections:type_name -> pdfqa.retrieval.v1.Collection
-	5,  // 7: pdfqa.retrieval.v1.UploadDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
-	5,  // 8: pdfqa.retrieval.v1.GetDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
-	5,  // 9: pdfqa.retrieval.v1.ListDocumentsResponse.documents:type_name -> pdfqa.retrieval.v1.Document
-	1,  // 10: pdfqa.retrieval.v1.WatchIngestionResponse.stage:type_name -> pdfqa.retrieval.v1.IngestionStage
-	0,  // 11: pdfqa.retrieval.v1.WatchIngestionResponse.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	31, // 12: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
-	22, // 13: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
-	2,  // 14: pdfqa.retrieval.v1.Passage.kind:type_name -> pdfqa.retrieval.v1.PassageKind
-	3,  // 15: pdfqa.retrieval.v1.SearchRequest.mode:type_name -> pdfqa.retrieval.v1.SearchMode
-	23, // 16: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
-	23, // 17: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
-	6,  // 18: pdfqa.retrieval.v1.RetrievalService.CreateCollection:input_type -> pdfqa.retrieval.v1.CreateCollectionRequest
-	8,  // 19: pdfqa.retrieval.v1.RetrievalService.ListCollections:input_type -> pdfqa.retrieval.v1.ListCollectionsRequest
-	10, // 20: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:input_type -> pdfqa.retrieval.v1.DeleteCollectionRequest
-	12, // 21: pdfqa.retrieval.v1.RetrievalService.UploadDocument:input_type -> pdfqa.retrieval.v1.UploadDocumentRequest
-	14, // 22: pdfqa.retrieval.v1.RetrievalService.GetDocument:input_type -> pdfqa.retrieval.v1.GetDocumentRequest
-	16, // 23: pdfqa.retrieval.v1.RetrievalService.ListDocuments:input_type -> pdfqa.retrieval.v1.ListDocumentsRequest
-	18, // 24: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
-	20, // 25: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
-	24, // 26: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
-	26, // 27: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
-	28, // 28: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
-	7,  // 29: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
-	9,  // 30: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
-	11, // 31: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
-	13, // 32: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
-	15, // 33: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
-	17, // 34: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
-	19, // 35: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
-	21, // 36: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
-	25, // 37: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
-	27, // 38: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
-	29, // 39: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	31, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
+	32, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
+	32, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: pdfqa.retrieval.v1.Document.card:type_name -> pdfqa.retrieval.v1.DocumentCard
+	4,  // 6: pdfqa.retrieval.v1.CreateCollectionResponse.collection:type_name -> pdfqa.retrieval.v1.Collection
+	4,  // 7: pdfqa.retrieval.v1.ListCollectionsResponse.collections:type_name -> pdfqa.retrieval.v1.Collection
+	5,  // 8: pdfqa.retrieval.v1.UploadDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
+	5,  // 9: pdfqa.retrieval.v1.GetDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
+	5,  // 10: pdfqa.retrieval.v1.ListDocumentsResponse.documents:type_name -> pdfqa.retrieval.v1.Document
+	1,  // 11: pdfqa.retrieval.v1.WatchIngestionResponse.stage:type_name -> pdfqa.retrieval.v1.IngestionStage
+	0,  // 12: pdfqa.retrieval.v1.WatchIngestionResponse.state:type_name -> pdfqa.retrieval.v1.DocumentState
+	32, // 13: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
+	23, // 14: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
+	2,  // 15: pdfqa.retrieval.v1.Passage.kind:type_name -> pdfqa.retrieval.v1.PassageKind
+	6,  // 16: pdfqa.retrieval.v1.Passage.document_card:type_name -> pdfqa.retrieval.v1.DocumentCard
+	3,  // 17: pdfqa.retrieval.v1.SearchRequest.mode:type_name -> pdfqa.retrieval.v1.SearchMode
+	24, // 18: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
+	24, // 19: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
+	7,  // 20: pdfqa.retrieval.v1.RetrievalService.CreateCollection:input_type -> pdfqa.retrieval.v1.CreateCollectionRequest
+	9,  // 21: pdfqa.retrieval.v1.RetrievalService.ListCollections:input_type -> pdfqa.retrieval.v1.ListCollectionsRequest
+	11, // 22: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:input_type -> pdfqa.retrieval.v1.DeleteCollectionRequest
+	13, // 23: pdfqa.retrieval.v1.RetrievalService.UploadDocument:input_type -> pdfqa.retrieval.v1.UploadDocumentRequest
+	15, // 24: pdfqa.retrieval.v1.RetrievalService.GetDocument:input_type -> pdfqa.retrieval.v1.GetDocumentRequest
+	17, // 25: pdfqa.retrieval.v1.RetrievalService.ListDocuments:input_type -> pdfqa.retrieval.v1.ListDocumentsRequest
+	19, // 26: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
+	21, // 27: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
+	25, // 28: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
+	27, // 29: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
+	29, // 30: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
+	8,  // 31: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
+	10, // 32: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
+	12, // 33: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
+	14, // 34: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
+	16, // 35: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
+	18, // 36: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
+	20, // 37: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
+	22, // 38: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
+	26, // 39: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
+	28, // 40: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
+	30, // 41: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
+	31, // [31:42] is the sub-list for method output_type
+	20, // [20:31] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_pdfqa_retrieval_v1_retrieval_proto_init() }
@@ -2278,7 +2447,7 @@ func file_pdfqa_retrieval_v1_retrieval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc), len(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
