@@ -10,9 +10,9 @@
 # SKIP_LLAMAINDEX=1, WORKERS (ingestion workers for ours, default nproc).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PDFS=${1:-/work/shared/data/dev/earnings-calls}
+PDFS=${1:-$ROOT/../shared/data/dev/earnings-calls}
 QUESTIONS=${2:-$PDFS/qna_data.csv}
-SCORER=${SCORER:-/work/shared/tools/score_qa.py}
+SCORER=${SCORER:-$ROOT/../shared/tools/score_qa.py}
 OUT=${OUT:-$(mktemp -d -t retrieval-bench.XXXXXX)}
 CACHE=${PDFQA_CACHE:-$HOME/.cache/pdfqa}
 WORKERS=${WORKERS:-$(nproc)}

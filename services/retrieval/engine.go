@@ -101,6 +101,7 @@ type Engine struct {
 	vecs      map[string]*index.Vectors
 	refined   map[string]*index.Vectors
 	refinedOK map[string]bool // refinedReady answers, per collection
+	docCache  map[string][]store.Document // readyDocs answers, per collection
 
 	refineWake chan struct{}
 
@@ -145,7 +146,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queued: map[docKey]bool{},
 		wake: make(chan struct{}, 1), vecs: map[string]*index.Vectors{}, refined: map[string]*index.Vectors{},
-		refinedOK: map[string]bool{}, refineWake: make(chan struct{}, 1)}
+		refinedOK: map[string]bool{}, docCache: map[string][]store.Document{}, refineWake: make(chan struct{}, 1)}
 	e.count = e.counter()
 	e.st = cfg.Store
 	if e.st == nil {
@@ -262,6 +263,7 @@ func (e *Engine) DeleteCollection(name string) error {
 	delete(e.vecs, name)
 	delete(e.refined, name)
 	delete(e.refinedOK, name)
+	delete(e.docCache, name)
 	e.vmu.Unlock()
 	return nil
 }
@@ -312,6 +314,7 @@ func (e *Engine) DeleteDocument(coll, id string) error {
 	}
 	e.vmu.Lock()
 	delete(e.refinedOK, coll)
+	delete(e.docCache, coll)
 	for _, m := range []map[string]*index.Vectors{e.vecs, e.refined} {
 		if v := m[coll]; v != nil {
 			v.RemoveGroup(id)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/services/retrieval/card"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
@@ -253,7 +254,11 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 		}
 		return d, stageErr{"chunking timed out"}
 	}
-	addTitleTerms(chunks, d.Name, doc.Metadata.Title)
+	dc := card.Derive(doc, d.Name, chunk.RunningText(doc))
+	for i := range chunks {
+		chunks[i].Context = dc.Summary
+	}
+	addTitleTerms(chunks, d.Name, doc.Metadata.Title+"\n"+dc.Title+"\n"+dc.Summary)
 	countImages(chunks, doc)
 	e.publish(d, StageChunk, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d chunks", len(chunks)))
 
@@ -296,6 +301,7 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 	d, err = e.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
 		x.State, x.Error = store.StateReady, ""
 		x.Pages, x.Chunks, x.OCRPages, x.Metadata, x.Warnings = doc.PageCount, len(chunks), ocr, meta, warnings
+		x.Card = dc
 		x.EmbedModel = ""
 		if vecs != nil {
 			x.EmbedModel = embed.ModelName(e.emb)

@@ -161,6 +161,7 @@ func (e *Engine) refine(d store.Document) error {
 	}
 	e.vmu.Lock()
 	delete(e.refinedOK, d.Collection)
+	delete(e.docCache, d.Collection)
 	if v := e.refined[d.Collection]; v != nil {
 		ids := make([]string, len(seqs))
 		for i, s := range seqs {
@@ -177,10 +178,14 @@ func (e *Engine) refine(d store.Document) error {
 // embedText is what a chunk's vector is computed from: its heading, then
 // its text.
 func embedText(c store.Chunk) string {
+	t := c.Text
 	if c.Heading != "" && !strings.HasPrefix(c.Text, c.Heading) {
-		return c.Heading + "\n" + c.Text
+		t = c.Heading + "\n" + t
 	}
-	return c.Text
+	if c.Context != "" {
+		t = c.Context + "\n" + t // the document card: a contextual chunk header
+	}
+	return t
 }
 
 // refinedReady reports whether every READY document of coll has refined
@@ -224,6 +229,7 @@ func (e *Engine) refinedReady(coll string) bool {
 func (e *Engine) forgetRefined(coll string) {
 	e.vmu.Lock()
 	delete(e.refinedOK, coll)
+	delete(e.docCache, coll)
 	e.vmu.Unlock()
 }
 

@@ -38,6 +38,11 @@ type Query struct {
 	DocIDs     []string
 	Mode       string
 	Rerank     bool
+	// MaxPerDoc caps the passages from one document (0: none; scoping may
+	// set one for a question about change over time).
+	MaxPerDoc int
+	// NoScope turns off scoping by document cards (see scope.go).
+	NoScope bool
 }
 
 // Result is one passage.
@@ -64,13 +69,48 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	if _, err := e.st.GetCollection(q.Collection); err != nil {
 		return nil, err
 	}
+	if q.MaxPerDoc < 0 {
+		return nil, fmt.Errorf("%w: max_per_document < 0", ErrInvalid)
+	}
 	var allow map[string]bool
 	if len(q.DocIDs) > 0 {
 		allow = map[string]bool{}
 		for _, id := range q.DocIDs {
 			allow[id] = true
 		}
+	} else if !q.NoScope {
+		var perDoc int
+		allow, perDoc, q.Text = scope(q.Text, e.readyDocs(q.Collection), q.TopK)
+		if q.MaxPerDoc == 0 {
+			q.MaxPerDoc = perDoc
+		}
 	}
+	out, err := e.search(ctx, q, allow)
+	if err != nil || allow == nil || len(q.DocIDs) > 0 || len(out) >= q.TopK {
+		return out, err
+	}
+	// the scoped documents hold too few passages: fill from the others
+	rest, err := e.search(ctx, q, nil)
+	if err != nil {
+		return out, nil
+	}
+	seen := map[string]bool{}
+	for _, r := range out {
+		seen[chunkID(r.Chunk.DocID, r.Chunk.Seq)] = true
+	}
+	for _, r := range rest {
+		if len(out) >= q.TopK {
+			break
+		}
+		if !seen[chunkID(r.Chunk.DocID, r.Chunk.Seq)] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// search runs one fused search over the allowed documents (nil: all).
+func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]Result, error) {
 	depth := max(fuseDepth, 3*q.TopK)
 	var lists [][]index.Hit
 	if q.Mode != ModeVector {
@@ -107,6 +147,9 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	if q.Rerank {
 		n = min(len(hits), max(3*q.TopK, 30))
 	}
+	if q.MaxPerDoc > 0 {
+		hits = capPerDoc(hits, q.MaxPerDoc)
+	}
 	if len(hits) > n {
 		hits = hits[:n]
 	}
@@ -131,6 +174,21 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	return out, nil
 }
 
+// capPerDoc keeps at most k hits of each document, in order.
+func capPerDoc(hits []index.Hit, k int) []index.Hit {
+	per := map[string]int{}
+	out := hits[:0:0]
+	for _, h := range hits {
+		doc, _, ok := splitChunkID(h.ID)
+		if !ok || per[doc] >= k {
+			continue
+		}
+		per[doc]++
+		out = append(out, h)
+	}
+	return out
+}
+
 func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.Hit, error) {
 	c, err := e.st.GetCollection(coll)
 	if err != nil {
@@ -141,13 +199,22 @@ func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.
 	}
 	avg := float64(c.TotalLen) / float64(c.Chunks)
 	terms := uniq(index.Terms(text))
+	weight := map[string]float64{}
+	for _, t := range index.Expand(terms) {
+		weight[t] = index.ExpansionWeight
+		terms = append(terms, t)
+	}
 	scores := map[string]float64{}
-	err = e.st.Postings(coll, terms, func(_ string, df int64, ps []store.Posting) {
+	err = e.st.Postings(coll, terms, func(term string, df int64, ps []store.Posting) {
+		w := 1.0
+		if x, ok := weight[term]; ok {
+			w = x
+		}
 		for _, p := range ps {
 			if allow != nil && !allow[p.DocID] {
 				continue
 			}
-			scores[chunkID(p.DocID, p.Seq)] += index.BM25(p.TF, p.Len, df, c.Chunks, avg)
+			scores[chunkID(p.DocID, p.Seq)] += w * index.BM25(p.TF, p.Len, df, c.Chunks, avg)
 		}
 	})
 	if err != nil {

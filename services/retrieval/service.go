@@ -80,13 +80,24 @@ func docPB(d store.Document) *retrievalv1.Document {
 	return &retrievalv1.Document{Id: d.ID, Collection: d.Collection, Name: d.Name, Sha256: d.SHA256, SizeBytes: d.Size,
 		PageCount: int32(d.Pages), State: states[d.State], Error: d.Error, ChunkCount: int32(d.Chunks), Metadata: d.Metadata,
 		CreateTime: timestamppb.New(d.CreateTime), UpdateTime: timestamppb.New(d.UpdateTime), OcrPages: d.OCRPages, Warnings: d.Warnings,
-		EmbeddingModel: d.EmbedModel, RefinedModel: d.RefinedModel}
+		EmbeddingModel: d.EmbedModel, RefinedModel: d.RefinedModel, Card: cardPB(d.Card)}
 }
 
-func passagePB(c store.Chunk, score float64) *retrievalv1.Passage {
+func cardPB(c store.Card) *retrievalv1.DocumentCard {
+	if c == (store.Card{}) {
+		return nil
+	}
+	return &retrievalv1.DocumentCard{Title: c.Title, Issuer: c.Issuer, FormType: c.FormType, Period: c.Period,
+		PeriodEnd: c.PeriodEnd, FiscalPeriod: c.FiscalPeriod, Summary: c.Summary}
+}
+
+func passagePB(c store.Chunk, score float64, card store.Card) *retrievalv1.Passage {
 	p := &retrievalv1.Passage{ChunkId: chunkID(c.DocID, c.Seq), DocumentId: c.DocID, DocumentName: c.DocName,
 		Page: int32(c.Page), PageEnd: int32(c.PageEnd), Text: c.Text, Score: float32(score), Kind: kinds[c.Kind], Heading: c.Heading,
-		PageImages: int32(c.Images)}
+		PageImages: int32(c.Images), DocumentCard: cardPB(card)}
+	if c.Table != "" {
+		p.TableId = c.Table
+	}
 	for _, b := range c.Boxes {
 		p.Boxes = append(p.Boxes, &retrievalv1.BoundingBox{Page: b.Page, X0: b.X0, Y0: b.Y0, X1: b.X1, Y1: b.Y1})
 	}
@@ -195,13 +206,13 @@ func (s *Service) Search(ctx context.Context, r *retrievalv1.SearchRequest) (*re
 		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("bad mode or top_k")))
 	}
 	rs, err := s.e.Search(ctx, Query{Collection: r.GetCollection(), Text: r.GetQuery(), TopK: int(r.GetTopK()),
-		DocIDs: r.GetDocumentIds(), Mode: mode, Rerank: r.GetRerank()})
+		DocIDs: r.GetDocumentIds(), Mode: mode, Rerank: r.GetRerank(), MaxPerDoc: int(r.GetMaxPerDocument())})
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
 	out := &retrievalv1.SearchResponse{}
 	for _, x := range rs {
-		out.Passages = append(out.Passages, passagePB(x.Chunk, x.Score))
+		out.Passages = append(out.Passages, passagePB(x.Chunk, x.Score, s.e.cardOf(r.GetCollection(), x.Chunk.DocID)))
 	}
 	return out, nil
 }
@@ -217,7 +228,7 @@ func (s *Service) ListChunks(_ context.Context, r *retrievalv1.ListChunksRequest
 	}
 	out := &retrievalv1.ListChunksResponse{NextPageToken: next}
 	for _, c := range cs {
-		out.Chunks = append(out.Chunks, passagePB(c, 0))
+		out.Chunks = append(out.Chunks, passagePB(c, 0, s.e.cardOf(r.GetCollection(), c.DocID)))
 	}
 	return out, nil
 }

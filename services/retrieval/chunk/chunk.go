@@ -26,6 +26,7 @@
 package chunk
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,6 +77,11 @@ type block struct {
 	// speaker is set for a paragraph opening with "NAME:"; it acts as a
 	// label without being a line of its own.
 	speaker string
+	// table and row place a table row (rendered once the heading in force
+	// is known: it names a table without a title of its own).
+	table   *parse.Table
+	tableID string
+	row     int
 }
 
 func (b *block) text() string {
@@ -112,10 +118,26 @@ func Split(doc *parse.Document, docID, docName string, o Options, progress func(
 			progress(pi+1, len(doc.Pages))
 		}
 	}
+	renderRows(blocks)
 	for i := range blocks {
 		blocks[i].tokens = o.Count(blocks[i].text())
 	}
 	return pack(blocks, docID, docName, o)
+}
+
+// renderRows writes each table row as its self-contained line, naming a
+// table without a title after the heading in force.
+func renderRows(bs []block) {
+	heading := ""
+	for i := range bs {
+		b := &bs[i]
+		switch {
+		case b.table != nil:
+			b.lines[0].text = b.table.RowLine(b.row, heading)
+		case b.label:
+			heading = b.text()
+		}
+	}
 }
 
 // pageLines returns a page's lines, or its text split at newlines when the
@@ -176,6 +198,27 @@ func repeatedMargins(doc *parse.Document) map[string]bool {
 	return out
 }
 
+// RunningText returns the running headers and footers of doc (text
+// repeated in the page margins), as printed on the first page that has
+// them, most repeated first; they often name the document ("Apple Inc. |
+// Q3 2022 Form 10-Q | 1").
+func RunningText(doc *parse.Document) []string {
+	furniture := repeatedMargins(doc)
+	var out []string
+	seen := map[string]bool{}
+	for pi := range doc.Pages {
+		p := &doc.Pages[pi]
+		for _, l := range p.Lines {
+			k := furnitureKey(l.Text)
+			if furniture[k] && !seen[k] && inMargin(p, l.Box) && !pageNumber.MatchString(strings.TrimSpace(l.Text)) {
+				seen[k] = true
+				out = append(out, strings.TrimSpace(l.Text))
+			}
+		}
+	}
+	return out
+}
+
 var pageNumber = regexp.MustCompile(`(?i)^[-–—\s]*(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?[-–—\s]*$`)
 
 // appendPage adds a page's blocks to bs, continuing the last paragraph of
@@ -206,8 +249,13 @@ func appendPage(bs []block, p *parse.Page, furniture map[string]bool) []block {
 	tables := slices.Clone(p.Tables)
 	slices.SortFunc(tables, func(a, b parse.Table) int { return cmpF(a.Box.Y0, b.Box.Y0) })
 	addTable := func(t parse.Table) {
-		for _, r := range t.RowStrings() {
-			bs = append(bs, block{lines: []line{{text: r, page: p.Number, box: t.Box}}, kind: store.KindTable})
+		id := fmt.Sprintf("p%d-t%d", p.Number, slices.IndexFunc(p.Tables, func(x parse.Table) bool { return x.Box == t.Box }))
+		for i := range t.Rows {
+			box := t.Box
+			if i < len(t.RowBoxes) {
+				box = t.RowBoxes[i]
+			}
+			bs = append(bs, block{lines: []line{{page: p.Number, box: box}}, kind: store.KindTable, table: &t, tableID: id, row: i})
 		}
 	}
 	first := true
@@ -422,6 +470,7 @@ type piece struct {
 	kind   string
 	label  bool
 	tokens int
+	table  string
 }
 
 func pack(bs []block, docID, docName string, o Options) []store.Chunk {
@@ -448,10 +497,13 @@ func pack(bs []block, docID, docName string, o Options) []store.Chunk {
 		}
 	}
 	for bi, b := range bs {
-		if len(cur) > 0 && cur[len(cur)-1].kind != b.kind {
-			emit()
+		if b.table != nil && b.text() == "" {
+			continue
 		}
-		whole := piece{block: bi, text: b.text(), lines: b.lines, kind: b.kind, label: b.label, tokens: b.tokens}
+		if len(cur) > 0 && (cur[len(cur)-1].kind != b.kind || cur[len(cur)-1].table != b.tableID) {
+			emit() // a chunk holds one kind of text, and rows of one table
+		}
+		whole := piece{block: bi, text: b.text(), lines: b.lines, kind: b.kind, label: b.label, tokens: b.tokens, table: b.tableID}
 		if b.label || b.speaker != "" {
 			// A new section or speaker: close the chunk unless it is too
 			// thin to stand alone.
@@ -602,7 +654,7 @@ func sentences(t string, o Options) []span {
 // spanPiece is the piece of block b's text covering sp, with the lines it
 // touches (b.text joins lines with at most one space).
 func spanPiece(b piece, sp span, o Options) piece {
-	p := piece{block: b.block, text: strings.TrimSpace(b.text[sp.a:sp.b]), kind: b.kind}
+	p := piece{block: b.block, text: strings.TrimSpace(b.text[sp.a:sp.b]), kind: b.kind, table: b.table}
 	p.tokens = o.Count(p.text)
 	off := 0
 	for i, l := range b.lines {
@@ -646,7 +698,7 @@ func build(ps []piece, docID, docName, heading string, seq int) store.Chunk {
 	}
 	slices.Sort(pages)
 	c := store.Chunk{DocID: docID, Seq: seq, DocName: docName, Page: pages[0], PageEnd: pages[len(pages)-1],
-		Text: b.String(), Kind: kind, Heading: heading, Tokens: tokens, Terms: map[string]int{}}
+		Text: b.String(), Kind: kind, Heading: heading, Table: ps[0].table, Tokens: tokens, Terms: map[string]int{}}
 	for _, p := range pages {
 		r := boxes[p]
 		if !r.Empty() {

@@ -208,8 +208,8 @@ func TestSplitTablesAndOCR(t *testing.T) {
 	for _, c := range cs {
 		kinds[c.Text] = c.Kind
 	}
-	tb := find(t, cs, "Revenue |")
-	if tb.Kind != store.KindTable || tb.Text != "| Metric: Revenue | Q1: 10 | Q2: 20 |" {
+	tb := find(t, cs, "Revenue: Q1")
+	if tb.Kind != store.KindTable || tb.Text != "Revenue: Q1 10; Q2 20" || tb.Table != "p1-t0" {
 		t.Errorf("table chunk %+v", tb)
 	}
 	if strings.Contains(find(t, cs, "shown below").Text, "Metric Q1") {
@@ -234,5 +234,36 @@ func TestSplitTextWithoutGeometry(t *testing.T) {
 func TestSplitEmpty(t *testing.T) {
 	if cs := Split(&parse.Document{Pages: []parse.Page{{Number: 1}}}, "d", "d.pdf", Options{}, nil); len(cs) != 0 {
 		t.Errorf("%+v", cs)
+	}
+}
+
+// TestRowsNamedAfterHeading checks that a table without a title of its own
+// is named after the heading in force, and that rows of two tables never
+// share a chunk.
+func TestRowsNamedAfterHeading(t *testing.T) {
+	a := &parse.Table{Header: []string{"", "2023", "2022"}, Rows: [][]string{{"iPhone", "$39,669", "$40,665"}, {"Mac", "6,840", "7,382"}}}
+	b := &parse.Table{Title: "Gross margin", Header: []string{"", "2023"}, Rows: [][]string{{"Products", "$21,448"}}}
+	bs := []block{
+		{lines: []line{{text: "Net Sales by Category", page: 1}}, kind: store.KindText, label: true},
+		{lines: []line{{page: 1}}, kind: store.KindTable, table: a, tableID: "p1-t0", row: 0},
+		{lines: []line{{page: 1}}, kind: store.KindTable, table: a, tableID: "p1-t0", row: 1},
+		{lines: []line{{page: 1}}, kind: store.KindTable, table: b, tableID: "p1-t1", row: 0},
+	}
+	renderRows(bs)
+	for i := range bs {
+		bs[i].tokens = WordCount(bs[i].text())
+	}
+	cs := pack(bs, "d", "d.pdf", Options{MaxTokens: 200, Overlap: 32, Count: WordCount})
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Table+": "+c.Text)
+	}
+	want := []string{
+		": Net Sales by Category",
+		"p1-t0: Net Sales by Category — iPhone: 2023 $39,669; 2022 $40,665\nNet Sales by Category — Mac: 2023 6,840; 2022 7,382",
+		"p1-t1: Gross margin — Products: 2023 $21,448",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("chunks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

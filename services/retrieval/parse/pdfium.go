@@ -336,6 +336,7 @@ func (p *PDFium) parse(ctx context.Context, inst pdfium.Pdfium, data []byte, o O
 		}
 		doc.Pages = append(doc.Pages, page)
 	}
+	linkTables(doc.Pages)
 	return doc, nil
 }
 

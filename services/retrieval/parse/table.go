@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// Table detection from text positions.
+// Table detection from text positions: numeric tables first (see
+// numtable.go), then, among the remaining lines, generic aligned tables.
 //
 // A line is split into cells at horizontal gaps wider than about one line
 // height (normal word spacing is a third of that). A table is a run of at
@@ -118,6 +119,38 @@ func consistent(rows [][]cell) bool {
 }
 
 func detectTables(lines []Line) []Table {
+	tables := detectNumericTables(lines)
+	if len(tables) > 0 {
+		var rest []Line
+		for _, l := range lines {
+			if !insideAny(l.Box, tables) {
+				rest = append(rest, l)
+			}
+		}
+		lines = rest
+	}
+	tables = append(tables, detectAlignedTables(lines)...)
+	sort.SliceStable(tables, func(i, j int) bool { return tables[i].Box.Y0 < tables[j].Box.Y0 })
+	return tables
+}
+
+// insideAny reports whether r's centre lies in one of the tables' boxes.
+func insideAny(r Rect, ts []Table) bool {
+	if r.Empty() {
+		return false
+	}
+	cx, cy := (r.X0+r.X1)/2, (r.Y0+r.Y1)/2
+	for _, t := range ts {
+		if cx >= t.Box.X0 && cx <= t.Box.X1 && cy >= t.Box.Y0 && cy <= t.Box.Y1 {
+			return true
+		}
+	}
+	return false
+}
+
+// detectAlignedTables finds runs of lines whose cells align in columns; the
+// first line of a run is its header.
+func detectAlignedTables(lines []Line) []Table {
 	var tables []Table
 	cells := make([][]cell, len(lines))
 	for i, l := range lines {

@@ -127,36 +127,91 @@ type Line struct {
 // Table is a block of lines whose cells align in columns.
 type Table struct {
 	Box Rect `json:"box"`
-	// Header holds the column headers (first row of the block); a column
-	// without a header has an empty string.
+	// Title is the table's own title when it has one ("Condensed
+	// Consolidated Statements of Operations"), Units its units ("in
+	// millions").
+	Title string `json:"title,omitempty"`
+	Units string `json:"units,omitempty"`
+	// Header holds the column headers, one per column; a multi-line header
+	// is joined top down, a spanning header repeated over its columns
+	// ("Three Months Ended June 25, 2022"). A column without a header has
+	// an empty string. Numeric tables keep their row labels in column 0.
 	Header []string `json:"header"`
-	// Rows holds the body rows, one cell per column ("" when empty).
+	// Rows holds the body rows, one cell per column ("" when empty). In
+	// numeric tables cell 0 is the row's label path ("Net sales › Products")
+	// and values keep their signs ("$82,959", "(1,234)", "—", "(2)%").
 	Rows [][]string `json:"rows"`
+	// RowBoxes holds each body row's box when known (numeric tables).
+	RowBoxes []Rect `json:"row_boxes,omitempty"`
+	// Continued is set for a table that continues one from the previous
+	// page (its headers and title were carried over).
+	Continued bool `json:"continued,omitempty"`
 }
 
-// RowStrings renders every body row with its headers, one string per row,
-// e.g. "| Revenue | Q3 2022: $557.0 | Q3 2021: $334.4 |". Cells in a column
-// without a header are written bare.
-func (t Table) RowStrings() []string {
+// RowLines renders every body row as a self-contained line that names the
+// table, the row and each column header with its value, e.g.
+// "Condensed Consolidated Statements of Operations (in millions) — Net
+// sales › Total net sales: Three Months Ended June 25, 2022 $82,959; Three
+// Months Ended June 26, 2021 $81,434". context names the table when it has
+// no title of its own (the section it stands in).
+func (t Table) RowLines(context string) []string {
 	out := make([]string, 0, len(t.Rows))
-	for _, row := range t.Rows {
-		var b strings.Builder
-		b.WriteString("|")
-		for c, cell := range row {
-			if cell == "" {
-				continue
-			}
-			b.WriteString(" ")
-			if c < len(t.Header) && t.Header[c] != "" {
-				b.WriteString(t.Header[c])
-				b.WriteString(": ")
-			}
-			b.WriteString(cell)
-			b.WriteString(" |")
+	for i := range t.Rows {
+		if l := t.RowLine(i, context); l != "" {
+			out = append(out, l)
 		}
-		out = append(out, b.String())
 	}
 	return out
+}
+
+// RowLine is RowLines' line for body row i ("" when the row is empty).
+func (t Table) RowLine(i int, context string) string {
+	name := t.Title
+	if name == "" {
+		name = context
+	}
+	if t.Units != "" {
+		if name != "" {
+			name += " "
+		}
+		name += "(" + t.Units + ")"
+	}
+	if i < 0 || i >= len(t.Rows) {
+		return ""
+	}
+	row := t.Rows[i]
+	var b strings.Builder
+	if name != "" {
+		b.WriteString(name)
+		b.WriteString(" — ")
+	}
+	label := ""
+	if len(row) > 0 {
+		label = row[0]
+	}
+	if label != "" {
+		b.WriteString(label)
+		b.WriteString(": ")
+	}
+	n := 0
+	for c := 1; c < len(row); c++ {
+		if row[c] == "" {
+			continue
+		}
+		if n > 0 {
+			b.WriteString("; ")
+		}
+		n++
+		if c < len(t.Header) && t.Header[c] != "" {
+			b.WriteString(t.Header[c])
+			b.WriteString(" ")
+		}
+		b.WriteString(row[c])
+	}
+	if n == 0 && label == "" {
+		return ""
+	}
+	return strings.TrimSuffix(b.String(), ": ")
 }
 
 // Markdown renders the table as a markdown table (header row, separator,
@@ -212,7 +267,7 @@ type Page struct {
 }
 
 // IndexText is the text to index for retrieval: the page text followed by
-// one line per table row with its column headers.
+// one self-contained line per table row (Table.RowLines).
 func (p *Page) IndexText() string {
 	if len(p.Tables) == 0 {
 		return p.Text
@@ -220,7 +275,7 @@ func (p *Page) IndexText() string {
 	var b strings.Builder
 	b.WriteString(p.Text)
 	for _, t := range p.Tables {
-		for _, r := range t.RowStrings() {
+		for _, r := range t.RowLines("") {
 			b.WriteString("\n")
 			b.WriteString(r)
 		}

@@ -58,11 +58,26 @@ type Document struct {
 	// RefinedModel names the model of the document's refined vectors (the
 	// contextual model, computed in the background after READY); "" until
 	// then. Re-indexing the document clears them.
-	RefinedModel string    `json:"refined_model,omitempty"`
+	RefinedModel string `json:"refined_model,omitempty"`
+	// Card says what the document is (derived at ingestion).
+	Card         Card      `json:"card,omitempty"`
 	CreateTime   time.Time `json:"create_time"`
 	UpdateTime   time.Time `json:"update_time"`
 	// Attempts counts ingestion starts (restart recovery gives up after a few).
 	Attempts int `json:"attempts"`
+}
+
+// Card says what a document is: issuer, form, reporting and fiscal
+// period; fields are empty when the document does not state them. Summary
+// is the one-line context indexed with each of its chunks.
+type Card struct {
+	Title        string `json:"title,omitempty"`
+	Issuer       string `json:"issuer,omitempty"`
+	FormType     string `json:"form_type,omitempty"`
+	Period       string `json:"period,omitempty"`
+	PeriodEnd    string `json:"period_end,omitempty"` // YYYY-MM-DD
+	FiscalPeriod string `json:"fiscal_period,omitempty"`
+	Summary      string `json:"summary,omitempty"`
 }
 
 // Box is a rectangle on a 1-based page, in PDF points from the top-left.
@@ -89,6 +104,12 @@ type Chunk struct {
 	Boxes   []Box  `json:"boxes,omitempty"`
 	Kind    string `json:"kind"`
 	Heading string `json:"heading,omitempty"`
+	// Table names the table a TABLE chunk was cut from ("p4-t0": page 4,
+	// first table); chunks of one table share it.
+	Table string `json:"table,omitempty"`
+	// Context is the document card's summary, indexed with the chunk (a
+	// contextual chunk header: "Apple Inc. · Form 10-Q · Q3 2022 · ...").
+	Context string `json:"context,omitempty"`
 	// Images counts the image objects on the chunk's pages.
 	Images int `json:"images,omitempty"`
 	Tokens int `json:"tokens"`

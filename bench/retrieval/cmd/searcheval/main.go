@@ -107,7 +107,7 @@ func main() {
 }
 
 func run() error {
-	dir := flag.String("pdfs", "/work/shared/data/dev/earnings-calls", "folder of PDFs")
+	dir := flag.String("pdfs", "../shared/data/dev/earnings-calls", "folder of PDFs (default: the shared dev set beside the repository)")
 	qpath := flag.String("questions", "", "questions CSV with a Question column (default PDFS/qna_data.csv)")
 	out := flag.String("out", "searcheval-out", "output folder: MODE.jsonl, chunks.jsonl, summary.json")
 	modes := flag.String("modes", "hybrid,keyword,vector", "search modes")

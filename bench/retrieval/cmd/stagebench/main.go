@@ -37,7 +37,7 @@ func main() {
 }
 
 func run() error {
-	dir := flag.String("pdfs", "/work/shared/data/dev/earnings-calls", "folder of PDFs")
+	dir := flag.String("pdfs", "../shared/data/dev/earnings-calls", "folder of PDFs (default: the shared dev set beside the repository)")
 	ocrPages := flag.Int("ocr-pages", 6, "pages to OCR (from the first PDF)")
 	cache := flag.String("cache", "", "pdfqa cache (default ~/.cache/pdfqa)")
 	stages := flag.String("stages", "parse,ocr,chunk,embed", "stages to run")
