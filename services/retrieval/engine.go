@@ -100,7 +100,7 @@ type Engine struct {
 	vmu       sync.Mutex
 	vecs      map[string]*index.Vectors
 	refined   map[string]*index.Vectors
-	refinedOK map[string]bool // refinedReady answers, per collection
+	refinedOK map[string]bool             // refinedReady answers, per collection
 	docCache  map[string][]store.Document // readyDocs answers, per collection
 
 	refineWake chan struct{}

@@ -73,7 +73,6 @@ func Derive(doc *parse.Document, name string, running []string) Card {
 		}
 	}
 
-
 	// form type: a cover line of its own ("FORM 10-Q"), the metadata, or
 	// a transcript's title
 	for _, l := range first {

@@ -60,9 +60,9 @@ type Document struct {
 	// then. Re-indexing the document clears them.
 	RefinedModel string `json:"refined_model,omitempty"`
 	// Card says what the document is (derived at ingestion).
-	Card         Card      `json:"card,omitempty"`
-	CreateTime   time.Time `json:"create_time"`
-	UpdateTime   time.Time `json:"update_time"`
+	Card       Card      `json:"card,omitempty"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 	// Attempts counts ingestion starts (restart recovery gives up after a few).
 	Attempts int `json:"attempts"`
 }
