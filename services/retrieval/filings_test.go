@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -51,12 +55,17 @@ func ingestFilings(t *testing.T) (*Engine, map[string]store.Document) {
 	return e, docs
 }
 
-// TestFilingsCardsAndChangeOverTime ingests the real dev filings and checks
+// TestFilings ingests the real dev filings once and checks
 // their document cards, and that a question about change over time
 // retrieves the asked row from every matching filing (and none of the
 // other issuer's).
-func TestFilingsCardsAndChangeOverTime(t *testing.T) {
+func TestFilings(t *testing.T) {
 	e, docs := ingestFilings(t)
+	t.Run("CardsAndChangeOverTime", func(t *testing.T) { cardsAndChangeOverTime(t, e, docs) })
+	t.Run("TableExpansion", func(t *testing.T) { tableExpansion(t, e, docs) })
+}
+
+func cardsAndChangeOverTime(t *testing.T, e *Engine, docs map[string]store.Document) {
 	c := docs["2022 Q3 AAPL.pdf"].Card
 	want := store.Card{Title: "Apple Inc. Form 10-Q", Issuer: "Apple Inc.", FormType: "10-Q", Period: "quarterly period ended June 25, 2022",
 		PeriodEnd: "2022-06-25", FiscalPeriod: "Q3 2022", Summary: "Apple Inc. · Form 10-Q · Q3 2022 · quarterly period ended June 25, 2022"}
@@ -102,5 +111,48 @@ func TestFilingsCardsAndChangeOverTime(t *testing.T) {
 	}
 	if _, err := e.Search(context.Background(), Query{Collection: "tenq", Text: "net sales", MaxPerDoc: -1}); err == nil {
 		t.Error("negative max_per_document accepted")
+	}
+}
+
+// tableExpansion checks that a row's passage expands to its whole table
+// through ListChunks with its table_id, and that bad requests are refused.
+func tableExpansion(t *testing.T, e *Engine, docs map[string]store.Document) {
+	d := docs["2023 Q3 AMZN.pdf"]
+	rs, err := e.Search(context.Background(), Query{Collection: "tenq", Text: "Amazon Q3 2023 diluted earnings per share", TopK: 10, Mode: ModeKeyword, DocIDs: []string{d.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row *store.Chunk
+	for i := range rs {
+		if rs[i].Chunk.Table != "" && strings.Contains(rs[i].Chunk.Text, "Diluted earnings per share") {
+			row = &rs[i].Chunk
+			break
+		}
+	}
+	if row == nil {
+		t.Fatal("no table row for diluted EPS")
+	}
+	svc := &Service{e: e}
+	resp, err := svc.ListChunks(context.Background(), &retrievalv1.ListChunksRequest{Collection: "tenq", DocumentId: d.ID, TableId: row.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := ""
+	for _, p := range resp.Chunks {
+		if p.TableId != row.Table || p.DocumentCard.GetIssuer() != "Amazon.com, Inc." {
+			t.Fatalf("passage %+v", p)
+		}
+		all += p.Text + "\n"
+	}
+	for _, want := range []string{"Total net sales", "Operating income", "Diluted earnings per share"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("table lacks %q:\n%s", want, all)
+		}
+	}
+	if _, err := svc.ListChunks(context.Background(), &retrievalv1.ListChunksRequest{Collection: "tenq", TableId: row.Table}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("table_id without document_id: %v", err)
+	}
+	if _, err := svc.ListChunks(context.Background(), &retrievalv1.ListChunksRequest{Collection: "tenq", DocumentId: d.ID, TableId: "p999-t9"}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown table: %v", err)
 	}
 }

@@ -312,6 +312,42 @@ func (e *Engine) ListChunks(coll, doc, token string, size int) ([]store.Chunk, s
 	return e.st.ListChunks(coll, doc, token, size)
 }
 
+// maxTableChunks bounds the chunks TableChunks returns (a table is a few
+// dozen chunks; a hostile document cannot make a caller page through more).
+const maxTableChunks = 1000
+
+// TableChunks returns the chunks of one table of a document, in order: a
+// row's passage expanded to its whole table.
+func (e *Engine) TableChunks(coll, doc, table string) ([]store.Chunk, error) {
+	if doc == "" {
+		return nil, fmt.Errorf("%w: table_id needs document_id", ErrInvalid)
+	}
+	if _, err := e.st.GetDocument(coll, doc); err != nil {
+		return nil, err
+	}
+	var out []store.Chunk
+	tok := ""
+	for {
+		cs, next, err := e.st.ListChunks(coll, doc, tok, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.Table == table {
+				out = append(out, c)
+			}
+		}
+		if next == "" || len(out) >= maxTableChunks {
+			break
+		}
+		tok = next
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: table %q in document %s", store.ErrNotFound, table, doc)
+	}
+	return out[:min(len(out), maxTableChunks)], nil
+}
+
 // RenderPage renders one page as PNG (dpi 0 means 100, at most parse.MaxRenderDPI).
 func (e *Engine) RenderPage(ctx context.Context, coll, id string, page, dpi int) ([]byte, int, int, error) {
 	if page < 1 {

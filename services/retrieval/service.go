@@ -222,7 +222,14 @@ func (s *Service) ListChunks(_ context.Context, r *retrievalv1.ListChunksRequest
 	if r.GetPageSize() < 0 {
 		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("page_size < 0")))
 	}
-	cs, next, err := s.e.ListChunks(r.GetCollection(), r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
+	var cs []store.Chunk
+	var next string
+	var err error
+	if r.GetTableId() != "" {
+		cs, err = s.e.TableChunks(r.GetCollection(), r.GetDocumentId(), r.GetTableId())
+	} else {
+		cs, next, err = s.e.ListChunks(r.GetCollection(), r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
+	}
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
