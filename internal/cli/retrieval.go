@@ -86,20 +86,20 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer done()
-	type result struct{ name, state, detail string }
+	type result struct{ name, state, detail, card string }
 	var results []result
 	failed := 0
 	for i, p := range paths {
 		name := filepath.Base(p)
 		data, err := os.ReadFile(p)
 		if err != nil {
-			results = append(results, result{name, "FAILED", err.Error()})
+			results = append(results, result{name, "FAILED", err.Error(), ""})
 			failed++
 			continue
 		}
 		up, err := rc.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: *coll, Name: name, Content: data, Password: *password})
 		if err != nil {
-			results = append(results, result{name, "FAILED", "upload: " + err.Error()})
+			results = append(results, result{name, "FAILED", "upload: " + err.Error(), ""})
 			failed++
 			continue
 		}
@@ -110,13 +110,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		final, err := follow(ctx, rc, *coll, doc.Id, prefix, stderr)
 		if err != nil {
-			results = append(results, result{name, "FAILED", "watch: " + err.Error()})
+			results = append(results, result{name, "FAILED", "watch: " + err.Error(), ""})
 			failed++
 			continue
 		}
 		if final.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
 			failed++
-			results = append(results, result{name, "FAILED", final.Error})
+			results = append(results, result{name, "FAILED", final.Error, ""})
 			continue
 		}
 		detail := fmt.Sprintf("%d pages, %d chunks", final.PageCount, final.ChunkCount)
@@ -126,12 +126,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(final.Warnings) > 0 {
 			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), truncateLine(final.Warnings[0], 80))
 		}
-		results = append(results, result{name, "READY", detail})
+		results = append(results, result{name, "READY", detail, final.GetCard().GetSummary()})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tDETAIL")
+	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tDETAIL\tCARD")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.name, r.state, r.detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.state, r.detail, r.card)
 	}
 	tw.Flush()
 	if failed > 0 {
@@ -209,6 +209,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			pages = fmt.Sprintf("pp.%d-%d", p.Page, p.PageEnd)
 		}
 		fmt.Fprintf(stdout, "%d. %s %s  score %.4f  %s\n", i+1, p.DocumentName, pages, p.Score, strings.TrimPrefix(p.Kind.String(), "PASSAGE_KIND_"))
+		if s := p.GetDocumentCard().GetSummary(); s != "" {
+			fmt.Fprintf(stdout, "   ◆ %s\n", s)
+		}
 		if p.Heading != "" {
 			fmt.Fprintf(stdout, "   § %s\n", p.Heading)
 		}
