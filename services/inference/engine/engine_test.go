@@ -581,3 +581,29 @@ func TestMultiLoRA(t *testing.T) {
 	}
 	t.Logf("base=%q adapterA=%q", base.Text, ra.Text)
 }
+
+// TestCrashAtStartupDisablesRepack checks that an engine that faults during
+// startup (as llama.cpp's AMX repack kernels do on CPUs that advertise AMX
+// without granting it) is relaunched with --no-repack and then serves.
+func TestCrashAtStartupDisablesRepack(t *testing.T) {
+	bin, llm, _ := testEnv(t)
+	script := filepath.Join(t.TempDir(), "engine.sh")
+	body := "#!/bin/sh\ncase \" $* \" in *' --no-repack '*) exec " + bin + " \"$@\";; esac\nkill -SEGV $$\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSupervisor(Config{Name: "crashy", Binary: script, Model: llm, CtxSize: 1024, Threads: 2, Parallel: 1, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	if err := s.WaitReady(ctxT(t, 2*time.Minute)); err != nil {
+		t.Fatalf("not ready after a startup crash: %v", err)
+	}
+	if a := strings.Join(s.args(1, nil), " "); !strings.Contains(a, "--no-repack") {
+		t.Fatalf("args %q", a)
+	}
+}

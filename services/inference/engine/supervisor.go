@@ -136,6 +136,13 @@ type Supervisor struct {
 	loras    []string
 	lastErr  error
 	restarts int
+	// noRepack is set once the engine crashed on a signal during startup:
+	// later launches pass --no-repack. llama.cpp's CPU weight repacking
+	// picks kernels from the CPU's features (AMX, AVX-512 VNNI); on
+	// virtualised CPUs that advertise AMX without granting its tile state
+	// the AMX kernels fault at the first matmul (seen on the project's
+	// machines with Q4_1 models).
+	noRepack bool
 	changed  chan struct{} // closed and replaced on every state change
 	started  bool
 	cancel   context.CancelFunc
@@ -543,7 +550,30 @@ func (s *Supervisor) args(port int, loras []string) []string {
 	if len(loras) > 0 {
 		a = append(a, "--lora-init-without-apply")
 	}
+	s.mu.Lock()
+	if s.noRepack {
+		a = append(a, "--no-repack")
+	}
+	s.mu.Unlock()
 	return append(a, c.ExtraArgs...)
+}
+
+// crashed reports whether a process ended on a fault signal (not a
+// requested stop).
+func crashed(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGSEGV, syscall.SIGILL, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGABRT:
+		return true
+	}
+	return false
 }
 
 // launch starts a process and waits until /health answers 200.
@@ -588,6 +618,12 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 	for {
 		select {
 		case <-inst.done:
+			s.mu.Lock()
+			if crashed(inst.exitErr) && !s.noRepack {
+				s.noRepack = true
+				s.log.Warn("engine crashed during startup: later launches disable CPU weight repacking (--no-repack)", "engine", s.cfg.Name)
+			}
+			s.mu.Unlock()
 			return nil, fmt.Errorf("engine exited during startup (%s): %s", exitString(inst.exitErr), inst.out.errors(12))
 		case <-ctx.Done():
 			s.terminate(inst)
