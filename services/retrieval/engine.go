@@ -73,6 +73,16 @@ type Config struct {
 	// VectorWeight is the vector list's weight against BM25's 1 in the
 	// hybrid fusion (weighted RRF). Default 0.5 (env PDFQA_VECTOR_WEIGHT).
 	VectorWeight float64
+	// TableShare is the share of a search's results kept for table rows
+	// when the candidates hold enough of them (default 0.3, env
+	// PDFQA_TABLE_SHARE; negative: none). A question about a figure is
+	// answered by a row, but running text that discusses the same line
+	// item in more words outscores the row in BM25.
+	TableShare float64
+	// Ablations, for measuring what each step adds (bench/retrieval):
+	// NoTables turns table detection off (rows are indexed as text lines)
+	// and NoCards leaves document cards out of the index.
+	NoTables, NoCards bool
 	// ANNThreshold is the live vector count above which HNSW is used.
 	ANNThreshold int
 	// MaxUploadBytes bounds an upload (default parse.DefaultMaxBytes).
@@ -134,6 +144,12 @@ func Open(cfg Config) (*Engine, error) {
 	def(&cfg.IndexTimeout, 2*time.Minute)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
+	}
+	if cfg.TableShare == 0 {
+		cfg.TableShare = 0.3
+		if w, err := strconv.ParseFloat(os.Getenv("PDFQA_TABLE_SHARE"), 64); err == nil && w != 0 {
+			cfg.TableShare = w
+		}
 	}
 	if cfg.VectorWeight <= 0 {
 		cfg.VectorWeight = 0.5

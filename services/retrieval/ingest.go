@@ -205,7 +205,7 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 	// parse (the parse package runs OCR itself; reported below as its own stage)
 	e.publish(d, StageParse, 0, 0, "parsing")
 	pctx, cancel := context.WithTimeout(ctx, e.cfg.ParseTimeout)
-	doc, err := e.parser.Parse(pctx, data, parse.Options{Password: pw, Timeout: e.cfg.ParseTimeout})
+	doc, err := e.parser.Parse(pctx, data, parse.Options{Password: pw, Timeout: e.cfg.ParseTimeout, DisableTables: e.cfg.NoTables})
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -255,6 +255,9 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 		return d, stageErr{"chunking timed out"}
 	}
 	dc := card.Derive(doc, d.Name, chunk.RunningText(doc))
+	if e.cfg.NoCards {
+		dc = store.Card{}
+	}
 	for i := range chunks {
 		chunks[i].Context = dc.Summary
 	}

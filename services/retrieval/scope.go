@@ -81,6 +81,7 @@ func scope(query string, docs []store.Document, topK int) (allow map[string]bool
 		perDoc = max(1, (topK+len(cand)-1)/len(cand))
 		text = spreadRe.ReplaceAllString(text, " ")
 	}
+	text = strings.Join(strings.Fields(text), " ")
 	if len(index.Terms(text)) == 0 {
 		text = query
 	}

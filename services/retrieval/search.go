@@ -1,8 +1,10 @@
 package retrieval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +45,8 @@ type Query struct {
 	MaxPerDoc int
 	// NoScope turns off scoping by document cards (see scope.go).
 	NoScope bool
+	// VectorWeight overrides Config.VectorWeight for this query (0: keep).
+	VectorWeight float64
 }
 
 // Result is one passage.
@@ -141,7 +145,11 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if len(lists) == 1 {
 		hits = lists[0]
 	} else {
-		hits = index.WeightedRRF(index.RRFK, []float64{1, e.cfg.VectorWeight}, lists...)
+		w := e.cfg.VectorWeight
+		if q.VectorWeight > 0 {
+			w = q.VectorWeight
+		}
+		hits = index.WeightedRRF(index.RRFK, []float64{1, w}, lists...)
 	}
 	n := q.TopK
 	if q.Rerank {
@@ -150,8 +158,16 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if q.MaxPerDoc > 0 {
 		hits = capPerDoc(hits, q.MaxPerDoc)
 	}
-	if len(hits) > n {
-		hits = hits[:n]
+	reserve := 0
+	if e.cfg.TableShare > 0 {
+		reserve = int(e.cfg.TableShare*float64(n) + 0.5)
+	}
+	window := n
+	if reserve > 0 {
+		window = max(3*n, 30)
+	}
+	if len(hits) > window {
+		hits = hits[:window]
 	}
 	out := make([]Result, 0, len(hits))
 	for _, h := range hits {
@@ -165,6 +181,9 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		}
 		out = append(out, Result{c, h.Score})
 	}
+	if reserve > 0 {
+		out = mixTables(out, n, reserve)
+	}
 	if q.Rerank {
 		out = rerank(q.Text, out)
 	}
@@ -172,6 +191,45 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		out = out[:q.TopK]
 	}
 	return out, nil
+}
+
+// mixTables keeps the first n results, in order, such that at least
+// reserve of them (when the candidates hold that many) are table rows.
+func mixTables(rs []Result, n, reserve int) []Result {
+	tables := 0
+	for _, r := range rs {
+		if r.Chunk.Kind == store.KindTable {
+			tables++
+		}
+	}
+	reserve = min(reserve, tables, n)
+	out := make([]Result, 0, n)
+	used := make([]bool, len(rs))
+	other, tab := 0, 0
+	for i, r := range rs {
+		if len(out) == n {
+			break
+		}
+		if r.Chunk.Kind == store.KindTable {
+			tab++
+		} else if other >= n-reserve {
+			continue
+		} else {
+			other++
+		}
+		used[i] = true
+		out = append(out, r)
+	}
+	for i, r := range rs {
+		if len(out) == n {
+			break
+		}
+		if !used[i] {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Result) int { return cmp.Compare(b.Score, a.Score) })
+	return out
 }
 
 // capPerDoc keeps at most k hits of each document, in order.

@@ -397,10 +397,22 @@ func buildNumTable(rows []vrow, nt numTable) Table {
 			break
 		}
 		text := rowText(r)
+		if k > 0 && t.Units == "" && !unitsRe.MatchString(text) {
+			// "... (in" / "millions):" wrapped over two lines
+			if m := unitsRe.FindStringSubmatch(rowText(rows[k-1]) + " " + text); m != nil {
+				t.Units = "in " + strings.ToLower(m[1])
+			}
+		}
 		if m := unitsRe.FindStringSubmatch(text); m != nil && t.Units == "" {
 			t.Units = "in " + strings.ToLower(m[1])
 		}
-		if words(text) > 20 || len(r.cells) > 2 {
+		if strings.HasSuffix(text, ":") && len(title) == 0 {
+			// "Information on reportable segments ... is as follows (in
+			// millions):": the sentence introducing the table names it
+			t.Title = introTitle(rows, k)
+			break
+		}
+		if words(text) > 20 || len(r.cells) > 2 || startsLower(text) {
 			break // a paragraph or another table: only its units count
 		}
 		clean := strings.TrimSpace(unaudited.ReplaceAllString(text, " "))
@@ -419,7 +431,9 @@ func buildNumTable(rows []vrow, nt numTable) Table {
 			}
 		}
 	}
-	t.Title = strings.Join(title, " ")
+	if t.Title == "" {
+		t.Title = strings.Join(title, " ")
+	}
 
 	// body rows with their label paths
 	type parent struct {
@@ -483,6 +497,33 @@ func buildNumTable(rows []vrow, nt numTable) Table {
 }
 
 func rowText(r vrow) string { return cellsText(r.cells) }
+
+var (
+	sentenceEnd = regexp.MustCompile(`[.!?]["”’)]?\s+`)
+	asFollows   = regexp.MustCompile(`(?i)[,\s]*(?:(?:is|are|were|was)\s+)?(?:as follows|the following|below)?\s*:?\s*$`)
+)
+
+// introTitle returns the sentence ending on row k (which ends with ":")
+// without its units and "as follows": the table's name. The sentence may
+// start up to three rows above.
+func introTitle(rows []vrow, k int) string {
+	text := rowText(rows[k])
+	for j := k - 1; j >= 0 && k-j < 3 && !sentenceEnd.MatchString(text); j-- {
+		if rows[j+1].box.Y0-rows[j].box.Y1 > 1.5*max(rows[j].h, 1) {
+			break
+		}
+		text = rowText(rows[j]) + " " + text
+	}
+	if loc := sentenceEnd.FindAllStringIndex(text, -1); len(loc) > 0 {
+		text = text[loc[len(loc)-1][1]:]
+	}
+	text = unitsParen.ReplaceAllString(text, " ")
+	text = strings.Join(strings.Fields(asFollows.ReplaceAllString(text, "")), " ")
+	if words(text) > 30 {
+		return ""
+	}
+	return text
+}
 
 func cellsText(cs []cell) string {
 	parts := make([]string, len(cs))

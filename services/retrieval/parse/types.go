@@ -164,8 +164,21 @@ func (t Table) RowLines(context string) []string {
 	return out
 }
 
-// RowLine is RowLines' line for body row i ("" when the row is empty).
+// RowLine is RowLines' line for body row i ("" when the row is empty):
+// the table's Name, " — " and its RowBody.
 func (t Table) RowLine(i int, context string) string {
+	body := t.RowBody(i)
+	if body == "" {
+		return ""
+	}
+	if name := t.Name(context); name != "" {
+		return name + " — " + body
+	}
+	return body
+}
+
+// Name names the table: its title (else context) and its units.
+func (t Table) Name(context string) string {
 	name := t.Title
 	if name == "" {
 		name = context
@@ -176,15 +189,17 @@ func (t Table) RowLine(i int, context string) string {
 		}
 		name += "(" + t.Units + ")"
 	}
+	return name
+}
+
+// RowBody renders body row i without the table's name: its label path and
+// each column header with its value ("" when the row is empty).
+func (t Table) RowBody(i int) string {
 	if i < 0 || i >= len(t.Rows) {
 		return ""
 	}
 	row := t.Rows[i]
 	var b strings.Builder
-	if name != "" {
-		b.WriteString(name)
-		b.WriteString(" — ")
-	}
 	label := ""
 	if len(row) > 0 {
 		label = row[0]

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,6 +118,10 @@ func run() error {
 	cache := flag.String("cache", config.Env("PDFQA_CACHE", ""), "pdfqa cache (engine, models, vocab); default ~/.cache/pdfqa")
 	maxTokens := flag.Int("max-tokens", 0, "chunk budget (0: the engine default)")
 	rerank := flag.Bool("rerank", false, "use the lexical reranker")
+	weights := flag.String("vector-weights", "", "extra hybrid runs with these vector weights (comma separated), written to hybrid-wW.jsonl")
+	noScope := flag.Bool("no-scope", false, "ablation: no query scoping by document cards")
+	noCards := flag.Bool("no-cards", false, "ablation: no document cards in the index")
+	noTables := flag.Bool("no-tables", false, "ablation: no table detection")
 	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
 	flag.Parse()
 	if *cache == "" {
@@ -195,7 +200,8 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	eng, err := retrieval.Open(retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens})
+	eng, err := retrieval.Open(retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
+		NoCards: *noCards, NoTables: *noTables})
 	if err != nil {
 		return err
 	}
@@ -277,20 +283,38 @@ func run() error {
 		sum.MeanChars = float64(chars) / float64(sum.Chunks)
 	}
 
+	type run struct {
+		name, mode string
+		weight     float64
+	}
+	var runs []run
 	for _, mode := range strings.Split(*modes, ",") {
-		mode = strings.TrimSpace(mode)
+		runs = append(runs, run{strings.TrimSpace(mode), strings.TrimSpace(mode), 0})
+	}
+	for _, w := range strings.Split(*weights, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			x, err := strconv.ParseFloat(w, 64)
+			if err != nil || x <= 0 {
+				return fmt.Errorf("bad vector weight %q", w)
+			}
+			runs = append(runs, run{"hybrid-w" + w, retrieval.ModeHybrid, x})
+		}
+	}
+	for _, rn := range runs {
+		mode := rn.mode
 		if mode != retrieval.ModeKeyword && emb == nil {
 			fmt.Fprintf(os.Stderr, "skipping %s: no embedder\n", mode)
 			continue
 		}
-		f, err := os.Create(filepath.Join(*out, mode+".jsonl"))
+		f, err := os.Create(filepath.Join(*out, rn.name+".jsonl"))
 		if err != nil {
 			return err
 		}
 		var lat []float64
 		for _, q := range questions {
 			t := time.Now()
-			rs, err := eng.Search(ctx, retrieval.Query{Collection: coll, Text: q, TopK: *topK, Mode: mode, Rerank: *rerank})
+			rs, err := eng.Search(ctx, retrieval.Query{Collection: coll, Text: q, TopK: *topK, Mode: mode, Rerank: *rerank,
+				NoScope: *noScope, VectorWeight: rn.weight})
 			ms := float64(time.Since(t).Microseconds()) / 1000
 			lat = append(lat, ms)
 			r := result{Question: q, Citations: []any{}, Passages: []passage{}, LatencyMS: ms, Degraded: err != nil}
@@ -302,8 +326,8 @@ func run() error {
 		}
 		f.Close()
 		sort.Float64s(lat)
-		sum.SearchP50MS[mode] = lat[len(lat)/2]
-		sum.Modes = append(sum.Modes, mode)
+		sum.SearchP50MS[rn.name] = lat[len(lat)/2]
+		sum.Modes = append(sum.Modes, rn.name)
 	}
 	b, _ := json.MarshalIndent(sum, "", "  ")
 	return os.WriteFile(filepath.Join(*out, "summary.json"), append(b, '\n'), 0o644)

@@ -1,0 +1,74 @@
+package retrieval
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
+)
+
+func cardDocs() []store.Document {
+	mk := func(id, issuer, fp, end string) store.Document {
+		return store.Document{ID: id, Card: store.Card{Issuer: issuer, FormType: "10-Q", FiscalPeriod: fp, PeriodEnd: end}}
+	}
+	return []store.Document{
+		mk("a1", "Apple Inc.", "Q3 2022", "2022-06-25"), mk("a2", "Apple Inc.", "Q1 2023", "2022-12-31"),
+		mk("a3", "Apple Inc.", "Q3 2023", "2023-07-01"), mk("z1", "Amazon.com, Inc.", "calendar Q2 2023", "2023-06-30"),
+		mk("z2", "Amazon.com, Inc.", "calendar Q3 2023", "2023-09-30"),
+	}
+}
+
+func keys(m map[string]bool) string {
+	var ks []string
+	for _, id := range []string{"a1", "a2", "a3", "z1", "z2"} {
+		if m[id] {
+			ks = append(ks, id)
+		}
+	}
+	return strings.Join(ks, ",")
+}
+
+func TestScope(t *testing.T) {
+	docs := cardDocs()
+	for _, c := range []struct {
+		q, allow string
+		perDoc   int
+		text     string
+	}{
+		{"How has Apple's total net sales changed over time?", "a1,a2,a3", 4, "How has Apple's total net sales ?"},
+		{"What was Amazon's net income in Q2 2023?", "z1", 0, "What was Amazon's net income in Q2 2023?"},
+		{"Apple's gross margin in the most recent 10-Q", "a3", 0, "Apple's gross margin in the 10-Q"},
+		{"What is the latest revenue?", "a3,z2", 0, "What is the revenue?"}, // latest of each issuer
+		{"What is deferred revenue?", "", 0, "What is deferred revenue?"},
+		{"Compare Apple and Amazon operating income", "", 2, "Apple and Amazon operating income"},
+	} {
+		allow, per, text := scope(c.q, docs, 10)
+		if keys(allow) != c.allow || per != c.perDoc || text != c.text {
+			t.Errorf("%q: allow %q per %d text %q; want %q %d %q", c.q, keys(allow), per, text, c.allow, c.perDoc, c.text)
+		}
+	}
+	if a, p, _ := scope("Apple revenue", docs[:1], 10); a != nil || p != 0 {
+		t.Error("one document: no scoping")
+	}
+}
+
+func TestCapAndMix(t *testing.T) {
+	hits := []index.Hit{{ID: "a-1", Score: 9}, {ID: "a-2", Score: 8}, {ID: "a-3", Score: 7}, {ID: "b-1", Score: 6}, {ID: "b-2", Score: 5}}
+	got := capPerDoc(hits, 2)
+	if len(got) != 4 || got[2].ID != "b-1" {
+		t.Fatalf("capPerDoc %v", got)
+	}
+	rs := []Result{
+		{store.Chunk{Seq: 1, Kind: store.KindText}, 9}, {store.Chunk{Seq: 2, Kind: store.KindText}, 8},
+		{store.Chunk{Seq: 3, Kind: store.KindText}, 7}, {store.Chunk{Seq: 4, Kind: store.KindTable}, 6},
+		{store.Chunk{Seq: 5, Kind: store.KindText}, 5}, {store.Chunk{Seq: 6, Kind: store.KindTable}, 4},
+	}
+	var seqs []int
+	for _, r := range mixTables(rs, 4, 2) {
+		seqs = append(seqs, r.Chunk.Seq)
+	}
+	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 2 || seqs[2] != 4 || seqs[3] != 6 {
+		t.Fatalf("mixTables %v, want [1 2 4 6]", seqs)
+	}
+}
