@@ -65,10 +65,21 @@ func TestCapAndMix(t *testing.T) {
 		{store.Chunk{Seq: 5, Kind: store.KindText}, 5}, {store.Chunk{Seq: 6, Kind: store.KindTable}, 4},
 	}
 	var seqs []int
-	for _, r := range mixTables(rs, 4, 2) {
+	for _, r := range selectResults(rs, 4, 0, 2) {
 		seqs = append(seqs, r.Chunk.Seq)
 	}
 	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 2 || seqs[2] != 4 || seqs[3] != 6 {
-		t.Fatalf("mixTables %v, want [1 2 4 6]", seqs)
+		t.Fatalf("selectResults %v, want [1 2 4 6]", seqs)
+	}
+	// at most 2 per document, 1 table row
+	for i := range rs {
+		rs[i].Chunk.DocID = []string{"a", "a", "a", "a", "b", "b"}[i]
+	}
+	seqs = nil
+	for _, r := range selectResults(rs, 4, 2, 1) {
+		seqs = append(seqs, r.Chunk.Seq)
+	}
+	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 2 || seqs[2] != 5 || seqs[3] != 6 {
+		t.Fatalf("selectResults capped %v, want [1 2 5 6]", seqs)
 	}
 }

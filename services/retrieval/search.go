@@ -155,15 +155,16 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if q.Rerank {
 		n = min(len(hits), max(3*q.TopK, 30))
 	}
-	if q.MaxPerDoc > 0 {
-		hits = capPerDoc(hits, q.MaxPerDoc)
-	}
 	reserve := 0
 	if e.cfg.TableShare > 0 {
 		reserve = int(e.cfg.TableShare*float64(n) + 0.5)
 	}
 	window := n
-	if reserve > 0 {
+	switch {
+	case q.MaxPerDoc > 0:
+		hits = capPerDoc(hits, max(q.MaxPerDoc, 3*n)) // bound the window, keep choice for the final cap
+		window = depth
+	case reserve > 0:
 		window = max(3*n, 30)
 	}
 	if len(hits) > window {
@@ -181,8 +182,8 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		}
 		out = append(out, Result{c, h.Score})
 	}
-	if reserve > 0 {
-		out = mixTables(out, n, reserve)
+	if reserve > 0 || q.MaxPerDoc > 0 {
+		out = selectResults(out, n, q.MaxPerDoc, reserve)
 	}
 	if q.Rerank {
 		out = rerank(q.Text, out)
@@ -193,9 +194,11 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	return out, nil
 }
 
-// mixTables keeps the first n results, in order, such that at least
-// reserve of them (when the candidates hold that many) are table rows.
-func mixTables(rs []Result, n, reserve int) []Result {
+// selectResults keeps n of the candidates rs (best first): at most perDoc
+// from any one document (0: no cap) and, when the candidates hold them, at
+// least reserve table rows. Constraints give way in that order when too
+// few candidates meet them; the result stays in score order.
+func selectResults(rs []Result, n, perDoc, reserve int) []Result {
 	tables := 0
 	for _, r := range rs {
 		if r.Chunk.Kind == store.KindTable {
@@ -203,31 +206,32 @@ func mixTables(rs []Result, n, reserve int) []Result {
 		}
 	}
 	reserve = min(reserve, tables, n)
-	out := make([]Result, 0, n)
 	used := make([]bool, len(rs))
-	other, tab := 0, 0
-	for i, r := range rs {
-		if len(out) == n {
-			break
-		}
-		if r.Chunk.Kind == store.KindTable {
-			tab++
-		} else if other >= n-reserve {
-			continue
-		} else {
-			other++
-		}
-		used[i] = true
-		out = append(out, r)
-	}
-	for i, r := range rs {
-		if len(out) == n {
-			break
-		}
-		if !used[i] {
+	per := map[string]int{}
+	out := make([]Result, 0, n)
+	other := 0
+	pass := func(capped, mixed bool) {
+		for i, r := range rs {
+			if len(out) == n {
+				return
+			}
+			if used[i] || (capped && perDoc > 0 && per[r.Chunk.DocID] >= perDoc) {
+				continue
+			}
+			if mixed && r.Chunk.Kind != store.KindTable {
+				if other >= n-reserve {
+					continue
+				}
+				other++
+			}
+			used[i] = true
+			per[r.Chunk.DocID]++
 			out = append(out, r)
 		}
 	}
+	pass(true, true)
+	pass(true, false)
+	pass(false, false)
 	slices.SortStableFunc(out, func(a, b Result) int { return cmp.Compare(b.Score, a.Score) })
 	return out
 }
