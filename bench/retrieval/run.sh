@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Retrieval benchmark: our retrieval engine (bench/retrieval/cmd/searcheval)
 # against a default LlamaIndex pipeline (bench/retrieval/llamaindex_baseline.py)
-# on the same PDFs and questions, scored by score_qa.py, printed side by side.
+# on the same PDFs and questions, scored by score_qa.py, printed side by side,
+# overall and per question type (Question Type x Source Chunk Type columns of
+# the questions CSV, when it has them).
 #
 #   bench/retrieval/run.sh [PDF_DIR] [QUESTIONS.csv]
 #
+# Ours runs twice: with the static vectors a document has at READY (hybrid,
+# keyword, vector), and with the contextual vectors the background refinement
+# gives it afterwards ("refined": -embed-model "").
+#
 # Environment: OUT (results folder, default a temp dir), PDFQA_CACHE (default
 # ~/.cache/pdfqa: llama-server, models, the bench venv), SCORER (score_qa.py),
-# SKIP_LLAMAINDEX=1, WORKERS (ingestion workers for ours, default nproc).
+# SKIP_LLAMAINDEX=1, SKIP_REFINED=1, WORKERS (ingestion workers for ours,
+# default nproc).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PDFS=${1:-$ROOT/../shared/data/dev/earnings-calls}
@@ -22,6 +29,10 @@ echo "results in $OUT" >&2
 # --- ours: hybrid, keyword and vector search over one ingestion ---------------
 (cd "$ROOT" && go build -o "$OUT/searcheval" ./bench/retrieval/cmd/searcheval)
 "$OUT/searcheval" -pdfs "$PDFS" -questions "$QUESTIONS" -out "$OUT/ours" -workers "$WORKERS" -cache "$CACHE"
+if [ "${SKIP_REFINED:-0}" != 1 ]; then
+  "$OUT/searcheval" -pdfs "$PDFS" -questions "$QUESTIONS" -out "$OUT/refined" -workers "$WORKERS" -cache "$CACHE" \
+    -embed-model "" -modes hybrid,vector
+fi
 
 # --- LlamaIndex: its own venv keyed by the requirements' hash -----------------
 if [ "${SKIP_LLAMAINDEX:-0}" != 1 ]; then
@@ -42,24 +53,41 @@ fi
 
 # --- score and print -----------------------------------------------------------
 python3 - "$SCORER" "$QUESTIONS" "$OUT" <<'PY'
-import json, os, subprocess, sys
+import csv, json, os, subprocess, sys, tempfile
 scorer, questions, out = sys.argv[1:4]
-rows = []
+score = lambda qs, jsonl: json.loads(subprocess.check_output([sys.executable, scorer, qs, jsonl, "--json"]))
+runs = []
 def add(name, summary, jsonl):
-    if not os.path.exists(jsonl):
-        return
-    s = json.load(open(summary))
-    r = json.loads(subprocess.check_output([sys.executable, scorer, questions, jsonl, "--json"]))
-    rows.append((name, s, r))
-ours = os.path.join(out, "ours")
-for mode in ("hybrid", "keyword", "vector"):
-    add("ours " + mode, os.path.join(ours, "summary.json"), os.path.join(ours, mode + ".jsonl"))
+    if os.path.exists(jsonl):
+        runs.append((name, json.load(open(summary)), jsonl))
+for d, label in (("ours", "ours"), ("refined", "ours refined")):
+    for mode in ("hybrid", "keyword", "vector"):
+        add(f"{label} {mode}", os.path.join(out, d, "summary.json"), os.path.join(out, d, mode + ".jsonl"))
 add("llamaindex (vector)", os.path.join(out, "llamaindex", "summary.json"), os.path.join(out, "llamaindex", "llamaindex.jsonl"))
 fmt = lambda v: "n/a" if v is None else f"{v:.4f}"
 print(f"{'pipeline':<22} {'pages/s':>8} {'chunks':>7} {'fact@10':>8} {'token@10':>9} {'doc_hit@10':>10} {'search p50 ms':>13}")
-for name, s, r in rows:
+for name, s, jsonl in runs:
+    r = score(questions, jsonl)
     print(f"{name:<22} {s['pages_per_second']:>8.1f} {s['chunks']:>7} {fmt(r['evidence_fact_recall@10']):>8} "
           f"{fmt(r['evidence_token_recall@10']):>9} {fmt(r['doc_hit@10']):>10} {r['latency_ms_p50']:>13}")
 print("pages/s: end-to-end ingestion of all PDFs (ours: upload to READY incl. parse, chunk, embed, index;"
-      " llamaindex: read + split + embed + index). Ours ingests once; the three modes share it.")
+      " llamaindex: read + split + embed + index). 'ours refined' ingests with the contextual model, the vectors"
+      " the background refinement gives every document after READY.")
+rows = list(csv.DictReader(open(questions, encoding="utf-8")))
+if rows and "Question Type" in rows[0]:
+    types = sorted({(r["Question Type"], r.get("Source Chunk Type", "")) for r in rows})
+    tmp = tempfile.mkdtemp()
+    names = [n for n, _, _ in runs]
+    print()
+    print("evidence fact recall@10 by question type (questions whose reference holds numbers)")
+    print(f"{'type':<40} {'n':>3} " + " ".join(f"{n[:20]:>20}" for n in names))
+    for qt, ct in types:
+        sub = [r for r in rows if r["Question Type"] == qt and r.get("Source Chunk Type", "") == ct]
+        p = os.path.join(tmp, "q.csv")
+        with open(p, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(sub)
+        vals = [score(p, jsonl)["evidence_fact_recall@10"] for _, _, jsonl in runs]
+        print(f"{(qt + ' / ' + ct)[:40]:<40} {len(sub):>3} " + " ".join(f"{fmt(v):>20}" for v in vals))
 PY
