@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ func (a Answerer) Draft(ctx context.Context, q string, evs []*agentsv1.Evidence,
 // Backbone picks the evidence sentences that must appear in the answer so
 // that the figures asked about survive a weak model: the best extract of
 // each sub-question, and a runner-up when the question wants a number and
-// the runner-up carries one and scores close to the best.
+// the runner-up writes an amount or a rate and scores close to the best.
 func Backbone(plan *agentsv1.Plan, evs []*agentsv1.Evidence, max int) []Extract {
 	var out []Extract
 	seen := map[string]bool{}
@@ -74,7 +75,7 @@ func Backbone(plan *agentsv1.Plan, evs []*agentsv1.Evidence, max int) []Extract 
 		}
 		best := BestExtracts(sq.GetQuestion(), mine, 2)
 		for i, x := range best {
-			if i == 1 && !(wantsNumber(sq.GetQuestion()) && len(numbers(x.Text)) > 0 && x.Score >= 0.75*best[0].Score) {
+			if i == 1 && !(wantsNumber(sq.GetQuestion()) && hasMeasure(x.Text) && x.Score >= 0.75*best[0].Score) {
 				break
 			}
 			if x.Score < 0.3 || seen[x.Text] {
@@ -159,4 +160,41 @@ func Extractive(backbone []Extract) string {
 		return "The documents found do not answer this question."
 	}
 	return Compose("", backbone)
+}
+
+// ByBestExtract orders evidence by how well its best sentence answers q
+// (stable: ties keep the retrieval order), so that the answerer reads the
+// passage holding the answer first rather than wherever search ranked it.
+func ByBestExtract(q string, evs []*agentsv1.Evidence) []*agentsv1.Evidence {
+	score := make(map[*agentsv1.Evidence]float64, len(evs))
+	for _, ev := range evs {
+		if best := BestExtracts(q, []*agentsv1.Evidence{ev}, 1); len(best) > 0 {
+			score[ev] = best[0].Score
+		}
+	}
+	out := append([]*agentsv1.Evidence(nil), evs...)
+	sort.SliceStable(out, func(i, j int) bool { return score[out[i]] > score[out[j]] })
+	return out
+}
+
+// DropOffPeriod removes the draft's sentences about another period than
+// the question names (a target for fiscal 2029 when the question asks
+// about Q1 fiscal 2023), when there is a backbone to answer instead.
+func DropOffPeriod(q, draft string, haveBackbone bool) (string, []string) {
+	if !haveBackbone {
+		return draft, nil
+	}
+	qi := newQuery(q)
+	var kept, dropped []string
+	for _, c := range SplitClaims(draft) {
+		if qi.offPeriod(labelRe.ReplaceAllString(c, "")) {
+			dropped = append(dropped, c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(dropped) == 0 {
+		return draft, nil
+	}
+	return strings.Join(kept, " "), dropped
 }

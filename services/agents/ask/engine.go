@@ -193,6 +193,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		overhead, _ := Prompt(nil, missing)
 		packed = Packer{LLM: e.LLM, AnswerTokens: e.AnswerTokens, DefaultWindow: e.DefaultWindow, MaxPassages: e.MaxPassages}.
 			Pack(ctx, all, overhead+"\n"+q)
+		packed.Evidence = ByBestExtract(q, packed.Evidence)
 		note(fmt.Sprintf("packer: %d of %d passages, %d/%d tokens (exact=%v)", len(packed.Evidence), len(all), packed.Tokens, packed.Budget, packed.Exact))
 		for _, ev := range packed.Evidence {
 			run.Passages = append(run.Passages, ev.GetPassage())
@@ -217,7 +218,11 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 			}
 		} else {
 			note("answerer draft: " + draft)
-			answer = Compose(draft, backbone)
+			kept, dropped := DropOffPeriod(q, draft, len(backbone) > 0)
+			for _, d := range dropped {
+				note("answerer: dropped a sentence about another period than asked: " + d)
+			}
+			answer = Compose(kept, backbone)
 			if live != nil && strings.HasPrefix(answer, draft) && len(answer) > len(draft) {
 				live(answer[len(draft):])
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -106,37 +107,119 @@ type Extract struct {
 	Ev    *agentsv1.Evidence
 }
 
-// scoreUnit rates how well a sentence answers q: term overlap, half credit
-// for question terms found only in the document's title (the period or
-// company a report names in its title but not in each sentence), a bonus for
-// figures when the question asks for one, and a mild prior for the passage's
-// rank.
-func scoreUnit(qTerms map[string]bool, numeric bool, u, title string, rank int) float64 {
+// query is what sentence scoring needs of a question.
+type query struct {
+	terms   map[string]bool
+	numeric bool     // asks for a figure
+	periods []Period // periods it names
+	future  bool     // asks about guidance, outlook or targets
+}
+
+var forwardRe = regexp.MustCompile(`(?i)\b(expect(s|ed|ing)?|guidance|outlook|forecast(s|ed)?|target(s|ed)?|project(s|ed|ion|ions)|anticipat(e|es|ed)|plan(s|ned)? to|will|would|intend(s)?)\b`)
+
+func newQuery(q string) query {
+	return query{terms: terms(q), numeric: wantsNumber(q), periods: Periods(q), future: forwardRe.MatchString(q)}
+}
+
+// offPeriod reports whether text names periods and none of them is one
+// the question names (a sentence about fiscal 2029 for a question about
+// Q1 fiscal 2023), or names only a full year when the question asks about
+// quarters. A text naming no period is not off-period.
+func (qi query) offPeriod(text string) bool {
+	if len(qi.periods) == 0 {
+		return false
+	}
+	ps := Periods(text)
+	if len(ps) == 0 {
+		return false
+	}
+	if qi.quarterly() && fullYearRe.MatchString(text) {
+		quarter := false
+		for _, p := range ps {
+			quarter = quarter || p.Quarter > 0
+		}
+		if !quarter {
+			return true // "for the full year fiscal 2023" answers no question about Q1 fiscal 2023
+		}
+	}
+	for _, p := range ps {
+		for _, w := range qi.periods {
+			if p.Matches(w) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var fullYearRe = regexp.MustCompile(`(?i)\b(full[- ]year|fiscal year|for the year|annual|twelve months|12 months)\b`)
+
+// quarterly reports whether every period the question names is a quarter.
+func (qi query) quarterly() bool {
+	for _, p := range qi.periods {
+		if p.Quarter == 0 {
+			return false
+		}
+	}
+	return len(qi.periods) > 0
+}
+
+// scoreUnit rates how well a sentence answers the question: term overlap,
+// half credit for question terms found only in the document's title (the
+// period or company a report names in its title but not in each sentence),
+// a bonus for figures when the question asks for one, and a mild prior for
+// the passage's rank. A sentence about another period than the one asked
+// (a target for fiscal 2029 when the question names fiscal 2023) scores
+// half, and a forward-looking one (guidance, targets) four fifths unless
+// the question asks about the future: a weak answerer otherwise copies the
+// figure-rich outlook paragraph instead of the result.
+func scoreUnit(qi query, u, title string, rank int) float64 {
 	ut := terms(u)
-	s := overlap(qTerms, ut)
-	if len(qTerms) > 0 && title != "" {
+	s := overlap(qi.terms, ut)
+	if len(qi.terms) > 0 && title != "" {
 		tt, n := terms(title), 0
-		for w := range qTerms {
+		for w := range qi.terms {
 			if !ut[w] && tt[w] {
 				n++
 			}
 		}
-		s += 0.5 * float64(n) / float64(len(qTerms))
+		s += 0.5 * float64(n) / float64(len(qi.terms))
 	}
-	if numeric && len(numbers(u)) > 0 {
-		s += 0.25
+	if qi.numeric {
+		switch {
+		case hasMeasure(u):
+			s += 0.25
+		case len(numbers(u)) > 0:
+			s += 0.1 // "5 of our top 10 customers": a count, rarely the figure asked
+		}
 	}
 	if n := len(strings.Fields(u)); n < 5 || n > 80 {
 		s *= 0.6
 	}
+	if qi.offPeriod(u) {
+		s *= 0.5
+	}
+	if !qi.future && forwardRe.MatchString(u) {
+		s *= 0.8
+	}
 	return s - 0.01*float64(rank)
+}
+
+// hasMeasure reports whether text writes an amount or a rate: a number
+// with a currency, a percent sign or a scale word ("$394 million", "84%").
+func hasMeasure(text string) bool {
+	for _, q := range FindQuantities(text) {
+		if q.Currency != "" || q.Percent || q.Scale > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // Read keeps, for each passage, its passage and the (up to three) sentences or
 // table rows that best answer the sub-question, best first.
 func Read(sq *agentsv1.SubQuestion, passages []*retrievalv1.Passage) []*agentsv1.Evidence {
-	qTerms := terms(sq.Question)
-	numeric := wantsNumber(sq.Question)
+	qi := newQuery(sq.Question)
 	var out []*agentsv1.Evidence
 	for rank, p := range passages {
 		type us struct {
@@ -145,7 +228,7 @@ func Read(sq *agentsv1.SubQuestion, passages []*retrievalv1.Passage) []*agentsv1
 		}
 		var scored []us
 		for _, u := range units(p.GetText()) {
-			if s := scoreUnit(qTerms, numeric, u, docTitle(p), rank); s >= 0.25 {
+			if s := scoreUnit(qi, u, docTitle(p), rank); s >= 0.25 {
 				scored = append(scored, us{u, s})
 			}
 		}
@@ -159,10 +242,16 @@ func Read(sq *agentsv1.SubQuestion, passages []*retrievalv1.Passage) []*agentsv1
 	return out
 }
 
-// docTitle is a passage's document name without its extension.
+// docTitle is what names a passage's document: its file name without the
+// extension and, when the retrieval service sent the document's card, its
+// title, issuer and fiscal period.
 func docTitle(p *retrievalv1.Passage) string {
 	n := p.GetDocumentName()
-	return strings.TrimSuffix(n, path.Ext(n))
+	t := strings.TrimSuffix(n, path.Ext(n))
+	if c := p.GetDocumentCard(); c != nil {
+		t = strings.Join(strings.Fields(strings.Join([]string{t, c.GetTitle(), c.GetIssuer(), c.GetFiscalPeriod()}, " ")), " ")
+	}
+	return t
 }
 
 // Label is the inline citation of a passage.
@@ -173,11 +262,11 @@ func Label(p *retrievalv1.Passage) string {
 // BestExtracts ranks every extract of evs against question q and returns
 // the best n, distinct.
 func BestExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
-	qTerms, numeric := terms(q), wantsNumber(q)
+	qi := newQuery(q)
 	var all []Extract
 	for rank, ev := range evs {
 		for _, x := range ev.GetExtracts() {
-			all = append(all, Extract{Text: x, Label: Label(ev.GetPassage()), Score: scoreUnit(qTerms, numeric, x, docTitle(ev.GetPassage()), rank), Rank: rank, Ev: ev})
+			all = append(all, Extract{Text: x, Label: Label(ev.GetPassage()), Score: scoreUnit(qi, x, docTitle(ev.GetPassage()), rank), Rank: rank, Ev: ev})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Score > all[j].Score })

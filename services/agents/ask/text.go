@@ -43,13 +43,33 @@ func numbers(text string) map[string]bool {
 	return out
 }
 
-// stem is a deliberately crude suffix stripper so that "grew/grow" miss but
-// "revenues/revenue" and "margins/margin" meet.
+// irregular maps irregular verb forms to their stem's base, so that "grew"
+// meets "grow" and "rose" meets "rise".
+var irregular = map[string]string{
+	"grew": "grow", "grown": "grow", "growth": "grow", "rose": "rise", "risen": "rise", "fell": "fall", "fallen": "fall",
+	"sold": "sell", "spent": "spend", "paid": "pay", "made": "make", "lost": "lose", "brought": "bring", "bought": "buy",
+	"won": "win", "began": "begin", "begun": "begin", "saw": "see", "seen": "see", "took": "take", "taken": "take",
+}
+
+// stem is a crude suffix stripper: "revenues/revenue", "increased/increase",
+// "companies/company" meet; irregular forms ("grew/grow") go through the
+// irregular table first; a possessive "'s" is dropped.
 func stem(w string) string {
+	w = strings.TrimSuffix(w, "'s")
+	if b, ok := irregular[w]; ok {
+		w = b
+	}
+	if len(w) > 5 && strings.HasSuffix(w, "ies") {
+		return w[:len(w)-3] + "y"
+	}
 	for _, suf := range []string{"ing", "ed", "es", "s"} {
 		if len(w) > len(suf)+3 && strings.HasSuffix(w, suf) {
-			return w[:len(w)-len(suf)]
+			w = w[:len(w)-len(suf)]
+			break
 		}
+	}
+	if len(w) >= 4 && strings.HasSuffix(w, "e") && !hasDigit(w) {
+		w = w[:len(w)-1]
 	}
 	return w
 }
@@ -57,7 +77,9 @@ func stem(w string) string {
 // terms returns the stemmed content words of text.
 func terms(text string) map[string]bool {
 	out := map[string]bool{}
-	for _, w := range wordRe.FindAllString(strings.ToLower(text), -1) {
+	text = strings.ReplaceAll(strings.ToLower(text), "’", "'")
+	for _, w := range wordRe.FindAllString(text, -1) {
+		w = strings.TrimSuffix(w, "'s")
 		if stop[w] || (len(w) < 3 && !hasDigit(w)) { // keep "q3", "h1", "10"
 			continue
 		}

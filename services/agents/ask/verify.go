@@ -1,6 +1,7 @@
 package ask
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,17 @@ func Verify(answer string, evs []*agentsv1.Evidence) (string, []*agentsv1.Citati
 				claim = strings.TrimSuffix(body, ".") + " " + Label(best.GetPassage()) + "."
 			}
 		}
+		if verdict == agentsv1.Verdict_VERDICT_UNSUPPORTED {
+			// A small model copies the right figure and then invents a tail
+			// (", which is approximately a 10.5% increase"): keep the copied
+			// clause when the evidence supports it.
+			if lead := leadingClause(body); lead != "" {
+				if v2, b2 := judge(lead, append(cited, evs...)); v2 != agentsv1.Verdict_VERDICT_UNSUPPORTED {
+					verdict, best, body = v2, b2, lead
+					claim = lead + " " + Label(best.GetPassage()) + "."
+				}
+			}
+		}
 		check := &agentsv1.ClaimCheck{Claim: claim, Verdict: verdict}
 		n++
 		switch verdict {
@@ -69,6 +81,22 @@ func Verify(answer string, evs []*agentsv1.Evidence) (string, []*agentsv1.Citati
 		v.SupportScore = float32(score / float64(n))
 	}
 	return strings.Join(kept, " "), cites, v
+}
+
+var tailRe = regexp.MustCompile(`(?i)(?:,|;|\s-)\s+(?:which|that is|representing|meaning|making|bringing|i\.e\.|approximately|roughly|an? (?:increase|decrease|rise|drop|decline|growth|change)|up|down|compared)\b`)
+
+// leadingClause is the claim up to its first trailing clause, or "" when
+// it has none or the lead is too short to be a claim.
+func leadingClause(body string) string {
+	loc := tailRe.FindStringIndex(body)
+	if loc == nil {
+		return ""
+	}
+	lead := strings.TrimSpace(body[:loc[0]])
+	if len(terms(lead)) < 3 {
+		return ""
+	}
+	return lead
 }
 
 // isMeta recognises the answer's own statements about what is missing.
