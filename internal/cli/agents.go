@@ -7,7 +7,11 @@ import (
 	"io"
 	"strings"
 
+	"google.golang.org/grpc/metadata"
+
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/services/agents"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
 func init() {
@@ -20,6 +24,7 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	adapter := fs.String("adapter", "", "LoRA adapter for the answering model")
 	single := fs.Bool("single-shot", false, "one search and one answer: no planner, no verifier")
 	pad := fs.Bool("scratchpad", false, "print the agents' scratchpad to stderr")
+	promptSet := fs.String("prompt-set", "", "the agents' prompt set for this question (one of "+strings.Join(prompts.Sets(), ", ")+"; default: the service's)")
 	var mf meshFlags
 	mf.bind(fs)
 	if err := fs.Parse(args); err != nil {
@@ -27,7 +32,13 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	question := strings.TrimSpace(strings.Join(fs.Args(), " "))
 	if *collection == "" || question == "" {
-		return usageErr(`pdfqa ask --collection NAME [--adapter NAME] [--single-shot] [--scratchpad] "question"`)
+		return usageErr(`pdfqa ask --collection NAME [--adapter NAME] [--single-shot] [--scratchpad] [--prompt-set NAME] "question"`)
+	}
+	if *promptSet != "" {
+		if _, err := prompts.Lookup(*promptSet); err != nil {
+			return usageErr("--prompt-set: %v", err)
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, agents.PromptSetHeader, *promptSet)
 	}
 	m, err := mf.connect()
 	if err != nil {

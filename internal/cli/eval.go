@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
@@ -22,6 +24,8 @@ import (
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/services/agents"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
 func init() {
@@ -41,6 +45,7 @@ type evalResult struct {
 	Support   float32            `json:"support_score,omitempty"`
 	Plan      int                `json:"sub_questions,omitempty"`
 	Timings   map[string]float64 `json:"timings_ms,omitempty"`
+	PromptSet string             `json:"prompt_set,omitempty"`
 }
 
 type evalCitation struct {
@@ -71,11 +76,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "", "data directory of the in-process mesh (default: a temporary directory)")
 	cache := fs.String("cache", config.DefaultCache(), "model and engine cache directory (env PDFQA_CACHE)")
 	limit := fs.Int("limit", 0, "ask only the first N questions (0: all)")
+	promptSet := fs.String("prompt-set", "", "prompt set(s) of the agents to ask with, comma-separated to compare variants side by side (one results file each, OUT.SET.jsonl); sets: "+strings.Join(prompts.Sets(), ", ")+" (default: the service's, "+prompts.Version+" unless PDFQA_PROMPT_SET says otherwise)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *questions == "" || (*docs == "" && !*skipIngest) {
-		return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME]")
+		return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME] [--prompt-set NAME[,NAME...]]")
+	}
+	sets, err := promptSets(*promptSet)
+	if err != nil {
+		return usageErr("--prompt-set: %v", err)
 	}
 	askMode := agentsv1.AskMode_ASK_MODE_AGENTIC
 	switch *mode {
@@ -161,7 +171,46 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *refineWait > 0 {
 		waitRefined(ctx, rc, *collection, *refineWait, stderr)
 	}
-	return askEach(ctx, ac, *collection, askMode, qs, *concurrency, *out, stdout, stderr)
+	if len(sets) == 0 {
+		return askEach(ctx, ac, *collection, askMode, "", qs, *concurrency, *out, stdout, stderr)
+	}
+	// One set after the other, each over every question, so that their
+	// latencies are measured on the same machine load.
+	var errs []error
+	for _, set := range sets {
+		path := *out
+		if len(sets) > 1 {
+			path = strings.TrimSuffix(*out, ".jsonl") + "." + set + ".jsonl"
+		}
+		fmt.Fprintf(stderr, "eval: prompt set %s -> %s\n", set, path)
+		if err := askEach(ctx, ac, *collection, askMode, set, qs, *concurrency, path, stdout, stderr); err != nil {
+			errs = append(errs, fmt.Errorf("prompt set %s: %w", set, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// promptSets reads --prompt-set: known set names, comma-separated, each once.
+func promptSets(flag string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range strings.Split(flag, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if _, err := prompts.Lookup(s); err != nil {
+			return nil, err
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if flag != "" && len(out) == 0 {
+		return nil, errors.New("no set named")
+	}
+	return out, nil
 }
 
 func readQuestions(path string) ([]string, error) {
@@ -284,7 +333,9 @@ func waitRefined(ctx context.Context, rc retrievalv1.RetrievalServiceClient, col
 	}
 }
 
-func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
+// askEach asks every question (prompt set: the agents' prompt set for each
+// call, "" for the service's) and writes one result line each to out.
+func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, set string, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -305,9 +356,12 @@ func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection st
 			defer func() { <-sem }()
 			t := time.Now()
 			qctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+			if set != "" {
+				qctx = metadata.AppendToOutgoingContext(qctx, agents.PromptSetHeader, set)
+			}
 			run, err := askStream(qctx, ac, &agentsv1.AskRequest{Collection: collection, Question: q, Mode: mode}, nil)
 			cancel()
-			res := evalResult{Question: q, LatencyMs: float64(time.Since(t).Microseconds()) / 1000, Citations: []evalCitation{}, Passages: []evalPassage{}}
+			res := evalResult{Question: q, LatencyMs: float64(time.Since(t).Microseconds()) / 1000, Citations: []evalCitation{}, Passages: []evalPassage{}, PromptSet: set}
 			if err != nil {
 				res.Error = err.Error()
 			}
@@ -354,8 +408,12 @@ func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection st
 		}()
 	}
 	wg.Wait()
-	fmt.Fprintf(stdout, "eval: %d questions, %d failed, %d degraded; latency p50 %.0fms p95 %.0fms; results in %s\n",
-		len(qs), failed, degraded, pct(lat, 0.5), pct(lat, 0.95), out)
+	label := ""
+	if set != "" {
+		label = " (prompt set " + set + ")"
+	}
+	fmt.Fprintf(stdout, "eval%s: %d questions, %d failed, %d degraded; latency p50 %.0fms p95 %.0fms; results in %s\n",
+		label, len(qs), failed, degraded, pct(lat, 0.5), pct(lat, 0.95), out)
 	names := make([]string, 0, len(stages))
 	for k := range stages {
 		names = append(names, k)

@@ -12,11 +12,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
 	"github.com/pdfqa/pdfqa/services/agents/runstore"
 )
 
@@ -36,10 +38,15 @@ type Service struct {
 	runs   *runstore.Store
 }
 
+// PromptSetHeader is the gRPC metadata key that picks the prompt set of one
+// Ask (`pdfqa eval --prompt-set`); without it the service's set applies.
+const PromptSetHeader = "pdfqa-prompt-set"
+
 // New returns the service over an engine and a run store in dataDir. An
 // engine without a logger logs to log; one without MaxImages takes it from
 // PDFQA_VISION_MAX_IMAGES (page images sent to a vision model per answer;
-// 0 turns them off; default 2).
+// 0 turns them off; default 2); one without a prompt set takes it from
+// PDFQA_PROMPT_SET (default v1).
 func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -56,6 +63,13 @@ func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error)
 		if n <= 0 {
 			engine.MaxImages = -1
 		}
+	}
+	if engine.Prompts == nil {
+		ps, err := prompts.Lookup(os.Getenv("PDFQA_PROMPT_SET"))
+		if err != nil {
+			return nil, fmt.Errorf("PDFQA_PROMPT_SET: %w", err)
+		}
+		engine.Prompts = ps
 	}
 	runs, err := runstore.Open(dataDir)
 	if err != nil {
@@ -75,6 +89,10 @@ func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServe
 	if err := ask.Validate(req); err != nil {
 		return errs.Status(err)
 	}
+	engine, err := s.engineFor(stream.Context())
+	if err != nil {
+		return errs.Status(err)
+	}
 	mode := req.GetMode()
 	if mode == agentsv1.AskMode_ASK_MODE_UNSPECIFIED {
 		mode = agentsv1.AskMode_ASK_MODE_AGENTIC
@@ -89,7 +107,7 @@ func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServe
 		}
 	}
 	save(run)
-	err := s.engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: save})
+	err = engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: save})
 	if err != nil && run.GetStatus() == agentsv1.RunStatus_RUN_STATUS_RUNNING {
 		// Cancelled or the client went away mid-run.
 		run.Status, run.Error, run.FinishTime = agentsv1.RunStatus_RUN_STATUS_FAILED, err.Error(), timestamppb.Now()
@@ -98,6 +116,19 @@ func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServe
 	s.log.Info("ask", slog.String("run_id", run.GetId()), slog.String("status", run.GetStatus().String()),
 		slog.Bool("degraded", run.GetDegraded()), slog.Any("err", err))
 	return errs.Status(err)
+}
+
+// engineFor is the engine with the prompt set the call's metadata names.
+func (s *Service) engineFor(ctx context.Context) (*ask.Engine, error) {
+	names := metadata.ValueFromIncomingContext(ctx, PromptSetHeader)
+	if len(names) == 0 {
+		return s.engine, nil
+	}
+	ps, err := prompts.Lookup(names[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ask.ErrInvalid, err)
+	}
+	return s.engine.With(ps), nil
 }
 
 // GetRun returns a run.

@@ -20,23 +20,26 @@ type Answerer struct {
 	MaxTokens int
 	// Pages are page images sent with the question (vision models only).
 	Pages []PageImage
+	// Prompts is the prompt set (nil: the default).
+	Prompts *prompts.Set
 }
 
 type labelled struct{ Label, Text string }
 
-// Prompt renders the answerer's system message for the packed evidence.
-func Prompt(evs []*agentsv1.Evidence, missing []string) (string, error) {
-	return prompt(evs, missing, nil)
+// Prompt renders the answerer's system message of prompt set ps (nil: the
+// default) for the packed evidence.
+func Prompt(ps *prompts.Set, evs []*agentsv1.Evidence, missing []string) (string, error) {
+	return prompt(ps, evs, missing, nil)
 }
 
 // prompt renders the answerer's system message; pages are the labels of the
 // page images sent with the question.
-func prompt(evs []*agentsv1.Evidence, missing, pages []string) (string, error) {
+func prompt(ps *prompts.Set, evs []*agentsv1.Evidence, missing, pages []string) (string, error) {
 	var items []labelled
 	for _, ev := range evs {
 		items = append(items, labelled{Label(ev.GetPassage()), strings.Join(strings.Fields(ev.GetPassage().GetText()), " ")})
 	}
-	return prompts.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing, "Pages": pages})
+	return ps.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing, "Pages": pages})
 }
 
 // Draft asks the model for a short cited answer, streaming its text to onDelta.
@@ -48,13 +51,13 @@ func (a Answerer) Draft(ctx context.Context, q string, evs []*agentsv1.Evidence,
 		labels = append(labels, p.Label)
 		images = append(images, p.Image)
 	}
-	sys, err := prompt(evs, missing, labels)
+	sys, err := prompt(a.Prompts, evs, missing, labels)
 	if err != nil {
 		return "", err
 	}
 	out, err := a.LLM.Generate(ctx, GenerateRequest{
 		Messages:  []Message{{Role: System, Content: sys}, {Role: User, Content: q, Images: images}},
-		MaxTokens: a.MaxTokens, Adapter: a.Adapter, Timeout: a.Timeout, Stop: []string{"\n\n", "Example question:"},
+		MaxTokens: a.MaxTokens, Adapter: a.Adapter, Timeout: a.Timeout, Stop: []string{"\n\n", "Example question:", "Example evidence:"},
 	}, onDelta)
 	return strings.TrimSpace(out), err
 }

@@ -13,6 +13,7 @@ import (
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
 // Engine runs questions through the agents.
@@ -41,6 +42,16 @@ type Engine struct {
 	RenderTimeout time.Duration
 	Pages         PageRenderer
 	Log           *slog.Logger
+
+	// Prompts is the prompt set (nil: the default set).
+	Prompts *prompts.Set
+}
+
+// With returns a copy of the engine that uses prompt set ps.
+func (e *Engine) With(ps *prompts.Set) *Engine {
+	c := *e
+	c.Prompts = ps
+	return &c
 }
 
 func (e *Engine) defaults() {
@@ -95,6 +106,8 @@ func Validate(req *agentsv1.AskRequest) error {
 // time) as it goes. It returns an error wrapping ErrRetrieval when no
 // evidence could be searched (run FAILED), or the context's error.
 func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agentsv1.Run, sink Sink) error {
+	c := *e // defaults are set per call: one engine serves concurrent runs
+	e = &c
 	e.defaults()
 	var mu sync.Mutex
 	var emitErr error
@@ -130,6 +143,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		}
 	}
 	q := strings.TrimSpace(req.GetQuestion())
+	note("prompts: set " + e.Prompts.Name())
 	agentic := req.GetMode() != agentsv1.AskMode_ASK_MODE_SINGLE_SHOT
 	maxSub := int(req.GetMaxSubQuestions())
 	if maxSub <= 0 {
@@ -144,7 +158,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 			return
 		}
 		var notes []string
-		plan, notes = Planner{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.PlanTimeout}.Plan(ctx, q, maxSub)
+		plan, notes = Planner{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.PlanTimeout, Prompts: e.Prompts}.Plan(ctx, q, maxSub)
 		note(notes...)
 	})
 	run.Plan = plan
@@ -190,7 +204,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 	var packed Packed
 	timed("answer", func() {
 		all := Interleave(lists)
-		overhead, _ := Prompt(nil, missing)
+		overhead, _ := Prompt(e.Prompts, nil, missing)
 		packed = Packer{LLM: e.LLM, AnswerTokens: e.AnswerTokens, DefaultWindow: e.DefaultWindow, MaxPassages: e.MaxPassages}.
 			Pack(ctx, all, overhead+"\n"+q)
 		packed.Evidence = ByBestExtract(q, packed.Evidence)
@@ -207,7 +221,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 			live = func(d string) { emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: d}}) }
 		}
 		pages := e.pageImages(ctx, req.GetCollection(), packed.Evidence, note)
-		draft, err := Answerer{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.AnswerTimeout, MaxTokens: e.AnswerTokens, Pages: pages}.
+		draft, err := Answerer{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.AnswerTimeout, MaxTokens: e.AnswerTokens, Pages: pages, Prompts: e.Prompts}.
 			Draft(ctx, q, packed.Evidence, missing, live)
 		if err != nil {
 			note("answerer: model unavailable, extractive answer: " + err.Error())

@@ -42,6 +42,7 @@ type Planner struct {
 	LLM     LLM
 	Adapter string
 	Timeout time.Duration
+	Prompts *prompts.Set // nil: the default set
 }
 
 // Plan returns a validated plan and notes for the scratchpad. It never
@@ -53,7 +54,7 @@ func (p Planner) Plan(ctx context.Context, q string, max int) (*agentsv1.Plan, [
 	}
 	var notes []string
 	if p.LLM != nil {
-		sys, err := prompts.Render("planner.tmpl", map[string]any{"Max": max})
+		sys, err := p.Prompts.Render("planner.tmpl", map[string]any{"Max": max})
 		if err == nil {
 			msgs := []Message{{Role: System, Content: sys}, {Role: User, Content: q}}
 			for attempt := 0; attempt < 2; attempt++ {
@@ -71,7 +72,7 @@ func (p Planner) Plan(ctx context.Context, q string, max int) (*agentsv1.Plan, [
 					return plan, notes
 				}
 				notes = append(notes, fmt.Sprintf("planner: attempt %d rejected (%v): %s", attempt+1, verr, truncate(out, 300)))
-				repair, rerr := prompts.Render("repair.tmpl", map[string]any{"Error": verr.Error(), "Question": q})
+				repair, rerr := p.Prompts.Render("repair.tmpl", map[string]any{"Error": verr.Error(), "Question": q})
 				if rerr != nil {
 					break
 				}

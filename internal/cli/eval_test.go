@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/services/agents"
+)
+
+func TestPromptSetsFlag(t *testing.T) {
+	got, err := promptSets(" v1, v1-fewshot ,v1")
+	if err != nil || strings.Join(got, "|") != "v1|v1-fewshot" {
+		t.Errorf("%q, %v", got, err)
+	}
+	if got, err := promptSets(""); err != nil || got != nil {
+		t.Errorf("empty flag: %q, %v", got, err)
+	}
+	for _, bad := range []string{"nope", "v1,nope", ","} {
+		if _, err := promptSets(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if err := runEval(context.Background(), []string{"--questions", "q.csv", "--skip-ingest", "--prompt-set", "nope"}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "v1-fewshot") {
+		t.Errorf("runEval with an unknown set: %v (want a usage error listing the sets, before any mesh starts)", err)
+	}
+}
+
+// recAgents answers every Ask with a run whose answer names the prompt set
+// the call's metadata asked for.
+type recAgents struct {
+	agentsv1.UnimplementedAgentsServiceServer
+	mu   sync.Mutex
+	sets []string
+}
+
+func (r *recAgents) Ask(req *agentsv1.AskRequest, st grpc.ServerStreamingServer[agentsv1.AskResponse]) error {
+	set := strings.Join(metadata.ValueFromIncomingContext(st.Context(), agents.PromptSetHeader), ",")
+	r.mu.Lock()
+	r.sets = append(r.sets, set)
+	r.mu.Unlock()
+	return st.Send(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_Run{Run: &agentsv1.Run{Id: "r", Answer: "set=" + set, Status: agentsv1.RunStatus_RUN_STATUS_SUCCEEDED}}})
+}
+
+// askEach sends the prompt set with every question and writes it into each
+// result line, so that runs of two sets can be scored side by side.
+func TestAskEachSendsThePromptSet(t *testing.T) {
+	lis := bufconn.Listen(1 << 20)
+	g := grpc.NewServer()
+	rec := &recAgents{}
+	agentsv1.RegisterAgentsServiceServer(g, rec)
+	go func() { _ = g.Serve(lis) }()
+	defer g.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ac := agentsv1.NewAgentsServiceClient(conn)
+	out := filepath.Join(t.TempDir(), "r.v1-fewshot.jsonl")
+	if err := askEach(context.Background(), ac, "c", agentsv1.AskMode_ASK_MODE_AGENTIC, "v1-fewshot", []string{"a?", "b?"}, 2, out, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var res evalResult
+		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, res.Question+" "+res.PromptSet+" "+res.Answer)
+	}
+	sort.Strings(lines)
+	if strings.Join(lines, "|") != "a? v1-fewshot set=v1-fewshot|b? v1-fewshot set=v1-fewshot" {
+		t.Errorf("results %q", lines)
+	}
+	// Without a set the call carries none: the service's own applies.
+	if err := askEach(context.Background(), ac, "c", agentsv1.AskMode_ASK_MODE_AGENTIC, "", []string{"a?"}, 1, out, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if rec.sets[len(rec.sets)-1] != "" {
+		t.Errorf("sets sent %q", rec.sets)
+	}
+}

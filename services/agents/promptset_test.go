@@ -1,0 +1,102 @@
+package agents
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
+)
+
+// recInference is upInference that records the system messages it is sent.
+type recInference struct {
+	upInference
+	mu     *sync.Mutex
+	system *[]string
+}
+
+func (r recInference) Generate(req *inferencev1.GenerateRequest, s grpc.ServerStreamingServer[inferencev1.GenerateResponse]) error {
+	r.mu.Lock()
+	for _, m := range req.GetMessages() {
+		if m.GetRole() == inferencev1.Role_ROLE_SYSTEM {
+			*r.system = append(*r.system, m.GetContent())
+		}
+	}
+	r.mu.Unlock()
+	return r.upInference.Generate(req, s)
+}
+
+func (r recInference) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(*r.system) == 0 {
+		return ""
+	}
+	return (*r.system)[len(*r.system)-1]
+}
+
+// The prompt set is chosen per call (metadata, as `pdfqa eval --prompt-set`
+// sends it) or per service (PDFQA_PROMPT_SET); unknown sets are refused.
+func TestPromptSetSelection(t *testing.T) {
+	inf := recInference{mu: &sync.Mutex{}, system: &[]string{}}
+	cl, _ := mesh(t, inf, t.TempDir())
+	ask := func(set string) (*agentsv1.Run, error) {
+		ctx := context.Background()
+		if set != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, PromptSetHeader, set)
+		}
+		st, err := cl.Ask(ctx, &agentsv1.AskRequest{Collection: "c", Question: "What was free cash flow?", IncludeScratchpad: true})
+		if err != nil {
+			return nil, err
+		}
+		var run *agentsv1.Run
+		for {
+			ev, err := st.Recv()
+			if err != nil {
+				if run == nil {
+					return nil, err
+				}
+				return run, nil
+			}
+			if r := ev.GetRun(); r != nil {
+				run = r
+			}
+		}
+	}
+	run, err := ask("")
+	if err != nil || !strings.Contains(run.GetScratchpad(), "prompts: set v1\n") || strings.Contains(inf.last(), "skip guidance") {
+		t.Fatalf("default: %v %q", err, run.GetScratchpad())
+	}
+	run, err = ask("v1-fewshot")
+	if err != nil || !strings.Contains(run.GetScratchpad(), "prompts: set v1-fewshot") || !strings.Contains(inf.last(), "skip guidance and targets for other periods") {
+		t.Fatalf("v1-fewshot: %v %q\n%s", err, run.GetScratchpad(), inf.last())
+	}
+	if _, err := ask("nope"); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "v1-fewshot") {
+		t.Fatalf("unknown set: %v", err)
+	}
+}
+
+func TestPromptSetFromEnvironment(t *testing.T) {
+	t.Setenv("PDFQA_PROMPT_SET", "nope")
+	if _, err := New(nil, &ask.Engine{}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "PDFQA_PROMPT_SET") {
+		t.Fatalf("err %v", err)
+	}
+	t.Setenv("PDFQA_PROMPT_SET", "v1-terse")
+	e := &ask.Engine{}
+	s, err := New(nil, e, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if e.Prompts.Name() != "v1-terse" {
+		t.Errorf("engine prompt set %q", e.Prompts.Name())
+	}
+}
