@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
@@ -43,6 +42,13 @@ type Engine struct {
 	Pages         PageRenderer
 	Log           *slog.Logger
 
+	// Documents lists the collection's documents with their cards, for
+	// routing questions over several periods or documents (default: Search,
+	// when it implements DocumentLister; else the cards of a first search).
+	// A question over several periods fans out to at most MaxFanOut
+	// documents (default 8), one sub-question each.
+	Documents DocumentLister
+	MaxFanOut int
 	// Prompts is the prompt set (nil: the default set).
 	Prompts *prompts.Set
 }
@@ -67,6 +73,10 @@ func (e *Engine) defaults() {
 	def(&e.DefaultWindow, 2048)
 	def(&e.MaxPassages, 10)
 	def(&e.BackboneMax, 3)
+	def(&e.MaxFanOut, 8)
+	if e.Documents == nil {
+		e.Documents, _ = e.Search.(DocumentLister)
+	}
 	if e.MaxImages == 0 {
 		e.MaxImages = 2
 	}
@@ -150,17 +160,36 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		maxSub = e.MaxSubQuestions
 	}
 
-	// Plan.
+	// Plan: route by the documents' cards, else the planner.
 	var plan *agentsv1.Plan
+	var route Route
+	var scope map[string][]string
 	timed("plan", func() {
 		if !agentic {
 			plan = onePlan(q, "single-shot")
 			return
 		}
+		r, routed := e.route(ctx, req, q, note)
+		if routed && r.Fan {
+			route = r
+			plan, scope = FanPlan(q, r)
+			return
+		}
 		var notes []string
 		plan, notes = Planner{LLM: e.LLM, Adapter: req.GetAdapter(), Timeout: e.PlanTimeout, Prompts: e.Prompts}.Plan(ctx, q, maxSub)
 		note(notes...)
+		if routed {
+			// The question names its documents' period: every step searches them.
+			_, one := FanPlan(q, r)
+			scope = map[string][]string{}
+			for _, sq := range plan.GetSubQuestions() {
+				scope[sq.Id] = one["q1"]
+			}
+		}
 	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	run.Plan = plan
 	emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_Plan{Plan: plan}})
 	save()
@@ -171,7 +200,7 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		subs[sq.Id] = &agentsv1.SubAnswer{SubQuestionId: sq.Id, Status: agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_PENDING}
 		emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_SubAnswer{SubAnswer: subs[sq.Id]}})
 	}
-	timed("research", func() { e.research(ctx, req, plan, subs, emit, note, &mu) })
+	timed("research", func() { e.research(ctx, req, plan, scope, subs, emit, note, &mu) })
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -199,18 +228,40 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		run.Error = "partial answer; could not research: " + strings.Join(retrievalErrs, "; ")
 	}
 
+	// Facts: figures read from the evidence, the calculator's steps and
+	// conflicting figures, cited and checked by construction.
+	var facts []line
+	modelNeeded := true
+	if agentic {
+		facts, modelNeeded = e.facts(q, plan, route, subs, note)
+	}
+
 	// Pack and answer.
 	var answer string
 	var packed Packed
 	timed("answer", func() {
-		all := Interleave(lists)
 		overhead, _ := Prompt(e.Prompts, nil, missing)
-		packed = Packer{LLM: e.LLM, AnswerTokens: e.AnswerTokens, DefaultWindow: e.DefaultWindow, MaxPassages: e.MaxPassages}.
-			Pack(ctx, all, overhead+"\n"+q)
-		packed.Evidence = ByBestExtract(q, packed.Evidence)
-		note(fmt.Sprintf("packer: %d of %d passages, %d/%d tokens (exact=%v)", len(packed.Evidence), len(all), packed.Tokens, packed.Budget, packed.Exact))
+		pk := Packer{LLM: e.LLM, AnswerTokens: e.AnswerTokens, DefaultWindow: e.DefaultWindow, MaxPassages: e.MaxPassages}
+		n := 0
+		if route.Fan {
+			// Each document its share of the context, in period order.
+			packed = pk.PackFair(ctx, lists, overhead+"\n"+q)
+			for _, l := range lists {
+				n += len(l)
+			}
+		} else {
+			all := Interleave(lists)
+			n = len(all)
+			packed = pk.Pack(ctx, all, overhead+"\n"+q)
+			packed.Evidence = ByBestExtract(q, packed.Evidence)
+		}
+		note(fmt.Sprintf("packer: %d of %d passages, %d/%d tokens (exact=%v)", len(packed.Evidence), n, packed.Tokens, packed.Budget, packed.Exact))
 		for _, ev := range packed.Evidence {
 			run.Passages = append(run.Passages, ev.GetPassage())
+		}
+		if !modelNeeded {
+			note("answerer: the figures answer the question; no model call")
+			return
 		}
 		backbone := Backbone(plan, packed.Evidence, e.BackboneMax)
 		for _, x := range backbone {
@@ -246,22 +297,32 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		}
 	})
 
-	// Verify (agentic), then stream the verified answer.
+	// Verify (agentic), then stream the verified answer with the facts.
 	evs := packed.Evidence
 	for _, l := range lists {
 		evs = append(evs, l...)
 	}
 	if agentic {
 		timed("verify", func() {
-			kept, cites, v := Verify(answer, evs)
-			for _, c := range v.GetClaims() {
-				note(fmt.Sprintf("verifier: %s: %s", strings.TrimPrefix(c.Verdict.String(), "VERDICT_"), c.Claim))
+			var cites []*agentsv1.Citation
+			var v *agentsv1.Verification
+			if modelNeeded {
+				var kept string
+				kept, cites, v = Verify(answer, evs)
+				for _, c := range v.GetClaims() {
+					note(fmt.Sprintf("verifier: %s: %s", strings.TrimPrefix(c.Verdict.String(), "VERDICT_"), c.Claim))
+				}
+				if strings.TrimSpace(kept) == "" && len(facts) == 0 {
+					kept = Extractive(Backbone(plan, packed.Evidence, e.BackboneMax))
+					kept, cites, v = Verify(kept, evs)
+				}
+				answer = kept
 			}
-			if strings.TrimSpace(kept) == "" {
-				kept = Extractive(Backbone(plan, packed.Evidence, e.BackboneMax))
-				kept, cites, v = Verify(kept, evs)
+			answer, cites, v = withFacts(answer, cites, v, facts)
+			if !modelNeeded && len(missing) > 0 {
+				answer += "\nNot found in the documents: " + strings.Join(missing, "; ") + "."
 			}
-			answer, run.Citations, run.Verification = kept, cites, v
+			run.Citations, run.Verification = cites, v
 		})
 		for _, d := range deltas(answer) {
 			emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: d}})
@@ -290,9 +351,9 @@ func deltas(text string) []string {
 	return out
 }
 
-func (e *Engine) research(ctx context.Context, req *agentsv1.AskRequest, plan *agentsv1.Plan, subs map[string]*agentsv1.SubAnswer,
-	emit func(*agentsv1.AskResponse), note func(...string), mu *sync.Mutex) {
-	r := Researcher{Search: e.Search, Collection: req.GetCollection(), DocumentIDs: req.GetDocumentIds(), TopK: e.TopK, Timeout: e.SearchTimeout}
+func (e *Engine) research(ctx context.Context, req *agentsv1.AskRequest, plan *agentsv1.Plan, scope map[string][]string,
+	subs map[string]*agentsv1.SubAnswer, emit func(*agentsv1.AskResponse), note func(...string), mu *sync.Mutex) {
+	base := Researcher{Search: e.Search, Collection: req.GetCollection(), DocumentIDs: req.GetDocumentIds(), TopK: e.TopK, Timeout: e.SearchTimeout}
 	done := map[string]chan struct{}{}
 	for _, sq := range plan.GetSubQuestions() {
 		done[sq.Id] = make(chan struct{})
@@ -324,6 +385,10 @@ func (e *Engine) research(ctx context.Context, req *agentsv1.AskRequest, plan *a
 			}
 			defer func() { <-sem }()
 			emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_SubAnswer{SubAnswer: &agentsv1.SubAnswer{SubQuestionId: sq.Id, Status: agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_RUNNING}}})
+			r := base
+			if ids, ok := scope[sq.Id]; ok {
+				r.DocumentIDs = ids // a routed sub-question searches its documents only
+			}
 			ans, notes, err := r.Research(ctx, sq, depAnswers)
 			note(notes...)
 			if err != nil {
@@ -345,5 +410,3 @@ func (e *Engine) research(ctx context.Context, req *agentsv1.AskRequest, plan *a
 
 // IsRetrieval reports whether err means retrieval was unreachable.
 func IsRetrieval(err error) bool { return errors.Is(err, ErrRetrieval) }
-
-var _ = retrievalv1.SearchMode_SEARCH_MODE_HYBRID

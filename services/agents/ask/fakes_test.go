@@ -2,6 +2,7 @@ package ask
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -48,14 +49,21 @@ func (f *fakeLLM) CountTokens(_ context.Context, text string) (int, int, error) 
 	return len(strings.Fields(text)), f.window, nil
 }
 
-// fakeSearch returns passages whose text shares a word with the query.
+// fakeSearch returns passages whose text shares a word with the query,
+// of the requested documents only, and records the requests.
 type fakeSearch struct {
 	passages []*retrievalv1.Passage
 	err      error
 	failOn   string // queries containing this fail
+
+	mu   sync.Mutex
+	reqs []SearchRequest
 }
 
 func (f *fakeSearch) Search(_ context.Context, req SearchRequest) ([]*retrievalv1.Passage, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -64,12 +72,41 @@ func (f *fakeSearch) Search(_ context.Context, req SearchRequest) ([]*retrievalv
 	}
 	qt := terms(req.Query)
 	var out []*retrievalv1.Passage
+	perDoc := map[string]int{}
 	for _, p := range f.passages {
+		if len(req.DocumentIDs) > 0 && !slices.Contains(req.DocumentIDs, p.DocumentId) {
+			continue
+		}
+		if req.MaxPerDocument > 0 && perDoc[p.DocumentId] >= req.MaxPerDocument {
+			continue
+		}
 		if overlap(qt, terms(p.Text)) > 0 {
+			perDoc[p.DocumentId]++
 			out = append(out, p)
 		}
 	}
+	if req.TopK > 0 && len(out) > req.TopK {
+		out = out[:req.TopK]
+	}
 	return out, nil
+}
+
+// requests returns the recorded search requests.
+func (f *fakeSearch) requests() []SearchRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]SearchRequest(nil), f.reqs...)
+}
+
+// fakeLister is a fakeSearch that also lists the collection's documents.
+type fakeLister struct {
+	*fakeSearch
+	docs    []*retrievalv1.Document
+	listErr error
+}
+
+func (f *fakeLister) ListDocuments(context.Context, string) ([]*retrievalv1.Document, error) {
+	return f.docs, f.listErr
 }
 
 func corpus() []*retrievalv1.Passage {

@@ -134,3 +134,90 @@ func (pk Packer) count(ctx context.Context, texts []string) ([]int, int, bool) {
 	}
 	return counts, window, exact
 }
+
+// PackFair packs evidence lists (one per document of a fan-out, in period
+// order) so that each list gets an equal share of the token budget and of
+// the passages (at least one passage each, however small MaxPassages);
+// what a list leaves unused goes to the others, round robin by rank. The
+// result keeps the lists' order, each list best first, so the answerer
+// reads the periods in order.
+func (pk Packer) PackFair(ctx context.Context, lists [][]*agentsv1.Evidence, overhead string) Packed {
+	kept := map[*agentsv1.Evidence]bool{}
+	for _, ev := range Interleave(lists) {
+		kept[ev] = true
+	}
+	var flat []*agentsv1.Evidence
+	groups := make([][]int, len(lists)) // indexes into flat
+	for g, l := range lists {
+		for _, ev := range l {
+			if kept[ev] {
+				kept[ev] = false // once, in its first list
+				groups[g] = append(groups[g], len(flat))
+				flat = append(flat, ev)
+			}
+		}
+	}
+	texts := make([]string, len(flat))
+	for i, ev := range flat {
+		texts[i] = Label(ev.GetPassage()) + " " + ev.GetPassage().GetText() + "\n"
+	}
+	counts, window, exact := pk.count(ctx, append([]string{overhead}, texts...))
+	if window <= 0 {
+		window = pk.DefaultWindow
+	}
+	budget := window - pk.AnswerTokens - counts[0]
+	res := Packed{Budget: budget, Exact: exact}
+	if len(lists) == 0 {
+		return res
+	}
+	maxP := pk.MaxPassages
+	if maxP <= 0 {
+		maxP = len(flat)
+	}
+	maxP = max(maxP, len(lists))
+	share, pshare := budget/len(lists), max(1, maxP/len(lists))
+	take := make([]bool, len(flat))
+	n := 0
+	for _, g := range groups {
+		used, got := 0, 0
+		for _, i := range g {
+			if got >= pshare {
+				break
+			}
+			if c := counts[i+1]; used+c <= share {
+				take[i], used, got = true, used+c, got+1
+				res.Tokens += c
+				n++
+			}
+		}
+	}
+	for rank := 0; n < maxP; rank++ {
+		more := false
+		for _, g := range groups {
+			if rank >= len(g) {
+				continue
+			}
+			more = true
+			i := g[rank]
+			if take[i] || n >= maxP {
+				continue
+			}
+			if c := counts[i+1]; res.Tokens+c <= budget {
+				take[i] = true
+				res.Tokens += c
+				n++
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	for _, g := range groups {
+		for _, i := range g {
+			if take[i] {
+				res.Evidence = append(res.Evidence, flat[i])
+			}
+		}
+	}
+	return res
+}

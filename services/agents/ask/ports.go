@@ -81,9 +81,17 @@ type SearchRequest struct {
 	Query       string
 	TopK        int
 	DocumentIDs []string
+	// MaxPerDocument caps the passages of one document (0: no cap).
+	MaxPerDocument int
 }
 
 // Searcher is the retrieval service as the agents see it.
 type Searcher interface {
 	Search(ctx context.Context, req SearchRequest) ([]*retrievalv1.Passage, error)
+}
+
+// DocumentLister lists a collection's documents with their cards (issuer,
+// form, period): the retrieval service's ListDocuments.
+type DocumentLister interface {
+	ListDocuments(ctx context.Context, collection string) ([]*retrievalv1.Document, error)
 }

@@ -118,12 +118,21 @@ func NewSearcher(conn grpc.ClientConnInterface) Searcher {
 func (s Searcher) Search(ctx context.Context, req ask.SearchRequest) ([]*retrievalv1.Passage, error) {
 	r, err := s.C.Search(ctx, &retrievalv1.SearchRequest{
 		Collection: req.Collection, Query: req.Query, TopK: int32(req.TopK), DocumentIds: req.DocumentIDs,
-		Mode: retrievalv1.SearchMode_SEARCH_MODE_HYBRID,
+		Mode: retrievalv1.SearchMode_SEARCH_MODE_HYBRID, MaxPerDocument: int32(req.MaxPerDocument),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r.GetPassages(), nil
+}
+
+// ListDocuments lists a collection's documents with their cards.
+func (s Searcher) ListDocuments(ctx context.Context, collection string) ([]*retrievalv1.Document, error) {
+	r, err := s.C.ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: collection})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetDocuments(), nil
 }
 
 // RenderPage renders one page as a PNG at the service's default resolution.
@@ -136,6 +145,7 @@ func (s Searcher) RenderPage(ctx context.Context, collection, documentID string,
 }
 
 var (
-	_ ask.VisionLLM    = LLM{}
-	_ ask.PageRenderer = Searcher{}
+	_ ask.VisionLLM      = LLM{}
+	_ ask.PageRenderer   = Searcher{}
+	_ ask.DocumentLister = Searcher{}
 )
