@@ -205,8 +205,42 @@ type numTable struct {
 	cols        []column
 }
 
-// detectNumericTables finds the numeric tables of a page.
-func detectNumericTables(lines []Line) []Table {
+// isRule reports whether a path object's box is a horizontal ruling line.
+func isRule(r Rect) bool {
+	return finite(r.X0) && finite(r.X1) && finite(r.Y0) && finite(r.Y1) &&
+		r.Height() >= 0 && r.Height() <= 2 && r.Width() >= 8
+}
+
+// spanOf returns the columns a header cell spans by its underline: a rule
+// just below the cell, wider than its text, covers the columns whose
+// middles it reaches. nil when the cell has no such rule.
+func spanOf(c cell, cols []column, rules []Rect, h float64) []bool {
+	for _, r := range rules {
+		if r.Y0 < c.box.Y1-1 || r.Y0 > c.box.Y1+1.2*h+2 {
+			continue
+		}
+		ov := min(r.X1, c.box.X1) - max(r.X0, c.box.X0)
+		if ov < 0.5*c.box.Width() || r.Width() < 1.3*c.box.Width() {
+			continue
+		}
+		span := make([]bool, len(cols))
+		n := 0
+		for j, col := range cols {
+			if mid := (col.x0 + col.x1) / 2; mid >= r.X0-2 && mid <= r.X1+2 {
+				span[j] = true
+				n++
+			}
+		}
+		if n >= 2 {
+			return span
+		}
+	}
+	return nil
+}
+
+// detectNumericTables finds the numeric tables of a page; rules are its
+// horizontal ruling lines (they tell which columns a header spans).
+func detectNumericTables(lines []Line, rules []Rect) []Table {
 	rows := visualRows(lines)
 	var out []Table
 	for i := 0; i < len(rows); i++ {
@@ -257,7 +291,7 @@ func detectNumericTables(lines []Line) []Table {
 		if !ok {
 			continue
 		}
-		out = append(out, buildNumTable(rows, nt))
+		out = append(out, buildNumTable(rows, nt, rules))
 		i = last
 	}
 	return out
@@ -319,7 +353,7 @@ func gap(c cell, col column) float64 {
 	return -(min(c.box.X1, col.x1) - max(c.box.X0, col.x0))
 }
 
-func buildNumTable(rows []vrow, nt numTable) Table {
+func buildNumTable(rows []vrow, nt numTable, rules []Rect) Table {
 	cols := nt.cols
 	zone := cols[0].x0
 	pitch := 0.0
@@ -370,9 +404,22 @@ func buildNumTable(rows []vrow, nt numTable) Table {
 				stub = append(stub, c.text)
 			}
 		}
+		spans := make([][]bool, len(zc))
+		for ci, c := range zc {
+			spans[ci] = spanOf(c, cols, rules, max(rows[k].h, 1))
+		}
 		for j, col := range cols {
 			best, bg := -1, 0.0
+			for ci := range zc {
+				if spans[ci] != nil && spans[ci][j] {
+					best = ci // underlined over this column
+					break
+				}
+			}
 			for ci, c := range zc {
+				if best >= 0 && spans[best] != nil {
+					break
+				}
 				if g := gap(c, col); g <= tol && (best < 0 || g < bg) {
 					best, bg = ci, g
 				}

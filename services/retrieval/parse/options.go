@@ -15,6 +15,8 @@ const (
 	DefaultMaxOCRPages     = 200
 	// maxObjectsScanned bounds the per-page object walk used to count images.
 	maxObjectsScanned = 20_000
+	// maxRules bounds the ruling lines kept per page.
+	maxRules = 2_000
 )
 
 // OCRMode selects when OCR runs.

@@ -408,8 +408,24 @@ func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef refer
 				break
 			}
 			t, err := inst.FPDFPageObj_GetType(&requests.FPDFPageObj_GetType{PageObject: obj.PageObject})
-			if err == nil && t.Type == enums.FPDF_PAGEOBJ_IMAGE {
+			if err != nil {
+				continue
+			}
+			switch t.Type {
+			case enums.FPDF_PAGEOBJ_IMAGE:
 				page.Images++
+			case enums.FPDF_PAGEOBJ_PATH:
+				if len(page.Rules) >= maxRules {
+					continue
+				}
+				b, err := inst.FPDFPageObj_GetBounds(&requests.FPDFPageObj_GetBounds{PageObject: obj.PageObject})
+				if err != nil {
+					continue
+				}
+				r := Rect{X0: float64(b.Left), X1: float64(b.Right), Y0: page.Height - float64(b.Top), Y1: page.Height - float64(b.Bottom)}
+				if isRule(r) {
+					page.Rules = append(page.Rules, r)
+				}
 			}
 		}
 	} else if isRuntimeFailure(err) {
@@ -471,7 +487,7 @@ func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef refer
 
 	page.Text = linesText(page.Lines)
 	if !o.DisableTables {
-		page.Tables = detectTables(page.Lines)
+		page.Tables = detectTables(page.Lines, page.Rules)
 	}
 	if o.OmitLines {
 		page.Lines = nil

@@ -118,8 +118,8 @@ func consistent(rows [][]cell) bool {
 	return good >= 2
 }
 
-func detectTables(lines []Line) []Table {
-	tables := detectNumericTables(lines)
+func detectTables(lines []Line, rules []Rect) []Table {
+	tables := detectNumericTables(lines, rules)
 	if len(tables) > 0 {
 		var rest []Line
 		for _, l := range lines {

@@ -274,7 +274,10 @@ type Page struct {
 	// OCRConfidence is the mean word confidence in [0,100] when OCR is set.
 	OCRConfidence float64 `json:"ocr_confidence,omitempty"`
 	// Images is the number of top-level image objects on the page.
-	Images int     `json:"images"`
+	Images int `json:"images"`
+	// Rules are the page's horizontal ruling lines (thin path objects:
+	// table borders, the underline of a header spanning its columns).
+	Rules  []Rect  `json:"rules,omitempty"`
 	Tables []Table `json:"tables,omitempty"`
 	// Warnings lists non-fatal problems with this page (for example: OCR
 	// needed but Tesseract is not installed).
