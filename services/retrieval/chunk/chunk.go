@@ -26,6 +26,7 @@
 package chunk
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -236,7 +237,7 @@ func appendPage(bs []block, p *parse.Page, furniture map[string]bool) []block {
 			lines = append(lines, parse.Line{}) // blank line of a geometry-less page: paragraph mark
 			continue
 		}
-		if t == "" || inTable(l.Box, p.Tables) {
+		if t == "" || parse.InTables(l.Box, p.Tables) {
 			continue
 		}
 		if inMargin(p, l.Box) && (furniture[furnitureKey(t)] || pageNumber.MatchString(t)) {
@@ -247,7 +248,7 @@ func appendPage(bs []block, p *parse.Page, furniture map[string]bool) []block {
 	}
 	gap, height, left, right := pageMetrics(lines)
 	tables := slices.Clone(p.Tables)
-	slices.SortFunc(tables, func(a, b parse.Table) int { return cmpF(a.Box.Y0, b.Box.Y0) })
+	slices.SortFunc(tables, func(a, b parse.Table) int { return cmp.Compare(a.Box.Y0, b.Box.Y0) })
 	addTable := func(t parse.Table) {
 		id := fmt.Sprintf("p%d-t%d", p.Number, slices.IndexFunc(p.Tables, func(x parse.Table) bool { return x.Box == t.Box }))
 		for i := range t.Rows {
@@ -301,16 +302,6 @@ func appendPage(bs []block, p *parse.Page, furniture map[string]bool) []block {
 		}
 	}
 	return bs
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pageMetrics returns the usual gap between consecutive lines of the page,
@@ -717,17 +708,4 @@ func build(ps []piece, docID, docName, heading string, seq int) store.Chunk {
 	}
 	c.Len = len(terms)
 	return c
-}
-
-func inTable(r parse.Rect, ts []parse.Table) bool {
-	if r.Empty() {
-		return false
-	}
-	cx, cy := (r.X0+r.X1)/2, (r.Y0+r.Y1)/2
-	for _, t := range ts {
-		if cx >= t.Box.X0 && cx <= t.Box.X1 && cy >= t.Box.Y0 && cy <= t.Box.Y1 {
-			return true
-		}
-	}
-	return false
 }

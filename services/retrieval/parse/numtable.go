@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"cmp"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func visualRows(lines []Line) []vrow {
 		}
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
-		return cmpFloat((lines[a].Box.Y0+lines[a].Box.Y1)/2, (lines[b].Box.Y0+lines[b].Box.Y1)/2)
+		return cmp.Compare((lines[a].Box.Y0+lines[a].Box.Y1)/2, (lines[b].Box.Y0+lines[b].Box.Y1)/2)
 	})
 	var rows []vrow
 	var ref Rect // band of the row's first line
@@ -74,7 +75,7 @@ func visualRows(lines []Line) []vrow {
 		if len(words) == 0 {
 			return
 		}
-		slices.SortStableFunc(words, func(a, b Word) int { return cmpFloat(a.Box.X0, b.Box.X0) })
+		slices.SortStableFunc(words, func(a, b Word) int { return cmp.Compare(a.Box.X0, b.Box.X0) })
 		hs := make([]float64, len(words))
 		var box Rect
 		for i, w := range words {
@@ -309,16 +310,7 @@ func valueColumns(rows []vrow) []column {
 			iv = append(iv, column{c.box.X0, c.box.X1})
 		}
 	}
-	slices.SortFunc(iv, func(a, b column) int { return cmpFloat(a.x0, b.x0) })
-	var out []column
-	for _, c := range iv {
-		if n := len(out); n > 0 && c.x0 <= out[n-1].x1 {
-			out[n-1].x1 = max(out[n-1].x1, c.x1)
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
+	return mergeColumns(iv)
 }
 
 // colOf returns the column whose extent holds the cell's middle, else the
@@ -615,16 +607,6 @@ func titleCase(s string) string {
 }
 
 var smallTitleWords = map[string]bool{"a": true, "an": true, "and": true, "of": true, "in": true, "on": true, "or": true, "the": true, "to": true, "for": true, "by": true}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // linkTables carries headers over page breaks: a table at the top of a page
 // without column headers of its own continues the last table of the

@@ -56,6 +56,12 @@ func columnsOf(rows [][]cell) []column {
 			iv = append(iv, column{c.box.X0, c.box.X1})
 		}
 	}
+	return mergeColumns(iv)
+}
+
+// mergeColumns merges overlapping horizontal extents into disjoint column
+// intervals, left to right.
+func mergeColumns(iv []column) []column {
 	sort.Slice(iv, func(i, j int) bool { return iv[i].x0 < iv[j].x0 })
 	var out []column
 	for _, c := range iv {
@@ -123,7 +129,7 @@ func detectTables(lines []Line, rules []Rect) []Table {
 	if len(tables) > 0 {
 		var rest []Line
 		for _, l := range lines {
-			if !insideAny(l.Box, tables) {
+			if !InTables(l.Box, tables) {
 				rest = append(rest, l)
 			}
 		}
@@ -134,8 +140,8 @@ func detectTables(lines []Line, rules []Rect) []Table {
 	return tables
 }
 
-// insideAny reports whether r's centre lies in one of the tables' boxes.
-func insideAny(r Rect, ts []Table) bool {
+// InTables reports whether r's centre lies in one of the tables' boxes.
+func InTables(r Rect, ts []Table) bool {
 	if r.Empty() {
 		return false
 	}
