@@ -346,7 +346,7 @@ func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []sto
 		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
 		texts := make([]string, len(batch))
 		for j, c := range batch {
-			texts[j] = embedText(c)
+			texts[j] = embedText(c, contextual(embed.ModelName(e.emb)))
 		}
 		v, err := e.emb.Embed(ectx, texts)
 		if err != nil {

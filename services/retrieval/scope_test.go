@@ -83,3 +83,18 @@ func TestCapAndMix(t *testing.T) {
 		t.Fatalf("selectResults capped %v, want [1 2 5 6]", seqs)
 	}
 }
+
+func TestEmbedTextContext(t *testing.T) {
+	c := store.Chunk{Heading: "Net Sales", Text: "iPhone net sales decreased.", Context: "Apple Inc. · Form 10-Q · Q3 2023"}
+	if got := embedText(c, true); got != "Apple Inc. · Form 10-Q · Q3 2023\nNet Sales\niPhone net sales decreased." {
+		t.Errorf("with context: %q", got)
+	}
+	if got := embedText(c, false); got != "Net Sales\niPhone net sales decreased." {
+		t.Errorf("without context: %q", got)
+	}
+	for model, want := range map[string]bool{"": true, "all-minilm-l6-v2-f16": true, "static": false, "all-minilm-l6-v2-f16-static": false} {
+		if contextual(model) != want {
+			t.Errorf("contextual(%q) = %v", model, !want)
+		}
+	}
+}
