@@ -233,7 +233,13 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 	var facts []line
 	modelNeeded := true
 	if agentic {
-		facts, modelNeeded = e.facts(q, plan, route, subs, note)
+		facts, modelNeeded = e.facts(ctx, req, q, plan, route, subs, note)
+		lists = lists[:0] // the facts may have searched again
+		for _, sq := range plan.GetSubQuestions() {
+			if sa := subs[sq.Id]; sa.GetStatus() != agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_FAILED {
+				lists = append(lists, sa.GetEvidence())
+			}
+		}
 	}
 
 	// Pack and answer.

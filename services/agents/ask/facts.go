@@ -42,7 +42,8 @@ var yoyRe = regexp.MustCompile(`(?i)\b(year[- ]over[- ]year|year[- ]on[- ]year|y
 // figures (or a row's current and prior-year columns) and the figures the
 // evidence disagrees on. modelNeeded is false when the facts answer the
 // question alone (a question about figures over several periods).
-func (e *Engine) facts(q string, plan *agentsv1.Plan, route Route, subs map[string]*agentsv1.SubAnswer, note func(...string)) (out []line, modelNeeded bool) {
+func (e *Engine) facts(ctx context.Context, req *agentsv1.AskRequest, q string, plan *agentsv1.Plan, route Route,
+	subs map[string]*agentsv1.SubAnswer, note func(...string)) (out []line, modelNeeded bool) {
 	if route.Fan {
 		evs := make([][]*agentsv1.Evidence, len(route.Docs))
 		for i, sq := range plan.GetSubQuestions() {
@@ -51,6 +52,9 @@ func (e *Engine) facts(q string, plan *agentsv1.Plan, route Route, subs map[stri
 			}
 		}
 		s := BuildSeries(q, route.Docs, evs)
+		if e.secondLook(ctx, req, plan, s, subs, evs, note) {
+			s = BuildSeries(q, route.Docs, evs)
+		}
 		found := s.found()
 		note(fmt.Sprintf("series: figures for %d of %d documents", len(found), len(route.Docs)))
 		for _, p := range found {
@@ -94,6 +98,61 @@ func (e *Engine) facts(q string, plan *agentsv1.Plan, route Route, subs map[stri
 		out = append(out, line{Text: c.Sentence(), Figs: c.Figs})
 	}
 	return out, true
+}
+
+// secondLook searches again, in each document of a series whose figure
+// was not found, for the row the other documents' figures came from, in
+// the column of the document's period end ("Total net sales three months
+// ended September 30, 2023"); the evidence found joins the document's
+// sub-answer (evs[i] too). It reports whether it found any.
+func (e *Engine) secondLook(ctx context.Context, req *agentsv1.AskRequest, plan *agentsv1.Plan, s Series,
+	subs map[string]*agentsv1.SubAnswer, evs [][]*agentsv1.Evidence, note func(...string)) bool {
+	row, span := "", ""
+	for _, p := range s.found() {
+		if p.Fig.Label != "" {
+			row, span = strings.TrimSpace(footnoteRe.ReplaceAllString(p.Fig.Label, "")), p.Fig.Span
+			break
+		}
+	}
+	if row == "" {
+		return false
+	}
+	more := false
+	for i, p := range s.Points {
+		if p.Found || i >= len(plan.GetSubQuestions()) || ctx.Err() != nil {
+			continue
+		}
+		sq := plan.GetSubQuestions()[i]
+		sa := subs[sq.Id]
+		if sa.GetStatus() != agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_DONE {
+			continue
+		}
+		query := row
+		if !p.Doc.End.IsZero() {
+			query = strings.TrimSpace(fmt.Sprintf("%s %s ended %s", row, span, p.Doc.End.Format("January 2, 2006")))
+		}
+		r := Researcher{Search: e.Search, Collection: req.GetCollection(), DocumentIDs: []string{p.Doc.ID}, TopK: e.TopK, Timeout: e.SearchTimeout}
+		ans, _, err := r.Research(ctx, &agentsv1.SubQuestion{Id: sq.Id, Question: query}, nil)
+		if err != nil {
+			note(fmt.Sprintf("series: second search in %s for %q failed: %v", p.Doc.Name, query, err))
+			continue
+		}
+		have := map[string]bool{}
+		for _, ev := range sa.GetEvidence() {
+			have[ev.GetPassage().GetChunkId()] = true
+		}
+		n := 0
+		for _, ev := range ans.GetEvidence() {
+			if id := ev.GetPassage().GetChunkId(); id == "" || !have[id] {
+				sa.Evidence = append(sa.Evidence, ev)
+				n++
+			}
+		}
+		evs[i] = sa.GetEvidence()
+		note(fmt.Sprintf("series: no figure in %s; searched it again for %q: %d more passages", p.Doc.Name, query, n))
+		more = more || n > 0
+	}
+	return more
 }
 
 func noteStep(note func(...string), c Computation) {

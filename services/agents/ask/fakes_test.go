@@ -3,6 +3,7 @@ package ask
 import (
 	"context"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -55,6 +56,7 @@ type fakeSearch struct {
 	passages []*retrievalv1.Passage
 	err      error
 	failOn   string // queries containing this fail
+	rank     bool   // best term overlap with the query first (else corpus order)
 
 	mu   sync.Mutex
 	reqs []SearchRequest
@@ -84,6 +86,9 @@ func (f *fakeSearch) Search(_ context.Context, req SearchRequest) ([]*retrievalv
 			perDoc[p.DocumentId]++
 			out = append(out, p)
 		}
+	}
+	if f.rank {
+		sort.SliceStable(out, func(i, j int) bool { return overlap(qt, terms(out[i].Text)) > overlap(qt, terms(out[j].Text)) })
 	}
 	if req.TopK > 0 && len(out) > req.TopK {
 		out = out[:req.TopK]

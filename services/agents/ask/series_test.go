@@ -304,3 +304,32 @@ func TestOnePeriodQuestionSearchesItsDocument(t *testing.T) {
 		t.Errorf("answer %q", r.Answer)
 	}
 }
+
+// A filing whose first search missed its row is searched again for the
+// row the other filings' figures came from, in its own period's column.
+func TestSeriesSecondLookFindsTheMissingRow(t *testing.T) {
+	docs := secDocs()
+	q2, q3 := docs[4], docs[6]
+	prose := &retrievalv1.Passage{ChunkId: "q3-prose", DocumentId: q3.ID, DocumentName: q3.Name, Page: 20, DocumentCard: q3.Card,
+		Text: "What was Apple's total net sales in Q3 2023, the period ended July 1, 2023? It reflects lower net sales of Mac."}
+	search := &fakeLister{fakeSearch: &fakeSearch{rank: true, passages: []*retrievalv1.Passage{
+		tenQ(q2, 4, map[string][2]string{"Total net sales": {"$94,836", "$97,278"}}, "March 26, 2022"),
+		prose,
+		tenQ(q3, 4, map[string][2]string{"Total net sales": {"$81,797", "$82,959"}}, "June 25, 2022"),
+	}}}
+	for _, d := range []Doc{q2, q3} {
+		search.docs = append(search.docs, &retrievalv1.Document{Id: d.ID, Name: d.Name, State: retrievalv1.DocumentState_DOCUMENT_STATE_READY, Card: d.Card})
+	}
+	e := &Engine{LLM: &fakeLLM{window: 4096}, Search: search, TopK: 1}
+	r, _, err := run(t, e, &agentsv1.AskRequest{Collection: "sec", Question: "How has Apple's total net sales changed over time?", IncludeScratchpad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Answer, "Q3 2023 (period ended July 1, 2023): Total net sales $81,797 million [2023 Q3 AAPL.pdf p.4].") ||
+		!strings.Contains(r.Answer, "$81,797M − $94,836M = −$13,039M (−13.7%)") {
+		t.Errorf("answer:\n%s\n%s", r.Answer, r.Scratchpad)
+	}
+	if !strings.Contains(r.Scratchpad, `series: no figure in 2023 Q3 AAPL.pdf; searched it again for "Total net sales three months ended July 1, 2023": 1 more passages`) {
+		t.Errorf("scratchpad:\n%s", r.Scratchpad)
+	}
+}
