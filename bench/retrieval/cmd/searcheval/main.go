@@ -167,6 +167,13 @@ func run() error {
 		}
 		defer svc.Close()
 		emb = rpcEmbedder{call: svc.Embed, model: *embedModel}
+		// The chat engine starts beside the embedder: let it finish (it
+		// would take CPU from the timed ingestion otherwise).
+		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			if _, err := svc.CountTokens(ctx, &inferencev1.CountTokensRequest{Text: "warm up"}); err == nil {
+				break
+			}
+		}
 		sum.Embedder = "in-process inference service: " + filepath.Base(cfg.EmbedModel) + " via " + bin + ", model " + fmt.Sprintf("%q", *embedModel)
 	default:
 		conn, err := grpc.NewClient(*infer, grpc.WithTransportCredentials(insecure.NewCredentials()))
