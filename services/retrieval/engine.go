@@ -81,8 +81,9 @@ type Config struct {
 	TableShare float64
 	// Ablations, for measuring what each step adds (bench/retrieval):
 	// NoTables turns table detection off (rows are indexed as text lines)
-	// and NoCards leaves document cards out of the index.
-	NoTables, NoCards bool
+	// and NoCards leaves document cards out of the index; NoExpansion
+	// turns the financial query expansion off.
+	NoTables, NoCards, NoExpansion bool
 	// ANNThreshold is the live vector count above which HNSW is used.
 	ANNThreshold int
 	// MaxUploadBytes bounds an upload (default parse.DefaultMaxBytes).

@@ -262,7 +262,11 @@ func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.
 	avg := float64(c.TotalLen) / float64(c.Chunks)
 	terms := uniq(index.Terms(text))
 	weight := map[string]float64{}
-	for _, t := range index.Expand(terms) {
+	var expand []string
+	if !e.cfg.NoExpansion {
+		expand = index.Expand(terms)
+	}
+	for _, t := range expand {
 		weight[t] = index.ExpansionWeight
 		terms = append(terms, t)
 	}

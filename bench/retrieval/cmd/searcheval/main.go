@@ -122,6 +122,7 @@ func run() error {
 	noScope := flag.Bool("no-scope", false, "ablation: no query scoping by document cards")
 	noCards := flag.Bool("no-cards", false, "ablation: no document cards in the index")
 	noTables := flag.Bool("no-tables", false, "ablation: no table detection")
+	noExpand := flag.Bool("no-expansion", false, "ablation: no financial query expansion")
 	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
 	flag.Parse()
 	if *cache == "" {
@@ -208,7 +209,7 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 	eng, err := retrieval.Open(retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
-		NoCards: *noCards, NoTables: *noTables})
+		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand})
 	if err != nil {
 		return err
 	}
