@@ -101,10 +101,12 @@ func (e *Engine) facts(ctx context.Context, req *agentsv1.AskRequest, q string, 
 }
 
 // secondLook searches again, in each document of a series whose figure
-// was not found, for the row the other documents' figures came from, in
-// the column of the document's period end ("Total net sales three months
-// ended September 30, 2023"); the evidence found joins the document's
-// sub-answer (evs[i] too). It reports whether it found any.
+// was not found, for the row the other documents' figures came from (or,
+// when none had one, the measure's words without the question's others,
+// such as "segment"), in the column of the document's period end ("Total
+// net sales three months ended September 30, 2023"); the evidence found
+// joins the document's sub-answer (evs[i] too). It reports whether it
+// found any.
 func (e *Engine) secondLook(ctx context.Context, req *agentsv1.AskRequest, plan *agentsv1.Plan, s Series,
 	subs map[string]*agentsv1.SubAnswer, evs [][]*agentsv1.Evidence, note func(...string)) bool {
 	row, span := "", ""
@@ -113,6 +115,9 @@ func (e *Engine) secondLook(ctx context.Context, req *agentsv1.AskRequest, plan 
 			row, span = strings.TrimSpace(footnoteRe.ReplaceAllString(p.Fig.Label, "")), p.Fig.Span
 			break
 		}
+	}
+	if row == "" && len(s.found()) == 0 {
+		row = s.measurePhrase() // no filing had it: ask for the measure's own words
 	}
 	if row == "" {
 		return false
@@ -129,7 +134,7 @@ func (e *Engine) secondLook(ctx context.Context, req *agentsv1.AskRequest, plan 
 		}
 		query := row
 		if !p.Doc.End.IsZero() {
-			query = strings.TrimSpace(fmt.Sprintf("%s %s ended %s", row, span, p.Doc.End.Format("January 2, 2006")))
+			query = strings.Join(strings.Fields(fmt.Sprintf("%s %s ended %s", row, span, p.Doc.End.Format("January 2, 2006"))), " ")
 		}
 		r := Researcher{Search: e.Search, Collection: req.GetCollection(), DocumentIDs: []string{p.Doc.ID}, TopK: e.TopK, Timeout: e.SearchTimeout}
 		ans, _, err := r.Research(ctx, &agentsv1.SubQuestion{Id: sq.Id, Question: query}, nil)

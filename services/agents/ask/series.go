@@ -24,9 +24,25 @@ type Point struct {
 // each document's own figure in period order, the calculator's steps
 // between them, and the conflicts found.
 type Series struct {
-	Topic  string
-	Points []Point
-	Steps  []Computation
+	Topic   string
+	Measure map[string]bool // the measure's terms
+	Points  []Point
+	Steps   []Computation
+}
+
+// measurePhrase is the topic's words that name the measure, as written
+// ("Services revenue" of "Apple's Services segment revenue").
+func (s Series) measurePhrase() string {
+	var out []string
+	for _, w := range strings.Fields(s.Topic) {
+		for t := range labelTerms(w) {
+			if s.Measure[t] {
+				out = append(out, strings.Trim(w, "?,.;:()\"'"))
+				break
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // BuildSeries reads, for each document of a fan-out (docs in period order,
@@ -44,6 +60,7 @@ func BuildSeries(q string, docs []Doc, evs [][]*agentsv1.Evidence) Series {
 	}
 	s := Series{Topic: topic(q)}
 	measure := measureTerms(s.Topic, drop)
+	s.Measure = measure
 	wantPct := wantsPercent(q)
 	var all []Figure
 	byDoc := map[string]Doc{}
