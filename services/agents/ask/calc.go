@@ -26,8 +26,8 @@ var ErrNumber = errors.New("not a number")
 
 var (
 	// qtyRe finds a number with its sign, currency, percent and scale word.
-	qtyRe  = regexp.MustCompile(`(?i)(\(\s*)?([-−–]\s*)?(US\$|\$|€|£)?\s?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s*\))?(\s*(?:%|percent\b))?(\s*(?:thousand|million|billion|trillion|bn|mn|[kmb])\b)?`)
-	scales = map[string]float64{"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
+	qtyRe  = regexp.MustCompile(`(?i)(\(\s*)?([-−–]\s*)?(US\$|\$|€|£)?\s?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s*\))?(\s*(?:%|percent\b))?(\s*(?:thousand|million|billion|trillion|bn|mn|[kmbt])\b)?`)
+	scales = map[string]float64{"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12, "t": 1e12}
 )
 
 // ParseQuantity reads one number: "$1,234", "(1,234)" (a negative),
