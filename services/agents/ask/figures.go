@@ -321,8 +321,17 @@ func Figures(measure map[string]bool, wantPct bool, evs []*agentsv1.Evidence) []
 	return out
 }
 
-// wantsPercent reports whether q asks for a rate rather than an amount.
+// opPercentRe finds percent words that name the arithmetic, not the
+// measure: "by what percentage did revenue grow", "percent change".
+var opPercentRe = regexp.MustCompile(`(?i)\b(?:by )?(?:what|how much)(?: of a)? (?:percent|percentage)\b|\bpercent(?:age)? (?:change|increase|decrease|growth|decline|difference)\b|\bin percent(?:age)? terms\b`)
+
+// wantsPercent reports whether q asks for a rate rather than an amount. A
+// question asking by what percentage an amount changed wants the amounts:
+// the calculator computes the percentage.
 func wantsPercent(q string) bool {
+	if opPercentRe.MatchString(q) && ArithmeticOp(q) == OpChange {
+		return false
+	}
 	l := strings.ToLower(q)
 	for _, k := range []string{"percent", "%", "rate", "how fast"} {
 		if strings.Contains(l, k) {

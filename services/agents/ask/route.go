@@ -110,7 +110,7 @@ func Choose(q string, docs []Doc, max int) (Route, bool) {
 	}
 	pool := named
 	if len(pool) == 0 {
-		pool = docs
+		pool = mainIssuer(docs)
 	}
 	ps := Periods(dateRe.ReplaceAllString(q, " ")) // a date's year is no period of its own
 	dates := datesIn(q)
@@ -160,6 +160,36 @@ func Choose(q string, docs []Doc, max int) (Route, bool) {
 	return Route{}, false
 }
 
+// mainIssuer is, for a question naming no issuer, the documents of the
+// issuer most of them are from when it has a strict majority of two or
+// more (nine calls of one company and one of another: the question is
+// about the first); else all of them.
+func mainIssuer(docs []Doc) []Doc {
+	n := map[string]int{}
+	for _, d := range docs {
+		n[d.issuerKey()]++
+	}
+	best, bn, second := "", 0, 0
+	for k, c := range n {
+		switch {
+		case c > bn:
+			best, bn, second = k, c, bn
+		case c > second:
+			second = c
+		}
+	}
+	if best == "" || bn < 2 || bn == second || len(n) < 2 {
+		return docs
+	}
+	var out []Doc
+	for _, d := range docs {
+		if d.issuerKey() == best {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // inPeriods reports whether d is of one of the periods or period-end dates.
 func (d Doc) inPeriods(ps []Period, dates []time.Time) bool {
 	for _, p := range ps {
@@ -182,8 +212,8 @@ func sortByPeriod(ds []Doc) []Doc {
 }
 
 var (
-	leadRe  = regexp.MustCompile(`(?i)^\s*(?:how (?:has|have|did|does|do|is|are|was|were)|compare|what (?:is|was|are|were|has been) the (?:change|difference|trend|growth|evolution) (?:in|of|between)|what (?:has|have) been|(?:has|have) there been (?:any )?(?:significant |notable |major )?(?:changes?|trends?) in|are there (?:any )?(?:significant |notable |major )?(?:changes?|trends?) in|can (?:any )?trends? be (?:identified|seen|observed) in|list|summari[sz]e)\s+`)
-	trailRe = regexp.MustCompile(`(?i)(?:\s+(?:changed|evolved|trended|grown|developed|moved|performed|varied|fluctuated|shifted|compared|compare|and|in|for|of|the|during|between|from|to|vs\.?|versus|with|over|across|since|,))+\s*$`)
+	leadRe  = regexp.MustCompile(`(?i)^\s*(?:how (?:has|have|did|does|do|is|are|was|were)|compare|what (?:is|was|are|were|has been) the (?:change|difference|trend|growth|evolution) (?:in|of|between)|what (?:has|have) been|(?:has|have) there been (?:any )?(?:significant |notable |major )?(?:changes?|trends?) in|are there (?:any )?(?:significant |notable |major )?(?:changes?|trends?) in|can (?:any )?trends? be (?:identified|seen|observed) in|by (?:what|how much)(?: of a)? (?:percent|percentage)? ?(?:did|has|have|does|do|was|were|is|are)|list|summari[sz]e)\s+`)
+	trailRe = regexp.MustCompile(`(?i)(?:\s+(?:changed|change|evolved|trended|grown|grow|grew|increased|increase|decreased|decrease|declined|decline|developed|moved|performed|varied|fluctuated|shifted|compared|compare|and|in|for|of|the|during|between|from|to|vs\.?|versus|with|over|across|since|,))+\s*$`)
 	// scopeRe finds words that say where to look, not what: "reported by
 	// Apple", "in these 10-Qs".
 	scopeRe = regexp.MustCompile(`(?i)\b(?:as )?reported by \S+|\b(?:in|across|over) (?:these|the|all) (?:quarters|periods|years|10-qs|10-ks|filings|reports|documents)\b|\bas reported\b`)

@@ -333,3 +333,39 @@ func TestSeriesSecondLookFindsTheMissingRow(t *testing.T) {
 		t.Errorf("scratchpad:\n%s", r.Scratchpad)
 	}
 }
+
+// "By what percentage did X grow quarter over quarter": the operands are
+// the quarters' amounts (read from prose here) and the calculator gives
+// the percentages; a lone call of another company is no part of the series.
+func TestQuarterOverQuarterGrowthFromProse(t *testing.T) {
+	f := &fakeLister{fakeSearch: &fakeSearch{}}
+	for i, x := range []struct{ name, issuer, fp, end, text string }{
+		{"Q1 2023 Snowflake Inc. Earnings Call.pdf", "Snowflake Inc.", "Q1 2023", "2022-04-30", "Q1 product revenues were $394 million, representing 84% year-over-year growth."},
+		{"Q2 2023 Snowflake Inc. Earnings Call.pdf", "Snowflake Inc.", "Q2 2023", "2022-07-31", "Q2 product revenue was $466 million, up 83% year-over-year."},
+		{"Q3 2023 Snowflake Inc. Earnings Call.pdf", "Snowflake Inc.", "Q3 2023", "2022-10-31", "Q3 product revenues were $523 million, representing 67% year-over-year growth. Net revenue retention was 165%."},
+		{"Q3 FY23 Microsoft Corp Earnings Call.pdf", "Microsoft", "Q3 FY2023", "2023-03-31", "Product revenue grew 17% and was $16 billion."},
+	} {
+		id := fmt.Sprintf("d%d", i)
+		card := &retrievalv1.DocumentCard{Issuer: x.issuer, FiscalPeriod: x.fp, PeriodEnd: x.end}
+		f.docs = append(f.docs, &retrievalv1.Document{Id: id, Name: x.name, State: retrievalv1.DocumentState_DOCUMENT_STATE_READY, Card: card})
+		f.passages = append(f.passages, &retrievalv1.Passage{ChunkId: id, DocumentId: id, DocumentName: x.name, Page: 2, Text: x.text, DocumentCard: card})
+	}
+	r, _, err := run(t, &Engine{LLM: &fakeLLM{window: 4096}, Search: f}, &agentsv1.AskRequest{Collection: "ec",
+		Question: "By what percentage did product revenue grow, quarter over quarter, in fiscal year 2023?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Product revenue, by period:",
+		"Q2 2023 (period ended July 31, 2022): $466 million [Q2 2023 Snowflake Inc. Earnings Call.pdf p.2].",
+		"$466M − $394M = +$72M (+18.3%)",
+		"$523M − $466M = +$57M (+12.2%)",
+	} {
+		if !strings.Contains(r.Answer, want) {
+			t.Errorf("answer lacks %q:\n%s", want, r.Answer)
+		}
+	}
+	if strings.Contains(r.Answer, "Microsoft") || strings.Contains(r.Answer, "165%") {
+		t.Errorf("answer:\n%s", r.Answer)
+	}
+}
