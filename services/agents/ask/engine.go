@@ -180,10 +180,9 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		note(notes...)
 		if routed {
 			// The question names its documents' period: every step searches them.
-			_, one := FanPlan(q, r)
 			scope = map[string][]string{}
 			for _, sq := range plan.GetSubQuestions() {
-				scope[sq.Id] = one["q1"]
+				scope[sq.Id] = r.IDs()
 			}
 		}
 	})

@@ -176,12 +176,13 @@ type Figure struct {
 func (f Figure) Cite() string { return Label(f.Ev.GetPassage()) }
 
 // measureTerms are the terms of q that name what is measured: q's terms
-// without period words, series words, parenthesised aliases ("AWS (Amazon
-// Web Services)") and the issuers' names, with synonyms folded ("sales" is
-// "revenue").
+// without period words, dates and spans, series words, parenthesised
+// aliases ("AWS (Amazon Web Services)") and the issuers' names, with
+// synonyms folded ("sales" is "revenue").
 func measureTerms(q string, drop map[string]bool) map[string]bool {
 	out := map[string]bool{}
 	q = parenRe.ReplaceAllString(q, " ")
+	q = spanRe.ReplaceAllString(dateRe.ReplaceAllString(q, " "), " ") // "the three months ended June 25, 2022"
 	for w := range labelTerms(seriesRe.ReplaceAllString(q, " ")) {
 		if drop[w] || periodWord(w) || genericMeasure[w] {
 			continue

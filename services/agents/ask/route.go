@@ -190,6 +190,15 @@ func mainIssuer(docs []Doc) []Doc {
 	return out
 }
 
+// IDs are the route's document ids.
+func (r Route) IDs() []string {
+	out := make([]string, 0, len(r.Docs))
+	for _, d := range r.Docs {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
 // inPeriods reports whether d is of one of the periods or period-end dates.
 func (d Doc) inPeriods(ps []Period, dates []time.Time) bool {
 	for _, p := range ps {
@@ -261,9 +270,7 @@ func FanPlan(q string, r Route) (*agentsv1.Plan, map[string][]string) {
 	scope := map[string][]string{}
 	if !r.Fan {
 		plan.SubQuestions = []*agentsv1.SubQuestion{{Id: "q1", Question: q}}
-		for _, d := range r.Docs {
-			scope["q1"] = append(scope["q1"], d.ID)
-		}
+		scope["q1"] = r.IDs()
 		return plan, scope
 	}
 	for i, d := range r.Docs {

@@ -369,3 +369,29 @@ func TestQuarterOverQuarterGrowthFromProse(t *testing.T) {
 		t.Errorf("answer:\n%s", r.Answer)
 	}
 }
+
+// Without a fan-out too: two cited passages that give one row different
+// figures for one period are both reported.
+func TestConflictOutsideASeries(t *testing.T) {
+	row := func(id, v string) *retrievalv1.Passage {
+		return &retrievalv1.Passage{ChunkId: id, DocumentId: id, DocumentName: id + ".pdf", Page: 4, Kind: retrievalv1.PassageKind_PASSAGE_KIND_TABLE,
+			Text: "Statements of Operations (in millions) — Net sales › Total net sales: Three Months Ended June 25, 2022 " + v + "; Three Months Ended June 26, 2021 $81,434"}
+	}
+	search := &fakeSearch{passages: []*retrievalv1.Passage{row("report-a", "$82,959"), row("report-b", "$83,100")}}
+	e := &Engine{LLM: &fakeLLM{window: 4096, replies: []string{"Total net sales were $82,959 million [report-a.pdf p.4]."}}, Search: search}
+	r, _, err := run(t, e, &agentsv1.AskRequest{Collection: "c", Question: "What were total net sales in the three months ended June 25, 2022?", IncludeScratchpad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "The sources differ on Total net sales for the period ended June 25, 2022: $82,959 million [report-a.pdf p.4] vs $83,100 million [report-b.pdf p.4]; a later filing may have restated it."
+	if !strings.Contains(r.Answer, want) || !strings.Contains(r.Scratchpad, "conflict: "+want) {
+		t.Errorf("answer %q\nwant %q", r.Answer, want)
+	}
+	cited := map[string]bool{}
+	for _, c := range r.Citations {
+		cited[c.Document] = true
+	}
+	if !cited["report-a.pdf"] || !cited["report-b.pdf"] {
+		t.Errorf("citations %v", r.Citations)
+	}
+}
