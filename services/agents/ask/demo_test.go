@@ -57,6 +57,11 @@ func TestScoreUnitPeriodAndTense(t *testing.T) {
 	if !(result > target && result > guide) {
 		t.Errorf("result %.2f, target %.2f, guidance %.2f", result, target, guide)
 	}
+	// A comparison with an earlier period is about the period asked.
+	if qi.offPeriod("Product revenue was $394 million, up from $214 million in Q1 fiscal 2022.") ||
+		!qi.offPeriod("For the second quarter, we expect product revenues between $435 million and $440 million.") {
+		t.Error("offPeriod: an earlier period is a comparison base; a later one is not the period asked")
+	}
 	same := func(a, b string) bool { return jaccard(terms(a), terms(b)) == 1 }
 	if !same("revenue grew", "revenues grow") || !same("Apple’s revenues", "apple revenue") || !same("Revenue increased", "revenue increase") ||
 		!same("companies", "company") || same("grew", "fell") {

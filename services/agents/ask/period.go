@@ -132,6 +132,15 @@ func Periods(text string) []Period {
 	return uniq
 }
 
+// Before reports whether p is known to come before o: an earlier year, or
+// an earlier quarter of the same (or an unstated) year.
+func (p Period) Before(o Period) bool {
+	if p.Year > 0 && o.Year > 0 && p.Year != o.Year {
+		return p.Year < o.Year
+	}
+	return p.Quarter > 0 && o.Quarter > 0 && p.Quarter < o.Quarter
+}
+
 // DocPeriod is what is known of a document's reporting period, from its
 // card (fiscal period, period end) or else its name.
 type DocPeriod struct {

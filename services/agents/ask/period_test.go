@@ -31,6 +31,10 @@ func TestPeriods(t *testing.T) {
 		(Period{}).Matches(Period{Year: 2023}) {
 		t.Error("Matches")
 	}
+	if !(Period{Year: 2022}).Before(Period{Quarter: 1, Year: 2023}) || !(Period{Quarter: 1}).Before(Period{Quarter: 2, Year: 2023}) ||
+		(Period{Year: 2029}).Before(Period{Quarter: 1, Year: 2023}) || (Period{Quarter: 1, Year: 2023}).Before(Period{Quarter: 1}) {
+		t.Error("Before")
+	}
 }
 
 func TestPeriodOfCardAndName(t *testing.T) {

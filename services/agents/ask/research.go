@@ -121,10 +121,12 @@ func newQuery(q string) query {
 	return query{terms: terms(q), numeric: wantsNumber(q), periods: Periods(q), future: forwardRe.MatchString(q)}
 }
 
-// offPeriod reports whether text names periods and none of them is one
-// the question names (a sentence about fiscal 2029 for a question about
-// Q1 fiscal 2023), or names only a full year when the question asks about
-// quarters. A text naming no period is not off-period.
+// offPeriod reports whether text names periods, none of them one the
+// question names nor an earlier one (a comparison base: "up from $214
+// million in Q1 fiscal 2022"), as a target for fiscal 2029 or guidance for
+// the second quarter for a question about Q1 fiscal 2023; or names only a
+// full year when the question asks about quarters. A text naming no
+// period is not off-period.
 func (qi query) offPeriod(text string) bool {
 	if len(qi.periods) == 0 {
 		return false
@@ -144,8 +146,8 @@ func (qi query) offPeriod(text string) bool {
 	}
 	for _, p := range ps {
 		for _, w := range qi.periods {
-			if p.Matches(w) {
-				return false
+			if p.Matches(w) || p.Before(w) {
+				return false // the period asked, or the one it is compared with
 			}
 		}
 	}
