@@ -57,6 +57,11 @@ func TestScoreUnitPeriodAndTense(t *testing.T) {
 	if !(result > target && result > guide) {
 		t.Errorf("result %.2f, target %.2f, guidance %.2f", result, target, guide)
 	}
+	// The quarter of the call the question names is where the full-year figure was said.
+	qc := newQuery("What is the implied gross margin for the full year that was disclosed on the Q3 2021 Snowflake Earnings call?")
+	if qc.offPeriod("And the implied for the full year is 68%, but we're actually going to do 70% margin in Q4.") || len(qc.periods) != 0 {
+		t.Errorf("a period naming the call is no period of the figure: %v", qc.periods)
+	}
 	// A comparison with an earlier period is about the period asked.
 	if qi.offPeriod("Product revenue was $394 million, up from $214 million in Q1 fiscal 2022.") ||
 		!qi.offPeriod("For the second quarter, we expect product revenues between $435 million and $440 million.") {

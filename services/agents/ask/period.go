@@ -141,6 +141,11 @@ func (p Period) Before(o Period) bool {
 	return p.Quarter > 0 && o.Quarter > 0 && p.Quarter < o.Quarter
 }
 
+// comparable reports whether p and o share a known field to compare.
+func (p Period) comparable(o Period) bool {
+	return (p.Quarter > 0 && o.Quarter > 0) || (p.Year > 0 && o.Year > 0)
+}
+
 // DocPeriod is what is known of a document's reporting period, from its
 // card (fiscal period, period end) or else its name.
 type DocPeriod struct {

@@ -117,8 +117,21 @@ type query struct {
 
 var forwardRe = regexp.MustCompile(`(?i)\b(expect(s|ed|ing)?|guidance|outlook|forecast(s|ed)?|target(s|ed)?|project(s|ed|ion|ions)|anticipat(e|es|ed)|plan(s|ned)? to|will|would|intend(s)?)\b`)
 
+// docPeriodRe finds a period that names a document, not the figure asked
+// for: "on the Q3 2021 Snowflake earnings call", "in the 2023 Q2 10-Q".
+var docPeriodRe = regexp.MustCompile(`(?i)\b(?:q[1-4]\s+(?:fiscal\s+|fy\s?)?'?\d{2,4}|(?:fy|fiscal(?: year)?)\s?'?\d{2,4}|(?:19|20)\d{2}(?:\s+q[1-4])?)(?:\s+[\w.&]+)?\s+(?:earnings\s+)?(?:call|10-q|10-k|report|filing|transcript)s?\b`)
+
 func newQuery(q string) query {
-	return query{terms: terms(q), numeric: wantsNumber(q), periods: Periods(q), future: forwardRe.MatchString(q)}
+	periods := Periods(docPeriodRe.ReplaceAllString(q, " "))
+	if fullYearRe.MatchString(q) {
+		// "the full year": a quarter the question names is where it was said.
+		var years []Period
+		for _, p := range periods {
+			years = append(years, Period{Year: p.Year})
+		}
+		periods = years
+	}
+	return query{terms: terms(q), numeric: wantsNumber(q), periods: periods, future: forwardRe.MatchString(q)}
 }
 
 // offPeriod reports whether text names periods, none of them one the
@@ -146,8 +159,8 @@ func (qi query) offPeriod(text string) bool {
 	}
 	for _, p := range ps {
 		for _, w := range qi.periods {
-			if p.Matches(w) || p.Before(w) {
-				return false // the period asked, or the one it is compared with
+			if p.Matches(w) || p.Before(w) || !p.comparable(w) {
+				return false // the period asked, the one it is compared with, or one we cannot tell apart
 			}
 		}
 	}
