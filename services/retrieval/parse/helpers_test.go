@@ -33,7 +33,7 @@ func sharedDir(t testing.TB) string {
 			break
 		}
 	}
-	t.Skip("shared data directory not found (set PDFQA_SHARED_DIR)")
+	t.Fatal("shared data directory not found beside the repository (set PDFQA_SHARED_DIR)")
 	return ""
 }
 

@@ -36,7 +36,7 @@ func TestSamplesFromFilesJSON(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "data", "pdf-samples")
 	raw, err := os.ReadFile(filepath.Join(dir, "files.json"))
 	if err != nil {
-		t.Skipf("files.json: %v", err)
+		t.Fatalf("files.json: %v", err)
 	}
 	var idx struct {
 		Data []sampleEntry `json:"data"`
@@ -96,7 +96,7 @@ func TestSamplesFromFilesJSON(t *testing.T) {
 		})
 	}
 	if seen == 0 {
-		t.Skip("no samples present")
+		t.Fatal("no samples present")
 	}
 }
 
