@@ -72,16 +72,8 @@ func Interleave(lists [][]*agentsv1.Evidence) []*agentsv1.Evidence {
 // Pack keeps evidence in order while it fits window − answer room − the
 // prompt around it (overhead: the rendered prompt without evidence).
 func (pk Packer) Pack(ctx context.Context, evs []*agentsv1.Evidence, overhead string) Packed {
-	texts := make([]string, len(evs))
-	for i, ev := range evs {
-		texts[i] = Label(ev.GetPassage()) + " " + ev.GetPassage().GetText() + "\n"
-	}
-	counts, window, exact := pk.count(ctx, append([]string{overhead}, texts...))
-	if window <= 0 {
-		window = pk.DefaultWindow
-	}
-	budget := window - pk.AnswerTokens - counts[0]
-	res := Packed{Budget: budget, Exact: exact}
+	counts, res := pk.budget(ctx, evs, overhead)
+	budget := res.Budget
 	for i, ev := range evs {
 		if pk.MaxPassages > 0 && len(res.Evidence) >= pk.MaxPassages {
 			break
@@ -94,6 +86,21 @@ func (pk Packer) Pack(ctx context.Context, evs []*agentsv1.Evidence, overhead st
 		res.Evidence = append(res.Evidence, ev)
 	}
 	return res
+}
+
+// budget counts the tokens of the prompt around the evidence (counts[0])
+// and of each passage as rendered (counts[i+1]), and returns an empty
+// Packed holding the budget left for evidence.
+func (pk Packer) budget(ctx context.Context, evs []*agentsv1.Evidence, overhead string) ([]int, Packed) {
+	texts := make([]string, len(evs))
+	for i, ev := range evs {
+		texts[i] = Label(ev.GetPassage()) + " " + ev.GetPassage().GetText() + "\n"
+	}
+	counts, window, exact := pk.count(ctx, append([]string{overhead}, texts...))
+	if window <= 0 {
+		window = pk.DefaultWindow
+	}
+	return counts, Packed{Budget: window - pk.AnswerTokens - counts[0], Exact: exact}
 }
 
 // count asks the model for every text's token count in parallel, falling
@@ -157,16 +164,8 @@ func (pk Packer) PackFair(ctx context.Context, lists [][]*agentsv1.Evidence, ove
 			}
 		}
 	}
-	texts := make([]string, len(flat))
-	for i, ev := range flat {
-		texts[i] = Label(ev.GetPassage()) + " " + ev.GetPassage().GetText() + "\n"
-	}
-	counts, window, exact := pk.count(ctx, append([]string{overhead}, texts...))
-	if window <= 0 {
-		window = pk.DefaultWindow
-	}
-	budget := window - pk.AnswerTokens - counts[0]
-	res := Packed{Budget: budget, Exact: exact}
+	counts, res := pk.budget(ctx, flat, overhead)
+	budget := res.Budget
 	if len(lists) == 0 {
 		return res
 	}
