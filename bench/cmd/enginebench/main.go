@@ -42,8 +42,9 @@ var prompts = []string{
 func main() {
 	tokens := flag.Int("tokens", 128, "tokens generated per request")
 	rounds := flag.Int("rounds", 3, "rounds per configuration")
+	noRepack := flag.Bool("no-repack", true, "start the bare llama-server with --no-repack, as the service's engine runs after a startup fault (AMX repack kernels on virtualised CPUs); false on machines where the engine starts with repacking")
 	flag.Parse()
-	if err := run(*tokens, *rounds); err != nil {
+	if err := run(*tokens, *rounds, *noRepack); err != nil {
 		fmt.Fprintln(os.Stderr, "enginebench:", err)
 		os.Exit(1)
 	}
@@ -55,7 +56,7 @@ type result struct {
 	agg  float64   // total generated tokens / wall time
 }
 
-func run(tokens, rounds int) error {
+func run(tokens, rounds int, noRepack bool) error {
 	cache := config.DefaultCache()
 	cfg := inference.FromEnv(cache)
 	cfg.ChatCtx, cfg.ChatSlots = 8192, 4
@@ -68,6 +69,9 @@ func run(tokens, rounds int) error {
 	}
 	bare := exec.Command(cfg.LlamaServer, "-m", cfg.ChatModel, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"-c", "8192", "-np", "4", "-t", strconv.Itoa(threads), "-tb", strconv.Itoa(threads), "--no-webui")
+	if noRepack {
+		bare.Args = append(bare.Args, "--no-repack")
+	}
 	bare.Stderr = io.Discard
 	if err := bare.Start(); err != nil {
 		return err
