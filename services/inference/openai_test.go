@@ -38,7 +38,10 @@ func TestOpenAIUpstream(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	up := exec.Command(cfg.LlamaServer, "-m", cfg.ChatModel, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-c", "2048", "-t", "2", "--no-webui")
+	// The upstream stands in for any OpenAI-compatible server; --no-repack
+	// keeps llama.cpp off its AMX kernels, which fault on the project's
+	// virtualised CPUs (the supervisor falls back the same way).
+	up := exec.Command(cfg.LlamaServer, "-m", cfg.ChatModel, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-c", "2048", "-t", "2", "--no-webui", "--no-repack")
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
 	}
