@@ -258,3 +258,18 @@ func TestSingleShotStreamsLive(t *testing.T) {
 	}
 	_ = retrievalv1.PassageKind_PASSAGE_KIND_TEXT
 }
+
+// TestDegradedAnswerCitesEvenWeakEvidence checks that when the model is
+// unavailable and no sentence scores high enough to be required, the
+// extractive answer still gives the best sentences of the evidence, cited,
+// instead of saying the documents do not answer.
+func TestDegradedAnswerCitesEvenWeakEvidence(t *testing.T) {
+	e := &Engine{LLM: &fakeLLM{err: unavailable}, Search: &fakeSearch{passages: corpus()}}
+	r, _, err := run(t, e, &agentsv1.AskRequest{Collection: "c", Question: "Summarise what was said about customers on the call"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Degraded || len(r.Citations) == 0 || strings.Contains(r.Answer, "do not answer") {
+		t.Fatalf("degraded %v answer %q citations %v", r.Degraded, r.Answer, r.Citations)
+	}
+}

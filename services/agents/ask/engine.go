@@ -282,6 +282,11 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		if err != nil {
 			note("answerer: model unavailable, extractive answer: " + err.Error())
 			run.Degraded = true
+			if len(backbone) == 0 {
+				// no sentence scored high enough to be required: the best
+				// sentences of the best evidence, cited, beat no answer
+				backbone = BestExtracts(q, packed.Evidence, 2)
+			}
 			answer = Extractive(backbone)
 			if live != nil {
 				live(answer)
