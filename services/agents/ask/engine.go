@@ -297,6 +297,11 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 			for _, d := range dropped {
 				note("answerer: dropped a sentence about another period than asked: " + d)
 			}
+			if len(backbone) == 0 && !labelRe.MatchString(kept) {
+				// a draft without a citation: add the best evidence sentence,
+				// cited, so every answer points at its source
+				backbone = BestExtracts(q, packed.Evidence, 1)
+			}
 			answer = Compose(kept, backbone)
 			if live != nil && strings.HasPrefix(answer, draft) && len(answer) > len(draft) {
 				live(answer[len(draft):])
