@@ -56,6 +56,14 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	srv, err := server.New(server.Options{
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
 		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService},
+		// The chain every call runs through, outermost first: a cross-cutting
+		// check (auth, rate limits, tracing) is one more link here.
+		Interceptors: []server.Interceptor{
+			server.RequestID(),
+			server.Metrics(m),
+			server.Logging(log),
+			server.Recovery(log),
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -1,5 +1,6 @@
-// Package server builds and runs a pdfqa gRPC server: chained interceptors
-// (request id, recovery, logging, metrics), grpc.health.v1, reflection, a
+// Package server builds and runs a pdfqa gRPC server: an interceptor chain
+// given as a list of links (by default request id, metrics, logging,
+// recovery; see interceptors.go), grpc.health.v1, reflection, a
 // /metrics endpoint, etcd registration and graceful shutdown.
 package server
 
@@ -10,20 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	"github.com/pdfqa/pdfqa/platform/discovery"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
@@ -49,6 +45,10 @@ type Options struct {
 	Metrics *telemetry.Metrics
 	// GRPCServices are the fully-qualified gRPC service names whose health is reported.
 	GRPCServices []string
+	// Interceptors is the chain every call runs through, outermost first
+	// (nil: DefaultInterceptors; empty: none). The instance header is set
+	// after it, by the server itself.
+	Interceptors []Interceptor
 	// Extra server options (e.g. message size limits).
 	ServerOptions []grpc.ServerOption
 }
@@ -88,30 +88,12 @@ func New(opts Options) (*Server, error) {
 	if m == nil {
 		m = telemetry.NewMetrics()
 	}
-	rec := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-		return status.Errorf(codes.Internal, "internal error (request %s)", telemetry.RequestID(ctx))
-	})
-	lg := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		log.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(serverCodeToLevel)}
-	sopts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(
-			telemetry.UnaryServerRequestID(),
-			m.Server.UnaryServerInterceptor(),
-			logging.UnaryServerInterceptor(lg, logOpts...),
-			recovery.UnaryServerInterceptor(rec),
-		),
-		grpc.ChainStreamInterceptor(
-			telemetry.StreamServerRequestID(),
-			m.Server.StreamServerInterceptor(),
-			logging.StreamServerInterceptor(lg, logOpts...),
-			recovery.StreamServerInterceptor(rec),
-		),
-		grpc.MaxRecvMsgSize(256 << 20),
-		grpc.MaxSendMsgSize(256 << 20),
-	}, opts.ServerOptions...)
+	links := opts.Interceptors
+	if links == nil {
+		links = DefaultInterceptors(log, m)
+	}
+	sopts := append(chain(links), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20))
+	sopts = append(sopts, opts.ServerOptions...)
 	srv := &Server{opts: opts, Metrics: m, log: log}
 	sopts = append(sopts, grpc.ChainUnaryInterceptor(srv.unaryInstanceHeader), grpc.ChainStreamInterceptor(srv.streamInstanceHeader))
 	gs := grpc.NewServer(sopts...)
@@ -134,19 +116,6 @@ func (s *Server) unaryInstanceHeader(ctx context.Context, req any, _ *grpc.Unary
 func (s *Server) streamInstanceHeader(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	_ = ss.SetHeader(metadata.Pairs(InstanceHeader, s.Addr()))
 	return h(srv, ss)
-}
-
-// serverCodeToLevel logs client errors at info and server faults at error.
-func serverCodeToLevel(c codes.Code) logging.Level {
-	switch c {
-	case codes.OK, codes.Canceled, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
-		codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
-		return logging.LevelDebug
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
-		return logging.LevelWarn
-	default:
-		return logging.LevelError
-	}
 }
 
 // Listen binds the gRPC and metrics listeners; Addr then reports the real address.
