@@ -73,34 +73,37 @@ func newMeshClient(cli *clientv3.Client, addr string) (*meshClient, error) {
 	return &meshClient{etcd: cli, f: f, addr: addr}, nil
 }
 
-// conn returns the connection to a service with default timeouts.
-func (c *meshClient) conn(service, grpcService string) (*grpc.ClientConn, error) {
-	return c.downstream(client.Downstream{Service: service, GRPCService: grpcService})
+// conn returns the connection to the service that serves desc, with the
+// registry's deadlines for calls from the command line.
+func (c *meshClient) conn(desc *grpc.ServiceDesc) (*grpc.ClientConn, error) {
+	return c.connAt(desc, "")
 }
 
-// downstream returns the connection for d (dialing --addr when one was given).
-func (c *meshClient) downstream(d client.Downstream) (*grpc.ClientConn, error) {
-	if d.Address == "" {
+// connAt is conn dialing addr ("": --addr when one was given, else etcd).
+func (c *meshClient) connAt(desc *grpc.ServiceDesc, addr string) (*grpc.ClientConn, error) {
+	s, err := mesh.Registry().Of(desc)
+	if err != nil {
+		return nil, err
+	}
+	d := s.CLIDownstream()
+	if d.Address = addr; d.Address == "" {
 		d.Address = c.addr
 	}
 	return c.f.Conn(d)
 }
 
-// retrieval is the retrieval client with deadlines long enough for uploads
-// and for following an ingestion.
+// retrieval is the retrieval client.
 func (c *meshClient) retrieval() (retrievalv1.RetrievalServiceClient, error) {
-	conn, err := c.downstream(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
-		UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour})
+	conn, err := c.conn(&retrievalv1.RetrievalService_ServiceDesc)
 	if err != nil {
 		return nil, err
 	}
 	return retrievalv1.NewRetrievalServiceClient(conn), nil
 }
 
-// agents is the agents client; an answer may take minutes on a CPU.
+// agents is the agents client.
 func (c *meshClient) agents() (agentsv1.AgentsServiceClient, error) {
-	conn, err := c.downstream(client.Downstream{Service: "agents", GRPCService: agentsv1.AgentsService_ServiceDesc.ServiceName,
-		StreamTimeout: 30 * time.Minute})
+	conn, err := c.conn(&agentsv1.AgentsService_ServiceDesc)
 	if err != nil {
 		return nil, err
 	}

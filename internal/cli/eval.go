@@ -22,7 +22,6 @@ import (
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
-	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/agents"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
@@ -114,8 +113,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if *retrievalAddr != "" {
-			conn, err := m.downstream(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName,
-				Address: *retrievalAddr, UnaryTimeout: 5 * time.Minute, StreamTimeout: time.Hour})
+			conn, err := m.connAt(&retrievalv1.RetrievalService_ServiceDesc, *retrievalAddr)
 			if err != nil {
 				return err
 			}

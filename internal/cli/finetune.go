@@ -43,7 +43,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer mc.Close()
-	conn, err := mc.conn("trainer", trainerv1.TrainerService_ServiceDesc.ServiceName)
+	conn, err := mc.conn(&trainerv1.TrainerService_ServiceDesc)
 	if err != nil {
 		return err
 	}

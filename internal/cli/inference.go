@@ -20,7 +20,7 @@ func inferenceClient(m *meshFlags) (inferencev1.InferenceServiceClient, func(), 
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := mc.conn("inference", inferencev1.InferenceService_ServiceDesc.ServiceName)
+	conn, err := mc.conn(&inferencev1.InferenceService_ServiceDesc)
 	if err != nil {
 		mc.Close()
 		return nil, nil, err

@@ -88,7 +88,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	svc := gateway.New(cli, nil, nil)
+	svc := gateway.New(cli, nil, nil, mesh.Registry())
 	defer svc.Close()
 	st, err := svc.GetStatus(ctx, &gatewayv1.GetStatusRequest{})
 	if err != nil {

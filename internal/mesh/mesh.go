@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
@@ -20,6 +21,7 @@ import (
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/registry"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/services/agents"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
@@ -37,8 +39,10 @@ type Deps struct {
 	Etcd    *clientv3.Client
 	Clients *client.Factory
 	Server  *server.Server
-	Data    string
-	Cache   string
+	// Registry is every service of the mesh (Registry()).
+	Registry registry.Registry
+	Data     string
+	Cache    string
 }
 
 // Service is a built service ready to register on a gRPC server.
@@ -47,83 +51,121 @@ type Service interface {
 	Close() error
 }
 
-// Unit describes one service the mesh can run.
+// Unit is one service the mesh can run: its registry entry and how to build it.
 type Unit struct {
-	Name        string
-	GRPCService string
-	Build       func(ctx context.Context, d Deps) (Service, error)
+	registry.Service
+	Build func(ctx context.Context, d Deps) (Service, error)
 }
 
-// Units lists every service, gateway first.
-var Units = map[string]Unit{
-	"gateway": {"gateway", gatewayv1.GatewayService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return gateway.New(d.Etcd, d.Clients, d.Log), nil
-	}},
-	"retrieval": {"retrieval", retrievalv1.RetrievalService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		var emb, refiner embed.Embedder
-		if d.Clients != nil {
-			// Index with the static model (parse speed), then refine in the
-			// background with the contextual one ("none": no refinement).
-			fast := config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)
-			emb = &embed.Inference{Clients: d.Clients, Model: fast}
-			if ref := os.Getenv("PDFQA_RETRIEVAL_REFINE_MODEL"); ref != "none" && ref != fast {
-				refiner = &embed.Inference{Clients: d.Clients, Model: ref}
-			}
-		}
-		return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb, Refiner: refiner})
-	}},
-	"inference": {"inference", inferencev1.InferenceService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		return inference.New(inference.Options{
-			Config: inference.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log,
-			Registry: d.Server.Metrics.Registry, SetServing: d.Server.SetServing,
-		})
-	}},
-	"agents": {"agents", agentsv1.AgentsService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		inf, ret, err := modelAndSearch(d)
-		if err != nil {
-			return nil, err
-		}
-		return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
-	}},
-	"trainer": {"trainer", trainerv1.TrainerService_ServiceDesc.ServiceName, func(_ context.Context, d Deps) (Service, error) {
-		inf, ret, err := modelAndSearch(d)
-		if err != nil {
-			return nil, err
-		}
-		ic := inferencev1.NewInferenceServiceClient(inf)
-		return trainer.New(trainer.Options{
-			Config: trainer.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
-			Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
-			Generator: trainer.InferenceQA{Client: ic}, Adapters: trainer.InferenceAdapters{Client: ic},
-		})
-	}},
+// Units is the mesh's one service table, in start order: the gateway last,
+// once every service it fronts is up. Adding a service is one entry here.
+var Units = []Unit{
+	{registry.Service{Name: "inference", Desc: &inferencev1.InferenceService_ServiceDesc, REST: inferencev1.RegisterInferenceServiceHandler}, buildInference},
+	{registry.Service{Name: "retrieval", Desc: &retrievalv1.RetrievalService_ServiceDesc, REST: retrievalv1.RegisterRetrievalServiceHandler,
+		// Uploads, and following an ingestion.
+		CLICalls: registry.Timeouts{Unary: 5 * time.Minute, Stream: time.Hour}}, buildRetrieval},
+	{registry.Service{Name: "agents", Desc: &agentsv1.AgentsService_ServiceDesc, REST: agentsv1.RegisterAgentsServiceHandler,
+		// An answer may take minutes on a CPU.
+		CLICalls: registry.Timeouts{Stream: 30 * time.Minute}}, buildAgents},
+	{registry.Service{Name: "trainer", Desc: &trainerv1.TrainerService_ServiceDesc, REST: trainerv1.RegisterTrainerServiceHandler}, buildTrainer},
+	// The gateway serves its own REST routes in-process.
+	{registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc}, buildGateway},
+}
+
+// Registry is the services of Units, in start order.
+func Registry() registry.Registry {
+	svcs := make([]registry.Service, len(Units))
+	for i, u := range Units {
+		svcs[i] = u.Service
+	}
+	r, err := registry.New(svcs...)
+	if err != nil {
+		panic(err) // the table above is wrong; TestRegistry says how
+	}
+	return r
 }
 
 // Names lists the services in a stable order.
 func Names() []string {
-	n := make([]string, 0, len(Units))
-	for k := range Units {
-		n = append(n, k)
-	}
+	n := Registry().Names()
 	sort.Strings(n)
 	return n
 }
 
 // Lookup returns the unit for name.
 func Lookup(name string) (Unit, error) {
-	u, ok := Units[name]
-	if !ok {
-		return Unit{}, fmt.Errorf("unknown service %q (one of %v)", name, Names())
+	for _, u := range Units {
+		if u.Name == name {
+			return u, nil
+		}
 	}
-	return u, nil
+	return Unit{}, fmt.Errorf("unknown service %q (one of %v)", name, Names())
+}
+
+func buildGateway(_ context.Context, d Deps) (Service, error) {
+	return gateway.New(d.Etcd, d.Clients, d.Log, d.Registry), nil
+}
+
+func buildRetrieval(_ context.Context, d Deps) (Service, error) {
+	var emb, refiner embed.Embedder
+	if d.Clients != nil {
+		inf, err := d.Registry.Of(&inferencev1.InferenceService_ServiceDesc)
+		if err != nil {
+			return nil, err
+		}
+		// Index with the static model (parse speed), then refine in the
+		// background with the contextual one ("none": no refinement).
+		fast := config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)
+		emb = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: fast}
+		if ref := os.Getenv("PDFQA_RETRIEVAL_REFINE_MODEL"); ref != "none" && ref != fast {
+			refiner = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: ref}
+		}
+	}
+	return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb, Refiner: refiner})
+}
+
+func buildInference(_ context.Context, d Deps) (Service, error) {
+	return inference.New(inference.Options{
+		Config: inference.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log,
+		Registry: d.Server.Metrics.Registry, SetServing: d.Server.SetServing,
+	})
+}
+
+func buildAgents(_ context.Context, d Deps) (Service, error) {
+	inf, ret, err := modelAndSearch(d)
+	if err != nil {
+		return nil, err
+	}
+	return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
+}
+
+func buildTrainer(_ context.Context, d Deps) (Service, error) {
+	inf, ret, err := modelAndSearch(d)
+	if err != nil {
+		return nil, err
+	}
+	ic := inferencev1.NewInferenceServiceClient(inf)
+	return trainer.New(trainer.Options{
+		Config: trainer.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
+		Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
+		Generator: trainer.InferenceQA{Client: ic}, Adapters: trainer.InferenceAdapters{Client: ic},
+	})
 }
 
 // modelAndSearch dials the two downstreams the agents and the trainer share.
 func modelAndSearch(d Deps) (inf, ret *grpc.ClientConn, err error) {
-	inf, err = d.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName})
-	if err != nil {
+	if inf, err = conn(d, &inferencev1.InferenceService_ServiceDesc); err != nil {
 		return nil, nil, err
 	}
-	ret, err = d.Clients.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName})
+	ret, err = conn(d, &retrievalv1.RetrievalService_ServiceDesc)
 	return inf, ret, err
+}
+
+// conn dials the service that serves desc, as the registry describes it.
+func conn(d Deps, desc *grpc.ServiceDesc) (*grpc.ClientConn, error) {
+	s, err := d.Registry.Of(desc)
+	if err != nil {
+		return nil, err
+	}
+	return d.Clients.Conn(s.Downstream())
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
-	"github.com/pdfqa/pdfqa/services/gateway"
 )
 
 // RunOptions configure one service instance.
@@ -45,6 +44,11 @@ type Instance struct {
 // Wait blocks until the instance has stopped.
 func (i *Instance) Wait() error { return <-i.done }
 
+// restFront is a service that also serves REST (the gateway).
+type restFront interface {
+	HTTPHandler(ctx context.Context, metrics http.Handler) (http.Handler, error)
+}
+
 // Start builds a service, binds its listeners and serves it until ctx ends.
 func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	u, err := Lookup(name)
@@ -55,7 +59,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	m := telemetry.NewMetrics()
 	srv, err := server.New(server.Options{
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
-		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService},
+		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()},
 		// The chain every call runs through, outermost first: a cross-cutting
 		// check (auth, rate limits, tracing) is one more link here.
 		Interceptors: []server.Interceptor{
@@ -76,7 +80,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Data: dataDir, Cache: o.Cache})
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Data: dataDir, Cache: o.Cache})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -86,7 +90,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	}
 	inst := &Instance{Name: name, Server: srv, done: make(chan error, 1)}
 	var hsrv *http.Server
-	if gw, ok := svc.(*gateway.Service); ok && o.HTTPAddr != "" {
+	if gw, ok := svc.(restFront); ok && o.HTTPAddr != "" {
 		h, err := gw.HTTPHandler(ctx, m.Handler())
 		if err != nil {
 			return nil, err
@@ -132,10 +136,10 @@ type Mesh struct {
 	Instances []*Instance
 }
 
-// Gateway returns the gateway instance.
+// Gateway returns the instance that serves REST (the gateway).
 func (m *Mesh) Gateway() *Instance {
 	for _, i := range m.Instances {
-		if i.Name == "gateway" {
+		if i.HTTPAddr != "" {
 			return i
 		}
 	}
@@ -173,11 +177,9 @@ func Up(ctx context.Context, o UpOptions) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var errs []error
-	for _, name := range []string{"inference", "retrieval", "agents", "trainer", "gateway"} {
-		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel}
-		if name == "gateway" {
-			ro.HTTPAddr = o.HTTPAddr
-		}
+	for _, name := range Registry().Names() {
+		// Only the gateway serves REST; the others ignore HTTPAddr.
+		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

@@ -60,7 +60,7 @@ func TestUpRunsWholeMeshInOneProcess(t *testing.T) {
 		t.Errorf("/metrics: got %d without gRPC client metrics", code)
 	}
 	// Every service is registered in the embedded etcd and serving.
-	st, err := gateway.New(m.Client, nil, nil).GetStatus(ctx, &gatewayv1.GetStatusRequest{})
+	st, err := gateway.New(m.Client, nil, nil, Registry()).GetStatus(ctx, &gatewayv1.GetStatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -19,23 +20,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pdfqa/pdfqa/gen/openapi"
-	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	gatewayv1 "github.com/pdfqa/pdfqa/gen/pdfqa/gateway/v1"
-	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
-	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/discovery"
+	"github.com/pdfqa/pdfqa/platform/registry"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
 )
-
-// Backends are the services the gateway fronts, by registered name.
-var Backends = []client.Downstream{
-	{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName},
-	{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName},
-	{Service: "agents", GRPCService: agentsv1.AgentsService_ServiceDesc.ServiceName},
-	{Service: "trainer", GRPCService: trainerv1.TrainerService_ServiceDesc.ServiceName},
-}
 
 // MaxBodyBytes bounds a REST request body (uploads are base64 in JSON).
 const MaxBodyBytes = 512 << 20
@@ -43,17 +33,21 @@ const MaxBodyBytes = 512 << 20
 // Service implements gatewayv1.GatewayServiceServer and the REST handler.
 type Service struct {
 	gatewayv1.UnimplementedGatewayServiceServer
-	etcd    *clientv3.Client
-	clients *client.Factory
-	log     *slog.Logger
+	etcd     *clientv3.Client
+	clients  *client.Factory
+	log      *slog.Logger
+	services registry.Registry // every service of the mesh, the gateway too
+	backends registry.Registry // the services it fronts: all but itself
 
 	mu     sync.Mutex
 	probes map[string]*grpc.ClientConn // per-instance health probes, by address
 }
 
-// New returns the gateway service.
-func New(etcd *clientv3.Client, clients *client.Factory, log *slog.Logger) *Service {
-	return &Service{etcd: etcd, clients: clients, log: log, probes: map[string]*grpc.ClientConn{}}
+// New returns the gateway service of the mesh whose services are listed in
+// services (the gateway's own entry among them).
+func New(etcd *clientv3.Client, clients *client.Factory, log *slog.Logger, services registry.Registry) *Service {
+	return &Service{etcd: etcd, clients: clients, log: log, services: services,
+		backends: services.Except(&gatewayv1.GatewayService_ServiceDesc), probes: map[string]*grpc.ClientConn{}}
 }
 
 // Register adds the gRPC service to g.
@@ -124,21 +118,13 @@ func (s *Service) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusRequest) 
 		}
 	}
 	var missing []string
-	for _, name := range append([]string{"gateway"}, backendNames()...) {
+	for _, name := range s.services.Names() {
 		if !serving[name] {
 			missing = append(missing, name)
 		}
 	}
 	sort.Strings(missing)
 	return &gatewayv1.GetStatusResponse{Instances: out, MissingServices: missing}, nil
-}
-
-func backendNames() []string {
-	var n []string
-	for _, b := range Backends {
-		n = append(n, b.Service)
-	}
-	return n
 }
 
 // HTTPHandler returns the REST API (every annotated RPC of every service),
@@ -159,23 +145,16 @@ func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.H
 	if err := gatewayv1.RegisterGatewayServiceHandlerServer(ctx, mux, s); err != nil {
 		return nil, err
 	}
-	for _, b := range Backends {
-		conn, err := s.clients.Conn(b)
+	for _, b := range s.backends {
+		if b.REST == nil {
+			continue
+		}
+		conn, err := s.clients.Conn(b.Downstream())
 		if err != nil {
 			return nil, err
 		}
-		switch b.Service {
-		case "retrieval":
-			err = retrievalv1.RegisterRetrievalServiceHandlerClient(ctx, mux, retrievalv1.NewRetrievalServiceClient(conn))
-		case "inference":
-			err = inferencev1.RegisterInferenceServiceHandlerClient(ctx, mux, inferencev1.NewInferenceServiceClient(conn))
-		case "agents":
-			err = agentsv1.RegisterAgentsServiceHandlerClient(ctx, mux, agentsv1.NewAgentsServiceClient(conn))
-		case "trainer":
-			err = trainerv1.RegisterTrainerServiceHandlerClient(ctx, mux, trainerv1.NewTrainerServiceClient(conn))
-		}
-		if err != nil {
-			return nil, err
+		if err := b.REST(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: REST routes of %s: %w", b.Name, err)
 		}
 	}
 	root := http.NewServeMux()
@@ -199,12 +178,12 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	ok := true
-	for _, b := range Backends {
+	for _, b := range s.backends {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			st := "serving"
-			conn, err := s.clients.Conn(b)
+			conn, err := s.clients.Conn(b.Downstream())
 			if err == nil {
 				var hr *healthpb.HealthCheckResponse
 				hr, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(false))
@@ -216,7 +195,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 				st = "unreachable: " + err.Error()
 			}
 			mu.Lock()
-			res[b.Service] = st
+			res[b.Name] = st
 			if st != "serving" {
 				ok = false
 			}

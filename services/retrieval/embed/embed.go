@@ -36,8 +36,9 @@ type Inference struct {
 	// table distilled from MiniLM: fast, the default for ingestion) or ""
 	// (the contextual MiniLM engine).
 	Model string
-	// Address dials a fixed inference address (tests); empty resolves through etcd.
-	Address string
+	// Downstream is the inference service as the registry describes it
+	// (set its Address to dial a fixed address instead of resolving through etcd).
+	Downstream client.Downstream
 }
 
 // ModelName returns the model requested from the inference service.
@@ -57,7 +58,10 @@ func (e *Inference) Embed(ctx context.Context, texts []string) ([][]float32, err
 	if e.Clients == nil {
 		return nil, fmt.Errorf("%w: no client factory", ErrUnavailable)
 	}
-	conn, err := e.Clients.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: e.Address})
+	if e.Downstream.Service == "" {
+		return nil, fmt.Errorf("%w: no inference downstream", ErrUnavailable)
+	}
+	conn, err := e.Clients.Conn(e.Downstream)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
