@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,21 +14,19 @@ import (
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 )
 
-// ErrAdapterNotFound names an adapter that is not loaded.
-var ErrAdapterNotFound = errors.New("adapter not found")
-
-// ErrInvalid marks a malformed request.
-var ErrInvalid = errors.New("invalid request")
-
 var adapterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // adapters is the registry of LoRA adapters, persisted so a restarted service
-// serves the same set. Ids are positions in the engine's adapter list.
+// serves the same set. Ids are positions in the engine's adapter list. Every
+// method takes the registry's own lock; no caller touches mu or list.
 type adapters struct {
 	mu   sync.Mutex
 	file string
 	list []*inferencev1.Adapter // engine order
 }
+
+// applyFunc tells the engine the new adapter set (paths in id order).
+type applyFunc func(ctx context.Context, paths []string) error
 
 func loadAdapters(file string) (*adapters, error) {
 	a := &adapters{file: file}
@@ -46,7 +45,7 @@ func loadAdapters(file string) (*adapters, error) {
 	return a, nil
 }
 
-func (a *adapters) paths(list []*inferencev1.Adapter) []string {
+func adapterPaths(list []*inferencev1.Adapter) []string {
 	p := make([]string, len(list))
 	for i, x := range list {
 		p[i] = x.Path
@@ -54,7 +53,54 @@ func (a *adapters) paths(list []*inferencev1.Adapter) []string {
 	return p
 }
 
-// with returns the list after adding (or replacing) ad.
+// paths are the loaded adapters' files in engine order (the engine's
+// startup set).
+func (a *adapters) paths() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return adapterPaths(a.list)
+}
+
+// adapterFile resolves an adapter file to an absolute path that exists.
+func adapterFile(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil || path == "" {
+		return "", fmt.Errorf("%w: adapter path is required", ErrInvalid)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("%w: adapter file: %v", ErrInvalid, err)
+	}
+	return abs, nil
+}
+
+// put adds (or replaces) ad. The engine is told first; a set it refuses
+// leaves the previous one serving and the registry unchanged.
+func (a *adapters) put(ctx context.Context, ad *inferencev1.Adapter, apply applyFunc) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.change(ctx, a.with(ad), apply)
+}
+
+// remove drops the adapter called name, like put.
+func (a *adapters) remove(ctx context.Context, name string, apply applyFunc) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next, found := a.without(name)
+	if !found {
+		return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
+	}
+	return a.change(ctx, next, apply)
+}
+
+// change applies next to the engine, then commits it; a.mu is held.
+func (a *adapters) change(ctx context.Context, next []*inferencev1.Adapter, apply applyFunc) error {
+	if err := apply(ctx, adapterPaths(next)); err != nil {
+		return err
+	}
+	return a.commit(next)
+}
+
+// with returns the list after adding (or replacing) ad; a.mu is held.
 func (a *adapters) with(ad *inferencev1.Adapter) []*inferencev1.Adapter {
 	out := make([]*inferencev1.Adapter, 0, len(a.list)+1)
 	replaced := false
@@ -72,6 +118,7 @@ func (a *adapters) with(ad *inferencev1.Adapter) []*inferencev1.Adapter {
 	return out
 }
 
+// without returns the list after removing name; a.mu is held.
 func (a *adapters) without(name string) ([]*inferencev1.Adapter, bool) {
 	var out []*inferencev1.Adapter
 	found := false
@@ -85,6 +132,7 @@ func (a *adapters) without(name string) ([]*inferencev1.Adapter, bool) {
 	return out, found
 }
 
+// commit makes list current and persists it; a.mu is held.
 func (a *adapters) commit(list []*inferencev1.Adapter) error {
 	a.list = list
 	b, err := json.MarshalIndent(list, "", "  ")

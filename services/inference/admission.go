@@ -2,14 +2,10 @@ package inference
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// ErrOverloaded means the admission queue is full.
-var ErrOverloaded = errors.New("inference overloaded: admission queue full, retry later")
 
 // admission bounds concurrent engine work and the queue in front of it, so a
 // burst turns into fast ResourceExhausted errors instead of unbounded latency.

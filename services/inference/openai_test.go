@@ -272,13 +272,14 @@ func TestOpenAIVisionRejections(t *testing.T) {
 	msg := func(im *inferencev1.Image) []*inferencev1.ChatMessage {
 		return []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_USER, Content: "x", Images: []*inferencev1.Image{im}}}
 	}
-	if _, err := toMessages(msg(&inferencev1.Image{Data: big, MimeType: "image/png"}), true); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "max") {
+	if err := checkMessages(msg(&inferencev1.Image{Data: big, MimeType: "image/png"}), true); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "max") {
 		t.Errorf("oversized image: got %v, want ErrInvalid naming the limit", err)
 	}
-	if _, err := toMessages(msg(&inferencev1.Image{}), true); !errors.Is(err, ErrInvalid) {
+	if err := checkMessages(msg(&inferencev1.Image{}), true); !errors.Is(err, ErrInvalid) {
 		t.Errorf("empty image: got %v, want ErrInvalid", err)
 	}
-	out, err := toMessages(msg(&inferencev1.Image{Data: pic}), true)
+	err = checkMessages(msg(&inferencev1.Image{Data: pic}), true)
+	out := toMessages(msg(&inferencev1.Image{Data: pic}))
 	if err != nil || out[0].Images[0].MIMEType != "image/png" {
 		t.Errorf("image without a MIME type: got %v, %v; want it sniffed as image/png", out, err)
 	}

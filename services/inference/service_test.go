@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	lb := svc.backend.(*llamaBackend)
+	lb := svc.core.backend.(*llamaBackend)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	if err := lb.chatSup.WaitReady(ctx); err != nil {
 		panic(err)
@@ -290,7 +290,7 @@ func TestBadAdapterKeepsBaseServing(t *testing.T) {
 // The engine process dies mid-request: the caller gets Unavailable, and the
 // supervisor's restart makes the next request succeed.
 func TestEngineKilledMidRequest(t *testing.T) {
-	lb := shared.backend.(*llamaBackend)
+	lb := shared.core.backend.(*llamaBackend)
 	pid := lb.chatSup.PID()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -70,18 +70,18 @@ func PrepareStatic(ctx context.Context, cfg Config, embed static.EmbedFunc, log 
 
 // startStatic prepares the static model in the background once the
 // contextual engine answers.
-func (s *Service) startStatic(cfg Config) {
+func (c *core) startStatic(cfg Config) {
 	ss := &staticServer{name: StaticModelName(cfg.EmbedModel), path: StaticTablePath(cfg.EmbedModel)}
-	s.static = ss
+	c.static = ss
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-s.stop
+		<-c.stop
 		cancel()
 	}()
 	go func() {
 		embed := func(ctx context.Context, texts []string) ([][]float32, error) {
 			for {
-				v, err := s.backend.Embed(ctx, texts)
+				v, err := c.backend.Embed(ctx, texts)
 				if err == nil || !errors.Is(err, engine.ErrUnavailable) {
 					return v, err
 				}
@@ -93,7 +93,7 @@ func (s *Service) startStatic(cfg Config) {
 				}
 			}
 		}
-		m, err := PrepareStatic(ctx, cfg, embed, s.log, func(done, total int) {
+		m, err := PrepareStatic(ctx, cfg, embed, c.log, func(done, total int) {
 			ss.done.Store(int64(done))
 			ss.total.Store(int64(total))
 		})
@@ -101,7 +101,7 @@ func (s *Service) startStatic(cfg Config) {
 			if ctx.Err() == nil {
 				msg := err.Error()
 				ss.failed.Store(&msg)
-				s.log.Error("static embeddings unavailable", "err", err)
+				c.log.Error("static embeddings unavailable", "err", err)
 			}
 			return
 		}
@@ -110,13 +110,13 @@ func (s *Service) startStatic(cfg Config) {
 }
 
 // servesStatic reports whether a request names the static model.
-func (s *Service) servesStatic(model string) bool {
-	return s.static != nil && model != "" && (model == StaticAlias || model == s.static.name)
+func (c *core) servesStatic(model string) bool {
+	return c.static != nil && model != "" && (model == StaticAlias || model == c.static.name)
 }
 
 // embedStatic embeds with the static model, or says why it cannot yet.
-func (s *Service) embedStatic(texts []string) ([][]float32, string, error) {
-	ss := s.static
+func (c *core) embedStatic(texts []string) ([][]float32, string, error) {
+	ss := c.static
 	m := ss.model.Load()
 	if m == nil {
 		if f := ss.failed.Load(); f != nil {
@@ -128,17 +128,17 @@ func (s *Service) embedStatic(texts []string) ([][]float32, string, error) {
 }
 
 // staticModels lists the static model for ListModels.
-func (s *Service) staticModels() []*inferencev1.Model {
-	if s.static == nil {
+func (c *core) staticModels() []*inferencev1.Model {
+	if c.static == nil {
 		return nil
 	}
-	m := s.static.model.Load()
+	m := c.static.model.Load()
 	dim := int32(0)
 	if m != nil {
 		dim = int32(m.Dim())
 	}
-	return []*inferencev1.Model{{Name: s.static.name, Kind: inferencev1.ModelKind_MODEL_KIND_EMBEDDING, Dimension: dim,
-		Engine: "static", Source: s.static.path, Ready: m != nil}}
+	return []*inferencev1.Model{{Name: c.static.name, Kind: inferencev1.ModelKind_MODEL_KIND_EMBEDDING, Dimension: dim,
+		Engine: "static", Source: c.static.path, Ready: m != nil}}
 }
 
 // DistillStatic prepares the static table of cfg.EmbedModel ahead of time

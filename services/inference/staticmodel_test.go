@@ -57,7 +57,7 @@ func TestStaticModelDistilledOnceThenServed(t *testing.T) {
 	cfg := Config{EmbedModel: vpath, MaxConcurrent: 1, MaxQueue: 1}
 	start := func(b *loadingBackend) (inferencev1.InferenceServiceClient, func()) {
 		svc := newService(b, &adapters{}, Options{Config: cfg}, nil)
-		svc.startStatic(cfg)
+		svc.core.startStatic(cfg)
 		cli, stop := serve(svc)
 		return cli, func() { stop(); _ = svc.Close() }
 	}

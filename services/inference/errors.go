@@ -1,0 +1,38 @@
+package inference
+
+import (
+	"errors"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/pdfqa/pdfqa/platform/grpcerr"
+	"github.com/pdfqa/pdfqa/services/inference/engine"
+)
+
+// The service's own domain errors. Engine errors (engine.Err*) pass through
+// the domain unchanged; both kinds become gRPC codes only in errs.
+var (
+	// ErrInvalid marks a malformed request.
+	ErrInvalid = errors.New("invalid request")
+	// ErrAdapterNotFound names an adapter that is not loaded.
+	ErrAdapterNotFound = errors.New("adapter not found")
+	// ErrOverloaded means the admission queue is full.
+	ErrOverloaded = errors.New("inference overloaded: admission queue full, retry later")
+)
+
+// errs is the service's one map from domain errors to gRPC codes; handlers
+// translate every error they return through it (errs.Status), nothing else
+// picks a code. Context cancellation and deadlines keep their own codes;
+// anything not listed is Internal (see grpcerr.Table.Status).
+var errs = grpcerr.Table{
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ErrAdapterNotFound, Code: codes.NotFound},
+	{Err: ErrOverloaded, Code: codes.ResourceExhausted},
+	{Err: engine.ErrUnavailable, Code: codes.Unavailable},
+	{Err: engine.ErrBadRequest, Code: codes.InvalidArgument},
+	{Err: engine.ErrContextSize, Code: codes.OutOfRange},
+	{Err: engine.ErrNotFound, Code: codes.NotFound},
+	{Err: engine.ErrNotSupported, Code: codes.Unimplemented},
+	{Err: engine.ErrBadAdapter, Code: codes.FailedPrecondition},
+	{Err: engine.ErrInternal, Code: codes.Internal},
+}
