@@ -20,8 +20,9 @@ import (
 // from any one document, so each filing's own row gets in.
 
 var (
-	latestRe = regexp.MustCompile(`(?i)\b(latest|most recent|newest|last (?:quarterly |annual )?(?:quarter|filing|report|10-q|10-k|period))\b`)
-	spreadRe = regexp.MustCompile(`(?i)\b(over time|across|trends?|changed?|changes|fluctuat\w*|over the (?:last|past|reported|recent)|these (?:quarters|periods|filings|reports|10-qs|documents)|each (?:quarter|period|filing|report)|(?:reported|recent|several|multiple) (?:quarters|periods)|quarter[- ]over[- ]quarter|compare\w*|evolv\w*)\b`)
+	latestRe  = regexp.MustCompile(`(?i)\b(latest|most recent|newest|last (?:quarterly |annual )?(?:quarter|filing|report|10-q|10-k|period))\b`)
+	earlierRe = regexp.MustCompile(`(?i)\b(previous|prior|preceding|earlier|past) (?:\w+ )?(quarters|periods|filings|reports|years)\b`)
+	spreadRe  = regexp.MustCompile(`(?i)\b(over time|across|trends?|changed?|changes|fluctuat\w*|over the (?:last|past|reported|recent)|these (?:quarters|periods|filings|reports|10-qs|documents)|each (?:quarter|period|filing|report)|(?:reported|recent|several|multiple) (?:quarters|periods)|quarter[- ]over[- ]quarter|compare\w*|evolv\w*)\b`)
 )
 
 // generic words of company names that do not identify an issuer.
@@ -68,7 +69,12 @@ func scope(query string, docs []store.Document, topK int) (allow map[string]bool
 		}
 	}
 	if latestRe.MatchString(query) {
-		cand = latest(cand)
+		// "the most recent quarter compared to previous quarters" is
+		// about all of them: the recency words only choose documents
+		// when nothing earlier is asked for.
+		if !earlierRe.MatchString(query) {
+			cand = latest(cand)
+		}
 		text = latestRe.ReplaceAllString(text, " ")
 	}
 	if len(cand) < len(docs) {

@@ -40,6 +40,8 @@ func TestScope(t *testing.T) {
 		{"What was Amazon's net income in Q2 2023?", "z1", 0, "What was Amazon's net income in Q2 2023?"},
 		{"Apple's gross margin in the most recent 10-Q", "a3", 0, "Apple's gross margin in the 10-Q"},
 		{"What is the latest revenue?", "a3,z2", 0, "What is the revenue?"}, // latest of each issuer
+		// the most recent quarter against earlier ones: all of Apple's, spread
+		{"How does Apple's R&D in the most recent quarter compare to previous quarters?", "a1,a2,a3", 4, "How does Apple's R&D in the quarter to previous quarters?"},
 		{"What is deferred revenue?", "", 0, "What is deferred revenue?"},
 		{"Compare Apple and Amazon operating income", "", 2, "Apple and Amazon operating income"},
 	} {

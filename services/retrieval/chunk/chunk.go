@@ -462,6 +462,8 @@ type piece struct {
 	label  bool
 	tokens int
 	table  string
+	tab    *parse.Table // the table of a whole row, with its row index
+	row    int
 }
 
 func pack(bs []block, docID, docName string, o Options) []store.Chunk {
@@ -494,7 +496,7 @@ func pack(bs []block, docID, docName string, o Options) []store.Chunk {
 		if len(cur) > 0 && (cur[len(cur)-1].kind != b.kind || cur[len(cur)-1].table != b.tableID) {
 			emit() // a chunk holds one kind of text, and rows of one table
 		}
-		whole := piece{block: bi, text: b.text(), lines: b.lines, kind: b.kind, label: b.label, tokens: b.tokens, table: b.tableID}
+		whole := piece{block: bi, text: b.text(), lines: b.lines, kind: b.kind, label: b.label, tokens: b.tokens, table: b.tableID, tab: b.table, row: b.row}
 		if b.label || b.speaker != "" {
 			// A new section or speaker: close the chunk unless it is too
 			// thin to stand alone.
@@ -702,10 +704,61 @@ func build(ps []piece, docID, docName, heading string, seq int) store.Chunk {
 	if c.Heading != "" && !strings.HasPrefix(c.Text, c.Heading) {
 		text = c.Heading + "\n" + c.Text
 	}
+	if rowTerms(&c, ps, heading) {
+		return c
+	}
 	terms := index.Terms(text)
 	for _, t := range terms {
 		c.Terms[t]++
 	}
 	c.Len = len(terms)
 	return c
+}
+
+// labelWeight is how many times a row label's terms count in a chunk of
+// table rows (BM25 term frequency).
+const labelWeight = 2
+
+// rowTerms counts the keyword terms of a chunk of table rows: the table's
+// name and its column headers once, however many rows repeat them, and each
+// row's label path twice, so that what tells rows apart (the label) weighs
+// more than what they share. It reports false when a piece is not a whole row.
+func rowTerms(c *store.Chunk, ps []piece, heading string) bool {
+	for _, p := range ps {
+		if p.tab == nil {
+			return false
+		}
+	}
+	once := map[string]bool{}
+	addOnce := func(s string) {
+		for _, t := range index.Terms(s) {
+			if !once[t] {
+				once[t] = true
+				c.Terms[t]++
+				c.Len++
+			}
+		}
+	}
+	t := ps[0].tab
+	addOnce(t.Name(heading))
+	for _, h := range t.Header {
+		addOnce(h)
+	}
+	for _, p := range ps {
+		row := p.tab.Rows[p.row]
+		if len(row) == 0 {
+			continue
+		}
+		for _, term := range index.Terms(row[0]) {
+			c.Terms[term] += labelWeight
+			c.Len += labelWeight
+		}
+		for _, v := range row[1:] {
+			for _, term := range index.Terms(v) {
+				c.Terms[term]++
+				c.Len++
+			}
+		}
+	}
+	return true
 }

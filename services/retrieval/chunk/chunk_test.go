@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
@@ -265,5 +266,42 @@ func TestRowsNamedAfterHeading(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("chunks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRowTermsWeighLabels checks the keyword terms of a chunk of table
+// rows: the table's title, units and column headers count once however
+// many rows repeat them, each row label twice, each value once.
+func TestRowTermsWeighLabels(t *testing.T) {
+	tb := &parse.Table{Title: "Statements of Operations", Units: "in millions", Header: []string{"", "Three Months Ended June 2023", "Three Months Ended June 2022"},
+		Rows: [][]string{{"Net sales › Services", "$21,213", "$19,604"}, {"Net sales › Products", "60,584", "63,355"}}}
+	bs := []block{
+		{lines: []line{{page: 4}}, kind: store.KindTable, table: tb, tableID: "p4-t0", row: 0},
+		{lines: []line{{page: 4}}, kind: store.KindTable, table: tb, tableID: "p4-t0", row: 1},
+	}
+	renderRows(bs)
+	for i := range bs {
+		bs[i].tokens = WordCount(bs[i].text())
+	}
+	cs := pack(bs, "d", "d.pdf", Options{MaxTokens: 200, Overlap: 32, Count: WordCount})
+	if len(cs) != 1 {
+		t.Fatalf("%d chunks, want the two rows in one", len(cs))
+	}
+	c := cs[0]
+	if !strings.Contains(c.Text, "Statements of Operations (in millions) — Net sales › Services: Three Months Ended June 2023 $21,213") {
+		t.Errorf("row line: %q", c.Text)
+	}
+	term := func(w string) int { return c.Terms[index.Terms(w)[0]] }
+	for w, want := range map[string]int{"operations": 1, "millions": 1, "months": 1, "services": 2, "products": 2, "sales": 4, "21,213": 1} {
+		if got := term(w); got != want {
+			t.Errorf("term %q counted %d times, want %d", w, got, want)
+		}
+	}
+	n := 0
+	for _, v := range c.Terms {
+		n += v
+	}
+	if c.Len != n {
+		t.Errorf("Len %d, terms sum to %d", c.Len, n)
 	}
 }
