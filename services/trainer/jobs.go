@@ -230,7 +230,8 @@ func (s *Service) launch(e *entry) {
 		defer close(done)
 		defer cancel()
 		defer s.metrics.running.Dec()
-		spec := RunSpec{Mode: ModeTrain, ConfigPath: filepath.Join(s.store.jobDir(id), "train.json"), LogPath: filepath.Join(s.store.jobDir(id), "worker.log")}
+		spec := RunSpec{Mode: ModeTrain, ConfigPath: filepath.Join(s.store.jobDir(id), "train.json"), LogPath: filepath.Join(s.store.jobDir(id), "worker.log"),
+			Lock: s.store.workerLock(id)}
 		err := s.runner.Run(ctx, spec, func(ev Event) { s.onEvent(e, ev) })
 		s.mu.Lock()
 		cancelled := e.cancelled

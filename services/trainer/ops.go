@@ -116,7 +116,7 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 		return nil, err
 	}
 	var rep *evalReport
-	err = s.runner.Run(ctx, RunSpec{Mode: ModeEval, ConfigPath: cfgPath, LogPath: filepath.Join(s.store.jobDir(id), "worker.log")}, func(ev Event) {
+	err = s.runner.Run(ctx, RunSpec{Mode: ModeEval, ConfigPath: cfgPath, LogPath: filepath.Join(s.store.jobDir(id), "worker.log"), Lock: s.store.workerLock(id)}, func(ev Event) {
 		if ev.Event == "eval" && len(ev.Report) > 0 {
 			var r evalReport
 			if json.Unmarshal(ev.Report, &r) == nil {

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -16,9 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/proc"
 )
 
 // Event is one JSON line of the worker's stdout (pdfqa_trainer/events.py).
@@ -57,6 +56,12 @@ type RunSpec struct {
 	ConfigPath string
 	// LogPath receives the worker's stderr (appended).
 	LogPath string
+	// Lock is a file the worker holds locked (flock) for as long as it, or
+	// anything it started with the descriptor, lives — even past a killed
+	// trainer. A second worker with the same Lock does not start: Run
+	// waits LocalRunner.LockWait for it, then fails with ErrWorker and
+	// proc.ErrLocked. One lock per job gives its checkpoints one writer.
+	Lock string
 }
 
 // ErrWorker is a worker that exited unsuccessfully.
@@ -69,7 +74,8 @@ type Runner interface {
 	Run(ctx context.Context, spec RunSpec, onEvent func(Event)) error
 }
 
-// LocalRunner runs the worker as a supervised child process on this machine.
+// LocalRunner runs the worker as a supervised child process on this
+// machine (platform/proc: own process group, killed with the trainer).
 type LocalRunner struct {
 	Python    string
 	WorkerDir string
@@ -77,42 +83,58 @@ type LocalRunner struct {
 	Threads int
 	// Grace is how long a cancelled worker may take to checkpoint (default 60s).
 	Grace time.Duration
+	// LockWait is how long Run waits for a worker of the same job to exit
+	// (RunSpec.Lock) before failing (default 10s).
+	LockWait time.Duration
 }
 
 // Run implements Runner.
 func (r *LocalRunner) Run(ctx context.Context, spec RunSpec, onEvent func(Event)) error {
-	cmd := exec.CommandContext(ctx, r.Python, "-u", "-m", "pdfqa_trainer", string(spec.Mode), "--config", spec.ConfigPath)
+	cmd := exec.Command(r.Python, "-u", "-m", "pdfqa_trainer", string(spec.Mode), "--config", spec.ConfigPath)
 	cmd.Dir = r.WorkerDir
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+r.WorkerDir, "HF_HUB_OFFLINE=1", "TRANSFORMERS_OFFLINE=1", "PYTHONUNBUFFERED=1")
 	if r.Threads > 0 {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("OMP_NUM_THREADS=%d", r.Threads))
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	grace := r.Grace
 	if grace == 0 {
 		grace = 60 * time.Second
 	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = grace
-	tail := &tailBuffer{max: 4096}
-	var logw io.Writer = tail
+	lockWait := r.LockWait
+	if lockWait == 0 {
+		lockWait = 10 * time.Second
+	}
+	var logf *os.File
 	if spec.LogPath != "" {
 		f, err := os.OpenFile(spec.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		logw = io.MultiWriter(f, tail)
+		logf, cmd.Stderr = f, f
 	}
-	cmd.Stderr = logw
-	stdout, err := cmd.StdoutPipe()
+	stdout, pw, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	defer stdout.Close()
+	cmd.Stdout = pw
+	p, err := proc.Start(ctx, cmd, proc.Options{Grace: grace, Lock: spec.Lock, LockWait: lockWait})
+	pw.Close()
+	if err != nil {
+		if errors.Is(err, proc.ErrLocked) {
+			return fmt.Errorf("%w: another worker of this job is still running: %w", ErrWorker, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("%w: start %s: %v", ErrWorker, r.Python, err)
 	}
-	pgid := cmd.Process.Pid
+	// Stdout lines that are not events go where stderr goes.
+	var logw io.Writer = p.Tail()
+	if logf != nil {
+		logw = io.MultiWriter(logf, p.Tail())
+	}
 	var lastErr *Event
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -129,9 +151,7 @@ func (r *LocalRunner) Run(ctx context.Context, spec RunSpec, onEvent func(Event)
 		}
 		onEvent(ev)
 	}
-	werr := cmd.Wait()
-	// Whatever the worker left behind in its group goes with it.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	werr := p.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -139,36 +159,9 @@ func (r *LocalRunner) Run(ctx context.Context, spec RunSpec, onEvent func(Event)
 		if lastErr != nil {
 			return fmt.Errorf("%w: %s", ErrWorker, lastErr.Message)
 		}
-		return fmt.Errorf("%w: %v: %s", ErrWorker, werr, strings.TrimSpace(tail.String()))
+		return fmt.Errorf("%w: %v: %s", ErrWorker, werr, strings.Join(p.Tail().Lines(5), "\n"))
 	}
 	return nil
-}
-
-// tailBuffer keeps the last max bytes written, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := bytes.Split(bytes.TrimSpace(t.buf), []byte("\n"))
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }
 
 //go:embed worker/pdfqa_trainer/*.py

@@ -35,6 +35,9 @@ func newID(prefix string) string {
 func (s store) datasetDir(id string) string { return filepath.Join(s.dir, "datasets", id) }
 func (s store) jobDir(id string) string     { return filepath.Join(s.dir, "jobs", id) }
 
+// workerLock is the file a job's worker holds locked while it runs (RunSpec.Lock).
+func (s store) workerLock(id string) string { return filepath.Join(s.jobDir(id), "worker.lock") }
+
 var marshal = protojson.MarshalOptions{Multiline: true, UseProtoNames: true}
 
 func writeJSON(path string, m proto.Message) error {
