@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/proc"
 )
 
 // ParseRenderer is a Parser that also renders pages; PDFium (in-process)
@@ -70,17 +72,13 @@ type Process struct {
 type slot struct{ w *worker }
 
 type worker struct {
-	cmd    *exec.Cmd
+	proc   *proc.Process
 	pid    int
 	stdin  *os.File
 	stdout *os.File
 	bw     *bufio.Writer
 	enc    *gob.Encoder
 	dec    *gob.Decoder
-	stderr *tailBuffer
-
-	exited  chan struct{} // closed once the process is reaped
-	waitErr error
 }
 
 // NewProcess creates the worker pool and starts its first worker. It fails
@@ -92,7 +90,7 @@ func NewProcess(cfg Config) (*Process, error) {
 		// RunWorkerIfRequested: do not recurse.
 		return nil, fmt.Errorf("parse: %s is set but this process is not serving as a parse worker (call parse.RunWorkerIfRequested first in main/TestMain)", WorkerEnv)
 	}
-	exe, err := selfExe()
+	exe, err := proc.SelfExe()
 	if err != nil {
 		return nil, fmt.Errorf("parse: cannot re-exec for parse workers: %w", err)
 	}
@@ -335,11 +333,9 @@ func (p *Process) start(ctx context.Context) (*worker, error) {
 	cmd := exec.Command(p.exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
 	cmd.Stdin, cmd.Stdout = inR, outW
-	w := &worker{cmd: cmd, stdin: inW, stdout: outR, stderr: &tailBuffer{max: 4096}, exited: make(chan struct{})}
-	cmd.Stderr = w.stderr
-	cmd.WaitDelay = time.Second
-	cmd.SysProcAttr = workerSysProcAttr()
-	err = cmd.Start()
+	// Own process group (a kill takes its Tesseract children too), killed
+	// by the kernel when this process dies, stderr tail for errors.
+	pr, err := proc.Start(context.Background(), cmd, proc.Options{})
 	inR.Close()
 	outW.Close()
 	if err != nil {
@@ -347,11 +343,7 @@ func (p *Process) start(ctx context.Context) (*worker, error) {
 		outR.Close()
 		return nil, err
 	}
-	w.pid = cmd.Process.Pid
-	go func() {
-		w.waitErr = cmd.Wait()
-		close(w.exited)
-	}()
+	w := &worker{proc: pr, pid: pr.PID(), stdin: inW, stdout: outR}
 	p.mu.Lock()
 	p.live[w] = struct{}{}
 	p.mu.Unlock()
@@ -392,7 +384,7 @@ func (p *Process) start(ctx context.Context) (*worker, error) {
 func (p *Process) stop(w *worker) {
 	w.stdin.Close()
 	select {
-	case <-w.exited:
+	case <-w.proc.Done():
 	case <-time.After(workerStopGrace):
 		w.kill()
 	}
@@ -402,7 +394,7 @@ func (p *Process) stop(w *worker) {
 // reap waits for a killed (or exiting) worker and forgets it.
 func (p *Process) reap(w *worker) {
 	select {
-	case <-w.exited:
+	case <-w.proc.Done():
 	case <-time.After(5 * time.Second):
 	}
 	w.stdin.Close()
@@ -439,23 +431,10 @@ func (w *worker) roundTrip(req *workerReq, resp *workerResp) error {
 	return w.dec.Decode(resp)
 }
 
-func (w *worker) dead() bool {
-	select {
-	case <-w.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (w *worker) dead() bool { return w.proc.Exited() }
 
 // kill SIGKILLs the worker and its process group (Tesseract included).
-func (w *worker) kill() {
-	if w.dead() {
-		return
-	}
-	killGroup(w.pid)
-	_ = w.cmd.Process.Kill()
-}
+func (w *worker) kill() { w.proc.Kill() }
 
 // failure kills the worker and describes why it failed: its exit status and
 // the tail of its stderr.
@@ -464,18 +443,18 @@ func (w *worker) failure(err error) string {
 		// It closed its stdout: give it a moment to exit by itself so that
 		// its own exit status is reported.
 		select {
-		case <-w.exited:
+		case <-w.proc.Done():
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	w.kill()
 	select {
-	case <-w.exited:
+	case <-w.proc.Done():
 	case <-time.After(5 * time.Second):
 	}
 	var b strings.Builder
-	if w.dead() && w.waitErr != nil {
-		b.WriteString(w.waitErr.Error())
+	if w.dead() && w.proc.Err() != nil {
+		b.WriteString(w.proc.Err().Error())
 	} else if w.dead() {
 		b.WriteString("exited with status 0")
 	} else {
@@ -484,31 +463,8 @@ func (w *worker) failure(err error) string {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		fmt.Fprintf(&b, " (%v)", err)
 	}
-	if tail := strings.TrimSpace(w.stderr.String()); tail != "" {
+	if tail := strings.TrimSpace(w.proc.Tail().String()); tail != "" {
 		fmt.Fprintf(&b, "; stderr: %s", tail)
 	}
 	return b.String()
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
