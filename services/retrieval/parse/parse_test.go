@@ -253,6 +253,32 @@ func TestTableSynthetic(t *testing.T) {
 	}
 }
 
+// TestBulletListIsNotATable: a list whose bullets stand in a column of
+// their own aligns like a two-column table; it must stay text.
+func TestBulletListIsNotATable(t *testing.T) {
+	p := testParser(t)
+	items := []textItem{{72, 740, 12, "Operating Risks"}}
+	for i, s := range []string{
+		"our ability to retain and increase sales to existing customers;",
+		"the introduction of competitive stores, websites and products;",
+		"the extent to which we invest in technology and infrastructure;",
+		"increases in the prices of transportation and energy products.",
+	} {
+		y := 710 - float64(i)*16
+		items = append(items, textItem{90, y, 10, "\x95"}, textItem{108, y, 10, s}) // WinAnsi bullet
+	}
+	doc, err := p.Parse(context.Background(), textPDF("list", items), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(doc.Pages[0].Tables); n != 0 {
+		t.Fatalf("a bulleted list became %d table(s): %q", n, doc.Pages[0].Tables[0].RowLines(""))
+	}
+	if !strings.Contains(doc.Pages[0].IndexText(), "competitive stores") {
+		t.Fatal("the list's text is gone")
+	}
+}
+
 // statementPage lays out a financial statement the way filings print it:
 // a title and units line, a period group ("Three Months Ended") spanning
 // two date columns whose dates run over two lines, "$" in cells of its own,

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -184,7 +185,7 @@ func detectAlignedTables(lines []Line) []Table {
 			}
 			j++
 		}
-		if j-i >= minTableLines && consistent(cells[i:j]) {
+		if j-i >= minTableLines && consistent(cells[i:j]) && !isList(cells[i:j]) {
 			tables = append(tables, buildTable(lines[i:j], cells[i:j]))
 			i = j
 			continue
@@ -192,6 +193,20 @@ func detectAlignedTables(lines []Line) []Table {
 		i++
 	}
 	return tables
+}
+
+// listMarker matches the bullets and enumerators that open list items.
+var listMarker = regexp.MustCompile(`^(?:[•◦▪▫‣⁃∙·●○■□➢►–—*-]|\(?[0-9]{1,2}[.)]|\(?[a-zA-Z][.)]|\([ivx]{1,4}\))$`)
+
+// isList reports whether aligned rows are a bulleted or numbered list (a
+// marker, then the item's text) rather than a table.
+func isList(rows [][]cell) bool {
+	for _, r := range rows {
+		if len(r) == 0 || !listMarker.MatchString(strings.TrimSpace(r[0].text)) {
+			return false
+		}
+	}
+	return true
 }
 
 func buildTable(lines []Line, rows [][]cell) Table {
