@@ -157,6 +157,16 @@ func SplitClaims(text string) []string {
 	return out
 }
 
+// citeBest is the best sentence of evs for question q with its citation
+// ("" when the evidence has no sentence).
+func citeBest(q string, evs []*agentsv1.Evidence) string {
+	best := BestExtracts(q, evs, 1)
+	if len(best) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimSpace(best[0].Text), ".") + " " + best[0].Label + "."
+}
+
 // Extractive is the answer built without the model: the backbone sentences.
 func Extractive(backbone []Extract) string {
 	if len(backbone) == 0 {

@@ -286,3 +286,23 @@ func TestUncitedDraftGetsACitedSentence(t *testing.T) {
 		t.Fatalf("answer %q citations %v", r.Answer, r.Citations)
 	}
 }
+
+// TestLabelledUnsupportedDraftGetsACitedSentence checks single-shot: a draft
+// that carries a label but whose every claim matches no evidence (so the
+// verifier finds no citation) is completed with the best evidence sentence,
+// cited, and the addition is streamed too.
+func TestLabelledUnsupportedDraftGetsACitedSentence(t *testing.T) {
+	draft := "The company reported a wide range of matters that may affect it [nowhere.pdf p.9]."
+	e := &Engine{LLM: &fakeLLM{replies: []string{draft}}, Search: &fakeSearch{passages: corpus()}}
+	r, events, err := run(t, e, &agentsv1.AskRequest{Collection: "c", Question: "Summarise what was said about customers on the call", Mode: agentsv1.AskMode_ASK_MODE_SINGLE_SHOT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed string
+	for _, ev := range events {
+		streamed += ev.GetAnswerDelta()
+	}
+	if len(r.Citations) == 0 || !strings.HasPrefix(r.Answer, draft) || len(r.Answer) <= len(draft) || streamed != r.Answer {
+		t.Fatalf("answer %q streamed %q citations %v", r.Answer, streamed, r.Citations)
+	}
+}

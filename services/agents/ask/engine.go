@@ -344,6 +344,15 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 		}
 	} else {
 		_, run.Citations, _ = Verify(answer, evs) // citations only; nothing removed
+		if len(run.Citations) == 0 {
+			// no sentence of the draft matches its source: the best
+			// evidence sentence, cited, so every answer points at a page
+			if more := citeBest(q, packed.Evidence); more != "" {
+				answer += " " + more
+				emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: " " + more}})
+				_, run.Citations, _ = Verify(answer, evs)
+			}
+		}
 	}
 	run.Answer = answer
 	emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_Citations{Citations: &agentsv1.CitationList{Citations: run.Citations}}})
