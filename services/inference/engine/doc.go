@@ -6,7 +6,8 @@
 // (generation, or embeddings with --embedding/--pooling), waits for /health,
 // health-checks it periodically, restarts it with exponential backoff when it
 // crashes or stops answering, and stops it with SIGTERM then SIGKILL. On Linux
-// the process is also killed by the kernel if the Go process dies (Pdeathsig).
+// the process is also killed by the kernel if the Go process dies (Pdeathsig;
+// platform/proc runs it, in its own process group).
 // Its State (Starting, Ready, Down, Stopped) gates requests: while it is not
 // Ready, Acquire and every Client call fail fast with ErrUnavailable.
 //

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/proc"
 )
 
 // State is the supervisor's view of its engine process.
@@ -237,10 +238,10 @@ func (s *Supervisor) Restarts() int {
 func (s *Supervisor) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil || s.cur.cmd.Process == nil {
+	if s.cur == nil {
 		return 0
 	}
-	return s.cur.cmd.Process.Pid
+	return s.cur.p.PID()
 }
 
 // BaseURL of the running engine ("http://127.0.0.1:PORT"), or "".
@@ -344,7 +345,7 @@ func (s *Supervisor) SetLoRAs(ctx context.Context, paths []string) error {
 	s.loras = append([]string(nil), paths...)
 	s.setStateLocked(StateReady, nil)
 	s.mu.Unlock()
-	s.log.Info("engine replaced with new adapter set", "loras", paths, "pid", inst.cmd.Process.Pid, "url", inst.base)
+	s.log.Info("engine replaced with new adapter set", "loras", paths, "pid", inst.p.PID(), "url", inst.base)
 	if old != nil {
 		go s.retire(old)
 	}
@@ -354,11 +355,8 @@ func (s *Supervisor) SetLoRAs(ctx context.Context, paths []string) error {
 // ---- internals -------------------------------------------------------------
 
 type instance struct {
-	cmd       *exec.Cmd
+	p         *proc.Process // output (stdout and stderr) in p.Tail()
 	base      string
-	done      chan struct{} // closed when the process has exited
-	exitErr   error         // valid after done
-	out       *tailBuffer
 	inflight  sync.WaitGroup
 	startedAt time.Time
 	retiring  bool // guarded by Supervisor.mu
@@ -390,7 +388,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.terminate(inst)
 		}
 	}()
-	backoff := s.cfg.BackoffMin
+	backoff := proc.Backoff{Min: s.cfg.BackoffMin, Max: s.cfg.BackoffMax, StableAfter: s.cfg.StableAfter}
 	for {
 		if ctx.Err() != nil {
 			return
@@ -405,11 +403,11 @@ func (s *Supervisor) loop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				s.log.Error("engine failed to start", "err", err, "retry_in", backoff)
-				if !sleepCtx(ctx, backoff) {
+				d := backoff.Next(0)
+				s.log.Error("engine failed to start", "err", err, "retry_in", d)
+				if !proc.Sleep(ctx, d) {
 					return
 				}
-				backoff = min(2*backoff, s.cfg.BackoffMax)
 				continue
 			}
 			if inst == nil { // someone else installed one meanwhile
@@ -429,14 +427,11 @@ func (s *Supervisor) loop(ctx context.Context) {
 		s.restarts++
 		s.setStateLocked(StateDown, reason)
 		s.mu.Unlock()
-		if time.Since(inst.startedAt) > s.cfg.StableAfter {
-			backoff = s.cfg.BackoffMin
-		}
-		s.log.Error("engine down; restarting", "err", reason, "retry_in", backoff, "output_tail", inst.out.String())
-		if !sleepCtx(ctx, backoff) {
+		d := backoff.Next(time.Since(inst.startedAt))
+		s.log.Error("engine down; restarting", "err", reason, "retry_in", d, "output_tail", outputTail(inst.p.Tail(), outputLines))
+		if !proc.Sleep(ctx, d) {
 			return
 		}
-		backoff = min(2*backoff, s.cfg.BackoffMax)
 	}
 }
 
@@ -464,7 +459,7 @@ func (s *Supervisor) startCurrent(ctx context.Context) (*instance, error) {
 	s.cur = inst
 	s.setStateLocked(StateReady, nil)
 	s.mu.Unlock()
-	s.log.Info("engine ready", "pid", inst.cmd.Process.Pid, "url", inst.base, "startup", time.Since(inst.startedAt).Round(time.Millisecond))
+	s.log.Info("engine ready", "pid", inst.p.PID(), "url", inst.base, "startup", time.Since(inst.startedAt).Round(time.Millisecond))
 	return inst, nil
 }
 
@@ -478,8 +473,8 @@ func (s *Supervisor) monitor(ctx context.Context, inst *instance) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-inst.done:
-			return fmt.Errorf("engine process exited: %v", exitString(inst.exitErr))
+		case <-inst.p.Done():
+			return fmt.Errorf("engine process exited: %v", exitString(inst.p.Err()))
 		case <-t.C:
 			s.mu.Lock()
 			retiring := inst.retiring
@@ -491,8 +486,8 @@ func (s *Supervisor) monitor(ctx context.Context, inst *instance) error {
 				fails++
 				s.log.Warn("engine health check failed", "err", err, "consecutive", fails)
 				if fails >= s.cfg.HealthFailures {
-					_ = inst.cmd.Process.Kill()
-					<-inst.done
+					inst.p.Kill()
+					<-inst.p.Done()
 					return fmt.Errorf("engine unhealthy after %d checks: %v", fails, err)
 				}
 				continue
@@ -558,24 +553,6 @@ func (s *Supervisor) args(port int, loras []string) []string {
 	return append(a, c.ExtraArgs...)
 }
 
-// crashed reports whether a process ended on a fault signal (not a
-// requested stop).
-func crashed(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() {
-		return false
-	}
-	switch ws.Signal() {
-	case syscall.SIGSEGV, syscall.SIGILL, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGABRT:
-		return true
-	}
-	return false
-}
-
 // launch starts a process and waits until /health answers 200.
 func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, error) {
 	port, err := freePort(s.cfg.Host)
@@ -584,32 +561,19 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 	}
 	args := s.args(port, loras)
 	cmd := exec.Command(s.cfg.Binary, args...)
-	cmd.SysProcAttr = sysProcAttr()
 	cmd.Env = append(os.Environ(), s.cfg.Env...)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
 	inst := &instance{
-		cmd:       cmd,
 		base:      "http://" + net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)),
-		done:      make(chan struct{}),
-		out:       newTailBuffer(40),
 		startedAt: time.Now(),
 	}
 	s.log.Info("starting engine", "bin", s.cfg.Binary, "args", strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
+	// Own process group, SIGKILLed by the kernel if this process dies;
+	// stdout and stderr go to the debug log and the kept tail.
+	inst.p, err = proc.Start(context.Background(), cmd, proc.Options{Combined: true, TailBytes: outputTailBytes,
+		OnLine: func(pid int, line string) { s.log.Debug("engine output", "pid", pid, "line", line) }})
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.cfg.Binary, err)
 	}
-	pw.Close()
-	go s.pump(pr, inst.out, cmd.Process.Pid)
-	go func() {
-		inst.exitErr = cmd.Wait()
-		close(inst.done)
-	}()
 
 	deadline := time.NewTimer(s.cfg.StartTimeout)
 	defer deadline.Stop()
@@ -617,20 +581,20 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 	defer tick.Stop()
 	for {
 		select {
-		case <-inst.done:
+		case <-inst.p.Done():
 			s.mu.Lock()
-			if crashed(inst.exitErr) && !s.noRepack {
+			if proc.Crashed(inst.p.Err()) && !s.noRepack {
 				s.noRepack = true
 				s.log.Warn("engine crashed during startup: later launches disable CPU weight repacking (--no-repack)", "engine", s.cfg.Name)
 			}
 			s.mu.Unlock()
-			return nil, fmt.Errorf("engine exited during startup (%s): %s", exitString(inst.exitErr), inst.out.errors(12))
+			return nil, fmt.Errorf("engine exited during startup (%s): %s", exitString(inst.p.Err()), outputErrors(inst.p.Tail(), 12))
 		case <-ctx.Done():
 			s.terminate(inst)
 			return nil, ctx.Err()
 		case <-deadline.C:
 			s.terminate(inst)
-			return nil, fmt.Errorf("engine not healthy after %s; output: %s", s.cfg.StartTimeout, inst.out.tail(12))
+			return nil, fmt.Errorf("engine not healthy after %s; output: %s", s.cfg.StartTimeout, outputTail(inst.p.Tail(), 12))
 		case <-tick.C:
 			if s.checkHealth(ctx, inst.base) != nil {
 				continue
@@ -643,7 +607,7 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 				// select adapters.
 				if err := s.zeroLoRAScales(ctx, inst.base, len(loras)); err != nil {
 					s.terminate(inst)
-					return nil, fmt.Errorf("reset adapter scales: %v; output: %s", err, inst.out.tail(12))
+					return nil, fmt.Errorf("reset adapter scales: %v; output: %s", err, outputTail(inst.p.Tail(), 12))
 				}
 			}
 			return inst, nil
@@ -651,32 +615,18 @@ func (s *Supervisor) launch(ctx context.Context, loras []string) (*instance, err
 	}
 }
 
-// pump forwards the engine's output to slog (debug) and keeps a tail for errors.
-func (s *Supervisor) pump(r io.ReadCloser, tail *tailBuffer, pid int) {
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		tail.add(line)
-		s.log.Debug("engine output", "pid", pid, "line", line)
-	}
-}
-
 // terminate stops a process: SIGTERM, then SIGKILL after StopGrace.
 func (s *Supervisor) terminate(inst *instance) {
-	select {
-	case <-inst.done:
+	if inst.p.Exited() {
 		return
-	default:
 	}
-	_ = inst.cmd.Process.Signal(syscall.SIGTERM)
+	_ = inst.p.Signal(syscall.SIGTERM)
 	select {
-	case <-inst.done:
+	case <-inst.p.Done():
 	case <-time.After(s.cfg.StopGrace):
-		s.log.Warn("engine ignored SIGTERM; killing", "pid", inst.cmd.Process.Pid)
-		_ = inst.cmd.Process.Kill()
-		<-inst.done
+		s.log.Warn("engine ignored SIGTERM; killing", "pid", inst.p.PID())
+		inst.p.Kill()
+		<-inst.p.Done()
 	}
 }
 
@@ -690,7 +640,7 @@ func (s *Supervisor) retire(inst *instance) {
 	select {
 	case <-drained:
 	case <-time.After(s.cfg.DrainTimeout):
-		s.log.Warn("drain timeout; stopping replaced engine with requests in flight", "pid", inst.cmd.Process.Pid)
+		s.log.Warn("drain timeout; stopping replaced engine with requests in flight", "pid", inst.p.PID())
 	}
 	s.terminate(inst)
 }
@@ -733,17 +683,6 @@ func freePort(host string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func exitString(err error) string {
 	if err == nil {
 		return "exit status 0"
@@ -751,50 +690,28 @@ func exitString(err error) string {
 	return err.Error()
 }
 
-// tailBuffer keeps the last n lines written to it.
-type tailBuffer struct {
-	mu    sync.Mutex
-	n     int
-	lines []string
-}
+// The engine's output kept for errors and logs: outputLines lines at most
+// of the last outputTailBytes.
+const (
+	outputTailBytes = 16 << 10
+	outputLines     = 40
+)
 
-func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+// outputTail returns the last n lines of the output joined with " | "
+// (one line, for errors and logs).
+func outputTail(t *proc.Tail, n int) string { return strings.Join(t.Lines(n), " | ") }
 
-func (t *tailBuffer) add(line string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.lines = append(t.lines, line)
-	if len(t.lines) > t.n {
-		t.lines = t.lines[len(t.lines)-t.n:]
-	}
-}
-
-func (t *tailBuffer) String() string { return t.tail(t.n) }
-
-// errors returns the llama.cpp error-level lines (" E ") among the kept
-// output, or the last n lines when there are none.
-func (t *tailBuffer) errors(n int) string {
-	t.mu.Lock()
+// outputErrors returns the llama.cpp error-level lines (" E ") among the
+// last outputLines of the output, or the last n lines when there are none.
+func outputErrors(t *proc.Tail, n int) string {
 	var e []string
-	for _, l := range t.lines {
+	for _, l := range t.Lines(outputLines) {
 		if strings.Contains(l, " E ") {
 			e = append(e, strings.TrimSpace(l))
 		}
 	}
-	t.mu.Unlock()
 	if len(e) == 0 {
-		return t.tail(n)
+		return outputTail(t, n)
 	}
 	return strings.Join(e, " | ")
-}
-
-// tail returns the last n lines joined with " | " (one-line, for errors and logs).
-func (t *tailBuffer) tail(n int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	l := t.lines
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, " | ")
 }
