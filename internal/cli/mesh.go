@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -21,17 +22,46 @@ func init() {
 	register("status", "list every registered service instance and its health", runStatus)
 }
 
+// upFlags are the settings of `pdfqa up`.
+type upFlags struct {
+	c                  config.Common
+	httpAddr, etcdAddr string
+}
+
+func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
+	f.c.BindFrom(fs, r)
+	r.StringFlag(fs, &f.httpAddr, config.Setting{Section: "up", Env: "PDFQA_HTTP", Flag: "http", Doc: "REST gateway listen address"}, "127.0.0.1:8080")
+	fs.StringVar(&f.etcdAddr, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
+}
+
+// serveFlags are the settings of `pdfqa serve`.
+type serveFlags struct {
+	c                           config.Common
+	addr, metricsAddr, httpAddr string
+	ttl                         int64
+}
+
+func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
+	f.c.BindFrom(fs, r)
+	set := func(env, flag, doc string) config.Setting {
+		return config.Setting{Section: "serve", Env: env, Flag: flag, Doc: doc}
+	}
+	r.StringFlag(fs, &f.addr, set("PDFQA_ADDR", "addr", "gRPC listen address"), "127.0.0.1:0")
+	r.StringFlag(fs, &f.metricsAddr, set("PDFQA_METRICS", "metrics", "/metrics listen address"), "127.0.0.1:0")
+	r.StringFlag(fs, &f.httpAddr, set("PDFQA_HTTP", "http", "gateway only: REST listen address (unset: no REST)"), "")
+	fs.Int64Var(&f.ttl, "lease-ttl", 10, "etcd registration lease in seconds")
+}
+
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
-	var c config.Common
-	c.Bind(fs)
-	httpAddr := fs.String("http", config.Env("PDFQA_HTTP", "127.0.0.1:8080"), "REST gateway listen address (env PDFQA_HTTP)")
-	etcdAddr := fs.String("etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
+	var f upFlags
+	f.bind(fs, config.Environment())
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c := f.c
 	return mesh.Up(ctx, mesh.UpOptions{
-		Data: c.Data, Cache: c.Cache, HTTPAddr: *httpAddr, EtcdAddr: *etcdAddr, LogLevel: c.LogLevel,
+		Data: c.Data, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel,
 		Ready: func(m *mesh.Mesh) {
 			fmt.Fprintf(stdout, "pdfqa mesh up: REST http://%s (OpenAPI at /openapi.json), etcd %s, data %s\n",
 				m.Gateway().HTTPAddr, m.Etcd.Endpoint(), c.Data)
@@ -48,23 +78,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	name := args[0]
 	fs := newFlags("serve "+name, stderr)
-	var c config.Common
-	c.Bind(fs)
-	addr := fs.String("addr", config.Env("PDFQA_ADDR", "127.0.0.1:0"), "gRPC listen address (env PDFQA_ADDR)")
-	metricsAddr := fs.String("metrics", config.Env("PDFQA_METRICS", "127.0.0.1:0"), "/metrics listen address (env PDFQA_METRICS)")
-	httpAddr := fs.String("http", config.Env("PDFQA_HTTP", ""), "gateway only: REST listen address")
-	ttl := fs.Int64("lease-ttl", 10, "etcd registration lease in seconds")
+	var f serveFlags
+	f.bind(fs, config.Environment())
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	c := f.c
 	cli, err := clientv3.New(clientv3.Config{Endpoints: c.EtcdEndpoints(), DialTimeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
 	inst, err := mesh.Start(ctx, name, mesh.RunOptions{
-		Addr: *addr, MetricsAddr: *metricsAddr, HTTPAddr: *httpAddr, Etcd: cli,
-		Data: c.Data, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: *ttl,
+		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
+		Data: c.Data, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
 	})
 	if err != nil {
 		return err

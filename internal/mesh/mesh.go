@@ -5,9 +5,9 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"time"
 
@@ -41,8 +41,10 @@ type Deps struct {
 	Server  *server.Server
 	// Registry is every service of the mesh (Registry()).
 	Registry registry.Registry
-	Data     string
-	Cache    string
+	// Env reads the service's settings (Unit.Settings says which).
+	Env   *config.Reader
+	Data  string
+	Cache string
 }
 
 // Service is a built service ready to register on a gRPC server.
@@ -51,25 +53,55 @@ type Service interface {
 	Close() error
 }
 
-// Unit is one service the mesh can run: its registry entry and how to build it.
+// Unit is one service the mesh can run: its registry entry, its settings
+// and how to build it.
 type Unit struct {
 	registry.Service
-	Build func(ctx context.Context, d Deps) (Service, error)
+	// Settings reads the service's settings through r, as Build does
+	// (`pdfqa config` lists them); nil: none.
+	Settings func(r *config.Reader, cache string) error
+	Build    func(ctx context.Context, d Deps) (Service, error)
 }
 
 // Units is the mesh's one service table, in start order: the gateway last,
 // once every service it fronts is up. Adding a service is one entry here.
-var Units = []Unit{
-	{registry.Service{Name: "inference", Desc: &inferencev1.InferenceService_ServiceDesc, REST: inferencev1.RegisterInferenceServiceHandler}, buildInference},
-	{registry.Service{Name: "retrieval", Desc: &retrievalv1.RetrievalService_ServiceDesc, REST: retrievalv1.RegisterRetrievalServiceHandler,
+var Units = []Unit{{
+	Service:  registry.Service{Name: "inference", Desc: &inferencev1.InferenceService_ServiceDesc, REST: inferencev1.RegisterInferenceServiceHandler},
+	Settings: func(r *config.Reader, cache string) error { inference.Read(r, cache); return nil },
+	Build:    buildInference,
+}, {
+	Service: registry.Service{Name: "retrieval", Desc: &retrievalv1.RetrievalService_ServiceDesc, REST: retrievalv1.RegisterRetrievalServiceHandler,
 		// Uploads, and following an ingestion.
-		CLICalls: registry.Timeouts{Unary: 5 * time.Minute, Stream: time.Hour}}, buildRetrieval},
-	{registry.Service{Name: "agents", Desc: &agentsv1.AgentsService_ServiceDesc, REST: agentsv1.RegisterAgentsServiceHandler,
+		CLICalls: registry.Timeouts{Unary: 5 * time.Minute, Stream: time.Hour}},
+	Settings: func(r *config.Reader, _ string) error { retrieval.ReadSettings(r); return nil },
+	Build:    buildRetrieval,
+}, {
+	Service: registry.Service{Name: "agents", Desc: &agentsv1.AgentsService_ServiceDesc, REST: agentsv1.RegisterAgentsServiceHandler,
 		// An answer may take minutes on a CPU.
-		CLICalls: registry.Timeouts{Stream: 30 * time.Minute}}, buildAgents},
-	{registry.Service{Name: "trainer", Desc: &trainerv1.TrainerService_ServiceDesc, REST: trainerv1.RegisterTrainerServiceHandler}, buildTrainer},
+		CLICalls: registry.Timeouts{Stream: 30 * time.Minute}},
+	Settings: func(r *config.Reader, _ string) error { _, err := agents.ReadConfig(r); return err },
+	Build:    buildAgents,
+}, {
+	Service:  registry.Service{Name: "trainer", Desc: &trainerv1.TrainerService_ServiceDesc, REST: trainerv1.RegisterTrainerServiceHandler},
+	Settings: func(r *config.Reader, cache string) error { trainer.Read(r, cache); return nil },
+	Build:    buildTrainer,
+}, {
 	// The gateway serves its own REST routes in-process.
-	{registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc}, buildGateway},
+	Service: registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
+	Build:   buildGateway,
+}}
+
+// ReadSettings reads every service's settings through r (`pdfqa config`).
+func ReadSettings(r *config.Reader, cache string) error {
+	var errs []error
+	for _, u := range Units {
+		if u.Settings != nil {
+			if err := u.Settings(r, cache); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", u.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Registry is the services of Units, in start order.
@@ -107,7 +139,9 @@ func buildGateway(_ context.Context, d Deps) (Service, error) {
 }
 
 func buildRetrieval(_ context.Context, d Deps) (Service, error) {
-	var emb, refiner embed.Embedder
+	set := retrieval.ReadSettings(d.Env)
+	cfg := retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log}
+	set.Apply(&cfg)
 	if d.Clients != nil {
 		inf, err := d.Registry.Of(&inferencev1.InferenceService_ServiceDesc)
 		if err != nil {
@@ -115,18 +149,17 @@ func buildRetrieval(_ context.Context, d Deps) (Service, error) {
 		}
 		// Index with the static model (parse speed), then refine in the
 		// background with the contextual one ("none": no refinement).
-		fast := config.Env("PDFQA_RETRIEVAL_EMBED_MODEL", inference.StaticAlias)
-		emb = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: fast}
-		if ref := os.Getenv("PDFQA_RETRIEVAL_REFINE_MODEL"); ref != "none" && ref != fast {
-			refiner = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: ref}
+		cfg.Embedder = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: set.EmbedModel}
+		if ref, ok := set.Refines(); ok {
+			cfg.Refiner = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: ref}
 		}
 	}
-	return retrieval.New(retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, Embedder: emb, Refiner: refiner})
+	return retrieval.New(cfg)
 }
 
 func buildInference(_ context.Context, d Deps) (Service, error) {
 	return inference.New(inference.Options{
-		Config: inference.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log,
+		Config: inference.Read(d.Env, d.Cache), DataDir: d.Data, Log: d.Log,
 		Registry: d.Server.Metrics.Registry, SetServing: d.Server.SetServing,
 	})
 }
@@ -136,7 +169,13 @@ func buildAgents(_ context.Context, d Deps) (Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return agents.New(d.Log, &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}, d.Data)
+	cfg, err := agents.ReadConfig(d.Env)
+	if err != nil {
+		return nil, err
+	}
+	engine := &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}
+	cfg.Apply(engine)
+	return agents.New(d.Log, engine, d.Data)
 }
 
 func buildTrainer(_ context.Context, d Deps) (Service, error) {
@@ -146,7 +185,7 @@ func buildTrainer(_ context.Context, d Deps) (Service, error) {
 	}
 	ic := inferencev1.NewInferenceServiceClient(inf)
 	return trainer.New(trainer.Options{
-		Config: trainer.FromEnv(d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
+		Config: trainer.Read(d.Env, d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
 		Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
 		Generator: trainer.InferenceQA{Client: ic}, Adapters: trainer.InferenceAdapters{Client: ic},
 	})

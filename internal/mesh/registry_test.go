@@ -13,6 +13,9 @@ import (
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/services/inference"
+	"github.com/pdfqa/pdfqa/services/retrieval"
 )
 
 // TestRegistry checks the one service table: valid, in start order (the
@@ -67,6 +70,33 @@ func TestRegistryDeadlines(t *testing.T) {
 		want.UnaryTimeout, want.StreamTimeout = c.cli[0], c.cli[1]
 		if got := s.CLIDownstream(); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s CLI downstream %+v, want %+v", c.name, got, want)
+		}
+	}
+}
+
+// TestRetrievalEmbedsWithTheStaticAlias: retrieval's default ingestion
+// model is the name the inference service serves the static table under
+// (services do not import each other, so the composition root checks).
+func TestRetrievalEmbedsWithTheStaticAlias(t *testing.T) {
+	if retrieval.DefaultEmbedModel != inference.StaticAlias {
+		t.Errorf("retrieval.DefaultEmbedModel %q, inference.StaticAlias %q", retrieval.DefaultEmbedModel, inference.StaticAlias)
+	}
+}
+
+// TestEveryUnitReadsItsSettings: the services that have settings read them
+// through the registry's table, from an empty environment without error.
+func TestEveryUnitReadsItsSettings(t *testing.T) {
+	r := config.NewReader(config.MapEnv(nil))
+	if err := ReadSettings(r, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, v := range r.Values() {
+		seen[v.Section] = true
+	}
+	for _, u := range Units {
+		if (u.Settings != nil) != seen[u.Name] {
+			t.Errorf("%s: Settings %v, settings listed %v (a unit's settings are listed under its name)", u.Name, u.Settings != nil, seen[u.Name])
 		}
 	}
 }

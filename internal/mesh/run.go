@@ -80,7 +80,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Data: dataDir, Cache: o.Cache})
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Cache: o.Cache})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

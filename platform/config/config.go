@@ -1,6 +1,8 @@
-// Package config reads the settings every pdfqa command shares from flags
-// with environment-variable defaults (PDFQA_*), so a container can be
-// configured either way.
+// Package config reads pdfqa's settings: environment variables (PDFQA_*),
+// some overridden by flags, so a container can be configured either way.
+// Each service reads its Config in one function through a Reader, which
+// records every setting with its default and source for `pdfqa config` and
+// the README's generated tables (settings.go).
 package config
 
 import (
@@ -31,10 +33,9 @@ func Env(key, def string) string {
 }
 
 // DefaultCache is PDFQA_CACHE, else <user cache dir>/pdfqa.
-func DefaultCache() string {
-	if v := os.Getenv("PDFQA_CACHE"); v != "" {
-		return v
-	}
+func DefaultCache() string { return Env("PDFQA_CACHE", userCache()) }
+
+func userCache() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
@@ -45,12 +46,23 @@ func DefaultCache() string {
 // DefaultData is PDFQA_DATA, else ./.data.
 func DefaultData() string { return Env("PDFQA_DATA", ".data") }
 
-// Bind registers the common flags on fs.
-func (c *Common) Bind(fs *flag.FlagSet) {
-	fs.StringVar(&c.Etcd, "etcd", Env("PDFQA_ETCD", "127.0.0.1:2379"), "etcd endpoints, comma separated (env PDFQA_ETCD)")
-	fs.StringVar(&c.Data, "data", DefaultData(), "data directory (env PDFQA_DATA)")
-	fs.StringVar(&c.Cache, "cache", DefaultCache(), "model and engine cache directory (env PDFQA_CACHE)")
-	fs.StringVar(&c.LogLevel, "log-level", Env("PDFQA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PDFQA_LOG_LEVEL)")
+// The common settings, flags of every serving command.
+var (
+	EtcdSetting     = Setting{Section: "common", Env: "PDFQA_ETCD", Flag: "etcd", Doc: "etcd endpoints, comma separated"}
+	DataSetting     = Setting{Section: "common", Env: "PDFQA_DATA", Flag: "data", Doc: "data directory"}
+	CacheSetting    = Setting{Section: "common", Env: "PDFQA_CACHE", Flag: "cache", Doc: "model and engine cache directory", DocDefault: "`~/.cache/pdfqa` (the user cache directory)"}
+	LogLevelSetting = Setting{Section: "common", Env: "PDFQA_LOG_LEVEL", Flag: "log-level", Doc: "log level: debug, info, warn, error"}
+)
+
+// Bind registers the common flags on fs, their defaults from the environment.
+func (c *Common) Bind(fs *flag.FlagSet) { c.BindFrom(fs, Environment()) }
+
+// BindFrom registers the common flags on fs, their defaults read by r.
+func (c *Common) BindFrom(fs *flag.FlagSet, r *Reader) {
+	r.StringFlag(fs, &c.Etcd, EtcdSetting, "127.0.0.1:2379")
+	r.StringFlag(fs, &c.Data, DataSetting, ".data")
+	r.StringFlag(fs, &c.Cache, CacheSetting, userCache())
+	r.StringFlag(fs, &c.LogLevel, LogLevelSetting, "info")
 }
 
 // EtcdEndpoints splits Etcd into endpoints.

@@ -13,7 +13,9 @@ import (
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
+	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
 // recInference is upInference that records the system messages it is sent.
@@ -85,12 +87,22 @@ func TestPromptSetSelection(t *testing.T) {
 }
 
 func TestPromptSetFromEnvironment(t *testing.T) {
-	t.Setenv("PDFQA_PROMPT_SET", "nope")
-	if _, err := New(nil, &ask.Engine{}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "PDFQA_PROMPT_SET") {
+	env := func(kv ...string) *config.Reader {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return config.NewReader(config.MapEnv(m))
+	}
+	if _, err := ReadConfig(env("PDFQA_PROMPT_SET", "nope")); err == nil || !strings.Contains(err.Error(), "PDFQA_PROMPT_SET") {
 		t.Fatalf("err %v", err)
 	}
-	t.Setenv("PDFQA_PROMPT_SET", "v1-terse")
+	cfg, err := ReadConfig(env("PDFQA_PROMPT_SET", "v1-terse"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &ask.Engine{}
+	cfg.Apply(e)
 	s, err := New(nil, e, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -98,5 +110,41 @@ func TestPromptSetFromEnvironment(t *testing.T) {
 	defer s.Close()
 	if e.Prompts.Name() != "v1-terse" {
 		t.Errorf("engine prompt set %q", e.Prompts.Name())
+	}
+	// Without the setting (or Apply) the engine gets the default set.
+	cfg, err = ReadConfig(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = &ask.Engine{}
+	cfg.Apply(e)
+	if e.Prompts.Name() != prompts.Version || e.MaxImages != 0 {
+		t.Errorf("defaults: prompt set %q, max images %d", e.Prompts.Name(), e.MaxImages)
+	}
+	e = &ask.Engine{}
+	if s, err := New(nil, e, t.TempDir()); err != nil {
+		t.Fatal(err)
+	} else {
+		s.Close()
+	}
+	if e.Prompts.Name() != prompts.Version {
+		t.Errorf("New without a set: %q", e.Prompts.Name())
+	}
+}
+
+func TestVisionMaxImagesFromEnvironment(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "3": 3, "0": -1, "-2": -1} {
+		cfg, err := ReadConfig(config.NewReader(config.MapEnv(map[string]string{"PDFQA_VISION_MAX_IMAGES": v})))
+		if err != nil || cfg.MaxImages != want {
+			t.Errorf("PDFQA_VISION_MAX_IMAGES=%q: %d, %v; want %d", v, cfg.MaxImages, err, want)
+		}
+		e := &ask.Engine{MaxImages: 5}
+		cfg.Apply(e)
+		if e.MaxImages != 5 {
+			t.Errorf("Apply overrode the engine's own MaxImages: %d", e.MaxImages)
+		}
+	}
+	if _, err := ReadConfig(config.NewReader(config.MapEnv(map[string]string{"PDFQA_VISION_MAX_IMAGES": "many"}))); err == nil || !strings.Contains(err.Error(), "want a number") {
+		t.Errorf("malformed: %v", err)
 	}
 }

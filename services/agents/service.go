@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,10 +41,8 @@ type Service struct {
 const PromptSetHeader = "pdfqa-prompt-set"
 
 // New returns the service over an engine and a run store in dataDir. An
-// engine without a logger logs to log; one without MaxImages takes it from
-// PDFQA_VISION_MAX_IMAGES (page images sent to a vision model per answer;
-// 0 turns them off; default 2); one without a prompt set takes it from
-// PDFQA_PROMPT_SET (default v1).
+// engine without a logger logs to log; one without a prompt set gets the
+// default set (Config.Apply gives it the configured one).
 func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -54,22 +50,8 @@ func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error)
 	if engine.Log == nil {
 		engine.Log = log
 	}
-	if v := os.Getenv("PDFQA_VISION_MAX_IMAGES"); v != "" && engine.MaxImages == 0 {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("PDFQA_VISION_MAX_IMAGES=%q: want a number", v)
-		}
-		engine.MaxImages = n
-		if n <= 0 {
-			engine.MaxImages = -1
-		}
-	}
 	if engine.Prompts == nil {
-		ps, err := prompts.Lookup(os.Getenv("PDFQA_PROMPT_SET"))
-		if err != nil {
-			return nil, fmt.Errorf("PDFQA_PROMPT_SET: %w", err)
-		}
-		engine.Prompts = ps
+		engine.Prompts = prompts.Default()
 	}
 	runs, err := runstore.Open(dataDir)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 
 	"github.com/pdfqa/pdfqa/platform/config"
 )
@@ -50,27 +49,31 @@ type Config struct {
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
-func FromEnv(cache string) Config {
-	c := Config{
-		LlamaServer:      os.Getenv("PDFQA_LLAMA_SERVER"),
-		ChatModel:        config.Env("PDFQA_CHAT_MODEL", filepath.Join(cache, "models", DefaultChatModelFile)),
-		EmbedModel:       config.Env("PDFQA_EMBED_MODEL", filepath.Join(cache, "models", DefaultEmbedModelFile)),
-		ChatCtx:          envInt("PDFQA_CHAT_CTX", 16384),
-		ChatSlots:        envInt("PDFQA_CHAT_SLOTS", 4),
-		Threads:          envInt("PDFQA_THREADS", runtime.NumCPU()),
-		MaxConcurrent:    envInt("PDFQA_MAX_CONCURRENT", 4),
-		MaxQueue:         envInt("PDFQA_MAX_QUEUE", 64),
-		OpenAIBaseURL:    os.Getenv("PDFQA_OPENAI_BASE_URL"),
-		OpenAIKey:        os.Getenv("PDFQA_OPENAI_API_KEY"),
-		OpenAIChatModel:  os.Getenv("PDFQA_OPENAI_CHAT_MODEL"),
-		OpenAIEmbedModel: os.Getenv("PDFQA_OPENAI_EMBED_MODEL"),
-		OpenAIVision:     os.Getenv("PDFQA_OPENAI_VISION") == "1",
-		NoStatic:         os.Getenv("PDFQA_NO_STATIC_EMBEDDINGS") == "1",
+func FromEnv(cache string) Config { return Read(config.Environment(), cache) }
+
+// Read reads the inference settings through r over defaults derived from
+// the cache dir: the one place they are read (and documented).
+func Read(r *config.Reader, cache string) Config {
+	set := func(env, doc, docDefault string) config.Setting {
+		return config.Setting{Section: "inference", Env: env, Doc: doc, DocDefault: docDefault}
 	}
-	if c.LlamaServer == "" {
-		c.LlamaServer = FindLlamaServer(cache)
+	const openai = "OpenAI-compatible upstream (vLLM, Ollama, a hosted API) used instead of the local engines, behind its own breaker"
+	return Config{
+		LlamaServer:      r.String(set("PDFQA_LLAMA_SERVER", "llama-server binary", "cached build (CUDA when built, else CPU)"), FindLlamaServer(cache)),
+		ChatModel:        r.String(set("PDFQA_CHAT_MODEL", "chat model GGUF (any GGUF works)", "cached `"+DefaultChatModelFile+"`"), filepath.Join(cache, "models", DefaultChatModelFile)),
+		EmbedModel:       r.String(set("PDFQA_EMBED_MODEL", "embedding model GGUF (any GGUF works)", "cached `"+DefaultEmbedModelFile+"`"), filepath.Join(cache, "models", DefaultEmbedModelFile)),
+		ChatCtx:          r.Int(set("PDFQA_CHAT_CTX", "chat engine context, split over the parallel slots", ""), 16384),
+		ChatSlots:        r.Int(set("PDFQA_CHAT_SLOTS", "chat engine parallel slots", ""), 4),
+		Threads:          r.Int(set("PDFQA_THREADS", "engine threads", "CPU count"), runtime.NumCPU()),
+		MaxConcurrent:    r.Int(set("PDFQA_MAX_CONCURRENT", "generations admitted at once (admission control: ResourceExhausted beyond the queue)", ""), 4),
+		MaxQueue:         r.Int(set("PDFQA_MAX_QUEUE", "generations waiting behind them", ""), 64),
+		OpenAIBaseURL:    r.String(set("PDFQA_OPENAI_BASE_URL", "base URL of an "+openai, ""), ""),
+		OpenAIKey:        r.String(config.Setting{Section: "inference", Env: "PDFQA_OPENAI_API_KEY", Doc: "bearer token sent to the upstream", Secret: true}, ""),
+		OpenAIChatModel:  r.String(set("PDFQA_OPENAI_CHAT_MODEL", "the upstream's chat model", ""), ""),
+		OpenAIEmbedModel: r.String(set("PDFQA_OPENAI_EMBED_MODEL", "the upstream's embedding model", ""), ""),
+		OpenAIVision:     r.Bool(set("PDFQA_OPENAI_VISION", "`1`: the upstream's chat model reads page images", "")),
+		NoStatic:         r.Bool(set("PDFQA_NO_STATIC_EMBEDDINGS", "`1`: do not serve (or distill) the static embedding model", "")),
 	}
-	return c
 }
 
 // FindLlamaServer returns the cached engine build: CUDA when built (the
@@ -83,15 +86,6 @@ func FindLlamaServer(cache string) string {
 		}
 	}
 	return filepath.Join(cache, "engine", EngineVersion+"-cpu", "bin", "llama-server")
-}
-
-func envInt(key string, def int) int {
-	if v := os.Getenv(key); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
 }
 
 // check reports missing files with the command that provides them.

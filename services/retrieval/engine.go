@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +45,8 @@ type Config struct {
 	// InProcessParse parses with PDFium inside this process (wazero's
 	// per-call interrupt on, about 4x slower text extraction) instead of in
 	// supervised worker processes (parse.Process, the default), for
-	// environments that cannot re-exec the executable. The environment
-	// variable PDFQA_PARSE_INPROCESS=1 does the same.
+	// environments that cannot re-exec the executable (Settings:
+	// PDFQA_PARSE_INPROCESS=1).
 	InProcessParse bool
 	// Workers is the number of documents ingested in parallel (default 2).
 	Workers int
@@ -71,10 +70,10 @@ type Config struct {
 	// its documents have them.
 	Refiner embed.Embedder
 	// VectorWeight is the vector list's weight against BM25's 1 in the
-	// hybrid fusion (weighted RRF). Default 0.5 (env PDFQA_VECTOR_WEIGHT).
+	// hybrid fusion (weighted RRF). Default 0.5 (Settings: PDFQA_VECTOR_WEIGHT).
 	VectorWeight float64
 	// TableShare is the share of a search's results kept for table rows
-	// when the candidates hold enough of them (default 0.3, env
+	// when the candidates hold enough of them (default 0.3, Settings:
 	// PDFQA_TABLE_SHARE; negative: none). A question about a figure is
 	// answered by a row, but running text that discusses the same line
 	// item in more words outscores the row in BM25.
@@ -146,17 +145,12 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
+	// Settings.Apply fills these from the environment at the composition root.
 	if cfg.TableShare == 0 {
 		cfg.TableShare = 0.3
-		if w, err := strconv.ParseFloat(os.Getenv("PDFQA_TABLE_SHARE"), 64); err == nil && w != 0 {
-			cfg.TableShare = w
-		}
 	}
 	if cfg.VectorWeight <= 0 {
 		cfg.VectorWeight = 0.5
-		if w, err := strconv.ParseFloat(os.Getenv("PDFQA_VECTOR_WEIGHT"), 64); err == nil && w > 0 {
-			cfg.VectorWeight = w
-		}
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
@@ -209,7 +203,7 @@ func Open(cfg Config) (*Engine, error) {
 // this process when so configured or when workers cannot start.
 func newParser(cfg Config) (parse.ParseRenderer, error) {
 	pc := parse.Config{Instances: min(cfg.Workers, runtime.NumCPU())}
-	if cfg.InProcessParse || os.Getenv("PDFQA_PARSE_INPROCESS") == "1" {
+	if cfg.InProcessParse {
 		return parse.New(pc)
 	}
 	p, err := parse.NewProcess(pc)

@@ -33,17 +33,25 @@ type Config struct {
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
-func FromEnv(cache string) Config {
-	base := config.Env("PDFQA_CHAT_MODEL", filepath.Join(cache, "models", DefaultBaseModelFile))
-	c := Config{
-		Python:    config.Env("PDFQA_TRAINER_PYTHON", findPython(cache)),
-		LlamaTree: config.Env("PDFQA_LLAMA_TREE", findLlamaTree(cache)),
+func FromEnv(cache string) Config { return Read(config.Environment(), cache) }
+
+// Read reads the trainer settings through r over defaults derived from the
+// cache dir: the one place they are read (and documented).
+func Read(r *config.Reader, cache string) Config {
+	set := func(env, doc, docDefault string) config.Setting {
+		return config.Setting{Section: "trainer", Env: env, Doc: doc, DocDefault: docDefault}
+	}
+	base := r.String(set("PDFQA_CHAT_MODEL", "the served chat model GGUF, the base every adapter is trained on", "cached `"+DefaultBaseModelFile+"`"),
+		filepath.Join(cache, "models", DefaultBaseModelFile))
+	return Config{
+		Python:    r.String(set("PDFQA_TRAINER_PYTHON", "Python of the venv built from scripts/setup/requirements.txt", "the newest cached venv with peft, else `python3`"), findPython(cache)),
+		LlamaTree: r.String(set("PDFQA_LLAMA_TREE", "llama.cpp source tree (convert_lora_to_gguf.py, gguf-py)", "the cached engine source"), findLlamaTree(cache)),
 		BaseGGUF:  base,
-		BaseDir:   config.Env("PDFQA_TRAINER_BASE_DIR", filepath.Join(cache, "trainer", "base", strings.TrimSuffix(filepath.Base(base), ".gguf"))),
-		WorkerDir: os.Getenv("PDFQA_TRAINER_WORKER"),
+		BaseDir: r.String(set("PDFQA_TRAINER_BASE_DIR", "dequantized HF copy of the base model, made once by the worker", "`<cache>/trainer/base/<model>`"),
+			filepath.Join(cache, "trainer", "base", strings.TrimSuffix(filepath.Base(base), ".gguf"))),
+		WorkerDir: r.String(set("PDFQA_TRAINER_WORKER", "the worker's Python package", "the embedded copy"), ""),
 		Cache:     cache,
 	}
-	return c
 }
 
 // findPython picks the newest complete venv under cache/venv that has peft

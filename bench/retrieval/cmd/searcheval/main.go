@@ -208,8 +208,10 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	eng, err := retrieval.Open(retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
-		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand})
+	rcfg := retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
+		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand}
+	retrieval.ReadSettings(config.Environment()).Apply(&rcfg) // PDFQA_VECTOR_WEIGHT, PDFQA_TABLE_SHARE, ...
+	eng, err := retrieval.Open(rcfg)
 	if err != nil {
 		return err
 	}

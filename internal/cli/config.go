@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/config"
+)
+
+func init() {
+	register("config", "print every setting with its value, default and source (env, flag, default); --markdown: the README's tables", runConfig)
+}
+
+// sectionTitles head the README's tables, one per section of settings.
+var sectionTitles = map[string]string{
+	"common":    "Every serving command (`pdfqa up`, `pdfqa serve`)",
+	"up":        "`pdfqa up`",
+	"serve":     "`pdfqa serve <service>`",
+	"inference": "inference service",
+	"retrieval": "retrieval service",
+	"agents":    "agents service",
+	"trainer":   "trainer service",
+}
+
+// readAllSettings binds the serving commands' flags (on throwaway flag
+// sets, after any already bound by the caller) and reads every service's
+// settings through r: the whole of pdfqa's configuration.
+func readAllSettings(r *config.Reader, cache string) error {
+	new(upFlags).bind(flag.NewFlagSet("up", flag.ContinueOnError), r)
+	new(serveFlags).bind(flag.NewFlagSet("serve", flag.ContinueOnError), r)
+	return mesh.ReadSettings(r, cache)
+}
+
+func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("config", stderr)
+	markdown := fs.Bool("markdown", false, "print the README's tables: defaults as documented, not this machine's values")
+	r := config.Environment()
+	var c config.Common
+	c.BindFrom(fs, r)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("config takes no arguments")
+	}
+	if *markdown {
+		return writeConfigDocs(stdout)
+	}
+	// Flags given here override the environment for every command.
+	r.Parsed(fs)
+	err := readAllSettings(r, c.Cache)
+	r.Parsed(fs)
+	if werr := config.WriteTable(stdout, r.Values()); werr != nil {
+		return werr
+	}
+	if err == nil {
+		err = r.Err()
+	}
+	return err
+}
+
+// writeConfigDocs writes the README's configuration tables: every setting
+// read from an empty environment, with its documented default.
+func writeConfigDocs(w io.Writer) error {
+	r := config.NewReader(config.MapEnv(nil))
+	if err := readAllSettings(r, "<cache>"); err != nil {
+		return err
+	}
+	vs := r.Values()
+	var b strings.Builder
+	for i, sec := range config.Sections(vs) {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		title := sectionTitles[sec]
+		if title == "" {
+			title = sec
+		}
+		fmt.Fprintf(&b, "%s:\n\n", title)
+		if err := config.WriteMarkdown(&b, vs, sec); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,60 @@
+package retrieval
+
+import "github.com/pdfqa/pdfqa/platform/config"
+
+// DefaultEmbedModel is the inference model ingestion embeds with: the
+// static table distilled from MiniLM (the inference service's "static" alias).
+const DefaultEmbedModel = "static"
+
+// Settings are retrieval's environment settings.
+type Settings struct {
+	// EmbedModel is the inference model chunks and queries are embedded
+	// with at ingestion ("": the contextual MiniLM engine).
+	EmbedModel string
+	// RefineModel is the model the background refinement re-embeds READY
+	// documents with ("": the contextual engine; "none": no refinement).
+	RefineModel string
+	// VectorWeight, TableShare and InProcessParse fill the Config fields of
+	// the same names when those are zero.
+	VectorWeight   float64
+	TableShare     float64
+	InProcessParse bool
+}
+
+// ReadSettings reads retrieval's settings through r: the one place they
+// are read (and documented).
+func ReadSettings(r *config.Reader) Settings {
+	set := func(env, doc, docDefault string) config.Setting {
+		return config.Setting{Section: "retrieval", Env: env, Doc: doc, DocDefault: docDefault}
+	}
+	return Settings{
+		EmbedModel: r.String(set("PDFQA_RETRIEVAL_EMBED_MODEL",
+			"inference model retrieval embeds chunks and queries with at ingestion; empty: the contextual MiniLM engine (slower ingestion)", ""), DefaultEmbedModel),
+		RefineModel: r.String(set("PDFQA_RETRIEVAL_REFINE_MODEL",
+			"model the background refinement re-embeds READY documents with; `none`: no refinement", "empty (contextual MiniLM)"), ""),
+		VectorWeight: r.Float(set("PDFQA_VECTOR_WEIGHT",
+			"weight of the vector list against BM25's 1 in hybrid search (weighted reciprocal rank fusion)", ""), 0.5),
+		TableShare: r.Float(set("PDFQA_TABLE_SHARE",
+			"share of a search's results kept for table rows when the candidates hold enough of them; negative: none", ""), 0.3),
+		InProcessParse: r.Bool(set("PDFQA_PARSE_INPROCESS",
+			"`1`: parse PDFs inside the retrieval process instead of supervised worker processes (slower: wazero's per-call interrupt)", "")),
+	}
+}
+
+// Refines reports whether documents are refined with a second model, and
+// which: none when RefineModel is "none" or the ingestion model itself.
+func (s Settings) Refines() (string, bool) {
+	return s.RefineModel, s.RefineModel != "none" && s.RefineModel != s.EmbedModel
+}
+
+// Apply fills c's VectorWeight, TableShare and InProcessParse where c
+// leaves them unset (a positive weight, a non-zero share).
+func (s Settings) Apply(c *Config) {
+	if c.VectorWeight <= 0 && s.VectorWeight > 0 {
+		c.VectorWeight = s.VectorWeight
+	}
+	if c.TableShare == 0 {
+		c.TableShare = s.TableShare
+	}
+	c.InProcessParse = c.InProcessParse || s.InProcessParse
+}
