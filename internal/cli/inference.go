@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/client"
 )
 
 func init() {
@@ -64,14 +64,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	for {
-		r, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	_, err = client.Text(st, func(r *inferencev1.GenerateResponse) {
 		fmt.Fprint(stdout, r.GetDelta())
 		if r.GetFinishReason() != inferencev1.FinishReason_FINISH_REASON_UNSPECIFIED {
 			t := r.GetTimings()
@@ -79,7 +72,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stderr, "[%s: %d prompt + %d generated tokens, first token %.0f ms, %.1f tokens/s]\n",
 				r.GetModel(), r.GetUsage().GetPromptTokens(), r.GetUsage().GetCompletionTokens(), t.GetTimeToFirstTokenMs(), t.GetTokensPerSecond())
 		}
-	}
+	})
+	return err
 }
 
 func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {

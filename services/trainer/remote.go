@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/client"
 )
 
 // RetrievalChunks reads chunks through retrieval ListChunks.
@@ -90,18 +90,11 @@ func (g InferenceQA) Generate(ctx context.Context, passage string, seed int64) (
 	if err != nil {
 		return QA{}, err
 	}
-	var b strings.Builder
-	for {
-		r, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return QA{}, err
-		}
-		b.WriteString(r.GetDelta())
+	text, err := client.Text(st, nil)
+	if err != nil {
+		return QA{}, err
 	}
-	return QA{Question: cleanQuestion(b.String()), Answer: c.Answer, Sentence: c.Sentence}, nil
+	return QA{Question: cleanQuestion(text), Answer: c.Answer, Sentence: c.Sentence}, nil
 }
 
 // cleanQuestion strips what small models put around a question.

@@ -5,15 +5,13 @@ package remote
 
 import (
 	"context"
-	"errors"
-	"io"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 )
 
@@ -59,22 +57,11 @@ func (l LLM) Generate(ctx context.Context, req ask.GenerateRequest, onDelta func
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	for {
-		r, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			return b.String(), nil
+	return client.Text(st, func(r *inferencev1.GenerateResponse) {
+		if d := r.GetDelta(); d != "" && onDelta != nil {
+			onDelta(d)
 		}
-		if err != nil {
-			return b.String(), err
-		}
-		if r.GetDelta() != "" {
-			b.WriteString(r.GetDelta())
-			if onDelta != nil {
-				onDelta(r.GetDelta())
-			}
-		}
-	}
+	})
 }
 
 // CountTokens counts text with the chat model's tokenizer.
