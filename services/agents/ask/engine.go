@@ -339,6 +339,9 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 			}
 			run.Citations, run.Verification = cites, v
 		})
+		if pv := Provenance(run.Citations, evs); pv != "" {
+			answer += "\n" + pv
+		}
 		for _, d := range deltas(answer) {
 			emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: d}})
 		}
@@ -352,6 +355,10 @@ func (e *Engine) Invoke(ctx context.Context, req *agentsv1.AskRequest, run *agen
 				emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: " " + more}})
 				_, run.Citations, _ = Verify(answer, evs)
 			}
+		}
+		if pv := Provenance(run.Citations, evs); pv != "" {
+			answer += "\n" + pv
+			emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_AnswerDelta{AnswerDelta: "\n" + pv}})
 		}
 	}
 	run.Answer = answer

@@ -154,6 +154,7 @@ func TestFanOutOneSearchPerDocumentInPeriodOrder(t *testing.T) {
 		"Change from Q1 2023 [2023 Q1 AAPL.pdf p.4] to Q2 2023 [2023 Q2 AAPL.pdf p.4]: $94,836M − $117,154M = −$22,318M (−19.1%).",
 		"Change from Q2 2023 [2023 Q2 AAPL.pdf p.4] to Q3 2023 [2023 Q3 AAPL.pdf p.4]: $81,797M − $94,836M = −$13,039M (−13.7%).",
 		"Change from Q3 2022 [2022 Q3 AAPL.pdf p.4] to Q3 2023 [2023 Q3 AAPL.pdf p.4]: $81,797M − $82,959M = −$1,162M (−1.4%).",
+		"Documents: Apple Inc. Form 10-Q, Q3 2022; Apple Inc. Form 10-Q, Q1 2023; Apple Inc. Form 10-Q, Q2 2023; Apple Inc. Form 10-Q, Q3 2023.",
 	}, "\n")
 	if r.Answer != want {
 		t.Errorf("answer:\n%s\nwant:\n%s", r.Answer, want)
