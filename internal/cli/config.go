@@ -15,15 +15,19 @@ func init() {
 	register("config", "print every setting with its value, default and source (env, flag, default); --markdown: the README's tables", runConfig)
 }
 
-// sectionTitles head the README's tables, one per section of settings.
+// sectionTitles head the README's tables of the commands' settings; a
+// service's section is titled by its registered name.
 var sectionTitles = map[string]string{
-	"common":    "Every serving command (`pdfqa up`, `pdfqa serve`)",
-	"up":        "`pdfqa up`",
-	"serve":     "`pdfqa serve <service>`",
-	"inference": "inference service",
-	"retrieval": "retrieval service",
-	"agents":    "agents service",
-	"trainer":   "trainer service",
+	"common": "Every serving command (`pdfqa up`, `pdfqa serve`)",
+	"up":     "`pdfqa up`",
+	"serve":  "`pdfqa serve <service>`",
+}
+
+func sectionTitle(sec string) string {
+	if t, ok := sectionTitles[sec]; ok {
+		return t
+	}
+	return sec + " service"
 }
 
 // readAllSettings binds the serving commands' flags (on throwaway flag
@@ -76,11 +80,7 @@ func writeConfigDocs(w io.Writer) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		title := sectionTitles[sec]
-		if title == "" {
-			title = sec
-		}
-		fmt.Fprintf(&b, "%s:\n\n", title)
+		fmt.Fprintf(&b, "%s:\n\n", sectionTitle(sec))
 		if err := config.WriteMarkdown(&b, vs, sec); err != nil {
 			return err
 		}
