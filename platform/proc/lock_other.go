@@ -4,13 +4,9 @@ package proc
 
 import (
 	"context"
-	"errors"
 	"os"
 	"time"
 )
-
-// ErrLocked is a Lock held by another live process.
-var ErrLocked = errors.New("proc: lock held by another process")
 
 // lockFile only opens the file outside Unix: there is no flock.
 func lockFile(_ context.Context, path string, _ time.Duration) (*os.File, error) {

@@ -13,9 +13,6 @@ import (
 	"time"
 )
 
-// ErrLocked is a Lock held by another live process.
-var ErrLocked = errors.New("proc: lock held by another process")
-
 // lockFile opens path and takes an exclusive flock on it, retrying for up
 // to wait while another process holds it.
 func lockFile(ctx context.Context, path string, wait time.Duration) (*os.File, error) {

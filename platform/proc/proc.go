@@ -37,6 +37,9 @@ type Options struct {
 	LockWait time.Duration
 }
 
+// ErrLocked is an Options.Lock held by another live process.
+var ErrLocked = errors.New("proc: lock held by another process")
+
 // outputDrain bounds the wait for a dead child's output pipe after its
 // group was killed (a process that left the group may still hold it).
 const outputDrain = time.Second

@@ -4,9 +4,28 @@ package proc
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 )
+
+// Alive reports whether process pid is running. A zombie (exited, not yet
+// reaped: an orphan in a container whose init does not reap) is not.
+func Alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no procfs: the signal test is all there is
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
 
 // signalGroup sends sig to the process group led by pid.
 func signalGroup(pid int, sig syscall.Signal) error {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package trainer
 
 import (
@@ -161,20 +163,7 @@ func (j testJob) liveWriters(t *testing.T) []int {
 	return out
 }
 
-// alive reports whether pid runs; a zombie does not count (in a container
-// nothing may reap an orphan).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
+var alive = proc.Alive
 
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
