@@ -73,7 +73,8 @@ func TestCapAndMix(t *testing.T) {
 	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 2 || seqs[2] != 4 || seqs[3] != 6 {
 		t.Fatalf("selectResults %v, want [1 2 4 6]", seqs)
 	}
-	// at most 2 per document, 1 table row
+	// at most 2 per document, 1 table row: spread over documents, each
+	// document's best table row comes first (a's 4 before its text 2)
 	for i := range rs {
 		rs[i].Chunk.DocID = []string{"a", "a", "a", "a", "b", "b"}[i]
 	}
@@ -81,8 +82,8 @@ func TestCapAndMix(t *testing.T) {
 	for _, r := range selectResults(rs, 4, 2, 1) {
 		seqs = append(seqs, r.Chunk.Seq)
 	}
-	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 2 || seqs[2] != 5 || seqs[3] != 6 {
-		t.Fatalf("selectResults capped %v, want [1 2 5 6]", seqs)
+	if len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 4 || seqs[2] != 5 || seqs[3] != 6 {
+		t.Fatalf("selectResults capped %v, want [1 4 5 6]", seqs)
 	}
 }
 

@@ -196,8 +196,10 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 
 // selectResults keeps n of the candidates rs (best first): at most perDoc
 // from any one document (0: no cap) and, when the candidates hold them, at
-// least reserve table rows. Constraints give way in that order when too
-// few candidates meet them; the result stays in score order.
+// least reserve table rows; spread over documents (perDoc > 0) with a
+// reserve, each document's best table row is taken first. Constraints give
+// way in that order when too few candidates meet them; the result stays in
+// score order.
 func selectResults(rs []Result, n, perDoc, reserve int) []Result {
 	tables := 0
 	for _, r := range rs {
@@ -227,6 +229,22 @@ func selectResults(rs []Result, n, perDoc, reserve int) []Result {
 			used[i] = true
 			per[r.Chunk.DocID]++
 			out = append(out, r)
+		}
+	}
+	if perDoc > 0 && reserve > 0 {
+		// spread over documents: each document's best table row first, so
+		// that every filing's own row of the figure asked about gets in
+		got := map[string]bool{}
+		for i, r := range rs {
+			if len(out) == n {
+				break
+			}
+			if r.Chunk.Kind == store.KindTable && !got[r.Chunk.DocID] {
+				got[r.Chunk.DocID] = true
+				used[i] = true
+				per[r.Chunk.DocID]++
+				out = append(out, r)
+			}
 		}
 	}
 	pass(true, true)
