@@ -63,7 +63,7 @@ func benchEngine(b *testing.B, n int) *Engine {
 func benchSearch(b *testing.B, n int) {
 	e := benchEngine(b, n)
 	ctx := context.Background()
-	e.vectors("bench")
+	e.cache.fast("bench")
 	_, _ = e.Search(ctx, Query{Collection: "bench", Text: "warm up", TopK: 10}) // builds HNSW when above threshold
 	var lat []time.Duration
 	b.ResetTimer()

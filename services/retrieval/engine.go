@@ -9,14 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
-	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
@@ -31,10 +29,13 @@ var (
 
 // Config configures an Engine.
 type Config struct {
-	// Dir holds the bbolt file and the uploaded PDFs.
+	// Dir holds the bbolt file and the uploaded PDFs (Dir/blobs).
 	Dir string
-	// Store overrides the embedded store (Dir is then unused).
+	// Store overrides the embedded metadata and index store; Blobs the
+	// embedded blob store (Dir is unused when both are set). The engine
+	// closes them.
 	Store store.Store
+	Blobs store.Blobs
 	// Embedder embeds chunks and queries; nil indexes keyword-only. Each
 	// document records the embedder's model (embed.ModelName); vectors of
 	// another model are not loaded (they live in another space).
@@ -89,29 +90,22 @@ type Config struct {
 	MaxUploadBytes int64
 }
 
-// Engine is the retrieval domain: durable ingestion jobs and hybrid search.
+// Engine is the retrieval domain: durable ingestion jobs and hybrid
+// search. It composes the job queue (queue.go), the ingestion pipeline
+// (ingest.go), the in-memory vector cache (vectors.go), background
+// refinement (refine.go) and search (search.go, scope.go) over the store.
 type Engine struct {
 	cfg    Config
 	st     store.Store
+	blobs  store.Blobs
 	parser parse.ParseRenderer
 	ownP   bool
 	emb    embed.Embedder
-	count  chunk.Counter
 	log    *slog.Logger
 	hub    *hub
-
-	qmu    sync.Mutex
-	queue  []docKey
-	queued map[docKey]bool
-	wake   chan struct{}
-
-	active int // ingestions running (under qmu)
-
-	vmu       sync.Mutex
-	vecs      map[string]*index.Vectors
-	refined   map[string]*index.Vectors
-	refinedOK map[string]bool             // refinedReady answers, per collection
-	docCache  map[string][]store.Document // readyDocs answers, per collection
+	queue  *jobQueue
+	pipe   *pipeline
+	cache  *vectorCache
 
 	refineWake chan struct{}
 
@@ -119,8 +113,6 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
-
-type docKey struct{ coll, id string }
 
 // Open opens the store, re-queues unfinished documents and starts workers.
 func Open(cfg Config) (*Engine, error) {
@@ -155,11 +147,8 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
 	}
-	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queued: map[docKey]bool{},
-		wake: make(chan struct{}, 1), vecs: map[string]*index.Vectors{}, refined: map[string]*index.Vectors{},
-		refinedOK: map[string]bool{}, docCache: map[string][]store.Document{}, refineWake: make(chan struct{}, 1)}
-	e.count = e.counter()
-	e.st = cfg.Store
+	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queue: newJobQueue(), refineWake: make(chan struct{}, 1)}
+	e.st, e.blobs = cfg.Store, cfg.Blobs
 	if e.st == nil {
 		st, err := store.Open(cfg.Dir)
 		if err != nil {
@@ -167,15 +156,30 @@ func Open(cfg Config) (*Engine, error) {
 		}
 		e.st = st
 	}
+	if e.blobs == nil {
+		b, err := store.OpenFiles(filepath.Join(cfg.Dir, "blobs"))
+		if err != nil {
+			e.st.Close()
+			return nil, err
+		}
+		e.blobs = b
+	}
 	e.parser = cfg.Parser
 	if e.parser == nil {
 		p, err := newParser(cfg)
 		if err != nil {
 			e.st.Close()
+			e.blobs.Close()
 			return nil, err
 		}
 		e.parser, e.ownP = p, true
 	}
+	refined := ""
+	if cfg.Refiner != nil {
+		refined = e.refinerName()
+	}
+	e.cache = newVectorCache(e.st, e.log, embed.ModelName(e.emb), refined, cfg.ANNThreshold)
+	e.pipe = newPipeline(cfg, e.st, e.blobs, e.parser, newCounter(cfg), e.cache, e.hub)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	left, err := e.st.Unfinished()
 	if err != nil {
@@ -184,11 +188,14 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	for _, d := range left {
 		e.log.Info("re-queueing unfinished document", "collection", d.Collection, "document", d.ID, "state", d.State)
-		e.enqueue(docKey{d.Collection, d.ID})
+		e.queue.push(docKey{d.Collection, d.ID})
 	}
 	for range cfg.Workers {
 		e.wg.Add(1)
-		go e.worker()
+		go func() {
+			defer e.wg.Done()
+			e.queue.run(e.ctx, func(k docKey) { e.pipe.ingest(e.ctx, k) }, e.wakeRefiner)
+		}()
 	}
 	if cfg.Refiner != nil {
 		e.wg.Add(1)
@@ -214,25 +221,26 @@ func newParser(cfg Config) (parse.ParseRenderer, error) {
 	return p, nil
 }
 
-func (e *Engine) counter() chunk.Counter {
-	path := e.cfg.VocabPath
+// newCounter measures chunks in the embedding model's tokens.
+func newCounter(cfg Config) chunk.Counter {
+	path := cfg.VocabPath
 	if path == "" {
-		path = wordpiece.Find(e.cfg.Cache)
+		path = wordpiece.Find(cfg.Cache)
 	}
 	if path != "" {
 		if t, err := wordpiece.Load(path); err == nil {
 			return t.Count
 		} else {
-			e.log.Warn("cannot load the embedding vocabulary; chunk budgets use a word-count approximation", "path", path, "err", err)
+			cfg.Log.Warn("cannot load the embedding vocabulary; chunk budgets use a word-count approximation", "path", path, "err", err)
 			return chunk.WordCount
 		}
 	}
-	e.log.Warn("no all-MiniLM-L6-v2 vocabulary found in the cache; chunk budgets use a word-count approximation", "cache", e.cfg.Cache)
+	cfg.Log.Warn("no all-MiniLM-L6-v2 vocabulary found in the cache; chunk budgets use a word-count approximation", "cache", cfg.Cache)
 	return chunk.WordCount
 }
 
 // Close stops the workers (interrupting running jobs, which resume on the
-// next Open) and closes the parser and the store.
+// next Open) and closes the parser and the stores.
 func (e *Engine) Close() error {
 	if e.cancel != nil {
 		e.cancel()
@@ -241,7 +249,7 @@ func (e *Engine) Close() error {
 	if e.ownP && e.parser != nil {
 		e.parser.Close()
 	}
-	return e.st.Close()
+	return errors.Join(e.st.Close(), e.blobs.Close())
 }
 
 var collName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -267,16 +275,23 @@ func (e *Engine) ListCollections() ([]store.Collection, error) { return e.st.Lis
 
 // DeleteCollection deletes a collection with its documents and indexes.
 func (e *Engine) DeleteCollection(name string) error {
-	if _, err := e.st.DeleteCollection(name); err != nil {
+	unref, err := e.st.DeleteCollection(name)
+	if err != nil {
 		return err
 	}
-	e.vmu.Lock()
-	delete(e.vecs, name)
-	delete(e.refined, name)
-	delete(e.refinedOK, name)
-	delete(e.docCache, name)
-	e.vmu.Unlock()
+	e.cache.deletedCollection(name)
+	e.deleteBlobs(unref)
 	return nil
+}
+
+// deleteBlobs removes blobs no document references any more (a blob left
+// behind by a failure only costs space).
+func (e *Engine) deleteBlobs(shas []string) {
+	for _, sha := range shas {
+		if err := e.blobs.Delete(context.Background(), sha); err != nil {
+			e.log.Warn("cannot delete an unreferenced blob", "sha256", sha, "err", err)
+		}
+	}
 }
 
 // Upload stores the bytes durably and queues ingestion, unless the same
@@ -298,7 +313,7 @@ func (e *Engine) Upload(coll, name string, data []byte, password string) (store.
 		name = "document.pdf"
 	}
 	name = filepath.Base(name)
-	sha, err := e.st.PutBlob(data)
+	sha, err := e.blobs.Put(e.ctx, data)
 	if err != nil {
 		return store.Document{}, false, err
 	}
@@ -307,8 +322,8 @@ func (e *Engine) Upload(coll, name string, data []byte, password string) (store.
 	if err != nil || dup {
 		return d, dup, err
 	}
-	e.publish(d, StageStore, 1, 1, "stored "+humanBytes(d.Size))
-	e.enqueue(docKey{coll, d.ID})
+	e.hub.progress(d, StageStore, 1, 1, "stored "+humanBytes(d.Size))
+	e.queue.push(docKey{coll, d.ID})
 	return d, false, nil
 }
 
@@ -320,76 +335,13 @@ func (e *Engine) Documents(coll string) ([]store.Document, error) { return e.st.
 
 // DeleteDocument removes a document from the store and every index.
 func (e *Engine) DeleteDocument(coll, id string) error {
-	if err := e.st.DeleteDocument(coll, id); err != nil {
+	unref, err := e.st.DeleteDocument(coll, id)
+	if err != nil {
 		return err
 	}
-	e.vmu.Lock()
-	delete(e.refinedOK, coll)
-	delete(e.docCache, coll)
-	for _, m := range []map[string]*index.Vectors{e.vecs, e.refined} {
-		if v := m[coll]; v != nil {
-			v.RemoveGroup(id)
-		}
-	}
-	e.vmu.Unlock()
+	e.cache.deletedDoc(coll, id)
+	e.deleteBlobs(unref)
 	return nil
-}
-
-func (e *Engine) enqueue(k docKey) {
-	e.qmu.Lock()
-	if !e.queued[k] {
-		e.queued[k] = true
-		e.queue = append(e.queue, k)
-	}
-	e.qmu.Unlock()
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (e *Engine) next() (docKey, bool) {
-	for {
-		e.qmu.Lock()
-		if len(e.queue) > 0 {
-			k := e.queue[0]
-			e.queue = e.queue[1:]
-			delete(e.queued, k)
-			more := len(e.queue) > 0
-			e.qmu.Unlock()
-			if more {
-				select {
-				case e.wake <- struct{}{}:
-				default:
-				}
-			}
-			return k, true
-		}
-		e.qmu.Unlock()
-		select {
-		case <-e.ctx.Done():
-			return docKey{}, false
-		case <-e.wake:
-		}
-	}
-}
-
-func (e *Engine) worker() {
-	defer e.wg.Done()
-	for {
-		k, ok := e.next()
-		if !ok {
-			return
-		}
-		e.qmu.Lock()
-		e.active++
-		e.qmu.Unlock()
-		e.ingest(k)
-		e.qmu.Lock()
-		e.active--
-		e.qmu.Unlock()
-		e.wakeRefiner()
-	}
 }
 
 func humanBytes(n int64) string {
@@ -400,34 +352,4 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// failReason turns a parse error into the FAILED message users read.
-func failReason(err error) string {
-	switch {
-	case errors.Is(err, parse.ErrUnsupportedEncryption):
-		return "the PDF is encrypted with an unsupported security handler"
-	case errors.Is(err, parse.ErrEncrypted):
-		if strings.Contains(err.Error(), "wrong password") {
-			return "the PDF is encrypted and the password given is wrong; upload it again with the right password"
-		}
-		return "the PDF is encrypted: a password is needed (upload it again with the password)"
-	case errors.Is(err, parse.ErrNotPDF):
-		return "not a PDF: the file has no %PDF- header"
-	case errors.Is(err, parse.ErrEmpty):
-		return "the file is empty"
-	case errors.Is(err, parse.ErrNoPages):
-		return "the PDF has no pages"
-	case errors.Is(err, parse.ErrInvalidPDF):
-		return "the PDF is corrupted or truncated and cannot be opened: " + err.Error()
-	case errors.Is(err, parse.ErrTooLarge):
-		return "the PDF exceeds the size limit"
-	case errors.Is(err, parse.ErrTooManyPages):
-		return "the PDF exceeds the page limit"
-	case errors.Is(err, parse.ErrTimeout):
-		return "parsing timed out: " + err.Error()
-	case errors.Is(err, parse.ErrEngine):
-		return "the PDF engine failed on this file (it is most likely malformed or hostile): " + err.Error()
-	}
-	return err.Error()
 }

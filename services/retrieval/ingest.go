@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/services/retrieval/card"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
@@ -18,142 +17,62 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
-// Stage aliases keep the engine's code short.
-const (
-	StageStore = retrievalv1.IngestionStage_INGESTION_STAGE_STORE
-	StageParse = retrievalv1.IngestionStage_INGESTION_STAGE_PARSE
-	StageOCR   = retrievalv1.IngestionStage_INGESTION_STAGE_OCR
-	StageChunk = retrievalv1.IngestionStage_INGESTION_STAGE_CHUNK
-	StageEmbed = retrievalv1.IngestionStage_INGESTION_STAGE_EMBED
-	StageIndex = retrievalv1.IngestionStage_INGESTION_STAGE_INDEX
-	StageDone  = retrievalv1.IngestionStage_INGESTION_STAGE_DONE
-)
+// The ingestion pipeline. A queued document's job runs its stages in
+// order, each a function of the job that fills in what the next one reads:
+//
+//	parse  → the stored PDF bytes parsed (OCR included) into pages
+//	chunk  → pages split into chunks, the document card derived
+//	embed  → chunk vectors (none: indexed keyword-only, with a warning)
+//	commit → chunks, postings and vectors written with the document READY
+//	         in one store transaction; the vector cache updated
+//
+// A stage's error ends the job: the document is FAILED with the error as
+// its reason, unless the engine is closing (then it stays PROCESSING and
+// the next Open re-queues it).
 
-// Event is one ingestion progress event.
-type Event struct {
-	DocID   string
-	Stage   retrievalv1.IngestionStage
-	State   string
-	Done    int
-	Total   int
-	Message string
-	Time    time.Time
+// ingestJob is one document's ingestion, filled in stage by stage.
+type ingestJob struct {
+	doc      store.Document
+	password string
+	pdf      []byte
+	parsed   *parse.Document
+	ocr      []int32 // pages recognised by OCR
+	chunks   []store.Chunk
+	card     store.Card
+	vecs     [][]float32 // nil: keyword-only
+	warnings []string
 }
 
-// Terminal reports whether the event ends the ingestion.
-func (ev Event) Terminal() bool { return ev.State == store.StateReady || ev.State == store.StateFailed }
-
-// hub fans progress events out to watchers. A watcher joining late gets the
-// latest event first; channels close after the terminal event.
-type hub struct {
-	mu    sync.Mutex
-	last  map[docKey]Event
-	watch map[docKey]map[chan Event]struct{}
+// stage is one step of the pipeline.
+type stage struct {
+	name string
+	run  func(ctx context.Context, j *ingestJob) error
 }
 
-func newHub() *hub {
-	return &hub{last: map[docKey]Event{}, watch: map[docKey]map[chan Event]struct{}{}}
+// pipeline ingests documents. Its fields are read-only after newPipeline.
+type pipeline struct {
+	cfg    Config
+	st     store.Store
+	blobs  store.Blobs
+	parser parse.Parser
+	emb    embed.Embedder
+	count  chunk.Counter
+	cache  *vectorCache
+	hub    *hub
+	log    *slog.Logger
+	stages []stage
 }
 
-func (h *hub) publish(k docKey, ev Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.last[k] = ev
-	for ch := range h.watch[k] {
-		select {
-		case ch <- ev:
-		default: // a slow watcher skips intermediate progress; it still gets the end
-		}
-		if ev.Terminal() {
-			close(ch)
-		}
-	}
-	if ev.Terminal() {
-		delete(h.watch, k)
-		delete(h.last, k)
-	}
+func newPipeline(cfg Config, st store.Store, blobs store.Blobs, parser parse.Parser, count chunk.Counter, cache *vectorCache, h *hub) *pipeline {
+	p := &pipeline{cfg: cfg, st: st, blobs: blobs, parser: parser, emb: cfg.Embedder, count: count, cache: cache, hub: h, log: cfg.Log}
+	p.stages = []stage{{"parse", p.parse}, {"chunk", p.chunk}, {"embed", p.embed}, {"commit", p.commit}}
+	return p
 }
 
-func (h *hub) subscribe(k docKey) (chan Event, Event, bool, func()) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ch := make(chan Event, 256)
-	if h.watch[k] == nil {
-		h.watch[k] = map[chan Event]struct{}{}
-	}
-	h.watch[k][ch] = struct{}{}
-	last, ok := h.last[k]
-	return ch, last, ok, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, open := h.watch[k][ch]; open {
-			delete(h.watch[k], ch)
-			if len(h.watch[k]) == 0 {
-				delete(h.watch, k)
-			}
-		}
-	}
-}
-
-func (e *Engine) publish(d store.Document, stage retrievalv1.IngestionStage, done, total int, msg string) {
-	e.hub.publish(docKey{d.Collection, d.ID}, Event{DocID: d.ID, Stage: stage, State: d.State, Done: done, Total: total, Message: msg, Time: time.Now().UTC()})
-}
-
-// Watch streams a document's events to fn until READY/FAILED or ctx ends.
-// The first event is the current state.
-func (e *Engine) Watch(ctx context.Context, coll, id string, fn func(Event) error) error {
-	k := docKey{coll, id}
-	ch, last, ok, stop := e.hub.subscribe(k)
-	defer stop()
-	d, err := e.st.GetDocument(coll, id)
-	if err != nil {
-		return err
-	}
-	final := func(d store.Document) Event {
-		msg := fmt.Sprintf("%d chunks from %d pages", d.Chunks, d.Pages)
-		if d.State == store.StateFailed {
-			msg = d.Error
-		}
-		return Event{DocID: id, Stage: StageDone, State: d.State, Done: 1, Total: 1, Message: msg, Time: d.UpdateTime}
-	}
-	if d.State == store.StateReady || d.State == store.StateFailed {
-		return fn(final(d))
-	}
-	if !ok {
-		last = Event{DocID: id, Stage: StageStore, State: d.State, Done: 1, Total: 1, Message: "queued", Time: d.UpdateTime}
-	}
-	if err := fn(last); err != nil {
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case ev, open := <-ch:
-			if !open {
-				// The terminal event may have been dropped for a slow
-				// watcher: the store has the outcome.
-				d, err := e.st.GetDocument(coll, id)
-				if err != nil {
-					return err
-				}
-				return fn(final(d))
-			}
-			if ev.Terminal() {
-				continue // wait for close, then send the stored outcome once
-			}
-			if err := fn(ev); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// ingest runs one document's job. A run interrupted by Close leaves the
+// ingest runs one document's job. A run interrupted by ctx leaves the
 // document PROCESSING; the next Open re-queues it.
-func (e *Engine) ingest(k docKey) {
-	ctx := e.ctx
-	d, err := e.st.UpdateDocument(k.coll, k.id, func(d *store.Document) {
+func (p *pipeline) ingest(ctx context.Context, k docKey) {
+	d, err := p.st.UpdateDocument(k.coll, k.id, func(d *store.Document) {
 		if d.State == store.StatePending || d.State == store.StateProcessing {
 			d.Attempts++
 			d.State = store.StateProcessing
@@ -162,85 +81,96 @@ func (e *Engine) ingest(k docKey) {
 	if err != nil || d.State != store.StateProcessing {
 		return // deleted meanwhile, or already finished
 	}
-	if d.Attempts > e.cfg.MaxAttempts {
-		e.fail(d, fmt.Sprintf("ingestion was interrupted %d times (the service stopped while processing it); giving up", d.Attempts-1))
+	if d.Attempts > p.cfg.MaxAttempts {
+		p.fail(d, fmt.Sprintf("ingestion was interrupted %d times (the service stopped while processing it); giving up", d.Attempts-1))
 		return
 	}
 	start := time.Now()
-	d, err = e.run(ctx, d)
-	if err != nil {
-		if ctx.Err() != nil {
-			e.log.Info("ingestion interrupted; it resumes on restart", "document", d.ID)
+	j := &ingestJob{doc: d}
+	for _, s := range p.stages {
+		if err := s.run(ctx, j); err != nil {
+			if ctx.Err() != nil {
+				p.log.Info("ingestion interrupted; it resumes on restart", "document", d.ID, "stage", s.name)
+				return
+			}
+			p.fail(j.doc, err.Error())
 			return
 		}
-		e.fail(d, err.Error())
-		return
 	}
-	e.log.Info("document ready", "collection", d.Collection, "document", d.ID, "name", d.Name, "pages", d.Pages, "chunks", d.Chunks, "took", time.Since(start).Round(time.Millisecond))
+	d = j.doc
+	p.log.Info("document ready", "collection", d.Collection, "document", d.ID, "name", d.Name, "pages", d.Pages, "chunks", d.Chunks, "took", time.Since(start).Round(time.Millisecond))
 }
 
-func (e *Engine) fail(d store.Document, reason string) {
-	d, err := e.st.UpdateDocument(d.Collection, d.ID, func(x *store.Document) {
+func (p *pipeline) fail(d store.Document, reason string) {
+	d, err := p.st.UpdateDocument(d.Collection, d.ID, func(x *store.Document) {
 		x.State, x.Error = store.StateFailed, reason
 	})
 	if err != nil {
-		e.log.Error("cannot mark document failed", "document", d.ID, "err", err)
+		p.log.Error("cannot mark document failed", "document", d.ID, "err", err)
 		return
 	}
-	e.log.Warn("ingestion failed", "collection", d.Collection, "document", d.ID, "name", d.Name, "reason", reason)
-	e.publish(d, StageDone, 1, 1, reason)
+	p.log.Warn("ingestion failed", "collection", d.Collection, "document", d.ID, "name", d.Name, "reason", reason)
+	p.hub.progress(d, StageDone, 1, 1, reason)
 }
 
+// stageErr is a stage's failure as users read it.
 type stageErr struct{ msg string }
 
 func (s stageErr) Error() string { return s.msg }
 
-func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, error) {
-	data, err := e.st.Blob(d.SHA256)
+// parse reads the stored bytes and parses them (the parse package runs OCR
+// itself; reported as its own stage).
+func (p *pipeline) parse(ctx context.Context, j *ingestJob) error {
+	d := j.doc
+	data, err := p.blobs.Get(ctx, d.SHA256)
 	if err != nil {
-		return d, stageErr{"the stored PDF bytes are missing: " + err.Error()}
+		return stageErr{"the stored PDF bytes are missing: " + err.Error()}
 	}
-	pw, _ := e.st.JobPassword(d.Collection, d.ID)
+	j.pdf = data
+	j.password, _ = p.st.JobPassword(d.Collection, d.ID)
 
-	// parse (the parse package runs OCR itself; reported below as its own stage)
-	e.publish(d, StageParse, 0, 0, "parsing")
-	pctx, cancel := context.WithTimeout(ctx, e.cfg.ParseTimeout)
-	doc, err := e.parser.Parse(pctx, data, parse.Options{Password: pw, Timeout: e.cfg.ParseTimeout, DisableTables: e.cfg.NoTables})
+	p.hub.progress(d, StageParse, 0, 0, "parsing")
+	pctx, cancel := context.WithTimeout(ctx, p.cfg.ParseTimeout)
+	doc, err := p.parser.Parse(pctx, data, parse.Options{Password: j.password, Timeout: p.cfg.ParseTimeout, DisableTables: p.cfg.NoTables})
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return d, ctx.Err()
+			return ctx.Err()
 		}
-		return d, stageErr{failReason(err)}
+		return stageErr{failReason(err)}
 	}
-	e.publish(d, StageParse, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d pages parsed", len(doc.Pages)))
+	j.parsed = doc
+	p.hub.progress(d, StageParse, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d pages parsed", len(doc.Pages)))
 
-	var ocr []int32
 	needOCR := 0
-	for _, p := range doc.Pages {
-		if !p.HasTextLayer {
+	for _, pg := range doc.Pages {
+		if !pg.HasTextLayer {
 			needOCR++
 		}
-		if p.OCR {
-			ocr = append(ocr, int32(p.Number))
+		if pg.OCR {
+			j.ocr = append(j.ocr, int32(pg.Number))
 		}
 	}
 	msg := "every page has a text layer"
 	if needOCR > 0 {
-		msg = fmt.Sprintf("%d of %d pages without a text layer recognised by OCR", len(ocr), needOCR)
+		msg = fmt.Sprintf("%d of %d pages without a text layer recognised by OCR", len(j.ocr), needOCR)
 	}
-	e.publish(d, StageOCR, len(ocr), needOCR, msg)
+	p.hub.progress(d, StageOCR, len(j.ocr), needOCR, msg)
+	return nil
+}
 
-	// chunk
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.ChunkTimeout)
+// chunk splits the parsed pages into chunks and derives the document card.
+func (p *pipeline) chunk(ctx context.Context, j *ingestJob) error {
+	d, doc := j.doc, j.parsed
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.ChunkTimeout)
 	var chunks []store.Chunk
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		chunks = chunk.Split(doc, d.ID, d.Name, chunk.Options{MaxTokens: e.cfg.MaxTokens, Overlap: e.cfg.Overlap, Count: e.count},
+		chunks = chunk.Split(doc, d.ID, d.Name, chunk.Options{MaxTokens: p.cfg.MaxTokens, Overlap: p.cfg.Overlap, Count: p.count},
 			func(i, n int) {
 				if i == n || i%10 == 0 {
-					e.publish(d, StageChunk, i, n, "chunking")
+					p.hub.progress(d, StageChunk, i, n, "chunking")
 				}
 			})
 	}()
@@ -250,12 +180,12 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 	case <-cctx.Done():
 		cancel()
 		if ctx.Err() != nil {
-			return d, ctx.Err()
+			return ctx.Err()
 		}
-		return d, stageErr{"chunking timed out"}
+		return stageErr{"chunking timed out"}
 	}
 	dc := card.Derive(doc, d.Name, chunk.RunningText(doc))
-	if e.cfg.NoCards {
+	if p.cfg.NoCards {
 		dc = store.Card{}
 	}
 	for i := range chunks {
@@ -263,98 +193,56 @@ func (e *Engine) run(ctx context.Context, d store.Document) (store.Document, err
 	}
 	addTitleTerms(chunks, d.Name, doc.Metadata.Title+"\n"+dc.Title+"\n"+dc.Summary)
 	countImages(chunks, doc)
-	e.publish(d, StageChunk, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d chunks", len(chunks)))
+	p.hub.progress(d, StageChunk, len(doc.Pages), len(doc.Pages), fmt.Sprintf("%d chunks", len(chunks)))
 
-	var warnings []string
-	warnings = append(warnings, doc.Warnings...)
+	j.chunks, j.card = chunks, dc
+	j.warnings = append(j.warnings, doc.Warnings...)
 	if len(chunks) == 0 {
-		warnings = append(warnings, "no text found in the document (nothing to index)")
+		j.warnings = append(j.warnings, "no text found in the document (nothing to index)")
 	}
+	return nil
+}
 
-	// embed
-	vecs, werr := e.embedChunks(ctx, d, chunks)
+// embed computes the chunks' vectors; without them the document is
+// indexed keyword-only, with a warning.
+func (p *pipeline) embed(ctx context.Context, j *ingestJob) error {
+	vecs, werr := p.embedChunks(ctx, j.doc, j.chunks)
 	if werr != "" {
 		if ctx.Err() != nil {
-			return d, ctx.Err()
+			return ctx.Err()
 		}
-		warnings = append(warnings, werr)
+		j.warnings = append(j.warnings, werr)
 	}
-
-	// index: chunks, postings and vectors in one transaction
-	e.publish(d, StageIndex, 0, len(chunks), "writing the index")
-	if err := ctx.Err(); err != nil {
-		return d, err
-	}
-	meta := map[string]string{}
-	for k, v := range map[string]string{"title": doc.Metadata.Title, "author": doc.Metadata.Author, "subject": doc.Metadata.Subject,
-		"keywords": doc.Metadata.Keywords, "creator": doc.Metadata.Creator, "producer": doc.Metadata.Producer,
-		"creation_date": doc.Metadata.CreationDate, "mod_date": doc.Metadata.ModDate} {
-		if v != "" {
-			meta[k] = v
-		}
-	}
-	vi := e.vectors(d.Collection)
-	if vecs != nil && vi.Dim() != 0 && len(vecs) > 0 && len(vecs[0]) != vi.Dim() {
-		warnings = append(warnings, fmt.Sprintf("embedding dimension %d differs from the collection's %d: indexed keyword-only", len(vecs[0]), vi.Dim()))
-		vecs = nil
-	}
-	if len(warnings) > 50 {
-		warnings = append(warnings[:50], fmt.Sprintf("... and %d more warnings", len(warnings)-50))
-	}
-	d, err = e.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
-		x.State, x.Error = store.StateReady, ""
-		x.Pages, x.Chunks, x.OCRPages, x.Metadata, x.Warnings = doc.PageCount, len(chunks), ocr, meta, warnings
-		x.Card = dc
-		x.EmbedModel = ""
-		if vecs != nil {
-			x.EmbedModel = embed.ModelName(e.emb)
-		}
-	})
-	e.forgetRefined(d.Collection)
-	if err != nil {
-		return d, fmt.Errorf("index write: %w", err)
-	}
-	if vecs != nil {
-		ids := make([]string, len(chunks))
-		for i, c := range chunks {
-			ids[i] = chunkID(c.DocID, c.Seq)
-		}
-		vi.RemoveGroup(d.ID)
-		vi.Add(d.ID, ids, vecs)
-	}
-	d.State = store.StateProcessing
-	e.publish(d, StageIndex, len(chunks), len(chunks), "indexed")
-	d.State = store.StateReady
-	e.publish(d, StageDone, 1, 1, fmt.Sprintf("%d chunks from %d pages", len(chunks), d.Pages))
-	return d, nil
+	j.vecs = vecs
+	return nil
 }
 
 // embedChunks returns nil vectors and a warning when embeddings are not
 // available: the document is then indexed keyword-only (search falls back
 // to BM25 for it) rather than lost.
-func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []store.Chunk) ([][]float32, string) {
+func (p *pipeline) embedChunks(ctx context.Context, d store.Document, chunks []store.Chunk) ([][]float32, string) {
 	if len(chunks) == 0 {
 		return nil, ""
 	}
-	if e.emb == nil {
+	if p.emb == nil {
 		return nil, "no embedder configured: indexed for keyword search only"
 	}
-	ectx, cancel := context.WithTimeout(ctx, e.cfg.EmbedTimeout)
+	ectx, cancel := context.WithTimeout(ctx, p.cfg.EmbedTimeout)
 	defer cancel()
 	vecs := make([][]float32, 0, len(chunks))
 	for i := 0; i < len(chunks); i += embed.BatchSize {
 		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
 		texts := make([]string, len(batch))
 		for j, c := range batch {
-			texts[j] = embedText(c, contextual(embed.ModelName(e.emb)))
+			texts[j] = embedText(c, contextual(embed.ModelName(p.emb)))
 		}
-		v, err := e.emb.Embed(ectx, texts)
+		v, err := p.emb.Embed(ectx, texts)
 		if err != nil {
 			why := "embedding failed"
 			if errors.Is(err, embed.ErrUnavailable) {
 				why = "embeddings unavailable"
 			}
-			e.log.Warn("indexing keyword-only", "document", d.ID, "err", err)
+			p.log.Warn("indexing keyword-only", "document", d.ID, "err", err)
 			return nil, fmt.Sprintf("%s (%v): indexed for keyword search only", why, err)
 		}
 		if len(v) != len(batch) || (len(v) > 0 && len(v[0]) == 0) {
@@ -364,62 +252,58 @@ func (e *Engine) embedChunks(ctx context.Context, d store.Document, chunks []sto
 			embed.Normalize(x)
 		}
 		vecs = append(vecs, v...)
-		e.publish(d, StageEmbed, len(vecs), len(chunks), "embedding")
+		p.hub.progress(d, StageEmbed, len(vecs), len(chunks), "embedding")
 	}
 	return vecs, ""
 }
 
-// vectors returns a collection's vector index, loading it from the store
-// on first use.
-func (e *Engine) vectors(coll string) *index.Vectors {
-	model := embed.ModelName(e.emb)
-	return e.loadVectors(e.vecs, coll, e.st.Vectors, func(d store.Document) bool {
-		if d.EmbedModel != model {
-			e.log.Warn("skipping vectors of another embedding model: the document is searched by keywords only until re-ingested",
-				"collection", coll, "document", d.ID, "vectors_model", d.EmbedModel, "model", model)
-			return false
-		}
-		return true
-	})
-}
-
-// loadVectors returns cache[coll], loading it on first use with load,
-// keeping the vectors of the documents keep accepts (documents the store
-// does not list any more are kept: deletion removes them from the index).
-func (e *Engine) loadVectors(cache map[string]*index.Vectors, coll string,
-	load func(string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
-	e.vmu.Lock()
-	defer e.vmu.Unlock()
-	if v, ok := cache[coll]; ok {
-		return v
+// commit writes chunks, postings and vectors with the document READY in one
+// transaction, then updates the vector cache.
+func (p *pipeline) commit(ctx context.Context, j *ingestJob) error {
+	d, doc, chunks, vecs, warnings := j.doc, j.parsed, j.chunks, j.vecs, j.warnings
+	p.hub.progress(d, StageIndex, 0, len(chunks), "writing the index")
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	v := index.NewVectors()
-	if e.cfg.ANNThreshold > 0 {
-		v.ANNThreshold = e.cfg.ANNThreshold
-	}
-	docs := map[string]store.Document{}
-	if ds, err := e.st.ListDocuments(coll); err == nil {
-		for _, d := range ds {
-			docs[d.ID] = d
+	meta := map[string]string{}
+	for k, v := range map[string]string{"title": doc.Metadata.Title, "author": doc.Metadata.Author, "subject": doc.Metadata.Subject,
+		"keywords": doc.Metadata.Keywords, "creator": doc.Metadata.Creator, "producer": doc.Metadata.Producer,
+		"creation_date": doc.Metadata.CreationDate, "mod_date": doc.Metadata.ModDate} {
+		if v != "" {
+			meta[k] = v
 		}
 	}
-	err := load(coll, func(doc string, seqs []int, vecs [][]float32) {
-		if d, ok := docs[doc]; ok && !keep(d) {
-			return
-		}
-		ids := make([]string, len(seqs))
-		for i, s := range seqs {
-			ids[i] = chunkID(doc, s)
-		}
-		if !v.Add(doc, ids, vecs) {
-			e.log.Warn("skipping vectors of another dimension", "collection", coll, "document", doc)
+	vi := p.cache.fast(d.Collection)
+	if vecs != nil && vi.Dim() != 0 && len(vecs) > 0 && len(vecs[0]) != vi.Dim() {
+		warnings = append(warnings, fmt.Sprintf("embedding dimension %d differs from the collection's %d: indexed keyword-only", len(vecs[0]), vi.Dim()))
+		vecs = nil
+	}
+	if len(warnings) > 50 {
+		warnings = append(warnings[:50], fmt.Sprintf("... and %d more warnings", len(warnings)-50))
+	}
+	d, err := p.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
+		x.State, x.Error = store.StateReady, ""
+		x.Pages, x.Chunks, x.OCRPages, x.Metadata, x.Warnings = doc.PageCount, len(chunks), j.ocr, meta, warnings
+		x.Card = j.card
+		x.EmbedModel = ""
+		if vecs != nil {
+			x.EmbedModel = embed.ModelName(p.emb)
 		}
 	})
 	if err != nil {
-		e.log.Error("loading vectors", "collection", coll, "err", err)
+		return fmt.Errorf("index write: %w", err)
 	}
-	cache[coll] = v
-	return v
+	j.doc, j.vecs, j.warnings = d, vecs, warnings
+	ids := make([]string, len(chunks))
+	for i, c := range chunks {
+		ids[i] = chunkID(c.DocID, c.Seq)
+	}
+	p.cache.indexed(d.Collection, d.ID, ids, vecs)
+	d.State = store.StateProcessing
+	p.hub.progress(d, StageIndex, len(chunks), len(chunks), "indexed")
+	d.State = store.StateReady
+	p.hub.progress(d, StageDone, 1, 1, fmt.Sprintf("%d chunks from %d pages", len(chunks), d.Pages))
+	return nil
 }
 
 // addTitleTerms indexes the document's title (its file name without the
@@ -462,4 +346,34 @@ func countImages(chunks []store.Chunk, doc *parse.Document) {
 		}
 		chunks[i].Images = n
 	}
+}
+
+// failReason turns a parse error into the FAILED message users read.
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, parse.ErrUnsupportedEncryption):
+		return "the PDF is encrypted with an unsupported security handler"
+	case errors.Is(err, parse.ErrEncrypted):
+		if strings.Contains(err.Error(), "wrong password") {
+			return "the PDF is encrypted and the password given is wrong; upload it again with the right password"
+		}
+		return "the PDF is encrypted: a password is needed (upload it again with the password)"
+	case errors.Is(err, parse.ErrNotPDF):
+		return "not a PDF: the file has no %PDF- header"
+	case errors.Is(err, parse.ErrEmpty):
+		return "the file is empty"
+	case errors.Is(err, parse.ErrNoPages):
+		return "the PDF has no pages"
+	case errors.Is(err, parse.ErrInvalidPDF):
+		return "the PDF is corrupted or truncated and cannot be opened: " + err.Error()
+	case errors.Is(err, parse.ErrTooLarge):
+		return "the PDF exceeds the size limit"
+	case errors.Is(err, parse.ErrTooManyPages):
+		return "the PDF exceeds the page limit"
+	case errors.Is(err, parse.ErrTimeout):
+		return "parsing timed out: " + err.Error()
+	case errors.Is(err, parse.ErrEngine):
+		return "the PDF engine failed on this file (it is most likely malformed or hostile): " + err.Error()
+	}
+	return err.Error()
 }

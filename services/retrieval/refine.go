@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
-	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -47,13 +46,6 @@ func (e *Engine) wakeRefiner() {
 	}
 }
 
-// busy reports whether ingestion is queued or running.
-func (e *Engine) busy() bool {
-	e.qmu.Lock()
-	defer e.qmu.Unlock()
-	return len(e.queue) > 0 || e.active > 0
-}
-
 // refiner runs until Close: it refines one document at a time while
 // ingestion is idle.
 func (e *Engine) refiner() {
@@ -66,7 +58,7 @@ func (e *Engine) refiner() {
 		case <-e.refineWake:
 		case <-time.After(10 * time.Second):
 		}
-		for !e.busy() && e.ctx.Err() == nil {
+		for !e.queue.busy() && e.ctx.Err() == nil {
 			d, ok := e.nextUnrefined(failed)
 			if !ok {
 				break
@@ -133,7 +125,7 @@ func (e *Engine) refine(d store.Document) error {
 	seqs := make([]int, 0, len(chunks))
 	vecs := make([][]float32, 0, len(chunks))
 	for i := 0; i < len(chunks); i += embed.BatchSize {
-		if e.busy() {
+		if e.queue.busy() {
 			// New documents go first: they are not searchable yet.
 			return errPostponed
 		}
@@ -159,18 +151,7 @@ func (e *Engine) refine(d store.Document) error {
 	if _, err := e.st.PutRefinedVectors(d.Collection, d.ID, d.Chunks, seqs, vecs, name); err != nil {
 		return err
 	}
-	e.vmu.Lock()
-	delete(e.refinedOK, d.Collection)
-	delete(e.docCache, d.Collection)
-	if v := e.refined[d.Collection]; v != nil {
-		ids := make([]string, len(seqs))
-		for i, s := range seqs {
-			ids[i] = chunkID(d.ID, s)
-		}
-		v.RemoveGroup(d.ID)
-		v.Add(d.ID, ids, vecs)
-	}
-	e.vmu.Unlock()
+	e.cache.refinedDoc(d.Collection, d.ID, chunkIDs(d.ID, seqs), vecs)
 	e.log.Info("refined vectors", "collection", d.Collection, "document", d.ID, "chunks", len(vecs), "model", name)
 	return nil
 }
@@ -187,58 +168,6 @@ func embedText(c store.Chunk, withContext bool) string {
 		t = c.Context + "\n" + t // the document card: a contextual chunk header
 	}
 	return t
-}
-
-// refinedReady reports whether every READY document of coll has refined
-// vectors (and there is at least one). The answer is cached per collection
-// (searches are the hot path) and forgotten whenever a document of it is
-// indexed, refined or deleted.
-func (e *Engine) refinedReady(coll string) bool {
-	if e.cfg.Refiner == nil {
-		return false
-	}
-	e.vmu.Lock()
-	ok, known := e.refinedOK[coll]
-	e.vmu.Unlock()
-	if known {
-		return ok
-	}
-	docs, err := e.st.ListDocuments(coll)
-	if err != nil {
-		return false
-	}
-	name, n := e.refinerName(), 0
-	ok = true
-	for _, d := range docs {
-		if d.State != store.StateReady || d.Chunks == 0 {
-			continue
-		}
-		if d.RefinedModel != name {
-			ok = false
-			break
-		}
-		n++
-	}
-	ok = ok && n > 0
-	e.vmu.Lock()
-	e.refinedOK[coll] = ok
-	e.vmu.Unlock()
-	return ok
-}
-
-// forgetRefined drops the cached refinedReady answer of coll.
-func (e *Engine) forgetRefined(coll string) {
-	e.vmu.Lock()
-	delete(e.refinedOK, coll)
-	delete(e.docCache, coll)
-	e.vmu.Unlock()
-}
-
-// refinedVectors returns a collection's refined vector index, loading it
-// from the store on first use.
-func (e *Engine) refinedVectors(coll string) *index.Vectors {
-	name := e.refinerName()
-	return e.loadVectors(e.refined, coll, e.st.RefinedVectors, func(d store.Document) bool { return d.RefinedModel == name })
 }
 
 // contextual reports whether an embedding model reads words in context, so

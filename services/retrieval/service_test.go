@@ -248,7 +248,11 @@ func TestRestartRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sha, err := st.PutBlob(data)
+	blobs, err := store.OpenFiles(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := blobs.Put(context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
 	}

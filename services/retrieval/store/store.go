@@ -1,10 +1,19 @@
-// Package store persists the retrieval service's state: collections,
-// documents and their ingestion jobs, chunks, BM25 postings and vectors in
-// one embedded bbolt file, and the uploaded PDF bytes as content-addressed
-// files. Store is the interface a server-backed store would implement.
+// Package store persists the retrieval service's state in three parts, each
+// an interface a server-backed store implements on its own:
+//
+//   - Meta: collections, documents and their durable ingestion jobs;
+//   - Index: chunks, BM25 postings and vectors (fast and refined);
+//   - Blobs: the uploaded PDF bytes, content-addressed by sha256.
+//
+// Meta and Index are one transactional database (Store): CommitIndex marks
+// the document READY in the transaction that writes its index, and deleting
+// a document drops its index with it. The embedded implementation is Bolt
+// (one bbolt file) for Store and Files (a directory) for Blobs; no bbolt
+// type appears in the interfaces.
 package store
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -127,31 +136,44 @@ type Posting struct {
 	Len   int
 }
 
-// Store is the retrieval service's persistence.
-type Store interface {
-	CreateCollection(name string) (Collection, bool, error)
+// Meta holds collections, documents and their ingestion jobs (a job is a
+// PENDING or PROCESSING document and its password).
+type Meta interface {
+	// CreateCollection creates the collection unless it exists; created
+	// reports which.
+	CreateCollection(name string) (c Collection, created bool, err error)
 	GetCollection(name string) (Collection, error)
 	ListCollections() ([]Collection, error)
-	DeleteCollection(name string) ([]string, error)
-
-	// PutBlob stores bytes durably (fsynced) under their sha256 and returns it.
-	PutBlob(data []byte) (string, error)
-	Blob(sha string) ([]byte, error)
+	// DeleteCollection deletes a collection with its documents, jobs and
+	// index, and returns the blob hashes no document references any more
+	// (the caller deletes them from Blobs).
+	DeleteCollection(name string) (unreferenced []string, err error)
 
 	// AddDocument inserts d (PENDING) and its job unless the collection
 	// already holds a document with the same id; then it returns that one
 	// and true. The collection is created if missing.
 	AddDocument(d Document, password string) (Document, bool, error)
 	GetDocument(coll, id string) (Document, error)
+	// ListDocuments lists a collection's documents in upload order.
 	ListDocuments(coll string) ([]Document, error)
+	// UpdateDocument applies fn to the document; a READY or FAILED
+	// document's job is cleared.
 	UpdateDocument(coll, id string, fn func(*Document)) (Document, error)
-	DeleteDocument(coll, id string) error
+	// DeleteDocument deletes a document with its job and index, and returns
+	// the blob hashes no document references any more.
+	DeleteDocument(coll, id string) (unreferenced []string, err error)
 	JobPassword(coll, id string) (string, error)
 	// Unfinished lists documents left PENDING or PROCESSING.
 	Unfinished() ([]Document, error)
+}
 
+// Index holds a collection's searchable index: chunks, postings and
+// vectors, by document.
+type Index interface {
 	// CommitIndex writes a document's chunks, postings and vectors (nil when
-	// unavailable), clears its job and applies fn to it, in one transaction.
+	// unavailable), replacing what an earlier attempt wrote and dropping its
+	// refined vectors, clears its job and applies fn to it, in one
+	// transaction with the document's metadata.
 	CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (Document, error)
 	Chunk(coll, docID string, seq int) (Chunk, error)
 	// Postings calls fn for every posting of term in coll.
@@ -167,6 +189,25 @@ type Store interface {
 	RefinedVectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
 	// ListChunks returns up to limit chunks after the key token (exclusive).
 	ListChunks(coll, docID, after string, limit int) ([]Chunk, string, error)
+}
 
+// Store is the transactional part of the persistence: metadata and index
+// in one database.
+type Store interface {
+	Meta
+	Index
+	Close() error
+}
+
+// Blobs stores uploaded bytes under their sha256 (lowercase hex), the shape
+// of an object store bucket (gocloud.dev/blob: file, S3, GCS, Azure).
+type Blobs interface {
+	// Put stores data durably and returns its sha256; storing bytes that
+	// are already there is a no-op.
+	Put(ctx context.Context, data []byte) (sha string, err error)
+	// Get returns the bytes of sha; ErrNotFound when there are none.
+	Get(ctx context.Context, sha string) ([]byte, error)
+	// Delete removes sha; deleting a missing blob is not an error.
+	Delete(ctx context.Context, sha string) error
 	Close() error
 }
