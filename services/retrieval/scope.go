@@ -114,34 +114,9 @@ func latest(ds []store.Document) []store.Document {
 	return out
 }
 
-// readyDocs returns a collection's READY documents, cached per collection
-// until a document of it is indexed, refined or deleted.
-func (e *Engine) readyDocs(coll string) []store.Document {
-	e.vmu.Lock()
-	ds, ok := e.docCache[coll]
-	e.vmu.Unlock()
-	if ok {
-		return ds
-	}
-	all, err := e.st.ListDocuments(coll)
-	if err != nil {
-		return nil
-	}
-	ds = ds[:0:0]
-	for _, d := range all {
-		if d.State == store.StateReady {
-			ds = append(ds, d)
-		}
-	}
-	e.vmu.Lock()
-	e.docCache[coll] = ds
-	e.vmu.Unlock()
-	return ds
-}
-
 // cardOf returns the card of a READY document (empty when unknown).
 func (e *Engine) cardOf(coll, doc string) store.Card {
-	for _, d := range e.readyDocs(coll) {
+	for _, d := range e.cache.readyDocs(coll) {
 		if d.ID == doc {
 			return d.Card
 		}

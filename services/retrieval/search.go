@@ -84,7 +84,7 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 		}
 	} else if !q.NoScope {
 		var perDoc int
-		allow, perDoc, q.Text = scope(q.Text, e.readyDocs(q.Collection), q.TopK)
+		allow, perDoc, q.Text = scope(q.Text, e.cache.readyDocs(q.Collection), q.TopK)
 		if q.MaxPerDoc == 0 {
 			q.MaxPerDoc = perDoc
 		}
@@ -125,9 +125,9 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		lists = append(lists, bm)
 	}
 	if q.Mode != ModeKeyword && e.emb != nil {
-		emb, vecs := e.emb, e.vectors
-		if e.refinedReady(q.Collection) {
-			emb, vecs = e.cfg.Refiner, e.refinedVectors
+		emb, vecs := e.emb, e.cache.fast
+		if e.cache.refinedReady(q.Collection) {
+			emb, vecs = e.cfg.Refiner, e.cache.refined
 		}
 		ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		v, err := emb.Embed(ectx, []string{q.Text})
@@ -447,7 +447,7 @@ func (e *Engine) RenderPage(ctx context.Context, coll, id string, page, dpi int)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	data, err := e.st.Blob(d.SHA256)
+	data, err := e.blobs.Get(ctx, d.SHA256)
 	if err != nil {
 		return nil, 0, 0, err
 	}
