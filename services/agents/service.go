@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
@@ -23,7 +22,6 @@ import (
 // errs is the service's one error table.
 var errs = grpcerr.Table{
 	{Err: ask.ErrInvalid, Code: codes.InvalidArgument},
-	{Err: ask.ErrNotFound, Code: codes.NotFound},
 	{Err: runstore.ErrNotFound, Code: codes.NotFound},
 	{Err: ask.ErrRetrieval, Code: codes.Unavailable},
 }
@@ -75,29 +73,18 @@ func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServe
 	if err != nil {
 		return errs.Status(err)
 	}
-	mode := req.GetMode()
-	if mode == agentsv1.AskMode_ASK_MODE_UNSPECIFIED {
-		mode = agentsv1.AskMode_ASK_MODE_AGENTIC
-	}
-	run := &agentsv1.Run{
-		Id: runstore.NewID(), Collection: req.GetCollection(), Question: req.GetQuestion(),
-		Status: agentsv1.RunStatus_RUN_STATUS_RUNNING, CreateTime: timestamppb.Now(), Mode: mode,
-	}
-	save := func(r *agentsv1.Run) {
-		if err := s.runs.Put(r); err != nil {
-			s.log.Warn("saving run", slog.String("run_id", r.GetId()), slog.Any("err", err))
-		}
-	}
-	save(run)
-	err = engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: save})
-	if err != nil && run.GetStatus() == agentsv1.RunStatus_RUN_STATUS_RUNNING {
-		// Cancelled or the client went away mid-run.
-		run.Status, run.Error, run.FinishTime = agentsv1.RunStatus_RUN_STATUS_FAILED, err.Error(), timestamppb.Now()
-		save(run)
-	}
+	run := ask.NewRun(runstore.NewID(), req)
+	err = engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: s.save})
 	s.log.Info("ask", slog.String("run_id", run.GetId()), slog.String("status", run.GetStatus().String()),
 		slog.Bool("degraded", run.GetDegraded()), slog.Any("err", err))
 	return errs.Status(err)
+}
+
+// save checkpoints a run; a run that cannot be saved is still answered.
+func (s *Service) save(r *agentsv1.Run) {
+	if err := s.runs.Put(r); err != nil {
+		s.log.Warn("saving run", slog.String("run_id", r.GetId()), slog.Any("err", err))
+	}
 }
 
 // engineFor is the engine with the prompt set the call's metadata names.

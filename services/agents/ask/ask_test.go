@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 )
 
 var unavailable = status.Error(codes.Unavailable, "inference: breaker open")
@@ -256,7 +255,6 @@ func TestSingleShotStreamsLive(t *testing.T) {
 	if r.Verification != nil || len(r.Timings) != 3 || !strings.Contains(streamed, "$181 million") || len(llm.calls) != 1 {
 		t.Fatalf("verification %v timings %v streamed %q calls %d", r.Verification, r.Timings, streamed, len(llm.calls))
 	}
-	_ = retrievalv1.PassageKind_PASSAGE_KIND_TEXT
 }
 
 // TestDegradedAnswerCitesEvenWeakEvidence checks that when the model is

@@ -1,6 +1,11 @@
 // Package ask answers one question over a collection: plan, research in
 // parallel, pack context, answer with citations and verify, degrading to an
 // extractive answer when the language model is unavailable.
+//
+// Engine.Invoke drives one run: its life (created → running → succeeded,
+// failed or cancelled), timings, scratchpad, saves and events are
+// liveRun's (run.go); the stages it goes through are question's methods
+// (question.go), the researchers' in research.go.
 package ask
 
 import (
@@ -17,8 +22,6 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrRetrieval means the retrieval service could not be searched.
 	ErrRetrieval = errors.New("retrieval unavailable")
-	// ErrNotFound is an unknown run.
-	ErrNotFound = errors.New("not found")
 )
 
 // Role is who wrote a chat message.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -299,4 +300,64 @@ func BestExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
 		}
 	}
 	return out
+}
+
+// research runs a researcher for every step of the plan, each after the
+// steps it depends on, at most Concurrency at a time, sending each step as
+// it starts and ends with its evidence.
+func (x *question) research(ctx context.Context) {
+	base := Researcher{Search: x.e.Search, Collection: x.req.GetCollection(), DocumentIDs: x.req.GetDocumentIds(), TopK: x.e.TopK, Timeout: x.e.SearchTimeout}
+	var mu sync.Mutex // guards x.subs while the researchers run
+	done := map[string]chan struct{}{}
+	for _, sq := range x.plan.GetSubQuestions() {
+		done[sq.Id] = make(chan struct{})
+	}
+	sem := make(chan struct{}, x.e.Concurrency)
+	var wg sync.WaitGroup
+	for _, sq := range x.plan.GetSubQuestions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[sq.Id])
+			var depAnswers []string
+			for _, d := range sq.DependsOn {
+				select {
+				case <-done[d]:
+				case <-ctx.Done():
+					return
+				}
+				mu.Lock()
+				if a := x.subs[d].GetAnswer(); a != "" {
+					depAnswers = append(depAnswers, labelRe.ReplaceAllString(a, ""))
+				}
+				mu.Unlock()
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			x.run.emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_SubAnswer{SubAnswer: &agentsv1.SubAnswer{SubQuestionId: sq.Id, Status: agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_RUNNING}}})
+			r := base
+			if ids, ok := x.scope[sq.Id]; ok {
+				r.DocumentIDs = ids // a routed sub-question searches its documents only
+			}
+			ans, notes, err := r.Research(ctx, sq, depAnswers)
+			x.run.note(notes...)
+			if err != nil {
+				ans = &agentsv1.SubAnswer{SubQuestionId: sq.Id, Status: agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_FAILED, Error: err.Error()}
+			}
+			mu.Lock()
+			x.subs[sq.Id] = ans
+			mu.Unlock()
+			for _, ev := range ans.GetEvidence() {
+				if len(ev.GetExtracts()) > 0 {
+					x.run.emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_Evidence{Evidence: ev}})
+				}
+			}
+			x.run.emit(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_SubAnswer{SubAnswer: ans}})
+		}()
+	}
+	wg.Wait()
 }
