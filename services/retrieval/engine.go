@@ -114,8 +114,8 @@ type Engine struct {
 	wg     sync.WaitGroup
 }
 
-// Open opens the store, re-queues unfinished documents and starts workers.
-func Open(cfg Config) (*Engine, error) {
+// withDefaults fills in the defaults of unset fields.
+func (cfg Config) withDefaults() Config {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -147,6 +147,12 @@ func Open(cfg Config) (*Engine, error) {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
 	}
+	return cfg
+}
+
+// Open opens the store, re-queues unfinished documents and starts workers.
+func Open(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queue: newJobQueue(), refineWake: make(chan struct{}, 1)}
 	e.st, e.blobs = cfg.Store, cfg.Blobs
 	if e.st == nil {
