@@ -1,5 +1,16 @@
 // Package retrieval is the retrieval service: PDF ingestion (parse, OCR,
 // tables, chunk, embed, index) and hybrid cited search.
+//
+// Service (service.go) maps gRPC onto Engine (engine.go), which composes:
+//   - jobQueue (queue.go): documents waiting to be ingested;
+//   - pipeline (ingest.go): one document's stages, parse → chunk → embed →
+//     commit, with progress events (events.go);
+//   - vectorCache (vectors.go): the in-memory fast and refined vector
+//     indexes and READY documents per collection;
+//   - the refiner (refine.go): background re-embedding with a better model;
+//   - search (search.go, scope.go): BM25 + vectors, fused and scoped;
+//
+// over the store package's Meta + Index (store.Store) and Blobs.
 package retrieval
 
 import (
