@@ -46,17 +46,24 @@ type testBed struct {
 	blobs *store.Files
 }
 
-func newTestBed(t *testing.T, parser parse.Parser) testBed {
+// openStores opens the embedded stores in dir as Open does.
+func openStores(t *testing.T, dir string) (*store.Bolt, *store.Files) {
 	t.Helper()
-	dir := t.TempDir()
 	st, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	blobs, err := store.OpenFiles(filepath.Join(dir, "blobs"))
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
+	return st, blobs
+}
+
+func newTestBed(t *testing.T, parser parse.Parser) testBed {
+	t.Helper()
+	st, blobs := openStores(t, t.TempDir())
 	t.Cleanup(func() { st.Close(); blobs.Close() })
 	cfg := Config{Log: quietLog(), Embedder: namedHash{embed.Hash{Dim: 16}, "fast"}}.withDefaults()
 	cache := newVectorCache(st, cfg.Log, "fast", "", 0)

@@ -244,14 +244,7 @@ func TestRestartRecovery(t *testing.T) {
 	}
 	dir := t.TempDir()
 	// Simulate kill -9 mid-ingestion: a stored document left PROCESSING.
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := store.OpenFiles(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, blobs := openStores(t, dir)
 	sha, err := blobs.Put(context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
