@@ -1219,6 +1219,116 @@ func (x *ListDocumentsResponse) GetDocuments() []*Document {
 	return nil
 }
 
+// GetDocumentContentRequest fetches a document's bytes.
+type GetDocumentContentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Document id.
+	DocumentId    string `protobuf:"bytes,2,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDocumentContentRequest) Reset() {
+	*x = GetDocumentContentRequest{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentContentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentContentRequest) ProtoMessage() {}
+
+func (x *GetDocumentContentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentContentRequest.ProtoReflect.Descriptor instead.
+func (*GetDocumentContentRequest) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetDocumentContentRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *GetDocumentContentRequest) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+// GetDocumentContentResponse holds the PDF.
+type GetDocumentContentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The PDF bytes as uploaded (still encrypted when the PDF was).
+	Content []byte `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	// File name as uploaded.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDocumentContentResponse) Reset() {
+	*x = GetDocumentContentResponse{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentContentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentContentResponse) ProtoMessage() {}
+
+func (x *GetDocumentContentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentContentResponse.ProtoReflect.Descriptor instead.
+func (*GetDocumentContentResponse) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetDocumentContentResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *GetDocumentContentResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // DeleteDocumentRequest deletes a document.
 type DeleteDocumentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1232,7 +1342,7 @@ type DeleteDocumentRequest struct {
 
 func (x *DeleteDocumentRequest) Reset() {
 	*x = DeleteDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1354,7 @@ func (x *DeleteDocumentRequest) String() string {
 func (*DeleteDocumentRequest) ProtoMessage() {}
 
 func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1367,7 @@ func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteDocumentRequest) GetCollection() string {
@@ -1283,7 +1393,7 @@ type DeleteDocumentResponse struct {
 
 func (x *DeleteDocumentResponse) Reset() {
 	*x = DeleteDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1405,7 @@ func (x *DeleteDocumentResponse) String() string {
 func (*DeleteDocumentResponse) ProtoMessage() {}
 
 func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1418,7 @@ func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
 }
 
 // WatchIngestionRequest follows a document's ingestion.
@@ -1324,7 +1434,7 @@ type WatchIngestionRequest struct {
 
 func (x *WatchIngestionRequest) Reset() {
 	*x = WatchIngestionRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1446,7 @@ func (x *WatchIngestionRequest) String() string {
 func (*WatchIngestionRequest) ProtoMessage() {}
 
 func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1459,7 @@ func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionRequest.ProtoReflect.Descriptor instead.
 func (*WatchIngestionRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchIngestionRequest) GetCollection() string {
@@ -1389,7 +1499,7 @@ type WatchIngestionResponse struct {
 
 func (x *WatchIngestionResponse) Reset() {
 	*x = WatchIngestionResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1511,7 @@ func (x *WatchIngestionResponse) String() string {
 func (*WatchIngestionResponse) ProtoMessage() {}
 
 func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1524,7 @@ func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionResponse.ProtoReflect.Descriptor instead.
 func (*WatchIngestionResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchIngestionResponse) GetDocumentId() string {
@@ -1485,7 +1595,7 @@ type BoundingBox struct {
 
 func (x *BoundingBox) Reset() {
 	*x = BoundingBox{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1607,7 @@ func (x *BoundingBox) String() string {
 func (*BoundingBox) ProtoMessage() {}
 
 func (x *BoundingBox) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1620,7 @@ func (x *BoundingBox) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoundingBox.ProtoReflect.Descriptor instead.
 func (*BoundingBox) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BoundingBox) GetPage() int32 {
@@ -1585,7 +1695,7 @@ type Passage struct {
 
 func (x *Passage) Reset() {
 	*x = Passage{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1707,7 @@ func (x *Passage) String() string {
 func (*Passage) ProtoMessage() {}
 
 func (x *Passage) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1720,7 @@ func (x *Passage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passage.ProtoReflect.Descriptor instead.
 func (*Passage) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Passage) GetChunkId() string {
@@ -1729,7 +1839,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +1851,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +1864,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SearchRequest) GetCollection() string {
@@ -1817,7 +1927,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1939,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1952,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchResponse) GetPassages() []*Passage {
@@ -1872,7 +1982,7 @@ type ListChunksRequest struct {
 
 func (x *ListChunksRequest) Reset() {
 	*x = ListChunksRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1994,7 @@ func (x *ListChunksRequest) String() string {
 func (*ListChunksRequest) ProtoMessage() {}
 
 func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2007,7 @@ func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksRequest.ProtoReflect.Descriptor instead.
 func (*ListChunksRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListChunksRequest) GetCollection() string {
@@ -1948,7 +2058,7 @@ type ListChunksResponse struct {
 
 func (x *ListChunksResponse) Reset() {
 	*x = ListChunksResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2070,7 @@ func (x *ListChunksResponse) String() string {
 func (*ListChunksResponse) ProtoMessage() {}
 
 func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2083,7 @@ func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksResponse.ProtoReflect.Descriptor instead.
 func (*ListChunksResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListChunksResponse) GetChunks() []*Passage {
@@ -2007,7 +2117,7 @@ type RenderPageRequest struct {
 
 func (x *RenderPageRequest) Reset() {
 	*x = RenderPageRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2129,7 @@ func (x *RenderPageRequest) String() string {
 func (*RenderPageRequest) ProtoMessage() {}
 
 func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2142,7 @@ func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageRequest.ProtoReflect.Descriptor instead.
 func (*RenderPageRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RenderPageRequest) GetCollection() string {
@@ -2078,7 +2188,7 @@ type RenderPageResponse struct {
 
 func (x *RenderPageResponse) Reset() {
 	*x = RenderPageResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2200,7 @@ func (x *RenderPageResponse) String() string {
 func (*RenderPageResponse) ProtoMessage() {}
 
 func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2213,7 @@ func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageResponse.ProtoReflect.Descriptor instead.
 func (*RenderPageResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{26}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RenderPageResponse) GetPng() []byte {
@@ -2213,7 +2323,16 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\"S\n" +
 	"\x15ListDocumentsResponse\x12:\n" +
-	"\tdocuments\x18\x01 \x03(\v2\x1c.pdfqa.retrieval.v1.DocumentR\tdocuments\"X\n" +
+	"\tdocuments\x18\x01 \x03(\v2\x1c.pdfqa.retrieval.v1.DocumentR\tdocuments\"\\\n" +
+	"\x19GetDocumentContentRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vdocument_id\x18\x02 \x01(\tR\n" +
+	"documentId\"J\n" +
+	"\x1aGetDocumentContentResponse\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\fR\acontent\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"X\n" +
 	"\x15DeleteDocumentRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -2321,7 +2440,7 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SEARCH_MODE_HYBRID\x10\x01\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n" +
-	"\x12SEARCH_MODE_VECTOR\x10\x032\xbd\r\n" +
+	"\x12SEARCH_MODE_VECTOR\x10\x032\xfc\x0e\n" +
 	"\x10RetrievalService\x12\x8c\x01\n" +
 	"\x10CreateCollection\x12+.pdfqa.retrieval.v1.CreateCollectionRequest\x1a,.pdfqa.retrieval.v1.CreateCollectionResponse\"\x1d\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/collections\x90\x02\x02\x12\x86\x01\n" +
 	"\x0fListCollections\x12*.pdfqa.retrieval.v1.ListCollectionsRequest\x1a+.pdfqa.retrieval.v1.ListCollectionsResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/collections\x90\x02\x01\x12\x90\x01\n" +
@@ -2329,7 +2448,8 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x0eUploadDocument\x12).pdfqa.retrieval.v1.UploadDocumentRequest\x1a*.pdfqa.retrieval.v1.UploadDocumentResponse\"4\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/collections/{collection}/documents\x90\x02\x02\x12\x9f\x01\n" +
 	"\vGetDocument\x12&.pdfqa.retrieval.v1.GetDocumentRequest\x1a'.pdfqa.retrieval.v1.GetDocumentResponse\"?\x82\xd3\xe4\x93\x026\x124/v1/collections/{collection}/documents/{document_id}\x90\x02\x01\x12\x97\x01\n" +
 	"\rListDocuments\x12(.pdfqa.retrieval.v1.ListDocumentsRequest\x1a).pdfqa.retrieval.v1.ListDocumentsResponse\"1\x82\xd3\xe4\x93\x02(\x12&/v1/collections/{collection}/documents\x90\x02\x01\x12\xa8\x01\n" +
-	"\x0eDeleteDocument\x12).pdfqa.retrieval.v1.DeleteDocumentRequest\x1a*.pdfqa.retrieval.v1.DeleteDocumentResponse\"?\x82\xd3\xe4\x93\x026*4/v1/collections/{collection}/documents/{document_id}\x90\x02\x02\x12\xb0\x01\n" +
+	"\x0eDeleteDocument\x12).pdfqa.retrieval.v1.DeleteDocumentRequest\x1a*.pdfqa.retrieval.v1.DeleteDocumentResponse\"?\x82\xd3\xe4\x93\x026*4/v1/collections/{collection}/documents/{document_id}\x90\x02\x02\x12\xbc\x01\n" +
+	"\x12GetDocumentContent\x12-.pdfqa.retrieval.v1.GetDocumentContentRequest\x1a..pdfqa.retrieval.v1.GetDocumentContentResponse\"G\x82\xd3\xe4\x93\x02>\x12</v1/collections/{collection}/documents/{document_id}:content\x90\x02\x01\x12\xb0\x01\n" +
 	"\x0eWatchIngestion\x12).pdfqa.retrieval.v1.WatchIngestionRequest\x1a*.pdfqa.retrieval.v1.WatchIngestionResponse\"E\x82\xd3\xe4\x93\x02<\x12:/v1/collections/{collection}/documents/{document_id}:watch\x90\x02\x010\x01\x12\x82\x01\n" +
 	"\x06Search\x12!.pdfqa.retrieval.v1.SearchRequest\x1a\".pdfqa.retrieval.v1.SearchResponse\"1\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/collections/{collection}:search\x90\x02\x01\x12\x8b\x01\n" +
 	"\n" +
@@ -2350,48 +2470,50 @@ func file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP() []byte {
 }
 
 var file_pdfqa_retrieval_v1_retrieval_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_pdfqa_retrieval_v1_retrieval_proto_goTypes = []any{
-	(DocumentState)(0),               // 0: pdfqa.retrieval.v1.DocumentState
-	(IngestionStage)(0),              // 1: pdfqa.retrieval.v1.IngestionStage
-	(PassageKind)(0),                 // 2: pdfqa.retrieval.v1.PassageKind
-	(SearchMode)(0),                  // 3: pdfqa.retrieval.v1.SearchMode
-	(*Collection)(nil),               // 4: pdfqa.retrieval.v1.Collection
-	(*Document)(nil),                 // 5: pdfqa.retrieval.v1.Document
-	(*DocumentCard)(nil),             // 6: pdfqa.retrieval.v1.DocumentCard
-	(*CreateCollectionRequest)(nil),  // 7: pdfqa.retrieval.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil), // 8: pdfqa.retrieval.v1.CreateCollectionResponse
-	(*ListCollectionsRequest)(nil),   // 9: pdfqa.retrieval.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),  // 10: pdfqa.retrieval.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),  // 11: pdfqa.retrieval.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil), // 12: pdfqa.retrieval.v1.DeleteCollectionResponse
-	(*UploadDocumentRequest)(nil),    // 13: pdfqa.retrieval.v1.UploadDocumentRequest
-	(*UploadDocumentResponse)(nil),   // 14: pdfqa.retrieval.v1.UploadDocumentResponse
-	(*GetDocumentRequest)(nil),       // 15: pdfqa.retrieval.v1.GetDocumentRequest
-	(*GetDocumentResponse)(nil),      // 16: pdfqa.retrieval.v1.GetDocumentResponse
-	(*ListDocumentsRequest)(nil),     // 17: pdfqa.retrieval.v1.ListDocumentsRequest
-	(*ListDocumentsResponse)(nil),    // 18: pdfqa.retrieval.v1.ListDocumentsResponse
-	(*DeleteDocumentRequest)(nil),    // 19: pdfqa.retrieval.v1.DeleteDocumentRequest
-	(*DeleteDocumentResponse)(nil),   // 20: pdfqa.retrieval.v1.DeleteDocumentResponse
-	(*WatchIngestionRequest)(nil),    // 21: pdfqa.retrieval.v1.WatchIngestionRequest
-	(*WatchIngestionResponse)(nil),   // 22: pdfqa.retrieval.v1.WatchIngestionResponse
-	(*BoundingBox)(nil),              // 23: pdfqa.retrieval.v1.BoundingBox
-	(*Passage)(nil),                  // 24: pdfqa.retrieval.v1.Passage
-	(*SearchRequest)(nil),            // 25: pdfqa.retrieval.v1.SearchRequest
-	(*SearchResponse)(nil),           // 26: pdfqa.retrieval.v1.SearchResponse
-	(*ListChunksRequest)(nil),        // 27: pdfqa.retrieval.v1.ListChunksRequest
-	(*ListChunksResponse)(nil),       // 28: pdfqa.retrieval.v1.ListChunksResponse
-	(*RenderPageRequest)(nil),        // 29: pdfqa.retrieval.v1.RenderPageRequest
-	(*RenderPageResponse)(nil),       // 30: pdfqa.retrieval.v1.RenderPageResponse
-	nil,                              // 31: pdfqa.retrieval.v1.Document.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
+	(DocumentState)(0),                 // 0: pdfqa.retrieval.v1.DocumentState
+	(IngestionStage)(0),                // 1: pdfqa.retrieval.v1.IngestionStage
+	(PassageKind)(0),                   // 2: pdfqa.retrieval.v1.PassageKind
+	(SearchMode)(0),                    // 3: pdfqa.retrieval.v1.SearchMode
+	(*Collection)(nil),                 // 4: pdfqa.retrieval.v1.Collection
+	(*Document)(nil),                   // 5: pdfqa.retrieval.v1.Document
+	(*DocumentCard)(nil),               // 6: pdfqa.retrieval.v1.DocumentCard
+	(*CreateCollectionRequest)(nil),    // 7: pdfqa.retrieval.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),   // 8: pdfqa.retrieval.v1.CreateCollectionResponse
+	(*ListCollectionsRequest)(nil),     // 9: pdfqa.retrieval.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),    // 10: pdfqa.retrieval.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),    // 11: pdfqa.retrieval.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),   // 12: pdfqa.retrieval.v1.DeleteCollectionResponse
+	(*UploadDocumentRequest)(nil),      // 13: pdfqa.retrieval.v1.UploadDocumentRequest
+	(*UploadDocumentResponse)(nil),     // 14: pdfqa.retrieval.v1.UploadDocumentResponse
+	(*GetDocumentRequest)(nil),         // 15: pdfqa.retrieval.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),        // 16: pdfqa.retrieval.v1.GetDocumentResponse
+	(*ListDocumentsRequest)(nil),       // 17: pdfqa.retrieval.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),      // 18: pdfqa.retrieval.v1.ListDocumentsResponse
+	(*GetDocumentContentRequest)(nil),  // 19: pdfqa.retrieval.v1.GetDocumentContentRequest
+	(*GetDocumentContentResponse)(nil), // 20: pdfqa.retrieval.v1.GetDocumentContentResponse
+	(*DeleteDocumentRequest)(nil),      // 21: pdfqa.retrieval.v1.DeleteDocumentRequest
+	(*DeleteDocumentResponse)(nil),     // 22: pdfqa.retrieval.v1.DeleteDocumentResponse
+	(*WatchIngestionRequest)(nil),      // 23: pdfqa.retrieval.v1.WatchIngestionRequest
+	(*WatchIngestionResponse)(nil),     // 24: pdfqa.retrieval.v1.WatchIngestionResponse
+	(*BoundingBox)(nil),                // 25: pdfqa.retrieval.v1.BoundingBox
+	(*Passage)(nil),                    // 26: pdfqa.retrieval.v1.Passage
+	(*SearchRequest)(nil),              // 27: pdfqa.retrieval.v1.SearchRequest
+	(*SearchResponse)(nil),             // 28: pdfqa.retrieval.v1.SearchResponse
+	(*ListChunksRequest)(nil),          // 29: pdfqa.retrieval.v1.ListChunksRequest
+	(*ListChunksResponse)(nil),         // 30: pdfqa.retrieval.v1.ListChunksResponse
+	(*RenderPageRequest)(nil),          // 31: pdfqa.retrieval.v1.RenderPageRequest
+	(*RenderPageResponse)(nil),         // 32: pdfqa.retrieval.v1.RenderPageResponse
+	nil,                                // 33: pdfqa.retrieval.v1.Document.MetadataEntry
+	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
 }
 var file_pdfqa_retrieval_v1_retrieval_proto_depIdxs = []int32{
-	32, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	34, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: pdfqa.retrieval.v1.Document.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	31, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
-	32, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
-	32, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
+	33, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
+	34, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
+	34, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: pdfqa.retrieval.v1.Document.card:type_name -> pdfqa.retrieval.v1.DocumentCard
 	4,  // 6: pdfqa.retrieval.v1.CreateCollectionResponse.collection:type_name -> pdfqa.retrieval.v1.Collection
 	4,  // 7: pdfqa.retrieval.v1.ListCollectionsResponse.collections:type_name -> pdfqa.retrieval.v1.Collection
@@ -2400,37 +2522,39 @@ var file_pdfqa_retrieval_v1_retrieval_proto_depIdxs = []int32{
 	5,  // 10: pdfqa.retrieval.v1.ListDocumentsResponse.documents:type_name -> pdfqa.retrieval.v1.Document
 	1,  // 11: pdfqa.retrieval.v1.WatchIngestionResponse.stage:type_name -> pdfqa.retrieval.v1.IngestionStage
 	0,  // 12: pdfqa.retrieval.v1.WatchIngestionResponse.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	32, // 13: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
-	23, // 14: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
+	34, // 13: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
+	25, // 14: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
 	2,  // 15: pdfqa.retrieval.v1.Passage.kind:type_name -> pdfqa.retrieval.v1.PassageKind
 	6,  // 16: pdfqa.retrieval.v1.Passage.document_card:type_name -> pdfqa.retrieval.v1.DocumentCard
 	3,  // 17: pdfqa.retrieval.v1.SearchRequest.mode:type_name -> pdfqa.retrieval.v1.SearchMode
-	24, // 18: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
-	24, // 19: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
+	26, // 18: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
+	26, // 19: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
 	7,  // 20: pdfqa.retrieval.v1.RetrievalService.CreateCollection:input_type -> pdfqa.retrieval.v1.CreateCollectionRequest
 	9,  // 21: pdfqa.retrieval.v1.RetrievalService.ListCollections:input_type -> pdfqa.retrieval.v1.ListCollectionsRequest
 	11, // 22: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:input_type -> pdfqa.retrieval.v1.DeleteCollectionRequest
 	13, // 23: pdfqa.retrieval.v1.RetrievalService.UploadDocument:input_type -> pdfqa.retrieval.v1.UploadDocumentRequest
 	15, // 24: pdfqa.retrieval.v1.RetrievalService.GetDocument:input_type -> pdfqa.retrieval.v1.GetDocumentRequest
 	17, // 25: pdfqa.retrieval.v1.RetrievalService.ListDocuments:input_type -> pdfqa.retrieval.v1.ListDocumentsRequest
-	19, // 26: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
-	21, // 27: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
-	25, // 28: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
-	27, // 29: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
-	29, // 30: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
-	8,  // 31: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
-	10, // 32: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
-	12, // 33: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
-	14, // 34: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
-	16, // 35: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
-	18, // 36: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
-	20, // 37: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
-	22, // 38: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
-	26, // 39: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
-	28, // 40: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
-	30, // 41: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
+	21, // 26: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
+	19, // 27: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:input_type -> pdfqa.retrieval.v1.GetDocumentContentRequest
+	23, // 28: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
+	27, // 29: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
+	29, // 30: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
+	31, // 31: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
+	8,  // 32: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
+	10, // 33: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
+	12, // 34: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
+	14, // 35: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
+	16, // 36: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
+	18, // 37: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
+	22, // 38: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
+	20, // 39: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:output_type -> pdfqa.retrieval.v1.GetDocumentContentResponse
+	24, // 40: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
+	28, // 41: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
+	30, // 42: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
+	32, // 43: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
 	20, // [20:20] is the sub-list for extension extendee
 	0,  // [0:20] is the sub-list for field type_name
@@ -2447,7 +2571,7 @@ func file_pdfqa_retrieval_v1_retrieval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc), len(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -316,6 +316,61 @@ func local_request_RetrievalService_DeleteDocument_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_RetrievalService_GetDocumentContent_0(ctx context.Context, marshaler runtime.Marshaler, client RetrievalServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetDocumentContentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["collection"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "collection")
+	}
+	protoReq.Collection, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "collection", err)
+	}
+	val, ok = pathParams["document_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "document_id")
+	}
+	protoReq.DocumentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "document_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetDocumentContent(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_RetrievalService_GetDocumentContent_0(ctx context.Context, marshaler runtime.Marshaler, server RetrievalServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetDocumentContentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["collection"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "collection")
+	}
+	protoReq.Collection, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "collection", err)
+	}
+	val, ok = pathParams["document_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "document_id")
+	}
+	protoReq.DocumentId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "document_id", err)
+	}
+	msg, err := server.GetDocumentContent(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_RetrievalService_WatchIngestion_0(ctx context.Context, marshaler runtime.Marshaler, client RetrievalServiceClient, req *http.Request, pathParams map[string]string) (RetrievalService_WatchIngestionClient, runtime.ServerMetadata, error) {
 	var (
 		protoReq WatchIngestionRequest
@@ -682,6 +737,26 @@ func RegisterRetrievalServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_RetrievalService_DeleteDocument_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_RetrievalService_GetDocumentContent_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/pdfqa.retrieval.v1.RetrievalService/GetDocumentContent", runtime.WithHTTPPathPattern("/v1/collections/{collection}/documents/{document_id}:content"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_RetrievalService_GetDocumentContent_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_RetrievalService_GetDocumentContent_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	mux.Handle(http.MethodGet, pattern_RetrievalService_WatchIngestion_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
@@ -908,6 +983,23 @@ func RegisterRetrievalServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_RetrievalService_DeleteDocument_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_RetrievalService_GetDocumentContent_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/pdfqa.retrieval.v1.RetrievalService/GetDocumentContent", runtime.WithHTTPPathPattern("/v1/collections/{collection}/documents/{document_id}:content"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_RetrievalService_GetDocumentContent_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_RetrievalService_GetDocumentContent_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_RetrievalService_WatchIngestion_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -980,29 +1072,31 @@ func RegisterRetrievalServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 }
 
 var (
-	pattern_RetrievalService_CreateCollection_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "collections"}, ""))
-	pattern_RetrievalService_ListCollections_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "collections"}, ""))
-	pattern_RetrievalService_DeleteCollection_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "collections", "name"}, ""))
-	pattern_RetrievalService_UploadDocument_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "documents"}, ""))
-	pattern_RetrievalService_GetDocument_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, ""))
-	pattern_RetrievalService_ListDocuments_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "documents"}, ""))
-	pattern_RetrievalService_DeleteDocument_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, ""))
-	pattern_RetrievalService_WatchIngestion_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, "watch"))
-	pattern_RetrievalService_Search_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "collections", "collection"}, "search"))
-	pattern_RetrievalService_ListChunks_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "chunks"}, ""))
-	pattern_RetrievalService_RenderPage_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "collections", "collection", "documents", "document_id", "pages", "page"}, "render"))
+	pattern_RetrievalService_CreateCollection_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "collections"}, ""))
+	pattern_RetrievalService_ListCollections_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "collections"}, ""))
+	pattern_RetrievalService_DeleteCollection_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "collections", "name"}, ""))
+	pattern_RetrievalService_UploadDocument_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "documents"}, ""))
+	pattern_RetrievalService_GetDocument_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, ""))
+	pattern_RetrievalService_ListDocuments_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "documents"}, ""))
+	pattern_RetrievalService_DeleteDocument_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, ""))
+	pattern_RetrievalService_GetDocumentContent_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, "content"))
+	pattern_RetrievalService_WatchIngestion_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "collections", "collection", "documents", "document_id"}, "watch"))
+	pattern_RetrievalService_Search_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "collections", "collection"}, "search"))
+	pattern_RetrievalService_ListChunks_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "collections", "collection", "chunks"}, ""))
+	pattern_RetrievalService_RenderPage_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6}, []string{"v1", "collections", "collection", "documents", "document_id", "pages", "page"}, "render"))
 )
 
 var (
-	forward_RetrievalService_CreateCollection_0 = runtime.ForwardResponseMessage
-	forward_RetrievalService_ListCollections_0  = runtime.ForwardResponseMessage
-	forward_RetrievalService_DeleteCollection_0 = runtime.ForwardResponseMessage
-	forward_RetrievalService_UploadDocument_0   = runtime.ForwardResponseMessage
-	forward_RetrievalService_GetDocument_0      = runtime.ForwardResponseMessage
-	forward_RetrievalService_ListDocuments_0    = runtime.ForwardResponseMessage
-	forward_RetrievalService_DeleteDocument_0   = runtime.ForwardResponseMessage
-	forward_RetrievalService_WatchIngestion_0   = runtime.ForwardResponseStream
-	forward_RetrievalService_Search_0           = runtime.ForwardResponseMessage
-	forward_RetrievalService_ListChunks_0       = runtime.ForwardResponseMessage
-	forward_RetrievalService_RenderPage_0       = runtime.ForwardResponseMessage
+	forward_RetrievalService_CreateCollection_0   = runtime.ForwardResponseMessage
+	forward_RetrievalService_ListCollections_0    = runtime.ForwardResponseMessage
+	forward_RetrievalService_DeleteCollection_0   = runtime.ForwardResponseMessage
+	forward_RetrievalService_UploadDocument_0     = runtime.ForwardResponseMessage
+	forward_RetrievalService_GetDocument_0        = runtime.ForwardResponseMessage
+	forward_RetrievalService_ListDocuments_0      = runtime.ForwardResponseMessage
+	forward_RetrievalService_DeleteDocument_0     = runtime.ForwardResponseMessage
+	forward_RetrievalService_GetDocumentContent_0 = runtime.ForwardResponseMessage
+	forward_RetrievalService_WatchIngestion_0     = runtime.ForwardResponseStream
+	forward_RetrievalService_Search_0             = runtime.ForwardResponseMessage
+	forward_RetrievalService_ListChunks_0         = runtime.ForwardResponseMessage
+	forward_RetrievalService_RenderPage_0         = runtime.ForwardResponseMessage
 )

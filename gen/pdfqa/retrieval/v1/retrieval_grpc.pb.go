@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RetrievalService_CreateCollection_FullMethodName = "/pdfqa.retrieval.v1.RetrievalService/CreateCollection"
-	RetrievalService_ListCollections_FullMethodName  = "/pdfqa.retrieval.v1.RetrievalService/ListCollections"
-	RetrievalService_DeleteCollection_FullMethodName = "/pdfqa.retrieval.v1.RetrievalService/DeleteCollection"
-	RetrievalService_UploadDocument_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/UploadDocument"
-	RetrievalService_GetDocument_FullMethodName      = "/pdfqa.retrieval.v1.RetrievalService/GetDocument"
-	RetrievalService_ListDocuments_FullMethodName    = "/pdfqa.retrieval.v1.RetrievalService/ListDocuments"
-	RetrievalService_DeleteDocument_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/DeleteDocument"
-	RetrievalService_WatchIngestion_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/WatchIngestion"
-	RetrievalService_Search_FullMethodName           = "/pdfqa.retrieval.v1.RetrievalService/Search"
-	RetrievalService_ListChunks_FullMethodName       = "/pdfqa.retrieval.v1.RetrievalService/ListChunks"
-	RetrievalService_RenderPage_FullMethodName       = "/pdfqa.retrieval.v1.RetrievalService/RenderPage"
+	RetrievalService_CreateCollection_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/CreateCollection"
+	RetrievalService_ListCollections_FullMethodName    = "/pdfqa.retrieval.v1.RetrievalService/ListCollections"
+	RetrievalService_DeleteCollection_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/DeleteCollection"
+	RetrievalService_UploadDocument_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/UploadDocument"
+	RetrievalService_GetDocument_FullMethodName        = "/pdfqa.retrieval.v1.RetrievalService/GetDocument"
+	RetrievalService_ListDocuments_FullMethodName      = "/pdfqa.retrieval.v1.RetrievalService/ListDocuments"
+	RetrievalService_DeleteDocument_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/DeleteDocument"
+	RetrievalService_GetDocumentContent_FullMethodName = "/pdfqa.retrieval.v1.RetrievalService/GetDocumentContent"
+	RetrievalService_WatchIngestion_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/WatchIngestion"
+	RetrievalService_Search_FullMethodName             = "/pdfqa.retrieval.v1.RetrievalService/Search"
+	RetrievalService_ListChunks_FullMethodName         = "/pdfqa.retrieval.v1.RetrievalService/ListChunks"
+	RetrievalService_RenderPage_FullMethodName         = "/pdfqa.retrieval.v1.RetrievalService/RenderPage"
 )
 
 // RetrievalServiceClient is the client API for RetrievalService service.
@@ -53,6 +54,9 @@ type RetrievalServiceClient interface {
 	ListDocuments(ctx context.Context, in *ListDocumentsRequest, opts ...grpc.CallOption) (*ListDocumentsResponse, error)
 	// DeleteDocument removes a document and its passages from the index.
 	DeleteDocument(ctx context.Context, in *DeleteDocumentRequest, opts ...grpc.CallOption) (*DeleteDocumentResponse, error)
+	// GetDocumentContent returns a document's PDF bytes as uploaded, for a
+	// viewer that draws the pages itself (the web UI's PDF.js).
+	GetDocumentContent(ctx context.Context, in *GetDocumentContentRequest, opts ...grpc.CallOption) (*GetDocumentContentResponse, error)
 	// WatchIngestion streams progress events of a document's ingestion until it
 	// is READY or FAILED.
 	WatchIngestion(ctx context.Context, in *WatchIngestionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchIngestionResponse], error)
@@ -142,6 +146,16 @@ func (c *retrievalServiceClient) DeleteDocument(ctx context.Context, in *DeleteD
 	return out, nil
 }
 
+func (c *retrievalServiceClient) GetDocumentContent(ctx context.Context, in *GetDocumentContentRequest, opts ...grpc.CallOption) (*GetDocumentContentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDocumentContentResponse)
+	err := c.cc.Invoke(ctx, RetrievalService_GetDocumentContent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *retrievalServiceClient) WatchIngestion(ctx context.Context, in *WatchIngestionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchIngestionResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &RetrievalService_ServiceDesc.Streams[0], RetrievalService_WatchIngestion_FullMethodName, cOpts...)
@@ -212,6 +226,9 @@ type RetrievalServiceServer interface {
 	ListDocuments(context.Context, *ListDocumentsRequest) (*ListDocumentsResponse, error)
 	// DeleteDocument removes a document and its passages from the index.
 	DeleteDocument(context.Context, *DeleteDocumentRequest) (*DeleteDocumentResponse, error)
+	// GetDocumentContent returns a document's PDF bytes as uploaded, for a
+	// viewer that draws the pages itself (the web UI's PDF.js).
+	GetDocumentContent(context.Context, *GetDocumentContentRequest) (*GetDocumentContentResponse, error)
 	// WatchIngestion streams progress events of a document's ingestion until it
 	// is READY or FAILED.
 	WatchIngestion(*WatchIngestionRequest, grpc.ServerStreamingServer[WatchIngestionResponse]) error
@@ -251,6 +268,9 @@ func (UnimplementedRetrievalServiceServer) ListDocuments(context.Context, *ListD
 }
 func (UnimplementedRetrievalServiceServer) DeleteDocument(context.Context, *DeleteDocumentRequest) (*DeleteDocumentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteDocument not implemented")
+}
+func (UnimplementedRetrievalServiceServer) GetDocumentContent(context.Context, *GetDocumentContentRequest) (*GetDocumentContentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDocumentContent not implemented")
 }
 func (UnimplementedRetrievalServiceServer) WatchIngestion(*WatchIngestionRequest, grpc.ServerStreamingServer[WatchIngestionResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchIngestion not implemented")
@@ -411,6 +431,24 @@ func _RetrievalService_DeleteDocument_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RetrievalService_GetDocumentContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDocumentContentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetrievalServiceServer).GetDocumentContent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetrievalService_GetDocumentContent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetrievalServiceServer).GetDocumentContent(ctx, req.(*GetDocumentContentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RetrievalService_WatchIngestion_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchIngestionRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -510,6 +548,10 @@ var RetrievalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteDocument",
 			Handler:    _RetrievalService_DeleteDocument_Handler,
+		},
+		{
+			MethodName: "GetDocumentContent",
+			Handler:    _RetrievalService_GetDocumentContent_Handler,
 		},
 		{
 			MethodName: "Search",
