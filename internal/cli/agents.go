@@ -7,10 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"google.golang.org/grpc/metadata"
-
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	"github.com/pdfqa/pdfqa/services/agents"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
@@ -34,26 +32,28 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *collection == "" || question == "" {
 		return usageErr(`pdfqa ask --collection NAME [--adapter NAME] [--single-shot] [--scratchpad] [--prompt-set NAME] "question"`)
 	}
+	var opts []pdfqa.AskOption
 	if *promptSet != "" {
 		if _, err := prompts.Lookup(*promptSet); err != nil {
 			return usageErr("--prompt-set: %v", err)
 		}
-		ctx = metadata.AppendToOutgoingContext(ctx, agents.PromptSetHeader, *promptSet)
+		opts = append(opts, pdfqa.WithPromptSet(*promptSet))
 	}
-	m, err := mf.connect()
-	if err != nil {
-		return err
+	if *adapter != "" {
+		opts = append(opts, pdfqa.WithAdapter(*adapter))
 	}
-	defer m.Close()
-	ac, err := m.agents()
-	if err != nil {
-		return err
-	}
-	req := &agentsv1.AskRequest{Collection: *collection, Question: question, Adapter: *adapter, IncludeScratchpad: *pad}
 	if *single {
-		req.Mode = agentsv1.AskMode_ASK_MODE_SINGLE_SHOT
+		opts = append(opts, pdfqa.SingleShot())
 	}
-	run, err := askStream(ctx, ac, req, func(d string) { fmt.Fprint(stdout, d) })
+	if *pad {
+		opts = append(opts, pdfqa.WithScratchpad())
+	}
+	c, err := mf.sdk(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := c.Answer(ctx, *collection, question, func(d string) { fmt.Fprint(stdout, d) }, opts...)
 	fmt.Fprintln(stdout)
 	if run != nil {
 		printRun(stdout, stderr, run)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 )
 
 func init() {
@@ -190,20 +191,20 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return usageErr("--mode must be hybrid, keyword or vector")
 	}
-	rc, done, err := retrievalClient(&m)
+	c, err := m.sdk(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
-	resp, err := rc.Search(ctx, &retrievalv1.SearchRequest{Collection: *coll, Query: q, TopK: int32(*topK), Mode: md, Rerank: *rerank})
+	defer c.Close()
+	passages, err := c.Search(ctx, *coll, q, &pdfqa.SearchOptions{TopK: *topK, Mode: md, Rerank: *rerank})
 	if err != nil {
 		return err
 	}
-	if len(resp.Passages) == 0 {
+	if len(passages) == 0 {
 		fmt.Fprintln(stdout, "no passages found")
 		return nil
 	}
-	for i, p := range resp.Passages {
+	for i, p := range passages {
 		pages := fmt.Sprintf("p.%d", p.Page)
 		if p.PageEnd > p.Page {
 			pages = fmt.Sprintf("pp.%d-%d", p.Page, p.PageEnd)

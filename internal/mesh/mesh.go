@@ -87,8 +87,9 @@ var Units = []Unit{{
 	Build:    buildTrainer,
 }, {
 	// The gateway serves its own REST routes in-process.
-	Service: registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
-	Build:   buildGateway,
+	Service:  registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
+	Settings: func(r *config.Reader, _ string) error { gateway.Read(r); return nil },
+	Build:    buildGateway,
 }}
 
 // ReadSettings reads every service's settings through r (`pdfqa config`).
@@ -135,7 +136,7 @@ func Lookup(name string) (Unit, error) {
 }
 
 func buildGateway(_ context.Context, d Deps) (Service, error) {
-	return gateway.New(d.Etcd, d.Clients, d.Log, d.Registry), nil
+	return gateway.New(d.Etcd, d.Clients, d.Log, d.Registry).Configure(gateway.Read(d.Env)), nil
 }
 
 func buildRetrieval(_ context.Context, d Deps) (Service, error) {

@@ -41,6 +41,8 @@ type Service struct {
 
 	mu     sync.Mutex
 	probes map[string]*grpc.ClientConn // per-instance health probes, by address
+
+	settings Settings
 }
 
 // New returns the gateway service of the mesh whose services are listed in
@@ -128,7 +130,8 @@ func (s *Service) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusRequest) 
 }
 
 // HTTPHandler returns the REST API (every annotated RPC of every service),
-// plus /healthz, /openapi.json and /metrics.
+// plus /healthz, /openapi.json, /metrics, the OpenAI-compatible chat API
+// (/openai/v1, package openai) and the MCP tools (/mcp, package mcptools).
 func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -160,6 +163,9 @@ func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.H
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
 	root.HandleFunc("/healthz", s.healthz)
+	if err := s.clientRoutes(root); err != nil {
+		return nil, err
+	}
 	root.HandleFunc("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Spec)

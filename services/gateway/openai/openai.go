@@ -1,0 +1,488 @@
+// Package openai serves pdfqa as an OpenAI-compatible chat API, so the
+// chat front ends and agent frameworks that speak OpenAI's API can ask
+// pdfqa's agents and get cited answers.
+//
+// It is mounted at Prefix (/openai/v1), not /v1: the gateway's /v1/ is the
+// REST API of the services (whose /v1/models is the inference service's).
+// Point a client's base URL at http://GATEWAY/openai/v1.
+//
+//   - GET  /openai/v1/models lists pdfqa/<collection> for each collection,
+//     and pdfqa/<collection>@<adapter> for each LoRA adapter.
+//   - GET  /openai/v1/models/{model} returns one, or 404.
+//   - POST /openai/v1/chat/completions asks the agents: the model names the
+//     collection (and adapter), the last user message is the question, earlier
+//     user turns are its context. Streaming (stream: true) is OpenAI's SSE
+//     format: chunks, finish_reason, usage (stream_options.include_usage),
+//     then [DONE].
+//
+// The answer carries its citations inline ([document p.N]) and, structured,
+// in the extension field "pdfqa" of the message (the last chunk's delta when
+// streaming): document, page, text, score and boxes of each citation, with
+// the run id. Token counts in usage are estimates (4 characters a token).
+// Errors have OpenAI's shape ({"error": {message, type, param, code}}).
+package openai
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/openai/v1"
+
+// ModelPrefix starts every model id.
+const ModelPrefix = "pdfqa/"
+
+// MaxRequestBytes bounds a chat request's body.
+const MaxRequestBytes = 1 << 20
+
+// Backend is what the API asks: the SDK's Client.
+type Backend interface {
+	Collections(ctx context.Context) ([]*pdfqa.Collection, error)
+	Adapters(ctx context.Context) ([]*pdfqa.Adapter, error)
+	Ask(ctx context.Context, collection, question string, opts ...pdfqa.AskOption) iter.Seq2[pdfqa.Event, error]
+}
+
+// Options configure the API.
+type Options struct {
+	Backend Backend
+	Log     *slog.Logger
+	// Authorize admits a request or returns an error (ErrUnauthorized: 401);
+	// nil admits every request, like the rest of the gateway.
+	Authorize func(r *http.Request) error
+}
+
+type api struct {
+	Options
+}
+
+// Handler returns the API's routes (full paths, under Prefix).
+func Handler(o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &api{o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Prefix+"/models", a.models)
+	mux.HandleFunc("GET "+Prefix+"/models/{model...}", a.model)
+	mux.HandleFunc("POST "+Prefix+"/chat/completions", a.chat)
+	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no route %s %s (this API serves GET /models and POST /chat/completions)", errBadRequest, r.Method, r.URL.Path), "")
+	})
+	return a.authorized(mux)
+}
+
+func (a *api) authorized(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Authorize != nil {
+			if err := a.Authorize(r); err != nil {
+				writeError(w, err, "")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ParseModel splits a model id into collection and adapter ("" for the base model).
+func ParseModel(id string) (collection, adapter string, err error) {
+	rest, ok := strings.CutPrefix(id, ModelPrefix)
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("%w: %q is not a pdfqa model: use %s<collection> or %s<collection>@<adapter> (GET %s/models lists them)",
+			errModelNotFound, id, ModelPrefix, ModelPrefix, Prefix)
+	}
+	collection, adapter, _ = strings.Cut(rest, "@")
+	if collection == "" {
+		return "", "", fmt.Errorf("%w: %q names no collection", errModelNotFound, id)
+	}
+	return collection, adapter, nil
+}
+
+// list returns every model id the caller may use.
+func (a *api) list(ctx context.Context) ([]model, error) {
+	cols, err := a.Backend.Collections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ads, err := a.Backend.Adapters(ctx)
+	if err != nil {
+		// The base model answers without adapters; list the collections.
+		a.Log.WarnContext(ctx, "openai: listing adapters failed; models without adapters", slog.Any("err", err))
+		ads = nil
+	}
+	out := make([]model, 0, len(cols)*(1+len(ads)))
+	for _, c := range cols {
+		created := c.GetCreateTime().AsTime().Unix()
+		out = append(out, model{ID: ModelPrefix + c.GetName(), Object: "model", Created: created, OwnedBy: "pdfqa"})
+		for _, ad := range ads {
+			out = append(out, model{ID: ModelPrefix + c.GetName() + "@" + ad.GetName(), Object: "model", Created: created, OwnedBy: "pdfqa"})
+		}
+	}
+	return out, nil
+}
+
+func (a *api) models(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.list(r.Context())
+	if err != nil {
+		writeError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, modelList{Object: "list", Data: ms})
+}
+
+func (a *api) model(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("model")
+	m, err := a.resolve(r.Context(), id)
+	if err != nil {
+		writeError(w, err, "model")
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// resolve returns the listed model id, or errModelNotFound.
+func (a *api) resolve(ctx context.Context, id string) (model, error) {
+	if _, _, err := ParseModel(id); err != nil {
+		return model{}, err
+	}
+	ms, err := a.list(ctx)
+	if err != nil {
+		return model{}, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return model{}, fmt.Errorf("%w: %q: no such collection or adapter (GET %s/models lists them)", errModelNotFound, id, Prefix)
+}
+
+// question is what the agents are asked: the last user message, with the
+// earlier user turns as context.
+type question struct {
+	collection, adapter string
+	text                string
+	promptChars         int
+}
+
+// maxContextTurns and maxContextChars bound the earlier turns carried into a question.
+const (
+	maxContextTurns = 3
+	maxContextChars = 1200
+)
+
+// parse validates a chat request and returns the question it asks.
+func parse(req *chatRequest) (question, string, error) {
+	var q question
+	if req.Model == "" {
+		return q, "model", fmt.Errorf("%w: model is required", errBadRequest)
+	}
+	if req.N != nil && *req.N != 1 {
+		return q, "n", fmt.Errorf("%w: n must be 1 (pdfqa answers once)", errBadRequest)
+	}
+	if len(req.Messages) == 0 {
+		return q, "messages", fmt.Errorf("%w: messages is empty", errBadRequest)
+	}
+	var users []string
+	for i, m := range req.Messages {
+		switch m.Role {
+		case "system", "developer", "user", "assistant", "tool":
+		default:
+			return q, fmt.Sprintf("messages[%d].role", i), fmt.Errorf("%w: messages[%d]: unknown role %q", errBadRequest, i, m.Role)
+		}
+		if m.Content.bad != "" {
+			return q, fmt.Sprintf("messages[%d].content", i), fmt.Errorf("%w: messages[%d]: content part type %q is not supported (text only)", errBadRequest, i, m.Content.bad)
+		}
+		q.promptChars += len(m.Content.text)
+		if m.Role == "user" {
+			users = append(users, strings.TrimSpace(m.Content.text))
+		}
+	}
+	last := req.Messages[len(req.Messages)-1]
+	if last.Role != "user" || strings.TrimSpace(last.Content.text) == "" {
+		return q, "messages", fmt.Errorf("%w: the last message must be a non-empty user message (the question)", errBadRequest)
+	}
+	c, ad, err := ParseModel(req.Model)
+	if err != nil {
+		return q, "model", err
+	}
+	q.collection, q.adapter = c, ad
+	q.text = withContext(users[len(users)-1], users[:len(users)-1])
+	return q, "", nil
+}
+
+// withContext prefixes the question with the latest earlier user turns
+// (newest last), bounded in number and size.
+func withContext(last string, earlier []string) string {
+	var ctx []string
+	n := 0
+	for i := len(earlier) - 1; i >= 0 && len(ctx) < maxContextTurns; i-- {
+		t := earlier[i]
+		if t == "" {
+			continue
+		}
+		if n+len(t) > maxContextChars {
+			break
+		}
+		n += len(t)
+		ctx = append([]string{t}, ctx...)
+	}
+	if len(ctx) == 0 {
+		return last
+	}
+	return "Earlier questions in this conversation: " + strings.Join(ctx, " | ") + "\nQuestion: " + last
+}
+
+func (a *api) chat(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, fmt.Errorf("%w: body is not a chat completion request: %v", errBadRequest, err), "")
+		return
+	}
+	q, param, err := parse(&req)
+	if err != nil {
+		writeError(w, err, param)
+		return
+	}
+	ctx := r.Context()
+	if _, err := a.resolve(ctx, req.Model); err != nil {
+		writeError(w, err, "model")
+		return
+	}
+	var opts []pdfqa.AskOption
+	if q.adapter != "" {
+		opts = append(opts, pdfqa.WithAdapter(q.adapter))
+	}
+	events := a.Backend.Ask(ctx, q.collection, q.text, opts...)
+	c := completion{id: newID(), created: time.Now().Unix(), model: req.Model, q: q}
+	if req.Stream {
+		a.stream(w, r, &c, events, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
+		return
+	}
+	run, err := drain(events)
+	if err != nil {
+		writeError(w, err, "")
+		return
+	}
+	text := run.GetAnswer()
+	stop := "stop"
+	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
+		Choices: []choice{{Message: &responseMessage{Role: "assistant", Content: &text, Pdfqa: c.extension(run)}, FinishReason: &stop}},
+		Usage:   c.usage(text)})
+}
+
+// drain returns the run an Ask ends with, or why there is no answer.
+func drain(events iter.Seq2[pdfqa.Event, error]) (*pdfqa.Run, error) {
+	for ev, err := range events {
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := ev.(pdfqa.RunDone); ok {
+			return answered(d.Run)
+		}
+	}
+	return nil, fmt.Errorf("%w: the run ended without a record", errNoAnswer)
+}
+
+// answered returns the run, or errNoAnswer when it failed without one.
+func answered(run *pdfqa.Run) (*pdfqa.Run, error) {
+	if strings.TrimSpace(run.GetAnswer()) == "" {
+		msg := run.GetError()
+		if msg == "" {
+			msg = "the agents returned an empty answer"
+		}
+		return nil, fmt.Errorf("%w: run %s: %s", errNoAnswer, run.GetId(), msg)
+	}
+	return run, nil
+}
+
+// completion is one answer being written.
+type completion struct {
+	id      string
+	created int64
+	model   string
+	q       question
+}
+
+func (c *completion) usage(answer string) *usage {
+	p, k := tokens(c.q.promptChars), tokens(len(answer))
+	return &usage{PromptTokens: p, CompletionTokens: k, TotalTokens: p + k}
+}
+
+func tokens(chars int) int { return (chars + 3) / 4 }
+
+// extension is the run's structured citations: each citation with the
+// score and boxes of the passage it quotes (same document and page).
+func (c *completion) extension(run *pdfqa.Run) *extension {
+	ext := &extension{RunID: run.GetId(), Collection: c.q.collection, Adapter: c.q.adapter, Citations: []citation{},
+		Degraded: run.GetDegraded(), Note: run.GetError()}
+	if v := run.GetVerification(); v != nil && len(v.GetClaims()) > 0 {
+		s := v.GetSupportScore()
+		ext.SupportScore = &s
+	}
+	for _, ci := range run.GetCitations() {
+		out := citation{Document: ci.GetDocument(), DocumentID: ci.GetDocumentId(), Page: ci.GetPage(), Text: ci.GetQuote(), Boxes: []box{}}
+		if p := passageFor(run.GetPassages(), ci); p != nil {
+			out.Score = p.GetScore()
+			for _, b := range p.GetBoxes() {
+				if b.GetPage() == ci.GetPage() {
+					out.Boxes = append(out.Boxes, box{Page: b.GetPage(), X0: b.GetX0(), Y0: b.GetY0(), X1: b.GetX1(), Y1: b.GetY1()})
+				}
+			}
+			if out.Text == "" {
+				out.Text = p.GetText()
+			}
+		}
+		ext.Citations = append(ext.Citations, out)
+	}
+	return ext
+}
+
+// passageFor is the best passage of the citation's document whose pages
+// hold the cited page, preferring one that contains the quote.
+func passageFor(ps []*pdfqa.Passage, c *pdfqa.Citation) *pdfqa.Passage {
+	var best *pdfqa.Passage
+	for _, p := range ps {
+		if p.GetDocumentId() != c.GetDocumentId() && p.GetDocumentName() != c.GetDocument() {
+			continue
+		}
+		end := max(p.GetPageEnd(), p.GetPage())
+		if c.GetPage() < p.GetPage() || c.GetPage() > end {
+			continue
+		}
+		if q := c.GetQuote(); q != "" && strings.Contains(p.GetText(), q) {
+			return p
+		}
+		if best == nil || p.GetScore() > best.GetScore() {
+			best = p
+		}
+	}
+	return best
+}
+
+// stream writes the answer as OpenAI's server-sent events.
+func (a *api) stream(w http.ResponseWriter, r *http.Request, c *completion, events iter.Seq2[pdfqa.Event, error], withUsage bool) {
+	rc := http.NewResponseController(w)
+	started := false
+	chunk := func(delta *responseMessage, finish *string) error {
+		if !started {
+			h := w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		return sse(w, rc, chatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+			Choices: []choice{{Delta: delta, FinishReason: finish}}})
+	}
+	fail := func(err error) {
+		if !started {
+			writeError(w, err, "")
+			return
+		}
+		_, body := errorOf(err, "")
+		_ = sse(w, rc, body)
+		a.Log.WarnContext(r.Context(), "openai: stream ended by an error", slog.Any("err", err))
+	}
+	var text strings.Builder
+	for ev, err := range events {
+		if err != nil {
+			fail(err)
+			return
+		}
+		switch ev := ev.(type) {
+		case pdfqa.AnswerDelta:
+			if ev.Text == "" {
+				continue
+			}
+			if !started {
+				empty := ""
+				if err := chunk(&responseMessage{Role: "assistant", Content: &empty}, nil); err != nil {
+					return
+				}
+			}
+			text.WriteString(ev.Text)
+			t := ev.Text
+			if err := chunk(&responseMessage{Content: &t}, nil); err != nil {
+				return // the client went away; the context ends the run's stream
+			}
+		case pdfqa.RunDone:
+			run, err := answered(ev.Run)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !started {
+				empty := ""
+				if err := chunk(&responseMessage{Role: "assistant", Content: &empty}, nil); err != nil {
+					return
+				}
+			}
+			// The streamed text is the answer as written; the run's record
+			// may have been revised (claims dropped by the verifier). The
+			// extension holds the final text's citations either way.
+			if rest, ok := strings.CutPrefix(run.GetAnswer(), text.String()); ok && rest != "" {
+				if err := chunk(&responseMessage{Content: &rest}, nil); err != nil {
+					return
+				}
+				text.WriteString(rest)
+			}
+			stop := "stop"
+			if err := chunk(&responseMessage{Pdfqa: c.extension(run)}, &stop); err != nil {
+				return
+			}
+			if withUsage {
+				_ = sse(w, rc, chatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+					Choices: []choice{}, Usage: c.usage(text.String())})
+			}
+			_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
+			_ = rc.Flush()
+			return
+		}
+	}
+	fail(fmt.Errorf("%w: the run ended without a record", errNoAnswer))
+}
+
+func sse(w http.ResponseWriter, rc *http.ResponseController, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+		return err
+	}
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error, param string) {
+	code, body := errorOf(err, param)
+	writeJSON(w, code, body)
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "chatcmpl-" + hex.EncodeToString(b)
+}
