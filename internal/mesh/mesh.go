@@ -155,7 +155,15 @@ func buildRetrieval(_ context.Context, d Deps) (Service, error) {
 			cfg.Refiner = &embed.Inference{Clients: d.Clients, Downstream: inf.Downstream(), Model: ref}
 		}
 	}
-	return retrieval.New(cfg)
+	svc, err := retrieval.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.RegisterMetrics(d.Server.Metrics.Registry); err != nil {
+		_ = svc.Close()
+		return nil, err
+	}
+	return svc, nil
 }
 
 func buildInference(_ context.Context, d Deps) (Service, error) {
@@ -176,7 +184,11 @@ func buildAgents(_ context.Context, d Deps) (Service, error) {
 	}
 	engine := &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}
 	cfg.Apply(engine)
-	return agents.New(d.Log, engine, d.Data)
+	svc, err := agents.New(d.Log, engine, d.Data)
+	if err != nil {
+		return nil, err
+	}
+	return agents.Instrument(svc, d.Server.Metrics.Registry)
 }
 
 func buildTrainer(_ context.Context, d Deps) (Service, error) {

@@ -104,6 +104,7 @@ func (r *Registration) keepAlive(ctx context.Context, ka <-chan *clientv3.LeaseK
 		if ctx.Err() != nil {
 			return
 		}
+		LeaseLost.Inc()
 		r.log.Warn("etcd lease lost; re-registering", slog.String("key", r.key))
 		for {
 			select {

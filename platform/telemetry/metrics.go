@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pdfqa/pdfqa/platform/discovery"
 )
 
 // Metrics owns one Prometheus registry and the per-RPC (rate, errors,
@@ -25,7 +27,7 @@ func NewMetrics() *Metrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets)))
 	cli := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets)))
-	reg.MustRegister(srv, cli)
+	reg.MustRegister(srv, cli, discovery.LeaseLost)
 	return &Metrics{Registry: reg, Server: srv, Client: cli}
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pdfqa needs (build tools, OCR, etcd for the
-# multi-process tests) when they are missing. Needs root (or sudo).
+# multi-process tests, promtool from prometheus for the rule tests in
+# deploy/prometheus) when they are missing. Needs root (or sudo).
 set -euo pipefail
-pkgs=(cmake ninja-build build-essential tesseract-ocr tesseract-ocr-eng etcd-server etcd-client)
+pkgs=(cmake ninja-build build-essential tesseract-ocr tesseract-ocr-eng etcd-server etcd-client prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

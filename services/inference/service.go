@@ -83,6 +83,7 @@ func New(o Options) (*Service, error) {
 
 func newService(b Backend, reg *adapters, o Options, log *slog.Logger) *Service {
 	s := &Service{core: newCore(b, reg, o.Config, o.Registry, log)}
+	registerEngineMetrics(o.Registry, s.core)
 	if o.SetServing != nil {
 		// Balancers and breakers upstream see an instance whose engine is down.
 		o.SetServing(b.Ready())

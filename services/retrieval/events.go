@@ -41,6 +41,8 @@ type hub struct {
 	mu    sync.Mutex
 	last  map[docKey]Event
 	watch map[docKey]map[chan Event]struct{}
+	// observe sees every event (metrics); set by setObserver.
+	observe func(docKey, Event)
 }
 
 func newHub() *hub {
@@ -51,6 +53,9 @@ func (h *hub) publish(k docKey, ev Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last[k] = ev
+	if h.observe != nil {
+		h.observe(k, ev)
+	}
 	for ch := range h.watch[k] {
 		select {
 		case ch <- ev:
@@ -64,6 +69,12 @@ func (h *hub) publish(k docKey, ev Event) {
 		delete(h.watch, k)
 		delete(h.last, k)
 	}
+}
+
+func (h *hub) setObserver(f func(docKey, Event)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.observe = f
 }
 
 func (h *hub) subscribe(k docKey) (chan Event, Event, bool, func()) {
