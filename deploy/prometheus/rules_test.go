@@ -3,6 +3,7 @@
 package prometheus_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -35,6 +36,34 @@ func TestPromtoolCheckRules(t *testing.T) {
 	out := promtool(t, "check", "rules", deploytest.RulesFile)
 	if !strings.Contains(out, "SUCCESS") {
 		t.Fatalf("promtool check rules:\n%s", out)
+	}
+}
+
+// The compose Prometheus config loads the same rule file (promtool resolves
+// rule_files relative to the config, so it checks a copy laid out as compose
+// mounts it).
+func TestPromtoolCheckComposeConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := deploytest.ReadFile("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := deploytest.ReadFile(deploytest.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules", "pdfqa.rules.yml"), rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := promtool(t, "check", "config", filepath.Join(dir, "prometheus.yml"))
+	if !strings.Contains(out, "pdfqa.rules.yml") || !strings.Contains(out, "rules found") {
+		t.Fatalf("promtool check config did not load the rule file:\n%s", out)
 	}
 }
 
