@@ -54,6 +54,7 @@ breaking: tools
 setup:
 	scripts/setup/system.sh
 	scripts/setup/all.sh
+	scripts/setup/postgres.sh
 
 test-go:
 	go test -count=1 -timeout 20m $(PKGS)
