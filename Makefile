@@ -8,7 +8,7 @@ MODULES := $(shell go list -m -f '{{.Path}}' 2>/dev/null)
 PKGS := $(addsuffix /...,$(MODULES))
 GOFILES = $(shell git ls-files '*.go' | grep -v '^gen/')
 
-.PHONY: all build tools generate check-generated lint breaking test test-go test-py fuzz setup demo clean bench models
+.PHONY: all build tools generate check-generated ui check-ui lint breaking test test-go test-py fuzz setup demo clean bench models
 
 all: build
 
@@ -41,6 +41,19 @@ check-generated: generate
 	@git diff --exit-code --stat -- gen || { echo "gen/ is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ has untracked generated files"; exit 1; }
 
+# The web UI's assets (services/gateway/webui/dist, embedded by the gateway)
+# are built from its src/ by tools/webui (esbuild's Go API; PDF.js from the
+# pdfjs-dist version and sha512 pinned there, fetched once with npm pack into
+# the cache) and committed, so `make build` needs no node.
+ui: $(BIN)/webui
+	$(BIN)/webui -dir services/gateway/webui
+$(BIN)/webui: tools/go.mod tools/go.sum tools/webui/main.go
+	GOWORK=off go build -C tools -o $(BIN)/ ./webui
+
+check-ui: ui
+	@git diff --exit-code --stat -- services/gateway/webui/dist || { echo "webui dist/ is stale: run 'make ui' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- services/gateway/webui/dist)" || { git status --porcelain -- services/gateway/webui/dist; echo "webui dist/ has uncommitted files"; exit 1; }
+
 lint: tools
 	@out=$$(gofmt -l $(GOFILES)); test -z "$$out" || { echo "gofmt needed: $$out"; exit 1; }
 	go vet $(PKGS)
@@ -65,7 +78,7 @@ test-py:
 fuzz:
 	scripts/fuzz-short.sh
 
-test: lint check-generated breaking setup build models test-go test-py fuzz
+test: lint check-generated check-ui breaking setup build models test-go test-py fuzz
 	@echo "make test: all suites passed"
 
 bench: setup build models

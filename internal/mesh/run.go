@@ -15,10 +15,12 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/services/gateway/webui"
 )
 
 // RunOptions configure one service instance.
@@ -31,6 +33,9 @@ type RunOptions struct {
 	Cache       string
 	LogLevel    string
 	LeaseTTL    int64
+	// Security authenticates and bounds callers (the zero value refuses to
+	// start: set ServiceToken, or Insecure).
+	Security Security
 }
 
 // Instance is a running service instance.
@@ -57,17 +62,25 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	}
 	log := telemetry.NewLogger(os.Stderr, o.LogLevel, name)
 	m := telemetry.NewMetrics()
+	g, err := newGuard(o.Security, o.Etcd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if o.Security.Insecure {
+		log.Warn("running WITHOUT authentication (--insecure-no-auth): anyone who reaches this service reads and deletes everything; local development only")
+	}
 	srv, err := server.New(server.Options{
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
 		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()},
 		// The chain every call runs through, outermost first: a cross-cutting
-		// check (auth, rate limits, tracing) is one more link here.
-		Interceptors: []server.Interceptor{
+		// check is one more link here; the guard adds auth, the per-key rate
+		// limit, the deadline cap and the concurrent-answer cap.
+		Interceptors: g.interceptors(u, []server.Interceptor{
 			server.RequestID(),
 			server.Metrics(m),
 			server.Logging(log),
 			server.Recovery(log),
-		},
+		}),
 	})
 	if err != nil {
 		return nil, err
@@ -75,6 +88,13 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	clients, err := client.NewFactory(o.Etcd, m)
 	if err != nil {
 		return nil, err
+	}
+	if !o.Security.Insecure {
+		var front *auth.Policy
+		if u.Fronts {
+			front = &Policy
+		}
+		clients.Use(auth.PeerClient(o.Security.ServiceToken, front))
 	}
 	dataDir := filepath.Join(o.Data, name)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -91,10 +111,14 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	inst := &Instance{Name: name, Server: srv, done: make(chan error, 1)}
 	var hsrv *http.Server
 	if gw, ok := svc.(restFront); ok && o.HTTPAddr != "" {
-		h, err := gw.HTTPHandler(ctx, m.Handler())
+		// /metrics stays on the instance's own metrics listener, off the
+		// public port.
+		h, err := gw.HTTPHandler(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
+		h = g.http(h)
+		h = webui.Mount(h) // the web UI at / and /ui/; the API as before
 		lis, err := net.Listen("tcp", o.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("gateway: REST listen %s: %w", o.HTTPAddr, err)
@@ -125,6 +149,8 @@ type UpOptions struct {
 	HTTPAddr string // REST gateway address (default 127.0.0.1:8080)
 	EtcdAddr string // embedded etcd client address (default 127.0.0.1:0: any free port)
 	LogLevel string
+	// Insecure runs without authentication (--insecure-no-auth).
+	Insecure bool
 	// Ready is called once every service is registered and serving.
 	Ready func(m *Mesh)
 }
@@ -134,6 +160,10 @@ type Mesh struct {
 	Etcd      *Embedded
 	Client    *clientv3.Client
 	Instances []*Instance
+	// AdminKey is the data directory's admin key ("" when insecure);
+	// AdminKeyCreated says this start made it.
+	AdminKey        string
+	AdminKeyCreated bool
 }
 
 // Gateway returns the instance that serves REST (the gateway).
@@ -174,12 +204,22 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	defer cli.Close()
 	m := &Mesh{Etcd: etcd, Client: cli}
+	sec := Security{Insecure: o.Insecure, Limits: ReadLimits(config.Environment())}
+	if !o.Insecure {
+		// One token for this start's services; an admin key on first start.
+		if sec.ServiceToken, err = auth.NewServiceToken(); err != nil {
+			return err
+		}
+		if m.AdminKey, m.AdminKeyCreated, err = ensureAdminKey(ctx, auth.Etcd{Client: cli}, o.Data); err != nil {
+			return fmt.Errorf("admin key: %w", err)
+		}
+	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)
