@@ -75,10 +75,14 @@ test-go:
 test-py:
 	scripts/test-python.sh
 
+# The OpenAI-compatible API and the MCP server under real third-party clients.
+test-clients: build
+	scripts/test-clients.sh
+
 fuzz:
 	scripts/fuzz-short.sh
 
-test: lint check-generated check-ui breaking setup build models test-go test-py fuzz
+test: lint check-generated check-ui breaking setup build models test-go test-py test-clients fuzz
 	@echo "make test: all suites passed"
 
 bench: setup build models

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Client-compatibility proof: starts a mesh (bin/pdfqa up, an API key set),
+# ingests a PDF through the Go SDK's CLI path, then runs tests/clients with
+# the pinned openai, LangChain and MCP packages (scripts/setup/clients-venv.sh).
+#   PDFQA_CLIENTS_PDF       the PDF to ingest (default: a dev earnings call)
+#   PDFQA_CLIENTS_QUESTION  the question asked
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=$(scripts/setup/clients-venv.sh)
+pdf=${PDFQA_CLIENTS_PDF:-../shared/data/dev/earnings-calls/Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf}
+[[ -f "$pdf" ]] || { echo "test-clients: no PDF at $pdf (set PDFQA_CLIENTS_PDF)"; exit 1; }
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+key="sk-clients-$RANDOM$RANDOM"
+PDFQA_GATEWAY_API_KEYS=$key bin/pdfqa up --data "$data" --http "127.0.0.1:$port" --log-level warn > "$data/up.log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 480); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { echo "pdfqa up exited:"; tail -20 "$data/up.log"; exit 1; }
+  sleep 0.5
+done
+bin/pdfqa ingest --data "$data" --collection clients "$pdf" 2>/dev/null
+PDFQA_OPENAI_BASE_URL="http://127.0.0.1:$port/openai/v1" PDFQA_API_KEY=$key PDFQA_TEST_COLLECTION=clients \
+PDFQA_TEST_QUESTION="${PDFQA_CLIENTS_QUESTION:-How much did Snowflake product revenue grow in Q1 fiscal 2023?}" \
+PDFQA_BIN="$PWD/bin/pdfqa" PDFQA_DATA="$data" \
+  "$venv/bin/python" -m pytest -q tests/clients "$@"
