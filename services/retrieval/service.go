@@ -43,6 +43,7 @@ var errTable = grpcerr.Table{
 	{Err: ErrClosed, Code: codes.Unavailable},
 	{Err: parse.ErrClosed, Code: codes.Unavailable},
 	{Err: embed.ErrUnavailable, Code: codes.Unavailable},
+	{Err: store.ErrUnavailable, Code: codes.Unavailable},
 }
 
 // Service implements retrievalv1.RetrievalServiceServer over an Engine.

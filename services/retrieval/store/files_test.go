@@ -12,10 +12,12 @@ import (
 	"testing"
 )
 
-func TestFilesPutGetDelete(t *testing.T) {
+func TestFilesPutGetDelete(t *testing.T) { eachBlobs(t, testFilesPutGetDelete) }
+
+func testFilesPutGetDelete(t *testing.T, open func(dir string) (Blobs, error)) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	f, err := OpenFiles(filepath.Join(dir, "blobs"))
+	f, err := open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +58,12 @@ func TestFilesPutGetDelete(t *testing.T) {
 	}
 }
 
-func TestFilesRejectsNamesOutsideTheStore(t *testing.T) {
+func TestFilesRejectsNamesOutsideTheStore(t *testing.T) { eachBlobs(t, testFilesRejectsNamesOutsideTheStore) }
+
+func testFilesRejectsNamesOutsideTheStore(t *testing.T, open func(dir string) (Blobs, error)) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	f, err := OpenFiles(filepath.Join(dir, "blobs"))
+	f, err := open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +84,10 @@ func TestFilesRejectsNamesOutsideTheStore(t *testing.T) {
 	}
 }
 
-func TestFilesHonoursCancellation(t *testing.T) {
-	f, err := OpenFiles(t.TempDir())
+func TestFilesHonoursCancellation(t *testing.T) { eachBlobs(t, testFilesHonoursCancellation) }
+
+func testFilesHonoursCancellation(t *testing.T, open func(dir string) (Blobs, error)) {
+	f, err := open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

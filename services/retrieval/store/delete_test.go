@@ -6,21 +6,12 @@ import (
 	"testing"
 )
 
-func openBolt(t *testing.T) *Bolt {
-	t.Helper()
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // Deleting reports the blobs no document references any more, so that the
 // caller can delete them from Blobs; a blob shared by two documents is
 // reported with the last of them.
-func TestDeleteReportsUnreferencedBlobs(t *testing.T) {
-	s := openBolt(t)
+func TestDeleteReportsUnreferencedBlobs(t *testing.T) { eachStore(t, testDeleteReportsUnreferencedBlobs) }
+
+func testDeleteReportsUnreferencedBlobs(t *testing.T, s Store) {
 	add := func(coll, id, sha string) {
 		t.Helper()
 		if _, _, err := s.AddDocument(Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: sha}, ""); err != nil {
@@ -53,8 +44,9 @@ func TestDeleteReportsUnreferencedBlobs(t *testing.T) {
 
 // Deleting a document drops its index (chunks, postings, fast and refined
 // vectors) with it, in the same transaction.
-func TestDeleteDocumentDropsItsIndex(t *testing.T) {
-	s := openBolt(t)
+func TestDeleteDocumentDropsItsIndex(t *testing.T) { eachStore(t, testDeleteDocumentDropsItsIndex) }
+
+func testDeleteDocumentDropsItsIndex(t *testing.T, s Store) {
 	for _, id := range []string{"d1", "d2"} {
 		if _, _, err := s.AddDocument(Document{ID: id, Collection: "c", SHA256: id}, ""); err != nil {
 			t.Fatal(err)

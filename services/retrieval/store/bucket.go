@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets (the default)
+	_ "gocloud.dev/blob/memblob"  // mem:// buckets (tests)
+	"gocloud.dev/gcerrors"
+)
+
+// Bucket is Blobs over a gocloud.dev/blob bucket, opened by URL
+// (file:///dir, mem://; s3://, gs:// and azblob:// once their drivers are
+// linked). Keys are <first two hex digits>/<sha256>, the layout of Files,
+// so a file bucket on an embedded store's blob directory reads its blobs.
+type Bucket struct {
+	b       *blob.Bucket
+	timeout time.Duration
+}
+
+var _ Blobs = (*Bucket)(nil)
+
+// FileBucketURL is the file:// URL of the blob directory dir, without
+// sidecar metadata files.
+func FileBucketURL(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "create_dir=1&metadata=skip&no_tmp_dir=1"}
+	return u.String(), nil
+}
+
+// OpenBucket opens the bucket at url; each call's deadline is the
+// context's, else timeout (default 1m).
+func OpenBucket(ctx context.Context, url string, timeout time.Duration) (*Bucket, error) {
+	b, err := blob.OpenBucket(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("store: blobs: %w", err)
+	}
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	return &Bucket{b: b, timeout: timeout}, nil
+}
+
+func (b *Bucket) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.timeout)
+}
+
+func blobKey(sha string) string { return sha[:2] + "/" + sha }
+
+// Put implements Blobs.
+func (b *Bucket) Put(ctx context.Context, data []byte) (string, error) {
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	if a, err := b.b.Attributes(ctx, blobKey(sha)); err == nil && a.Size == int64(len(data)) {
+		return sha, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := b.b.WriteAll(ctx, blobKey(sha), data, &blob.WriterOptions{ContentType: "application/pdf"}); err != nil {
+		return "", fmt.Errorf("store: blob put: %w", err)
+	}
+	return sha, nil
+}
+
+// Get implements Blobs.
+func (b *Bucket) Get(ctx context.Context, sha string) ([]byte, error) {
+	if !validSHA(sha) {
+		return nil, fmt.Errorf("blob %q: %w", sha, ErrNotFound)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	data, err := b.b.ReadAll(ctx, blobKey(sha))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("blob %s: %w", sha, ErrNotFound)
+	}
+	return data, err
+}
+
+// Delete implements Blobs.
+func (b *Bucket) Delete(ctx context.Context, sha string) error {
+	if !validSHA(sha) {
+		return nil
+	}
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	if err := b.b.Delete(ctx, blobKey(sha)); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return err
+	}
+	return nil
+}
+
+// Close implements Blobs.
+func (b *Bucket) Close() error { return b.b.Close() }

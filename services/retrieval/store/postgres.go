@@ -1,0 +1,633 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/pdfqa/pdfqa/platform/pg"
+)
+
+// ErrUnavailable: the server-backed store cannot be reached (mapped to
+// codes.Unavailable).
+var ErrUnavailable = pg.ErrUnavailable
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Postgres is the server-backed Store (schema "retrieval"): the same
+// transactions as Bolt, shared by every replica. Calls have the pool's call
+// timeout as their deadline and go through its breaker. Committed changes
+// are announced on the channel retrieval_changes (Changes).
+type Postgres struct {
+	db  *pg.DB
+	url string
+	log *slog.Logger
+}
+
+var _ Store = (*Postgres)(nil)
+
+// PostgresOptions tune OpenPostgres (zero: pg's defaults).
+type PostgresOptions struct {
+	MaxConns         int32
+	StatementTimeout time.Duration
+	CallTimeout      time.Duration
+	Log              *slog.Logger
+}
+
+// OpenPostgres connects to url and migrates the retrieval schema.
+func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Postgres, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	db, err := pg.Open(ctx, pg.Options{
+		URL: url, Schema: "retrieval", Migrations: sub, MaxConns: o.MaxConns,
+		StatementTimeout: o.StatementTimeout, CallTimeout: o.CallTimeout, Log: o.Log,
+		AfterConnect: pgxvec.RegisterTypes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Postgres{db: db, url: url, log: o.Log}, nil
+}
+
+// Close implements Store.
+func (s *Postgres) Close() error { s.db.Close(); return nil }
+
+// DB is the store's pool (for tests and the job queue).
+func (s *Postgres) DB() *pg.DB { return s.db }
+
+func (s *Postgres) tx(fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.db.Tx(context.Background(), pgx.ReadCommitted, fn)
+}
+
+func (s *Postgres) do(fn func(ctx context.Context) error) error {
+	return s.db.Do(context.Background(), fn)
+}
+
+func collNotFound(name string) error { return fmt.Errorf("collection %q: %w", name, ErrNotFound) }
+func docNotFound(coll, id string) error {
+	return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+}
+
+// CreateCollection implements Meta.
+func (s *Postgres) CreateCollection(name string) (c Collection, created bool, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		c, created, err = pgCreateColl(ctx, tx, name)
+		return err
+	})
+	return c, created, err
+}
+
+func pgCreateColl(ctx context.Context, tx pgx.Tx, name string) (Collection, bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO collections (name, create_time) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, time.Now().UTC())
+	if err != nil {
+		return Collection{}, false, err
+	}
+	c, err := pgGetColl(ctx, tx, name)
+	return c, tag.RowsAffected() == 1, err
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func pgGetColl(ctx context.Context, q querier, name string) (c Collection, err error) {
+	err = q.QueryRow(ctx, `SELECT name, create_time, documents, chunks, total_len FROM collections WHERE name = $1`, name).
+		Scan(&c.Name, &c.CreateTime, &c.Documents, &c.Chunks, &c.TotalLen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, collNotFound(name)
+	}
+	c.CreateTime = c.CreateTime.UTC()
+	return c, err
+}
+
+// GetCollection implements Meta.
+func (s *Postgres) GetCollection(name string) (c Collection, err error) {
+	err = s.do(func(ctx context.Context) error {
+		c, err = pgGetColl(ctx, s.db.Pool, name)
+		return err
+	})
+	return c, err
+}
+
+// ListCollections implements Meta (by name).
+func (s *Postgres) ListCollections() (out []Collection, err error) {
+	err = s.do(func(ctx context.Context) error {
+		rows, err := s.db.Pool.Query(ctx, `SELECT name, create_time, documents, chunks, total_len FROM collections ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c Collection, err error) {
+			err = r.Scan(&c.Name, &c.CreateTime, &c.Documents, &c.Chunks, &c.TotalLen)
+			c.CreateTime = c.CreateTime.UTC()
+			return c, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// pgUnused returns the hashes of shas no document references any more.
+func pgUnused(ctx context.Context, tx pgx.Tx, shas []string) ([]string, error) {
+	if len(shas) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT s FROM unnest($1::text[]) s
+		WHERE NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = s) ORDER BY s`, shas)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func notify(ctx context.Context, tx pgx.Tx, coll, doc, what string) error {
+	_, err := tx.Exec(ctx, `SELECT notify_change($1, $2, $3)`, coll, doc, what)
+	return err
+}
+
+// DeleteCollection implements Meta.
+func (s *Postgres) DeleteCollection(name string) (unreferenced []string, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM collections WHERE name = $1 FOR UPDATE`, name).Scan(&one); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return collNotFound(name)
+			}
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT sha256 FROM documents WHERE coll = $1`, name)
+		if err != nil {
+			return err
+		}
+		shas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM postings WHERE coll = $1`, name); err != nil {
+			return err
+		}
+		// Documents, jobs, chunks and vectors go by cascade.
+		if _, err := tx.Exec(ctx, `DELETE FROM collections WHERE name = $1`, name); err != nil {
+			return err
+		}
+		if unreferenced, err = pgUnused(ctx, tx, shas); err != nil {
+			return err
+		}
+		return notify(ctx, tx, name, "", "collection_deleted")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return unreferenced, nil
+}
+
+// AddDocument implements Meta.
+func (s *Postgres) AddDocument(d Document, password string) (out Document, dup bool, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		if _, _, err := pgCreateColl(ctx, tx, d.Collection); err != nil {
+			return err
+		}
+		var seq int64
+		if err := tx.QueryRow(ctx, `SELECT nextval('doc_seq')`).Scan(&seq); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		d.Seq, d.State, d.CreateTime, d.UpdateTime = uint64(seq), StatePending, now, now
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO documents (coll, id, seq, state, sha256, doc) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT DO NOTHING`, d.Collection, d.ID, seq, d.State, d.SHA256, raw)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			dup = true
+			out, err = pgGetDoc(ctx, tx, d.Collection, d.ID, false)
+			return err
+		}
+		out = d
+		if _, err := tx.Exec(ctx, `UPDATE collections SET documents = documents + 1 WHERE name = $1`, d.Collection); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO jobs (coll, id, seq, password) VALUES ($1, $2, $3, $4)`, d.Collection, d.ID, seq, password)
+		if err != nil {
+			return err
+		}
+		return notify(ctx, tx, d.Collection, d.ID, "job")
+	})
+	return out, dup, err
+}
+
+func pgGetDoc(ctx context.Context, q querier, coll, id string, lock bool) (d Document, err error) {
+	sql := `SELECT doc FROM documents WHERE coll = $1 AND id = $2`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	var raw []byte
+	err = q.QueryRow(ctx, sql, coll, id).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, cerr := pgGetColl(ctx, q, coll); errors.Is(cerr, ErrNotFound) {
+			return d, cerr
+		}
+		return d, docNotFound(coll, id)
+	}
+	if err != nil {
+		return d, err
+	}
+	return d, json.Unmarshal(raw, &d)
+}
+
+func pgPutDoc(ctx context.Context, tx pgx.Tx, d Document) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE documents SET state = $3, sha256 = $4, doc = $5 WHERE coll = $1 AND id = $2`,
+		d.Collection, d.ID, d.State, d.SHA256, raw)
+	return err
+}
+
+// GetDocument implements Meta.
+func (s *Postgres) GetDocument(coll, id string) (d Document, err error) {
+	err = s.do(func(ctx context.Context) error {
+		d, err = pgGetDoc(ctx, s.db.Pool, coll, id, false)
+		return err
+	})
+	return d, err
+}
+
+func collectDocs(rows pgx.Rows) ([]Document, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (d Document, err error) {
+		var raw []byte
+		if err := r.Scan(&raw); err != nil {
+			return d, err
+		}
+		return d, json.Unmarshal(raw, &d)
+	})
+}
+
+// ListDocuments implements Meta (upload order).
+func (s *Postgres) ListDocuments(coll string) (out []Document, err error) {
+	err = s.do(func(ctx context.Context) error {
+		if _, err := pgGetColl(ctx, s.db.Pool, coll); err != nil {
+			return err
+		}
+		rows, err := s.db.Pool.Query(ctx, `SELECT doc FROM documents WHERE coll = $1 ORDER BY seq`, coll)
+		if err != nil {
+			return err
+		}
+		out, err = collectDocs(rows)
+		return err
+	})
+	return out, err
+}
+
+// UpdateDocument implements Meta.
+func (s *Postgres) UpdateDocument(coll, id string, fn func(*Document)) (d Document, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		d, err = pgGetDoc(ctx, tx, coll, id, true)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return docNotFound(coll, id)
+			}
+			return err
+		}
+		fn(&d)
+		d.UpdateTime = time.Now().UTC()
+		if d.State == StateReady || d.State == StateFailed {
+			if _, err := tx.Exec(ctx, `DELETE FROM jobs WHERE coll = $1 AND id = $2`, coll, id); err != nil {
+				return err
+			}
+		}
+		if err := pgPutDoc(ctx, tx, d); err != nil {
+			return err
+		}
+		if d.State == StateReady || d.State == StateFailed {
+			return notify(ctx, tx, coll, id, "document")
+		}
+		return nil
+	})
+	return d, err
+}
+
+// JobPassword implements Meta.
+func (s *Postgres) JobPassword(coll, id string) (pw string, err error) {
+	err = s.do(func(ctx context.Context) error {
+		err := s.db.Pool.QueryRow(ctx, `SELECT password FROM jobs WHERE coll = $1 AND id = $2`, coll, id).Scan(&pw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return pw, err
+}
+
+// Unfinished implements Meta.
+func (s *Postgres) Unfinished() (out []Document, err error) {
+	err = s.do(func(ctx context.Context) error {
+		rows, err := s.db.Pool.Query(ctx, `SELECT doc FROM documents WHERE state IN ('PENDING', 'PROCESSING') ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		out, err = collectDocs(rows)
+		return err
+	})
+	return out, err
+}
+
+// pgDropIndex removes a document's chunks, postings and vectors and
+// returns how many chunks and terms they held.
+func pgDropIndex(ctx context.Context, tx pgx.Tx, coll, id string) (n, total int64, err error) {
+	err = tx.QueryRow(ctx, `SELECT count(*), coalesce(sum((chunk->>'len')::bigint), 0) FROM chunks WHERE coll = $1 AND doc = $2`, coll, id).Scan(&n, &total)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, t := range []string{"postings", "chunks", "vectors", "vectors_refined"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE coll = $1 AND doc = $2`, coll, id); err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, total, nil
+}
+
+// DeleteDocument implements Meta.
+func (s *Postgres) DeleteDocument(coll, id string) (unreferenced []string, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		d, err := pgGetDoc(ctx, tx, coll, id, true)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return docNotFound(coll, id)
+			}
+			return err
+		}
+		n, total, err := pgDropIndex(ctx, tx, coll, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM documents WHERE coll = $1 AND id = $2`, coll, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE collections SET documents = documents - 1, chunks = chunks - $2, total_len = total_len - $3 WHERE name = $1`, coll, n, total); err != nil {
+			return err
+		}
+		if unreferenced, err = pgUnused(ctx, tx, []string{d.SHA256}); err != nil {
+			return err
+		}
+		return notify(ctx, tx, coll, id, "document_deleted")
+	})
+	return unreferenced, err
+}
+
+// CommitIndex implements Index: COPY of chunks, postings and vectors in
+// the transaction that marks the document.
+func (s *Postgres) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		d, err = pgGetDoc(ctx, tx, coll, id, true)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return docNotFound(coll, id)
+			}
+			return err
+		}
+		oldN, oldLen, err := pgDropIndex(ctx, tx, coll, id)
+		if err != nil {
+			return err
+		}
+		var crows, prows, vrows [][]any
+		var total int64
+		for i, ch := range chunks {
+			raw, err := json.Marshal(ch)
+			if err != nil {
+				return err
+			}
+			crows = append(crows, []any{coll, id, ch.Seq, raw})
+			for t, tf := range ch.Terms {
+				prows = append(prows, []any{coll, t, id, ch.Seq, tf, ch.Len})
+			}
+			total += int64(ch.Len)
+			if vecs != nil {
+				vrows = append(vrows, []any{coll, id, ch.Seq, len(vecs[i]), pgvector.NewVector(vecs[i])})
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"}, []string{"coll", "doc", "seq", "chunk"}, pgx.CopyFromRows(crows)); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"postings"}, []string{"coll", "term", "doc", "seq", "tf", "len"}, pgx.CopyFromRows(prows)); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"vectors"}, []string{"coll", "doc", "seq", "dim", "embedding"}, pgx.CopyFromRows(vrows)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE collections SET chunks = chunks + $2, total_len = total_len + $3 WHERE name = $1`,
+			coll, int64(len(chunks))-oldN, total-oldLen); err != nil {
+			return err
+		}
+		d.RefinedModel = ""
+		fn(&d)
+		d.UpdateTime = time.Now().UTC()
+		if _, err := tx.Exec(ctx, `DELETE FROM jobs WHERE coll = $1 AND id = $2`, coll, id); err != nil {
+			return err
+		}
+		if err := pgPutDoc(ctx, tx, d); err != nil {
+			return err
+		}
+		return notify(ctx, tx, coll, id, "document")
+	})
+	return d, err
+}
+
+// Chunk implements Index.
+func (s *Postgres) Chunk(coll, docID string, seq int) (c Chunk, err error) {
+	err = s.do(func(ctx context.Context) error {
+		var raw []byte
+		err := s.db.Pool.QueryRow(ctx, `SELECT chunk FROM chunks WHERE coll = $1 AND doc = $2 AND seq = $3`, coll, docID, seq).Scan(&raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("chunk %s-%d: %w", docID, seq, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &c)
+	})
+	return c, err
+}
+
+// Postings implements Index: one query for all terms, each term's list in
+// the embedded store's order (document, then chunk).
+func (s *Postgres) Postings(coll string, terms []string, fn func(string, int64, []Posting)) error {
+	byTerm := map[string][]Posting{}
+	err := s.do(func(ctx context.Context) error {
+		clear(byTerm)
+		rows, err := s.db.Pool.Query(ctx, `SELECT term, doc, seq, tf, len FROM postings WHERE coll = $1 AND term = ANY($2) ORDER BY term, doc, seq`, coll, terms)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			var p Posting
+			if err := rows.Scan(&t, &p.DocID, &p.Seq, &p.TF, &p.Len); err != nil {
+				return err
+			}
+			byTerm[t] = append(byTerm[t], p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range terms {
+		ps := byTerm[t]
+		fn(t, int64(len(ps)), ps)
+	}
+	return nil
+}
+
+// Vectors implements Index.
+func (s *Postgres) Vectors(coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors("vectors", coll, fn)
+}
+
+// RefinedVectors implements Index.
+func (s *Postgres) RefinedVectors(coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors("vectors_refined", coll, fn)
+}
+
+type docVecs struct {
+	doc  string
+	seqs []int
+	vecs [][]float32
+}
+
+func (s *Postgres) vectors(table, coll string, fn func(string, []int, [][]float32)) error {
+	var out []docVecs
+	err := s.do(func(ctx context.Context) error {
+		out = out[:0]
+		rows, err := s.db.Pool.Query(ctx, `SELECT doc, seq, embedding FROM `+table+` WHERE coll = $1 ORDER BY doc, seq`, coll)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var doc string
+			var seq int
+			var v pgvector.Vector
+			if err := rows.Scan(&doc, &seq, &v); err != nil {
+				return err
+			}
+			if len(out) == 0 || out[len(out)-1].doc != doc {
+				out = append(out, docVecs{doc: doc})
+			}
+			last := &out[len(out)-1]
+			last.seqs = append(last.seqs, seq)
+			last.vecs = append(last.vecs, v.Slice())
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range out {
+		fn(d.doc, d.seqs, d.vecs)
+	}
+	return nil
+}
+
+// PutRefinedVectors implements Index.
+func (s *Postgres) PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
+	if len(seqs) != len(vecs) {
+		return d, fmt.Errorf("store: %d seqs for %d vectors", len(seqs), len(vecs))
+	}
+	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+		d, err = pgGetDoc(ctx, tx, coll, id, true)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return docNotFound(coll, id)
+			}
+			return err
+		}
+		if d.State != StateReady || d.Chunks != chunks {
+			return fmt.Errorf("document %q changed while its vectors were refined: %w", id, ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM vectors_refined WHERE coll = $1 AND doc = $2`, coll, id); err != nil {
+			return err
+		}
+		rows := make([][]any, len(vecs))
+		for i, v := range vecs {
+			rows[i] = []any{coll, id, seqs[i], len(v), pgvector.NewVector(v)}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"vectors_refined"}, []string{"coll", "doc", "seq", "dim", "embedding"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		d.RefinedModel = model
+		if err := pgPutDoc(ctx, tx, d); err != nil {
+			return err
+		}
+		return notify(ctx, tx, coll, id, "refined")
+	})
+	return d, err
+}
+
+// ListChunks implements Index; page tokens have the embedded store's shape.
+func (s *Postgres) ListChunks(coll, docID, after string, limit int) (out []Chunk, next string, err error) {
+	p := key(coll, "")
+	if docID != "" {
+		p = key(coll, docID, "")
+	}
+	afterDoc, afterSeq := "", -1
+	if after != "" {
+		ak, err := base64.RawURLEncoding.DecodeString(after)
+		if err != nil || len(ak) < len(key(coll, ""))+5 || string(ak[:len(p)]) != string(p) {
+			return nil, "", fmt.Errorf("%w: bad page token", ErrBadToken)
+		}
+		rest := ak[len(key(coll, "")):]
+		afterDoc = string(rest[:len(rest)-5])
+		afterSeq = int(binary.BigEndian.Uint32(rest[len(rest)-4:]))
+	}
+	err = s.do(func(ctx context.Context) error {
+		if _, err := pgGetColl(ctx, s.db.Pool, coll); err != nil {
+			return err
+		}
+		rows, err := s.db.Pool.Query(ctx, `SELECT chunk FROM chunks WHERE coll = $1 AND ($2 = '' OR doc = $2)
+			AND (doc, seq) > ($3, $4) ORDER BY doc, seq LIMIT $5`, coll, docID, afterDoc, afterSeq, limit+1)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c Chunk, err error) {
+			var raw []byte
+			if err := r.Scan(&raw); err != nil {
+				return c, err
+			}
+			return c, json.Unmarshal(raw, &c)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[len(out)-1]
+		next = base64.RawURLEncoding.EncodeToString(chunkKey(coll, last.DocID, last.Seq))
+	}
+	return out, next, nil
+}
