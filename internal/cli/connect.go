@@ -12,19 +12,29 @@ import (
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
 )
 
 // meshFlags are the flags every client command uses to find the mesh.
 type meshFlags struct {
-	etcd, data, addr string
+	etcd, data, addr, key string
 }
 
 func (m *meshFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&m.etcd, "etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
 	fs.StringVar(&m.data, "data", config.DefaultData(), "data directory of a running 'pdfqa up'")
 	fs.StringVar(&m.addr, "addr", config.Env("PDFQA_ADDR", ""), "dial this service address directly instead of resolving through etcd")
+	fs.StringVar(&m.key, "key", config.Env("PDFQA_API_KEY", ""), "API key (env PDFQA_API_KEY; default: the admin key 'pdfqa up' keeps in --data)")
+}
+
+// apiKey is the key the commands present: --key, else the data directory's.
+func (m *meshFlags) apiKey() string {
+	if m.key != "" {
+		return m.key
+	}
+	return mesh.ReadKeyFile(m.data)
 }
 
 // meshClient is the one way CLI commands reach services: a connection
@@ -41,7 +51,7 @@ type meshClient struct {
 // data directory of a running `pdfqa up`, checked to answer.
 func (m *meshFlags) connect() (*meshClient, error) {
 	if m.addr != "" {
-		return newMeshClient(nil, m.addr)
+		return newMeshClient(nil, m.addr, m.apiKey())
 	}
 	ep := mesh.FindEtcd(m.etcd, m.data)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
@@ -55,7 +65,7 @@ func (m *meshFlags) connect() (*meshClient, error) {
 		cli.Close()
 		return nil, fmt.Errorf("no mesh running: etcd %s does not answer (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
 	}
-	mc, err := newMeshClient(cli, "")
+	mc, err := newMeshClient(cli, "", m.apiKey())
 	if err != nil {
 		cli.Close()
 		return nil, err
@@ -64,11 +74,15 @@ func (m *meshFlags) connect() (*meshClient, error) {
 	return mc, nil
 }
 
-// newMeshClient wraps an etcd client (e.g. an in-process mesh's) or an address.
-func newMeshClient(cli *clientv3.Client, addr string) (*meshClient, error) {
+// newMeshClient wraps an etcd client (e.g. an in-process mesh's) or an
+// address; its calls present key ("": none).
+func newMeshClient(cli *clientv3.Client, addr, key string) (*meshClient, error) {
 	f, err := client.NewFactory(cli, nil)
 	if err != nil {
 		return nil, err
+	}
+	if key != "" {
+		f.Use(auth.KeyClient(key))
 	}
 	return &meshClient{etcd: cli, f: f, addr: addr}, nil
 }

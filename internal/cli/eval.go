@@ -108,7 +108,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var m *meshClient
 	var rc retrievalv1.RetrievalServiceClient
 	if *addr != "" || *etcd != "" {
-		mf := meshFlags{etcd: *etcd, addr: *addr}
+		mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", "")}
 		if m, err = mf.connect(); err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err := waitHealthy(ctx, "http://"+mm.Gateway().HTTPAddr+"/healthz", 5*time.Minute); err != nil {
 				return err
 			}
-			if m, err = newMeshClient(mm.Client, ""); err != nil {
+			if m, err = newMeshClient(mm.Client, "", mm.AdminKey); err != nil {
 				return err
 			}
 		case err := <-upErr:

@@ -24,7 +24,7 @@ func (m *meshFlags) sdk(ctx context.Context) (*pdfqa.Client, error) {
 		target = "etcd://" + mesh.FindEtcd(m.etcd, m.data)
 	}
 	reg := mesh.Registry()
-	opts := []pdfqa.Option{pdfqa.WithRegistry(reg)}
+	opts := []pdfqa.Option{pdfqa.WithRegistry(reg), pdfqa.WithAPIKey(m.apiKey())}
 	for _, s := range reg {
 		d := s.CLIDownstream()
 		opts = append(opts, pdfqa.WithTimeouts(s.Name, registry.Timeouts{Unary: d.UnaryTimeout, Stream: d.StreamTimeout}))

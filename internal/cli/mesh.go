@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -26,12 +28,14 @@ func init() {
 type upFlags struct {
 	c                  config.Common
 	httpAddr, etcdAddr string
+	insecure           bool
 }
 
 func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	f.c.BindFrom(fs, r)
 	r.StringFlag(fs, &f.httpAddr, config.Setting{Section: "up", Env: "PDFQA_HTTP", Flag: "http", Doc: "REST gateway listen address"}, "127.0.0.1:8080")
 	fs.StringVar(&f.etcdAddr, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
+	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants: anyone reaching a port reads and deletes everything (local development only)")
 }
 
 // serveFlags are the settings of `pdfqa serve`.
@@ -39,6 +43,7 @@ type serveFlags struct {
 	c                           config.Common
 	addr, metricsAddr, httpAddr string
 	ttl                         int64
+	insecure                    bool
 }
 
 func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
@@ -50,6 +55,7 @@ func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	r.StringFlag(fs, &f.metricsAddr, set("PDFQA_METRICS", "metrics", "/metrics listen address"), "127.0.0.1:0")
 	r.StringFlag(fs, &f.httpAddr, set("PDFQA_HTTP", "http", "gateway only: REST listen address (unset: no REST)"), "")
 	fs.Int64Var(&f.ttl, "lease-ttl", 10, "etcd registration lease in seconds")
+	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants (local development only); otherwise "+mesh.ServiceTokenEnv+" must be set, the same on every service")
 }
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,10 +67,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := f.c
 	return mesh.Up(ctx, mesh.UpOptions{
-		Data: c.Data, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel,
+		Data: c.Data, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
 		Ready: func(m *mesh.Mesh) {
 			fmt.Fprintf(stdout, "pdfqa mesh up: REST http://%s (OpenAPI at /openapi.json), etcd %s, data %s\n",
 				m.Gateway().HTTPAddr, m.Etcd.Endpoint(), c.Data)
+			switch {
+			case m.AdminKeyCreated:
+				fmt.Fprintf(stdout, "admin API key (shown once; kept in %s, which pdfqa commands read):\n  %s\n",
+					filepath.Join(c.Data, mesh.AdminKeyFile), m.AdminKey)
+			case m.AdminKey != "":
+				fmt.Fprintf(stdout, "admin API key in %s\n", filepath.Join(c.Data, mesh.AdminKeyFile))
+			}
 			for _, i := range m.Instances {
 				fmt.Fprintf(stdout, "  %-10s grpc %s  metrics http://%s/metrics\n", i.Name, i.Server.Addr(), i.Server.MetricsAddr())
 			}
@@ -92,6 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	inst, err := mesh.Start(ctx, name, mesh.RunOptions{
 		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
 		Data: c.Data, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
+		Security: mesh.Security{Insecure: f.insecure, ServiceToken: os.Getenv(mesh.ServiceTokenEnv), Limits: mesh.ReadLimits(config.Environment())},
 	})
 	if err != nil {
 		return err

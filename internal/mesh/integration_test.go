@@ -92,6 +92,7 @@ type replica struct {
 func startReplica(t *testing.T, bin, etcd, service string) *replica {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", service, "--etcd", etcd, "--lease-ttl", "2", "--data", t.TempDir(), "--log-level", "warn")
+	cmd.Env = append(os.Environ(), ServiceTokenEnv+"=test-mesh-token") // as every replica of a deployment shares one
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -61,6 +61,9 @@ type Unit struct {
 	// (`pdfqa config` lists them); nil: none.
 	Settings func(r *config.Reader, cache string) error
 	Build    func(ctx context.Context, d Deps) (Service, error)
+	// Fronts: the service's outgoing calls are its callers' own requests
+	// (the REST gateway), so they are checked against Policy.
+	Fronts bool
 }
 
 // Units is the mesh's one service table, in start order: the gateway last,
@@ -88,8 +91,9 @@ var Units = []Unit{{
 }, {
 	// The gateway serves its own REST routes in-process.
 	Service:  registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
-	Settings: func(r *config.Reader, _ string) error { gateway.Read(r); return nil },
+	Settings: func(r *config.Reader, _ string) error { gateway.Read(r); ReadLimits(r); return nil },
 	Build:    buildGateway,
+	Fronts:   true,
 }}
 
 // ReadSettings reads every service's settings through r (`pdfqa config`).

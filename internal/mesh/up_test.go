@@ -17,8 +17,9 @@ func TestUpRunsWholeMeshInOneProcess(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Mesh, 1)
 	done := make(chan error, 1)
+	data := t.TempDir()
 	go func() {
-		done <- Up(ctx, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
+		done <- Up(ctx, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
 	}()
 	var m *Mesh
 	select {
@@ -56,8 +57,25 @@ func TestUpRunsWholeMeshInOneProcess(t *testing.T) {
 	if code, body = get("/openapi.json"); code != 200 || !strings.Contains(body, "/v1/collections/{collection}:search") {
 		t.Errorf("/openapi.json: got %d, missing the search route", code)
 	}
-	if code, body = get("/metrics"); code != 200 || !strings.Contains(body, "grpc_client_handled_total") {
-		t.Errorf("/metrics: got %d without gRPC client metrics", code)
+	// /metrics is on the instance's own listener, not the public port.
+	if code, _ = get("/metrics"); code != 401 && code != 404 {
+		t.Errorf("/metrics on the public port: got %d, want it absent", code)
+	}
+	if mr, err := http.Get("http://" + m.Gateway().Server.MetricsAddr() + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(mr.Body)
+		mr.Body.Close()
+		if mr.StatusCode != 200 || !strings.Contains(string(b), "grpc_client_handled_total") {
+			t.Errorf("gateway /metrics listener: got %d without gRPC client metrics", mr.StatusCode)
+		}
+	}
+	// The first start made an admin key, kept in the data directory.
+	if m.AdminKey == "" || !m.AdminKeyCreated || ReadKeyFile(data) != m.AdminKey {
+		t.Fatalf("admin key %q (created %v) not in %s", m.AdminKey, m.AdminKeyCreated, data)
+	}
+	if code, _ = get("/v1/adapters"); code != 401 {
+		t.Errorf("GET /v1/adapters without a key: got %d, want 401", code)
 	}
 	// Every service is registered in the embedded etcd and serving.
 	st, err := gateway.New(m.Client, nil, nil, Registry()).GetStatus(ctx, &gatewayv1.GetStatusRequest{})
@@ -78,6 +96,7 @@ func TestUpRunsWholeMeshInOneProcess(t *testing.T) {
 	// REST reaches a service through the gateway, and the request id comes back.
 	req, _ := http.NewRequest("GET", base+"/v1/adapters", nil)
 	req.Header.Set("X-Request-Id", "test-req-1")
+	req.Header.Set("Authorization", "Bearer "+m.AdminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -55,9 +55,24 @@ type Factory struct {
 	metrics  *telemetry.Metrics
 	gauge    *prometheus.GaugeVec
 
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-	brks  map[string]*breaker.Breaker
+	mu     sync.Mutex
+	conns  map[string]*grpc.ClientConn
+	brks   map[string]*breaker.Breaker
+	unary  []grpc.UnaryClientInterceptor
+	stream []grpc.StreamClientInterceptor
+}
+
+// Use adds client interceptors to every connection dialed after it (the
+// credentials calls carry: a mesh peer's service token, the CLI's key).
+func (f *Factory) Use(u grpc.UnaryClientInterceptor, s grpc.StreamClientInterceptor) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u != nil {
+		f.unary = append(f.unary, u)
+	}
+	if s != nil {
+		f.stream = append(f.stream, s)
+	}
 }
 
 // NewFactory returns a Factory resolving through etcd (cli may be nil when
@@ -165,8 +180,8 @@ func (f *Factory) Conn(d Downstream) (*grpc.ClientConn, error) {
 		unary = append(unary, f.metrics.Client.UnaryClientInterceptor())
 		stream = append(stream, f.metrics.Client.StreamClientInterceptor())
 	}
-	unary = append(unary, b.Unary())
-	stream = append(stream, b.Stream())
+	unary = append(append(unary, f.unary...), b.Unary())
+	stream = append(append(stream, f.stream...), b.Stream())
 	opts = append(opts,
 		grpc.WithDefaultServiceConfig(ServiceConfig(d.Idempotent)),
 		grpc.WithChainUnaryInterceptor(unary...),

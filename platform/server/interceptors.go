@@ -5,13 +5,17 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/pdfqa/pdfqa/platform/auth"
+	"github.com/pdfqa/pdfqa/platform/limits"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
 )
 
@@ -102,4 +106,42 @@ func serverCodeToLevel(c codes.Code) logging.Level {
 	default:
 		return logging.LevelError
 	}
+}
+
+// notHealth matches every call but grpc.health.v1's (probes carry no key).
+var notHealth = selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+	return c.Service != healthpb.Health_ServiceDesc.ServiceName
+})
+
+// Auth authenticates every call but health checks (go-grpc-middleware's
+// auth interceptor over v) and checks the role p says its method needs.
+func Auth(v *auth.Verifier, p auth.Policy) Interceptor {
+	u, s := v.ServerInterceptors(p)
+	return Interceptor{Name: "auth", Unary: u, Stream: s}.Only(notHealth)
+}
+
+// RateLimit admits each API key's calls at l's rate (go-grpc-middleware's
+// ratelimit interceptor): ResourceExhausted with retry-after beyond it.
+func RateLimit(l *limits.PerKey) Interceptor {
+	u, s := l.Interceptors()
+	return Interceptor{Name: "ratelimit", Unary: u, Stream: s}.Only(notHealth)
+}
+
+// Concurrency caps each key's calls in flight of the given full methods.
+func Concurrency(c *limits.Concurrent, methods ...string) Interceptor {
+	set := map[string]bool{}
+	for _, m := range methods {
+		set[m] = true
+	}
+	u, s := c.Interceptors()
+	return Interceptor{Name: "concurrency", Unary: u, Stream: s}.Only(selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return set[c.FullMethod()]
+	}))
+}
+
+// Deadline caps every call's deadline at d's maximum for its method,
+// whatever the client's grpc-timeout says.
+func Deadline(d limits.Deadlines) Interceptor {
+	u, s := d.Interceptors()
+	return Interceptor{Name: "deadline", Unary: u, Stream: s}
 }

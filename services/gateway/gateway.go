@@ -21,8 +21,10 @@ import (
 
 	"github.com/pdfqa/pdfqa/gen/openapi"
 	gatewayv1 "github.com/pdfqa/pdfqa/gen/pdfqa/gateway/v1"
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/discovery"
+	"github.com/pdfqa/pdfqa/platform/limits"
 	"github.com/pdfqa/pdfqa/platform/registry"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
 )
@@ -98,6 +100,10 @@ func (s *Service) probe(ctx context.Context, addr string) (gatewayv1.ServingStat
 
 // GetStatus lists registered instances with their health.
 func (s *Service) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusRequest) (*gatewayv1.GetStatusResponse, error) {
+	// An operator call: REST reaches it in-process, past the gRPC chain.
+	if err := auth.Require(ctx, auth.Admin); err != nil {
+		return nil, auth.Status(err)
+	}
 	insts, err := discovery.List(ctx, s.etcd)
 	if err != nil {
 		return nil, err
@@ -141,6 +147,9 @@ func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.H
 		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) {
 			if k == telemetry.RequestIDHeader {
 				return "", false // withRequestID already sets X-Request-Id
+			}
+			if k == limits.RetryAfterHeader {
+				return "Retry-After", true // a limit's refusal says when to retry
 			}
 			return runtime.DefaultHeaderMatcher(k)
 		}),

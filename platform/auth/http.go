@@ -1,0 +1,81 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// HTTPOptions configure the REST middleware.
+type HTTPOptions struct {
+	// Exempt paths skip authentication (health checks, static assets).
+	Exempt func(r *http.Request) bool
+	// Admit runs after authentication (rate limits); an error that has a
+	// RetryAfter() time.Duration method becomes 429 with Retry-After.
+	Admit func(r *http.Request) error
+}
+
+// RetryAfterer is an admission error that says when to retry.
+type RetryAfterer interface{ RetryAfter() time.Duration }
+
+// HTTP authenticates every request's Authorization: Bearer key and serves it
+// as the key's principal; failures answer in the REST API's error shape.
+func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Exempt != nil && o.Exempt(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// REST callers never assert a principal: only the bearer counts.
+		p, err := v.Verify(r.Context(), Bearer(r.Header.Get("Authorization")), metadata.MD{})
+		if err == nil && p.Peer {
+			err = errors.Join(ErrUnauthenticated, errors.New("the mesh's service token is not an API key"))
+		}
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pdfqa"`)
+			WriteError(w, Status(err), 0)
+			return
+		}
+		r = r.WithContext(WithPrincipal(r.Context(), p))
+		if o.Admit != nil {
+			if err := o.Admit(r); err != nil {
+				var ra RetryAfterer
+				wait := time.Second
+				if errors.As(err, &ra) {
+					wait = ra.RetryAfter()
+				}
+				WriteError(w, status.Error(codes.ResourceExhausted, err.Error()), wait)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var httpCodes = map[codes.Code]int{
+	codes.Unauthenticated: http.StatusUnauthorized, codes.PermissionDenied: http.StatusForbidden,
+	codes.InvalidArgument: http.StatusBadRequest, codes.NotFound: http.StatusNotFound,
+	codes.ResourceExhausted: http.StatusTooManyRequests, codes.Unavailable: http.StatusServiceUnavailable,
+}
+
+// WriteError writes a gRPC status error as the REST API does ({"code",
+// "message"}), with Retry-After when retry > 0.
+func WriteError(w http.ResponseWriter, err error, retry time.Duration) {
+	st := status.Convert(err)
+	code, ok := httpCodes[st.Code()]
+	if !ok {
+		code = http.StatusInternalServerError
+	}
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": int(st.Code()), "message": st.Message()})
+}
