@@ -251,8 +251,13 @@ func New(t testing.TB) *Server {
 // from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup stops the shared server (for a TestMain that does more than Main).
+func Cleanup() {
 	if shared != nil {
 		shared.Close()
 	}
-	os.Exit(code)
 }

@@ -36,6 +36,15 @@ type Config struct {
 	// closes them.
 	Store store.Store
 	Blobs store.Blobs
+	// StoreURL, when set (postgres://…), keeps metadata and index on that
+	// PostgreSQL server, shared by every replica (jobs are claimed from it,
+	// caches follow other replicas' commits); BlobsURL is then the blob
+	// bucket (gocloud.dev/blob URL; default file://Dir/blobs). Settings:
+	// PDFQA_STORE, PDFQA_BLOBS.
+	StoreURL, BlobsURL string
+	// JobLease is how long a claimed job stays leased without renewal (a
+	// dead replica's job is taken over after it; default 15s).
+	JobLease time.Duration
 	// Embedder embeds chunks and queries; nil indexes keyword-only. Each
 	// document records the embedder's model (embed.ModelName); vectors of
 	// another model are not loaded (they live in another space).
@@ -134,6 +143,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.ChunkTimeout, time.Minute)
 	def(&cfg.EmbedTimeout, 10*time.Minute)
 	def(&cfg.IndexTimeout, 2*time.Minute)
+	def(&cfg.JobLease, 15*time.Second)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
@@ -155,6 +165,31 @@ func Open(cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, emb: cfg.Embedder, log: cfg.Log, hub: newHub(), queue: newJobQueue(), refineWake: make(chan struct{}, 1)}
 	e.st, e.blobs = cfg.Store, cfg.Blobs
+	if e.st == nil && cfg.StoreURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		st, err := store.OpenPostgres(ctx, cfg.StoreURL, store.PostgresOptions{Log: cfg.Log})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		e.st = st
+	}
+	if e.blobs == nil && cfg.StoreURL != "" {
+		u := cfg.BlobsURL
+		if u == "" {
+			var err error
+			if u, err = store.FileBucketURL(filepath.Join(cfg.Dir, "blobs")); err != nil {
+				e.st.Close()
+				return nil, err
+			}
+		}
+		b, err := store.OpenBucket(context.Background(), u, 0)
+		if err != nil {
+			e.st.Close()
+			return nil, err
+		}
+		e.blobs = b
+	}
 	if e.st == nil {
 		st, err := store.Open(cfg.Dir)
 		if err != nil {
@@ -187,21 +222,45 @@ func Open(cfg Config) (*Engine, error) {
 	e.cache = newVectorCache(e.st, e.log, embed.ModelName(e.emb), refined, cfg.ANNThreshold)
 	e.pipe = newPipeline(cfg, e.st, e.blobs, e.parser, newCounter(cfg), e.cache, e.hub)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	left, err := e.st.Unfinished()
-	if err != nil {
-		e.Close()
-		return nil, err
-	}
-	for _, d := range left {
-		e.log.Info("re-queueing unfinished document", "collection", d.Collection, "document", d.ID, "state", d.State)
-		e.queue.push(docKey{d.Collection, d.ID})
-	}
-	for range cfg.Workers {
+	if w, ok := e.st.(store.Watcher); ok {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.queue.run(e.ctx, func(k docKey) { e.pipe.ingest(e.ctx, k) }, e.wakeRefiner)
+			_ = w.Watch(e.ctx, func(ch store.Change) {
+				e.cache.changed(ch)
+				if ch.What == "job" || ch == (store.Change{}) {
+					e.queue.signal()
+				}
+			})
 		}()
+	}
+	if q, ok := e.st.(store.Queue); ok {
+		// Jobs are claimed from the shared store: nothing to re-queue.
+		e.queue.shared = true
+		for range cfg.Workers {
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.queue.runShared(e.ctx, q, e.owner(), cfg.JobLease, e.log, func(k docKey) { e.pipe.ingest(e.ctx, k) }, e.wakeRefiner)
+			}()
+		}
+	} else {
+		left, err := e.st.Unfinished()
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		for _, d := range left {
+			e.log.Info("re-queueing unfinished document", "collection", d.Collection, "document", d.ID, "state", d.State)
+			e.queue.push(docKey{d.Collection, d.ID})
+		}
+		for range cfg.Workers {
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.queue.run(e.ctx, func(k docKey) { e.pipe.ingest(e.ctx, k) }, e.wakeRefiner)
+			}()
+		}
 	}
 	if cfg.Refiner != nil {
 		e.wg.Add(1)
@@ -209,6 +268,13 @@ func Open(cfg Config) (*Engine, error) {
 		e.wakeRefiner()
 	}
 	return e, nil
+}
+
+// owner names this engine's claims on shared jobs (host, pid and a random
+// suffix: unique per process even on one machine).
+func (e *Engine) owner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%p", host, os.Getpid(), e)
 }
 
 // newParser builds the default parser: PDFium in worker processes (the

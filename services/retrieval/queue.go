@@ -2,7 +2,11 @@ package retrieval
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
 type docKey struct{ coll, id string }
@@ -16,6 +20,9 @@ type jobQueue struct {
 	queued map[docKey]bool
 	active int
 	wake   chan struct{}
+	// shared: jobs are claimed from the store (runShared); push only wakes
+	// a worker.
+	shared bool
 }
 
 func newJobQueue() *jobQueue {
@@ -24,6 +31,10 @@ func newJobQueue() *jobQueue {
 
 // push queues k unless it is queued already.
 func (q *jobQueue) push(k docKey) {
+	if q.shared {
+		q.signal()
+		return
+	}
 	q.mu.Lock()
 	if !q.queued[k] {
 		q.queued[k] = true
@@ -88,4 +99,59 @@ func (q *jobQueue) busy() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.keys) > 0 || q.active > 0
+}
+
+// runShared claims jobs from the shared store until ctx ends, calling fn
+// for each while renewing its lease (a third of lease apart), and after
+// after each one. An interrupted job is released for another replica; with
+// no job to claim it waits for a wake-up or polls every second.
+func (q *jobQueue) runShared(ctx context.Context, st store.Queue, owner string, lease time.Duration, log *slog.Logger, fn func(docKey), after func()) {
+	for ctx.Err() == nil {
+		coll, id, ok, err := st.Claim(ctx, owner, lease)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("cannot claim an ingestion job", "err", err)
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-q.wake:
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		q.signal() // another worker may find another job
+		k := docKey{coll, id}
+		q.mu.Lock()
+		q.active++
+		q.mu.Unlock()
+		jctx, stop := context.WithCancel(ctx)
+		renewed := make(chan struct{})
+		go func() {
+			defer close(renewed)
+			t := time.NewTicker(lease / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-jctx.Done():
+					return
+				case <-t.C:
+					if held, err := st.Renew(jctx, coll, id, owner, lease); err == nil && !held {
+						log.Warn("lost the lease of an ingestion job (another replica took it over)", "collection", coll, "document", id)
+					}
+				}
+			}
+		}()
+		fn(k)
+		stop()
+		<-renewed
+		if ctx.Err() != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = st.Release(rctx, coll, id, owner)
+			cancel()
+		}
+		q.mu.Lock()
+		q.active--
+		q.mu.Unlock()
+		after()
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	sharedParser = p
 	code := m.Run()
 	p.Close()
+	pgtest.Cleanup()
 	os.Exit(code)
 }
 

@@ -217,3 +217,29 @@ func chunkIDs(doc string, seqs []int) []string {
 	}
 	return ids
 }
+
+// changed applies a change another replica committed: a document indexed
+// or refined drops the collection's vector indexes (reloaded from the
+// store by the next search), a deletion removes what it deleted, and a
+// zero Change (the change feed was lost for a while) drops everything.
+func (c *vectorCache) changed(ch store.Change) {
+	switch ch.What {
+	case "job":
+		return
+	case "document_deleted":
+		c.deletedDoc(ch.Coll, ch.Doc)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch == (store.Change{}) {
+		clear(c.fastVecs)
+		clear(c.refVecs)
+		clear(c.refinedOK)
+		clear(c.docs)
+		return
+	}
+	c.forget(ch.Coll)
+	delete(c.fastVecs, ch.Coll)
+	delete(c.refVecs, ch.Coll)
+}

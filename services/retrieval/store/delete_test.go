@@ -9,7 +9,9 @@ import (
 // Deleting reports the blobs no document references any more, so that the
 // caller can delete them from Blobs; a blob shared by two documents is
 // reported with the last of them.
-func TestDeleteReportsUnreferencedBlobs(t *testing.T) { eachStore(t, testDeleteReportsUnreferencedBlobs) }
+func TestDeleteReportsUnreferencedBlobs(t *testing.T) {
+	eachStore(t, testDeleteReportsUnreferencedBlobs)
+}
 
 func testDeleteReportsUnreferencedBlobs(t *testing.T, s Store) {
 	add := func(coll, id, sha string) {

@@ -58,7 +58,9 @@ func testFilesPutGetDelete(t *testing.T, open func(dir string) (Blobs, error)) {
 	}
 }
 
-func TestFilesRejectsNamesOutsideTheStore(t *testing.T) { eachBlobs(t, testFilesRejectsNamesOutsideTheStore) }
+func TestFilesRejectsNamesOutsideTheStore(t *testing.T) {
+	eachBlobs(t, testFilesRejectsNamesOutsideTheStore)
+}
 
 func testFilesRejectsNamesOutsideTheStore(t *testing.T, open func(dir string) (Blobs, error)) {
 	ctx := context.Background()

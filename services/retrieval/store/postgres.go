@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"encoding/binary"
@@ -34,6 +35,8 @@ type Postgres struct {
 	db  *pg.DB
 	url string
 	log *slog.Logger
+	// origin names this instance in its change notifications.
+	origin string
 }
 
 var _ Store = (*Postgres)(nil)
@@ -63,7 +66,7 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Postgres
 	if err != nil {
 		return nil, err
 	}
-	return &Postgres{db: db, url: url, log: o.Log}, nil
+	return &Postgres{db: db, url: url, log: o.Log, origin: rand.Text()}, nil
 }
 
 // Close implements Store.
@@ -73,7 +76,7 @@ func (s *Postgres) Close() error { s.db.Close(); return nil }
 func (s *Postgres) DB() *pg.DB { return s.db }
 
 func (s *Postgres) tx(fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return s.db.Tx(context.Background(), pgx.ReadCommitted, fn)
+	return s.db.Tx(context.WithValue(context.Background(), originKey{}, s.origin), pgx.ReadCommitted, fn)
 }
 
 func (s *Postgres) do(fn func(ctx context.Context) error) error {
@@ -157,10 +160,14 @@ func pgUnused(ctx context.Context, tx pgx.Tx, shas []string) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// notify announces a change to other replicas when tx commits.
 func notify(ctx context.Context, tx pgx.Tx, coll, doc, what string) error {
-	_, err := tx.Exec(ctx, `SELECT notify_change($1, $2, $3)`, coll, doc, what)
+	origin, _ := ctx.Value(originKey{}).(string)
+	_, err := tx.Exec(ctx, `SELECT notify_change($1, $2, $3, $4)`, origin, coll, doc, what)
 	return err
 }
+
+type originKey struct{}
 
 // DeleteCollection implements Meta.
 func (s *Postgres) DeleteCollection(name string) (unreferenced []string, err error) {

@@ -211,3 +211,33 @@ type Blobs interface {
 	Delete(ctx context.Context, sha string) error
 	Close() error
 }
+
+// Queue is implemented by a store that several replicas share: ingestion
+// jobs are claimed from it (each by one replica at a time, under a lease
+// the claimer renews while it works) instead of from one process's memory,
+// so a job of a replica that died is claimed again when its lease expires.
+type Queue interface {
+	// Claim leases the oldest job no live replica holds to owner; ok is
+	// false when there is none.
+	Claim(ctx context.Context, owner string, lease time.Duration) (coll, id string, ok bool, err error)
+	// Renew extends owner's lease; false when owner lost it.
+	Renew(ctx context.Context, coll, id, owner string, lease time.Duration) (bool, error)
+	// Release gives owner's job back at once (an interrupted ingestion).
+	Release(ctx context.Context, coll, id, owner string) error
+}
+
+// Change is a committed change another replica made: a document indexed,
+// refined or deleted ("document", "refined", "document_deleted"), a
+// collection deleted ("collection_deleted"), or a new job ("job").
+type Change struct {
+	Coll, Doc, What string
+}
+
+// Watcher is implemented by a shared store that announces other replicas'
+// commits, so that in-memory caches can drop what they changed.
+type Watcher interface {
+	// Watch calls fn for every change committed by another store instance
+	// until ctx ends; after a lost connection it reconnects and calls fn
+	// with a zero Change (anything may have changed meanwhile).
+	Watch(ctx context.Context, fn func(Change)) error
+}

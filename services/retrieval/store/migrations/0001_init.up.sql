@@ -87,6 +87,6 @@ CREATE TABLE vectors_refined (
 CREATE INDEX vectors_refined_hnsw_384 ON vectors_refined USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE dim = 384;
 
 -- Committed changes, for other replicas' caches (LISTEN/NOTIFY).
-CREATE FUNCTION notify_change(coll text, doc text, what text) RETURNS void AS $$
-    SELECT pg_notify('retrieval_changes', json_build_object('coll', coll, 'doc', doc, 'what', what)::text);
+CREATE FUNCTION notify_change(origin text, coll text, doc text, what text) RETURNS void AS $$
+    SELECT pg_notify('retrieval_changes', json_build_object('origin', origin, 'coll', coll, 'doc', doc, 'what', what)::text);
 $$ LANGUAGE sql;
