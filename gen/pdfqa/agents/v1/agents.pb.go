@@ -904,7 +904,9 @@ type Run struct {
 	// Passages given to the answerer, best first.
 	Passages []*v1.Passage `protobuf:"bytes,16,rep,name=passages,proto3" json:"passages,omitempty"`
 	// Pipeline used.
-	Mode          AskMode `protobuf:"varint,17,opt,name=mode,proto3,enum=pdfqa.agents.v1.AskMode" json:"mode,omitempty"`
+	Mode AskMode `protobuf:"varint,17,opt,name=mode,proto3,enum=pdfqa.agents.v1.AskMode" json:"mode,omitempty"`
+	// Tenant that owns the run (the asking key's); other tenants cannot see it.
+	Tenant        string `protobuf:"bytes,18,opt,name=tenant,proto3" json:"tenant,omitempty"` // output only
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1056,6 +1058,13 @@ func (x *Run) GetMode() AskMode {
 		return x.Mode
 	}
 	return AskMode_ASK_MODE_UNSPECIFIED
+}
+
+func (x *Run) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // AskResponse is one event of a run.
@@ -1519,7 +1528,7 @@ const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\x06claims\x18\x02 \x03(\v2\x1b.pdfqa.agents.v1.ClaimCheckR\x06claims\"3\n" +
 	"\vStageTiming\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x0e\n" +
-	"\x02ms\x18\x02 \x01(\x01R\x02ms\"\xec\x05\n" +
+	"\x02ms\x18\x02 \x01(\x01R\x02ms\"\x84\x06\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -1545,7 +1554,8 @@ const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\vfinish_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x127\n" +
 	"\bpassages\x18\x10 \x03(\v2\x1b.pdfqa.retrieval.v1.PassageR\bpassages\x12,\n" +
-	"\x04mode\x18\x11 \x01(\x0e2\x18.pdfqa.agents.v1.AskModeR\x04mode\"\xa3\x03\n" +
+	"\x04mode\x18\x11 \x01(\x0e2\x18.pdfqa.agents.v1.AskModeR\x04mode\x12\x16\n" +
+	"\x06tenant\x18\x12 \x01(\tR\x06tenant\"\xa3\x03\n" +
 	"\vAskResponse\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12+\n" +
 	"\x04plan\x18\x02 \x01(\v2\x15.pdfqa.agents.v1.PlanH\x00R\x04plan\x12;\n" +

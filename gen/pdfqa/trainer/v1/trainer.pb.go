@@ -172,7 +172,9 @@ type Dataset struct {
 	// Creation time.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Directory holding the split files and manifest.
-	Path          string `protobuf:"bytes,9,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,9,opt,name=path,proto3" json:"path,omitempty"`
+	// Tenant that owns it (the creating key's); other tenants cannot see it.
+	Tenant        string `protobuf:"bytes,10,opt,name=tenant,proto3" json:"tenant,omitempty"` // output only
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,6 +268,13 @@ func (x *Dataset) GetCreateTime() *timestamppb.Timestamp {
 func (x *Dataset) GetPath() string {
 	if x != nil {
 		return x.Path
+	}
+	return ""
+}
+
+func (x *Dataset) GetTenant() string {
+	if x != nil {
+		return x.Tenant
 	}
 	return ""
 }
@@ -876,7 +885,9 @@ type Job struct {
 	// Evaluation report, once evaluated.
 	Evaluation *EvaluationReport `protobuf:"bytes,13,opt,name=evaluation,proto3" json:"evaluation,omitempty"`
 	// Name of the published adapter, once published.
-	AdapterName   string `protobuf:"bytes,14,opt,name=adapter_name,json=adapterName,proto3" json:"adapter_name,omitempty"`
+	AdapterName string `protobuf:"bytes,14,opt,name=adapter_name,json=adapterName,proto3" json:"adapter_name,omitempty"`
+	// Tenant that owns it (the creating key's); other tenants cannot see it.
+	Tenant        string `protobuf:"bytes,15,opt,name=tenant,proto3" json:"tenant,omitempty"` // output only
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1016,13 @@ func (x *Job) GetEvaluation() *EvaluationReport {
 func (x *Job) GetAdapterName() string {
 	if x != nil {
 		return x.AdapterName
+	}
+	return ""
+}
+
+func (x *Job) GetTenant() string {
+	if x != nil {
+		return x.Tenant
 	}
 	return ""
 }
@@ -2000,7 +2018,7 @@ const file_pdfqa_trainer_v1_trainer_proto_rawDesc = "" +
 	"\n" +
 	"validation\x18\x02 \x01(\x05R\n" +
 	"validation\x12\x12\n" +
-	"\x04test\x18\x03 \x01(\x05R\x04test\"\xe8\x04\n" +
+	"\x04test\x18\x03 \x01(\x05R\x04test\"\x80\x05\n" +
 	"\aDataset\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -2013,7 +2031,9 @@ const file_pdfqa_trainer_v1_trainer_proto_rawDesc = "" +
 	"\bfiltered\x18\a \x03(\v2'.pdfqa.trainer.v1.Dataset.FilteredEntryR\bfiltered\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x12\n" +
-	"\x04path\x18\t \x01(\tR\x04path\x1a9\n" +
+	"\x04path\x18\t \x01(\tR\x04path\x12\x16\n" +
+	"\x06tenant\x18\n" +
+	" \x01(\tR\x06tenant\x1a9\n" +
 	"\vSha256Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
@@ -2064,7 +2084,7 @@ const file_pdfqa_trainer_v1_trainer_proto_rawDesc = "" +
 	" \x01(\x05R\x0fcheckpointEvery\x12\x1e\n" +
 	"\vmax_seq_len\x18\v \x01(\x05R\tmaxSeqLen\x12\x14\n" +
 	"\x05qlora\x18\f \x01(\bR\x05qlora\x12\x12\n" +
-	"\x04seed\x18\r \x01(\x03R\x04seed\"\x93\x04\n" +
+	"\x04seed\x18\r \x01(\x03R\x04seed\"\xab\x04\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2087,7 +2107,8 @@ const file_pdfqa_trainer_v1_trainer_proto_rawDesc = "" +
 	"\n" +
 	"evaluation\x18\r \x01(\v2\".pdfqa.trainer.v1.EvaluationReportR\n" +
 	"evaluation\x12!\n" +
-	"\fadapter_name\x18\x0e \x01(\tR\vadapterName\"f\n" +
+	"\fadapter_name\x18\x0e \x01(\tR\vadapterName\x12\x16\n" +
+	"\x06tenant\x18\x0f \x01(\tR\x06tenant\"f\n" +
 	"\x0fStartJobRequest\x12\x1d\n" +
 	"\n" +
 	"dataset_id\x18\x01 \x01(\tR\tdatasetId\x124\n" +
