@@ -61,6 +61,12 @@ func serve(t *testing.T, f *fake, auth func(*http.Request) error) *httptest.Serv
 	return s
 }
 
+func serveB(b *testing.B, f *fake) string {
+	s := httptest.NewServer(Handler(Options{Backend: f}))
+	b.Cleanup(s.Close)
+	return s.URL
+}
+
 func post(t *testing.T, url, body string) (*http.Response, string) {
 	t.Helper()
 	resp, err := http.Post(url+Prefix+"/chat/completions", "application/json", strings.NewReader(body))
