@@ -67,7 +67,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := f.c
 	return mesh.Up(ctx, mesh.UpOptions{
-		Data: c.Data, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
+		Data: c.Data, Store: c.Store, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
 		Ready: func(m *mesh.Mesh) {
 			fmt.Fprintf(stdout, "pdfqa mesh up: REST http://%s (OpenAPI at /openapi.json), etcd %s, data %s\n",
 				m.Gateway().HTTPAddr, m.Etcd.Endpoint(), c.Data)
@@ -104,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cli.Close()
 	inst, err := mesh.Start(ctx, name, mesh.RunOptions{
 		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
-		Data: c.Data, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
+		Data: c.Data, Store: c.Store, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
 		Security: mesh.Security{Insecure: f.insecure, ServiceToken: os.Getenv(mesh.ServiceTokenEnv), Limits: mesh.ReadLimits(config.Environment())},
 	})
 	if err != nil {

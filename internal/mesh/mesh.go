@@ -45,6 +45,9 @@ type Deps struct {
 	Env   *config.Reader
 	Data  string
 	Cache string
+	// Store is the shared state's server (postgres://…); empty: the
+	// embedded stores in Data.
+	Store string
 }
 
 // Service is a built service ready to register on a gRPC server.
@@ -145,7 +148,7 @@ func buildGateway(_ context.Context, d Deps) (Service, error) {
 
 func buildRetrieval(_ context.Context, d Deps) (Service, error) {
 	set := retrieval.ReadSettings(d.Env)
-	cfg := retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log}
+	cfg := retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, StoreURL: d.Store, BlobsURL: set.Blobs}
 	set.Apply(&cfg)
 	if d.Clients != nil {
 		inf, err := d.Registry.Of(&inferencev1.InferenceService_ServiceDesc)

@@ -30,9 +30,11 @@ type RunOptions struct {
 	HTTPAddr    string // gateway only: REST listen address ("" disables REST)
 	Etcd        *clientv3.Client
 	Data        string
-	Cache       string
-	LogLevel    string
-	LeaseTTL    int64
+	// Store is the shared state's server (postgres://…); empty: embedded.
+	Store    string
+	Cache    string
+	LogLevel string
+	LeaseTTL int64
 	// Security authenticates and bounds callers (the zero value refuses to
 	// start: set ServiceToken, or Insecure).
 	Security Security
@@ -100,7 +102,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Cache: o.Cache})
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Store: o.Store, Cache: o.Cache})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -144,7 +146,9 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 
 // UpOptions configure the whole mesh in one process.
 type UpOptions struct {
-	Data     string
+	Data string
+	// Store is the shared state's server (postgres://…); empty: embedded.
+	Store    string
 	Cache    string
 	HTTPAddr string // REST gateway address (default 127.0.0.1:8080)
 	EtcdAddr string // embedded etcd client address (default 127.0.0.1:0: any free port)
@@ -219,7 +223,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

@@ -22,6 +22,9 @@ type Common struct {
 	Cache string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// Store is the shared state's server (postgres://…); empty: the
+	// embedded stores in Data.
+	Store string
 }
 
 // Env returns the environment variable key, or def when unset or empty.
@@ -52,6 +55,7 @@ var (
 	DataSetting     = Setting{Section: "common", Env: "PDFQA_DATA", Flag: "data", Doc: "data directory"}
 	CacheSetting    = Setting{Section: "common", Env: "PDFQA_CACHE", Flag: "cache", Doc: "model and engine cache directory", DocDefault: "`~/.cache/pdfqa` (the user cache directory)"}
 	LogLevelSetting = Setting{Section: "common", Env: "PDFQA_LOG_LEVEL", Flag: "log-level", Doc: "log level: debug, info, warn, error"}
+	StoreSetting    = Setting{Section: "common", Env: "PDFQA_STORE", Flag: "store", Doc: "shared state on a PostgreSQL server with pgvector (`postgres://user:pass@host/db`), for running services as several replicas; empty: embedded files in the data directory", Secret: true}
 )
 
 // Bind registers the common flags on fs, their defaults from the environment.
@@ -63,6 +67,7 @@ func (c *Common) BindFrom(fs *flag.FlagSet, r *Reader) {
 	r.StringFlag(fs, &c.Data, DataSetting, ".data")
 	r.StringFlag(fs, &c.Cache, CacheSetting, userCache())
 	r.StringFlag(fs, &c.LogLevel, LogLevelSetting, "info")
+	r.StringFlag(fs, &c.Store, StoreSetting, "")
 }
 
 // EtcdEndpoints splits Etcd into endpoints.

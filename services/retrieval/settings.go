@@ -19,6 +19,8 @@ type Settings struct {
 	VectorWeight   float64
 	TableShare     float64
 	InProcessParse bool
+	// Blobs is the blob bucket's URL with a shared store (PDFQA_STORE).
+	Blobs string
 }
 
 // ReadSettings reads retrieval's settings through r: the one place they
@@ -36,6 +38,8 @@ func ReadSettings(r *config.Reader) Settings {
 			"weight of the vector list against BM25's 1 in hybrid search (weighted reciprocal rank fusion)", ""), 0.5),
 		TableShare: r.Float(set("PDFQA_TABLE_SHARE",
 			"share of a search's results kept for table rows when the candidates hold enough of them; negative: none", ""), 0.3),
+		Blobs: r.String(set("PDFQA_BLOBS",
+			"with `--store`: the bucket for uploaded PDFs (gocloud.dev/blob URL: `file:///dir`, or `s3://`, `gs://`, `azblob://` where linked); every replica must reach the same one", "`file://<data>/blobs`"), ""),
 		InProcessParse: r.Bool(set("PDFQA_PARSE_INPROCESS",
 			"`1`: parse PDFs inside the retrieval process instead of supervised worker processes (slower: wazero's per-call interrupt)", "")),
 	}
