@@ -9,7 +9,8 @@
 #
 # Ours runs twice: with the static vectors a document has at READY (hybrid,
 # keyword, vector), and with the contextual vectors the background refinement
-# gives it afterwards ("refined": -embed-model "").
+# gives it afterwards ("refined": -refine: static vectors at READY, then the
+# contextual refinement in the background, searched once it has finished).
 #
 # Environment: OUT (results folder, default a temp dir), PDFQA_CACHE (default
 # ~/.cache/pdfqa: llama-server, models, the bench venv), SCORER (score_qa.py),
@@ -31,7 +32,7 @@ echo "results in $OUT" >&2
 "$OUT/searcheval" -pdfs "$PDFS" -questions "$QUESTIONS" -out "$OUT/ours" -workers "$WORKERS" -cache "$CACHE"
 if [ "${SKIP_REFINED:-0}" != 1 ]; then
   "$OUT/searcheval" -pdfs "$PDFS" -questions "$QUESTIONS" -out "$OUT/refined" -workers "$WORKERS" -cache "$CACHE" \
-    -embed-model "" -modes hybrid,vector
+    -refine -modes hybrid,vector
 fi
 
 # --- LlamaIndex: its own venv keyed by the requirements' hash -----------------

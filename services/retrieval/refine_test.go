@@ -19,9 +19,15 @@ type gatedRefiner struct {
 	open chan struct{}
 	mu   sync.Mutex
 	seen map[string]int
+	name string // "" : "refined-model"
 }
 
-func (g *gatedRefiner) ModelName() string { return "refined-model" }
+func (g *gatedRefiner) ModelName() string {
+	if g.name != "" {
+		return g.name
+	}
+	return "refined-model"
+}
 func (g *gatedRefiner) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	g.mu.Lock()
 	for _, t := range texts {
@@ -44,13 +50,15 @@ func (g *gatedRefiner) distinct() int      { g.mu.Lock(); defer g.mu.Unlock(); r
 func TestBackgroundRefinement(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	ref := &gatedRefiner{Hash: embed.Hash{Dim: 64}, open: make(chan struct{}), seen: map[string]int{}}
+	fast := &gatedRefiner{Hash: embed.Hash{Dim: 384}, open: make(chan struct{}), seen: map[string]int{}, name: "fast-model"}
+	close(fast.open)
 	open := func() *Engine {
 		cfg := testConfig(dir)
-		cfg.Embedder = namedHash{embed.Hash{Dim: 384}, "fast-model"}
+		cfg.Embedder = fast
 		cfg.Refiner = ref
 		e, err := Open(cfg)
 		if err != nil {
@@ -92,6 +100,14 @@ func TestBackgroundRefinement(t *testing.T) {
 	if err != nil || len(res) == 0 || ref.count(query) != 1 {
 		t.Fatalf("search after refinement: %d results, %v, refiner saw the query %d times", len(res), err, ref.count(query))
 	}
+	// Hybrid search over the refined collection fuses both vector lists
+	// with BM25: the query is embedded by both models.
+	before := fast.count(query)
+	hq := q
+	hq.Mode = ModeHybrid
+	if res, err := e.Search(ctx, hq); err != nil || len(res) == 0 || ref.count(query) != 2 || fast.count(query) != before+1 {
+		t.Fatalf("hybrid after refinement: %d results, %v, refiner saw the query %d times, fast model %d (was %d)", len(res), err, ref.count(query), fast.count(query), before)
+	}
 	e.Close()
 
 	// Refined vectors are durable: after a restart the collection is
@@ -100,7 +116,7 @@ func TestBackgroundRefinement(t *testing.T) {
 	e = open()
 	defer e.Close()
 	res, err = e.Search(ctx, q)
-	if err != nil || len(res) == 0 || ref.count(query) != 2 {
+	if err != nil || len(res) == 0 || ref.count(query) != 3 {
 		t.Fatalf("after restart: %d results, %v, query seen %d times", len(res), err, ref.count(query))
 	}
 	time.Sleep(200 * time.Millisecond)

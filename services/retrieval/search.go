@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -116,25 +117,37 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 // search runs one fused search over the allowed documents (nil: all).
 func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]Result, error) {
 	depth := max(fuseDepth, 3*q.TopK)
+	w := e.cfg.VectorWeight
+	if q.VectorWeight > 0 {
+		w = q.VectorWeight
+	}
 	var lists [][]index.Hit
+	var weights []float64
 	if q.Mode != ModeVector {
 		bm, err := e.bm25(q.Collection, q.Text, depth, allow)
 		if err != nil {
 			return nil, err
 		}
-		lists = append(lists, bm)
+		lists, weights = append(lists, bm), append(weights, 1)
 	}
 	if q.Mode != ModeKeyword && e.emb != nil {
+		refined := e.cache.refinedReady(q.Collection)
 		emb, vecs := e.emb, e.cache.fast
-		if e.cache.refinedReady(q.Collection) {
+		if refined {
 			emb, vecs = e.cfg.Refiner, e.cache.refined
 		}
-		ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		v, err := emb.Embed(ectx, []string{q.Text})
-		cancel()
+		v, err := embedQuery(ctx, emb, q.Text)
 		switch {
-		case err == nil && len(v) == 1:
-			lists = append(lists, vecs(q.Collection).Search(v[0], depth, allow))
+		case err == nil:
+			lists, weights = append(lists, vecs(q.Collection).Search(v, depth, allow)), append(weights, w)
+			if refined && q.Mode != ModeVector {
+				// Hybrid search over refined documents fuses the fast
+				// vectors too, at the same weight: the two models miss
+				// different passages, and the fast query costs microseconds.
+				if fv, err := embedQuery(ctx, e.emb, q.Text); err == nil {
+					lists, weights = append(lists, e.cache.fast(q.Collection).Search(fv, depth, allow)), append(weights, w)
+				}
+			}
 		case q.Mode == ModeVector:
 			return nil, fmt.Errorf("vector search: %w", err)
 		default:
@@ -145,11 +158,7 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if len(lists) == 1 {
 		hits = lists[0]
 	} else {
-		w := e.cfg.VectorWeight
-		if q.VectorWeight > 0 {
-			w = q.VectorWeight
-		}
-		hits = index.WeightedRRF(index.RRFK, []float64{1, w}, lists...)
+		hits = index.WeightedRRF(index.RRFK, weights, lists...)
 	}
 	n := q.TopK
 	if q.Rerank {
@@ -192,6 +201,20 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		out = out[:q.TopK]
 	}
 	return out, nil
+}
+
+// embedQuery embeds one query under its own deadline.
+func embedQuery(ctx context.Context, emb embed.Embedder, text string) ([]float32, error) {
+	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := emb.Embed(ectx, []string{text})
+	if err == nil && len(v) != 1 {
+		err = fmt.Errorf("embedder returned %d vectors for 1 query", len(v))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v[0], nil
 }
 
 // selectResults keeps n of the candidates rs (best first): at most perDoc

@@ -68,6 +68,7 @@ type Summary struct {
 	MeanTokens    float64            `json:"mean_chunk_tokens"`
 	MeanChars     float64            `json:"mean_chunk_chars"`
 	IngestSeconds float64            `json:"ingest_seconds"`
+	RefineSeconds float64            `json:"refine_seconds,omitempty"`
 	PagesPerSec   float64            `json:"pages_per_second"`
 	Embedder      string             `json:"embedder"`
 	Workers       int                `json:"workers"`
@@ -123,6 +124,7 @@ func run() error {
 	noCards := flag.Bool("no-cards", false, "ablation: no document cards in the index")
 	noTables := flag.Bool("no-tables", false, "ablation: no table detection")
 	noExpand := flag.Bool("no-expansion", false, "ablation: no financial query expansion")
+	refine := flag.Bool("refine", false, "as the mesh does: static vectors at READY, then the background refinement with the contextual model; search once every document is refined")
 	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
 	flag.Parse()
 	if *cache == "" {
@@ -210,6 +212,14 @@ func run() error {
 	defer os.RemoveAll(tmp)
 	rcfg := retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
 		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand}
+	if *refine {
+		if emb == nil {
+			return errors.New("-refine needs an embedder (-inference)")
+		}
+		r := emb.(rpcEmbedder)
+		r.model = "" // the contextual MiniLM engine
+		rcfg.Refiner = r
+	}
 	retrieval.ReadSettings(config.Environment()).Apply(&rcfg) // PDFQA_VECTOR_WEIGHT, PDFQA_TABLE_SHARE, ...
 	eng, err := retrieval.Open(rcfg)
 	if err != nil {
@@ -258,6 +268,25 @@ func run() error {
 		sum.Warnings = append(sum.Warnings, d.Warnings...)
 	}
 	sum.IngestSeconds = took.Seconds()
+	if *refine { // searches wait for the background refinement of every document
+		rstart := time.Now()
+		for {
+			n := 0
+			for _, d := range docs {
+				if cur, err := eng.Document(coll, d.ID); err == nil && cur.RefinedModel != "" {
+					n++
+				}
+			}
+			if n == len(docs) {
+				break
+			}
+			if time.Since(rstart) > 30*time.Minute {
+				return fmt.Errorf("refinement: %d of %d documents after 30 min", n, len(docs))
+			}
+			time.Sleep(2 * time.Second)
+		}
+		sum.RefineSeconds = time.Since(rstart).Seconds()
+	}
 	sum.PagesPerSec = float64(sum.Pages) / took.Seconds()
 	fmt.Fprintf(os.Stderr, "ingested %d PDFs, %d pages, %d chunks in %.2fs (%.1f pages/s), embedder: %s\n",
 		len(pdfs), sum.Pages, sum.Chunks, took.Seconds(), sum.PagesPerSec, sum.Embedder)
