@@ -35,6 +35,10 @@ type RunOptions struct {
 	Cache    string
 	LogLevel string
 	LeaseTTL int64
+	// Tracing feeds the instance's spans (service.name = its name); nil:
+	// the instance's own, read from the OTEL_* environment
+	// (telemetry.NewTracing) and flushed when it stops.
+	Tracing *telemetry.Tracing
 	// Security authenticates and bounds callers (the zero value refuses to
 	// start: set ServiceToken, or Insecure).
 	Security Security
@@ -71,9 +75,25 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if o.Security.Insecure {
 		log.Warn("running WITHOUT authentication (--insecure-no-auth): anyone who reaches this service reads and deletes everything; local development only")
 	}
+	tracing, ownTracing, started := o.Tracing, false, false
+	if tracing == nil {
+		if tracing, err = telemetry.NewTracing(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ownTracing = true
+		defer func() {
+			if !started {
+				_ = tracing.Shutdown(context.Background())
+			}
+		}()
+	}
+	if e := tracing.Exporter(); e != "" && ownTracing {
+		log.Info("exporting traces", slog.String("exporter", e))
+	}
+	tp := tracing.Provider(name)
 	srv, err := server.New(server.Options{
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
-		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()},
+		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()}, TracerProvider: tp,
 		// The chain every call runs through, outermost first: a cross-cutting
 		// check is one more link here; the guard adds auth, the per-key rate
 		// limit, the deadline cap and the concurrent-answer cap.
@@ -91,6 +111,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	clients.Trace(tp)
 	if !o.Security.Insecure {
 		var front *auth.Policy
 		if u.Fronts {
@@ -120,6 +141,8 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 			return nil, err
 		}
 		h = g.http(h)
+		// A span per API request: the root of its trace.
+		h = telemetry.HTTPServerTracing(h, tp, name)
 		h = webui.Mount(h) // the web UI at / and /ui/; the API as before
 		lis, err := net.Listen("tcp", o.HTTPAddr)
 		if err != nil {
@@ -139,8 +162,14 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 		}
 		_ = svc.Close()
 		_ = clients.Close()
+		if ownTracing {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = tracing.Shutdown(sctx) // the last spans' batch
+			cancel()
+		}
 		inst.done <- err
 	}()
+	started = true
 	return inst, nil
 }
 
@@ -155,6 +184,9 @@ type UpOptions struct {
 	LogLevel string
 	// Insecure runs without authentication (--insecure-no-auth).
 	Insecure bool
+	// Tracing feeds every instance's spans; nil: read from the OTEL_*
+	// environment (telemetry.NewTracing) and flushed when the mesh stops.
+	Tracing *telemetry.Tracing
 	// Ready is called once every service is registered and serving.
 	Ready func(m *Mesh)
 }
@@ -208,6 +240,19 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	defer cli.Close()
 	m := &Mesh{Etcd: etcd, Client: cli}
+	if o.Tracing == nil {
+		if o.Tracing, err = telemetry.NewTracing(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = o.Tracing.Shutdown(sctx) // the last spans' batch
+			cancel()
+		}()
+		if e := o.Tracing.Exporter(); e != "" {
+			slog.Info("exporting traces", slog.String("exporter", e))
+		}
+	}
 	sec := Security{Insecure: o.Insecure, Limits: ReadLimits(config.Environment())}
 	if !o.Insecure {
 		// One token for this start's services; an admin key on first start.
@@ -223,7 +268,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

@@ -1,6 +1,7 @@
 // Package client dials pdfqa services: once per downstream, resolved through
 // etcd with round_robin balancing, each call under a deadline, retried when
-// idempotent, and guarded by that downstream's circuit breaker.
+// idempotent, traced (otelgrpc) and guarded by that downstream's circuit
+// breaker.
 package client
 
 import (
@@ -13,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	gresolver "google.golang.org/grpc/resolver"
@@ -60,6 +63,16 @@ type Factory struct {
 	brks   map[string]*breaker.Breaker
 	unary  []grpc.UnaryClientInterceptor
 	stream []grpc.StreamClientInterceptor
+	tracer trace.TracerProvider
+}
+
+// Trace makes the client spans of every connection dialed after it with tp
+// (otelgrpc: a span per call, its context sent to the callee). Without it,
+// the global provider (a no-op unless the program sets one).
+func (f *Factory) Trace(tp trace.TracerProvider) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tracer = tp
 }
 
 // Use adds client interceptors to every connection dialed after it (the
@@ -160,7 +173,11 @@ func (f *Factory) Conn(d Downstream) (*grpc.ClientConn, error) {
 		return c, nil
 	}
 	target := discovery.Target(d.Service)
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	tp := f.tracer
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(telemetry.GRPCClientTracing(tp))}
 	if d.Address != "" {
 		target = "passthrough:///" + d.Address
 	} else {

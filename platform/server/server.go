@@ -1,6 +1,7 @@
-// Package server builds and runs a pdfqa gRPC server: an interceptor chain
-// given as a list of links (by default request id, metrics, logging,
-// recovery; see interceptors.go), grpc.health.v1, reflection, a
+// Package server builds and runs a pdfqa gRPC server: an OpenTelemetry
+// span per call (otelgrpc), an interceptor chain given as a list of links
+// (by default request id, metrics, logging, recovery; see
+// interceptors.go), grpc.health.v1, reflection, a
 // /metrics endpoint, etcd registration and graceful shutdown.
 package server
 
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -49,6 +52,10 @@ type Options struct {
 	// (nil: DefaultInterceptors; empty: none). The instance header is set
 	// after it, by the server itself.
 	Interceptors []Interceptor
+	// TracerProvider makes each call's server span (otelgrpc stats handler,
+	// child of the caller's traceparent; health checks untraced). Nil: the
+	// global provider (a no-op unless the program sets one).
+	TracerProvider oteltrace.TracerProvider
 	// Extra server options (e.g. message size limits).
 	ServerOptions []grpc.ServerOption
 }
@@ -92,7 +99,12 @@ func New(opts Options) (*Server, error) {
 	if links == nil {
 		links = DefaultInterceptors(log, m)
 	}
-	sopts := append(chain(links), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20))
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	sopts := append(chain(links), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
+		grpc.StatsHandler(telemetry.GRPCServerTracing(tp)))
 	sopts = append(sopts, opts.ServerOptions...)
 	srv := &Server{opts: opts, Metrics: m, log: log}
 	sopts = append(sopts, grpc.ChainUnaryInterceptor(srv.unaryInstanceHeader), grpc.ChainStreamInterceptor(srv.streamInstanceHeader))

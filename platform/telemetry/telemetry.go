@@ -1,5 +1,6 @@
-// Package telemetry holds the structured logger, request-id propagation and
-// Prometheus metrics shared by every pdfqa service.
+// Package telemetry holds the structured logger, request-id propagation,
+// OpenTelemetry tracing (tracing.go) and Prometheus metrics shared by every
+// pdfqa service.
 package telemetry
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -56,13 +58,16 @@ func ValidRequestID(id string) bool {
 	return true
 }
 
+// requestIDFromIncoming is the caller's request id when valid (tagged on
+// the call's span when it is not its trace id), else the call's trace id.
 func requestIDFromIncoming(ctx context.Context) string {
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get(RequestIDHeader); len(v) > 0 && ValidRequestID(v[0]) {
+			TagRequestID(ctx, v[0])
 			return v[0]
 		}
 	}
-	return NewRequestID()
+	return NewRequestIDFor(ctx)
 }
 
 // UnaryServerRequestID takes the caller's request id (or makes one), puts it
@@ -116,12 +121,17 @@ func StreamClientRequestID() grpc.StreamClientInterceptor {
 	}
 }
 
-// contextHandler adds the request id of the record's context to every record.
+// contextHandler adds the request id of the record's context to every
+// record, and the trace and span ids of its span (the request id is the
+// trace id unless the caller chose its own).
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -228,12 +228,15 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // withRequestID gives every HTTP request a request id (the caller's
-// X-Request-Id when valid) that follows it to every service it reaches.
+// X-Request-Id when valid, else the trace id of the request's span) that
+// follows it to every service it reaches.
 func withRequestID(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !telemetry.ValidRequestID(id) {
-			id = telemetry.NewRequestID()
+		if telemetry.ValidRequestID(id) {
+			telemetry.TagRequestID(r.Context(), id)
+		} else {
+			id = telemetry.NewRequestIDFor(r.Context())
 		}
 		w.Header().Set("X-Request-Id", id)
 		h.ServeHTTP(w, r.WithContext(telemetry.WithRequestID(r.Context(), id)))

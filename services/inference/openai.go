@@ -10,6 +10,7 @@ import (
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/breaker"
+	"github.com/pdfqa/pdfqa/platform/telemetry"
 	"github.com/pdfqa/pdfqa/services/inference/engine"
 )
 
@@ -45,7 +46,7 @@ func newOpenAIBackend(cfg Config) (*openAIBackend, error) {
 	if cfg.OpenAIKey != "" {
 		rt = bearer{key: cfg.OpenAIKey, next: rt}
 	}
-	hc := &http.Client{Transport: rt}
+	hc := &http.Client{Transport: telemetry.HTTPClientTracing(rt)} // a client span per upstream request
 	chat := engine.NewClient(engine.StaticEndpoint(base), hc)
 	chat.Model = cfg.OpenAIChatModel
 	emb := engine.NewClient(engine.StaticEndpoint(base), hc)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pdfqa/pdfqa/platform/telemetry"
 	"github.com/pdfqa/pdfqa/platform/vec"
 	"io"
 	"math"
@@ -52,8 +53,9 @@ func NewClient(ep Endpoint, httpClient *http.Client) *Client {
 		// No keep-alive: llama-server may close a connection right after a
 		// streamed response, and a POST sent on that pooled connection fails
 		// with EOF (Go does not replay POSTs). A fresh loopback connection per
-		// request costs ~0.1 ms.
-		httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		// request costs ~0.1 ms. Each request is a client span under the
+		// caller's (its traceparent sent).
+		httpClient = &http.Client{Transport: telemetry.HTTPClientTracing(&http.Transport{DisableKeepAlives: true})}
 	}
 	return &Client{ep: ep, http: httpClient, EmbedBatch: 32}
 }
