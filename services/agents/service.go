@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
@@ -74,6 +75,7 @@ func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServe
 		return errs.Status(err)
 	}
 	run := ask.NewRun(runstore.NewID(), req)
+	run.Tenant = auth.Tenant(stream.Context())
 	err = engine.Invoke(stream.Context(), req, run, ask.Sink{Emit: stream.Send, Save: s.save})
 	s.log.Info("ask", slog.String("run_id", run.GetId()), slog.String("status", run.GetStatus().String()),
 		slog.Bool("degraded", run.GetDegraded()), slog.Any("err", err))
@@ -101,7 +103,7 @@ func (s *Service) engineFor(ctx context.Context) (*ask.Engine, error) {
 }
 
 // GetRun returns a run.
-func (s *Service) GetRun(_ context.Context, req *agentsv1.GetRunRequest) (*agentsv1.GetRunResponse, error) {
+func (s *Service) GetRun(ctx context.Context, req *agentsv1.GetRunRequest) (*agentsv1.GetRunResponse, error) {
 	if req.GetRunId() == "" {
 		return nil, errs.Status(errors.Join(ask.ErrInvalid, errors.New("run_id is required")))
 	}
@@ -109,11 +111,14 @@ func (s *Service) GetRun(_ context.Context, req *agentsv1.GetRunRequest) (*agent
 	if err != nil {
 		return nil, errs.Status(err)
 	}
+	if !ownRun(ctx, run) {
+		return nil, errs.Status(runstore.ErrNotFound) // another tenant's run is not found, not forbidden
+	}
 	return &agentsv1.GetRunResponse{Run: run}, nil
 }
 
 // ListRuns lists runs, newest first.
-func (s *Service) ListRuns(_ context.Context, req *agentsv1.ListRunsRequest) (*agentsv1.ListRunsResponse, error) {
+func (s *Service) ListRuns(ctx context.Context, req *agentsv1.ListRunsRequest) (*agentsv1.ListRunsResponse, error) {
 	limit := int(req.GetLimit())
 	if limit <= 0 {
 		limit = 50
@@ -121,9 +126,19 @@ func (s *Service) ListRuns(_ context.Context, req *agentsv1.ListRunsRequest) (*a
 	if limit > 1000 {
 		return nil, errs.Status(errors.Join(ask.ErrInvalid, errors.New("limit must be at most 1000")))
 	}
-	runs, err := s.runs.List(limit)
+	runs, err := s.runs.List(limit, func(r *agentsv1.Run) bool { return ownRun(ctx, r) })
 	if err != nil {
 		return nil, errs.Status(err)
 	}
 	return &agentsv1.ListRunsResponse{Runs: runs}, nil
+}
+
+// ownRun says whether run belongs to the caller's tenant (runs from before
+// tenants are the default tenant's).
+func ownRun(ctx context.Context, run *agentsv1.Run) bool {
+	t := run.GetTenant()
+	if t == "" {
+		t = auth.DefaultTenant
+	}
+	return t == auth.Tenant(ctx)
 }

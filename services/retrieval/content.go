@@ -21,8 +21,12 @@ func (e *Engine) DocumentContent(coll, id string) ([]byte, string, error) {
 
 // GetDocumentContent returns a document's PDF bytes (the web UI's viewer
 // draws its pages with PDF.js).
-func (s *Service) GetDocumentContent(_ context.Context, r *retrievalv1.GetDocumentContentRequest) (*retrievalv1.GetDocumentContentResponse, error) {
-	data, name, err := s.e.DocumentContent(r.GetCollection(), r.GetDocumentId())
+func (s *Service) GetDocumentContent(ctx context.Context, r *retrievalv1.GetDocumentContentRequest) (*retrievalv1.GetDocumentContentResponse, error) {
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	data, name, err := s.e.DocumentContent(c, r.GetDocumentId())
 	if err != nil {
 		return nil, errTable.Status(err)
 	}

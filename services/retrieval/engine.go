@@ -324,11 +324,13 @@ func (e *Engine) Close() error {
 	return errors.Join(e.st.Close(), e.blobs.Close())
 }
 
-var collName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+// collName is a collection's name, qualified by its tenant unless it is the
+// default tenant's (tenant.go).
+var collName = regexp.MustCompile(`^(?:[a-z0-9][a-z0-9-]{0,62}~)?[A-Za-z0-9._-]{1,128}$`)
 
 func checkColl(name string) error {
 	if !collName.MatchString(name) {
-		return fmt.Errorf("%w: collection name %q: use 1-128 letters, digits, '-', '_' or '.'", ErrInvalid, name)
+		return fmt.Errorf("%w: collection name %q: use 1-128 letters, digits, '-', '_' or '.'", ErrInvalid, publicColl(name))
 	}
 	return nil
 }

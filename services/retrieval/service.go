@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
@@ -72,7 +73,7 @@ func (s *Service) Register(g *grpc.Server) { retrievalv1.RegisterRetrievalServic
 func (s *Service) Close() error { return s.e.Close() }
 
 func collPB(c store.Collection) *retrievalv1.Collection {
-	return &retrievalv1.Collection{Name: c.Name, DocumentCount: int32(c.Documents), ChunkCount: c.Chunks, CreateTime: timestamppb.New(c.CreateTime)}
+	return &retrievalv1.Collection{Name: publicColl(c.Name), DocumentCount: int32(c.Documents), ChunkCount: c.Chunks, CreateTime: timestamppb.New(c.CreateTime)}
 }
 
 var states = map[string]retrievalv1.DocumentState{
@@ -89,7 +90,7 @@ var kinds = map[string]retrievalv1.PassageKind{
 }
 
 func docPB(d store.Document) *retrievalv1.Document {
-	return &retrievalv1.Document{Id: d.ID, Collection: d.Collection, Name: d.Name, Sha256: d.SHA256, SizeBytes: d.Size,
+	return &retrievalv1.Document{Id: d.ID, Collection: publicColl(d.Collection), Name: d.Name, Sha256: d.SHA256, SizeBytes: d.Size,
 		PageCount: int32(d.Pages), State: states[d.State], Error: d.Error, ChunkCount: int32(d.Chunks), Metadata: d.Metadata,
 		CreateTime: timestamppb.New(d.CreateTime), UpdateTime: timestamppb.New(d.UpdateTime), OcrPages: d.OCRPages, Warnings: d.Warnings,
 		EmbeddingModel: d.EmbedModel, RefinedModel: d.RefinedModel, Card: cardPB(d.Card)}
@@ -124,41 +125,57 @@ func required(what, v string) error {
 }
 
 // CreateCollection creates a collection (returning it unchanged if it exists).
-func (s *Service) CreateCollection(_ context.Context, r *retrievalv1.CreateCollectionRequest) (*retrievalv1.CreateCollectionResponse, error) {
-	c, err := s.e.CreateCollection(r.GetName())
+func (s *Service) CreateCollection(ctx context.Context, r *retrievalv1.CreateCollectionRequest) (*retrievalv1.CreateCollectionResponse, error) {
+	name, err := coll(ctx, r.GetName())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	c, err := s.e.CreateCollection(name)
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.CreateCollectionResponse{Collection: collPB(c)}, nil
 }
 
-// ListCollections lists collections.
-func (s *Service) ListCollections(context.Context, *retrievalv1.ListCollectionsRequest) (*retrievalv1.ListCollectionsResponse, error) {
+// ListCollections lists the caller's tenant's collections.
+func (s *Service) ListCollections(ctx context.Context, _ *retrievalv1.ListCollectionsRequest) (*retrievalv1.ListCollectionsResponse, error) {
 	cs, err := s.e.ListCollections()
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
 	out := &retrievalv1.ListCollectionsResponse{}
+	tenant := auth.Tenant(ctx)
 	for _, c := range cs {
+		if t, _ := splitColl(c.Name); t != tenant {
+			continue
+		}
 		out.Collections = append(out.Collections, collPB(c))
 	}
 	return out, nil
 }
 
 // DeleteCollection deletes a collection.
-func (s *Service) DeleteCollection(_ context.Context, r *retrievalv1.DeleteCollectionRequest) (*retrievalv1.DeleteCollectionResponse, error) {
+func (s *Service) DeleteCollection(ctx context.Context, r *retrievalv1.DeleteCollectionRequest) (*retrievalv1.DeleteCollectionResponse, error) {
 	if err := required("name", r.GetName()); err != nil {
 		return nil, errTable.Status(err)
 	}
-	if err := s.e.DeleteCollection(r.GetName()); err != nil {
+	name, err := coll(ctx, r.GetName())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	if err := s.e.DeleteCollection(name); err != nil {
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.DeleteCollectionResponse{}, nil
 }
 
 // UploadDocument stores a PDF and starts ingestion.
-func (s *Service) UploadDocument(_ context.Context, r *retrievalv1.UploadDocumentRequest) (*retrievalv1.UploadDocumentResponse, error) {
-	d, dup, err := s.e.Upload(r.GetCollection(), r.GetName(), r.GetContent(), r.GetPassword())
+func (s *Service) UploadDocument(ctx context.Context, r *retrievalv1.UploadDocumentRequest) (*retrievalv1.UploadDocumentResponse, error) {
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	d, dup, err := s.e.Upload(c, r.GetName(), r.GetContent(), r.GetPassword())
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -166,8 +183,12 @@ func (s *Service) UploadDocument(_ context.Context, r *retrievalv1.UploadDocumen
 }
 
 // GetDocument returns a document.
-func (s *Service) GetDocument(_ context.Context, r *retrievalv1.GetDocumentRequest) (*retrievalv1.GetDocumentResponse, error) {
-	d, err := s.e.Document(r.GetCollection(), r.GetDocumentId())
+func (s *Service) GetDocument(ctx context.Context, r *retrievalv1.GetDocumentRequest) (*retrievalv1.GetDocumentResponse, error) {
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	d, err := s.e.Document(c, r.GetDocumentId())
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -175,8 +196,12 @@ func (s *Service) GetDocument(_ context.Context, r *retrievalv1.GetDocumentReque
 }
 
 // ListDocuments lists documents.
-func (s *Service) ListDocuments(_ context.Context, r *retrievalv1.ListDocumentsRequest) (*retrievalv1.ListDocumentsResponse, error) {
-	ds, err := s.e.Documents(r.GetCollection())
+func (s *Service) ListDocuments(ctx context.Context, r *retrievalv1.ListDocumentsRequest) (*retrievalv1.ListDocumentsResponse, error) {
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	ds, err := s.e.Documents(c)
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -188,8 +213,12 @@ func (s *Service) ListDocuments(_ context.Context, r *retrievalv1.ListDocumentsR
 }
 
 // DeleteDocument deletes a document.
-func (s *Service) DeleteDocument(_ context.Context, r *retrievalv1.DeleteDocumentRequest) (*retrievalv1.DeleteDocumentResponse, error) {
-	if err := s.e.DeleteDocument(r.GetCollection(), r.GetDocumentId()); err != nil {
+func (s *Service) DeleteDocument(ctx context.Context, r *retrievalv1.DeleteDocumentRequest) (*retrievalv1.DeleteDocumentResponse, error) {
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	if err := s.e.DeleteDocument(c, r.GetDocumentId()); err != nil {
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.DeleteDocumentResponse{}, nil
@@ -197,7 +226,11 @@ func (s *Service) DeleteDocument(_ context.Context, r *retrievalv1.DeleteDocumen
 
 // WatchIngestion streams ingestion progress until READY or FAILED.
 func (s *Service) WatchIngestion(r *retrievalv1.WatchIngestionRequest, st grpc.ServerStreamingServer[retrievalv1.WatchIngestionResponse]) error {
-	err := s.e.Watch(st.Context(), r.GetCollection(), r.GetDocumentId(), func(ev Event) error {
+	c, err := coll(st.Context(), r.GetCollection())
+	if err != nil {
+		return errTable.Status(err)
+	}
+	err = s.e.Watch(st.Context(), c, r.GetDocumentId(), func(ev Event) error {
 		return st.Send(&retrievalv1.WatchIngestionResponse{DocumentId: ev.DocID, Stage: ev.Stage, State: states[ev.State],
 			Done: int32(ev.Done), Total: int32(ev.Total), Message: ev.Message, Time: timestamppb.New(ev.Time)})
 	})
@@ -217,44 +250,55 @@ func (s *Service) Search(ctx context.Context, r *retrievalv1.SearchRequest) (*re
 	if !ok || r.GetTopK() < 0 {
 		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("bad mode or top_k")))
 	}
-	rs, err := s.e.Search(ctx, Query{Collection: r.GetCollection(), Text: r.GetQuery(), TopK: int(r.GetTopK()),
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	rs, err := s.e.Search(ctx, Query{Collection: c, Text: r.GetQuery(), TopK: int(r.GetTopK()),
 		DocIDs: r.GetDocumentIds(), Mode: mode, Rerank: r.GetRerank(), MaxPerDoc: int(r.GetMaxPerDocument())})
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
 	out := &retrievalv1.SearchResponse{}
 	for _, x := range rs {
-		out.Passages = append(out.Passages, passagePB(x.Chunk, x.Score, s.e.cardOf(r.GetCollection(), x.Chunk.DocID)))
+		out.Passages = append(out.Passages, passagePB(x.Chunk, x.Score, s.e.cardOf(c, x.Chunk.DocID)))
 	}
 	return out, nil
 }
 
 // ListChunks pages through chunks.
-func (s *Service) ListChunks(_ context.Context, r *retrievalv1.ListChunksRequest) (*retrievalv1.ListChunksResponse, error) {
+func (s *Service) ListChunks(ctx context.Context, r *retrievalv1.ListChunksRequest) (*retrievalv1.ListChunksResponse, error) {
 	if r.GetPageSize() < 0 {
 		return nil, errTable.Status(errors.Join(ErrInvalid, errors.New("page_size < 0")))
 	}
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
 	var cs []store.Chunk
 	var next string
-	var err error
 	if r.GetTableId() != "" {
-		cs, err = s.e.TableChunks(r.GetCollection(), r.GetDocumentId(), r.GetTableId())
+		cs, err = s.e.TableChunks(c, r.GetDocumentId(), r.GetTableId())
 	} else {
-		cs, next, err = s.e.ListChunks(r.GetCollection(), r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
+		cs, next, err = s.e.ListChunks(c, r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
 	}
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
 	out := &retrievalv1.ListChunksResponse{NextPageToken: next}
-	for _, c := range cs {
-		out.Chunks = append(out.Chunks, passagePB(c, 0, s.e.cardOf(r.GetCollection(), c.DocID)))
+	for _, ch := range cs {
+		out.Chunks = append(out.Chunks, passagePB(ch, 0, s.e.cardOf(c, ch.DocID)))
 	}
 	return out, nil
 }
 
 // RenderPage renders a page as PNG.
 func (s *Service) RenderPage(ctx context.Context, r *retrievalv1.RenderPageRequest) (*retrievalv1.RenderPageResponse, error) {
-	png, w, h, err := s.e.RenderPage(ctx, r.GetCollection(), r.GetDocumentId(), int(r.GetPage()), int(r.GetDpi()))
+	c, err := coll(ctx, r.GetCollection())
+	if err != nil {
+		return nil, errTable.Status(err)
+	}
+	png, w, h, err := s.e.RenderPage(ctx, c, r.GetDocumentId(), int(r.GetPage()), int(r.GetDpi()))
 	if err != nil {
 		return nil, errTable.Status(err)
 	}

@@ -194,7 +194,7 @@ func (s *Service) startJob(datasetID string, cfg *trainerv1.LoraConfig) (*traine
 	}
 	id := newID("job")
 	now := timestamppb.Now()
-	j := &trainerv1.Job{Id: id, DatasetId: datasetID, State: trainerv1.JobState_JOB_STATE_QUEUED, Config: c,
+	j := &trainerv1.Job{Id: id, DatasetId: datasetID, State: trainerv1.JobState_JOB_STATE_QUEUED, Config: c, Tenant: ds.GetTenant(),
 		OutputDir: filepath.Join(s.store.jobDir(id), "out"), CreateTime: now, UpdateTime: now}
 	if err := os.MkdirAll(j.OutputDir, 0o755); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/auth"
 )
 
 // defaultMaxExamples bounds BuildDataset's generation work.
@@ -56,11 +57,12 @@ func (s *Service) buildDataset(ctx context.Context, req *trainerv1.BuildDatasetR
 	}
 	gen := s.gen.Settings()
 	gen["pairs_per_chunk"], gen["seed"], gen["chunks"] = "2", fmt.Sprint(req.GetSeed()), fmt.Sprint(len(chunks))
-	d := &trainerv1.Dataset{Id: newID("ds"), Collection: req.GetCollection(), Generator: gen, ChatTemplate: s.cfg.chatTemplate(), Filtered: filtered}
+	d := &trainerv1.Dataset{Id: newID("ds"), Collection: req.GetCollection(), Generator: gen, ChatTemplate: s.cfg.chatTemplate(), Filtered: filtered,
+		Tenant: auth.Tenant(ctx)}
 	return s.store.writeDataset(d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
 }
 
-func (s *Service) importDataset(req *trainerv1.ImportDatasetRequest) (*trainerv1.Dataset, error) {
+func (s *Service) importDataset(ctx context.Context, req *trainerv1.ImportDatasetRequest) (*trainerv1.Dataset, error) {
 	if req.GetValidationFraction() < 0 || req.GetTestFraction() < 0 || req.GetValidationFraction()+req.GetTestFraction() >= 1 {
 		return nil, fmt.Errorf("%w: fractions must be in [0, 1) with a sum below 1", ErrInvalid)
 	}
@@ -68,7 +70,7 @@ func (s *Service) importDataset(req *trainerv1.ImportDatasetRequest) (*trainerv1
 	if err != nil {
 		return nil, err
 	}
-	d := &trainerv1.Dataset{Id: newID("ds"), Generator: map[string]string{"source": "import"}, ChatTemplate: s.cfg.chatTemplate()}
+	d := &trainerv1.Dataset{Id: newID("ds"), Generator: map[string]string{"source": "import"}, ChatTemplate: s.cfg.chatTemplate(), Tenant: auth.Tenant(ctx)}
 	return s.store.writeDataset(d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
 }
 

@@ -99,8 +99,8 @@ func (s *Service) BuildDataset(ctx context.Context, req *trainerv1.BuildDatasetR
 }
 
 // ImportDataset imports user JSONL.
-func (s *Service) ImportDataset(_ context.Context, req *trainerv1.ImportDatasetRequest) (*trainerv1.ImportDatasetResponse, error) {
-	d, err := s.importDataset(req)
+func (s *Service) ImportDataset(ctx context.Context, req *trainerv1.ImportDatasetRequest) (*trainerv1.ImportDatasetResponse, error) {
+	d, err := s.importDataset(ctx, req)
 	if err != nil {
 		return nil, errs.Status(err)
 	}
@@ -108,8 +108,8 @@ func (s *Service) ImportDataset(_ context.Context, req *trainerv1.ImportDatasetR
 }
 
 // GetDataset returns a dataset's manifest.
-func (s *Service) GetDataset(_ context.Context, req *trainerv1.GetDatasetRequest) (*trainerv1.GetDatasetResponse, error) {
-	d, err := s.store.dataset(req.GetDatasetId())
+func (s *Service) GetDataset(ctx context.Context, req *trainerv1.GetDatasetRequest) (*trainerv1.GetDatasetResponse, error) {
+	d, err := s.ownDataset(ctx, req.GetDatasetId())
 	if err != nil {
 		return nil, errs.Status(err)
 	}
@@ -117,16 +117,19 @@ func (s *Service) GetDataset(_ context.Context, req *trainerv1.GetDatasetRequest
 }
 
 // ListDatasets lists datasets, newest first.
-func (s *Service) ListDatasets(context.Context, *trainerv1.ListDatasetsRequest) (*trainerv1.ListDatasetsResponse, error) {
+func (s *Service) ListDatasets(ctx context.Context, _ *trainerv1.ListDatasetsRequest) (*trainerv1.ListDatasetsResponse, error) {
 	ds, err := s.store.datasets()
 	if err != nil {
 		return nil, errs.Status(err)
 	}
-	return &trainerv1.ListDatasetsResponse{Datasets: ds}, nil
+	return &trainerv1.ListDatasetsResponse{Datasets: mine(ctx, ds)}, nil
 }
 
 // StartJob starts training.
-func (s *Service) StartJob(_ context.Context, req *trainerv1.StartJobRequest) (*trainerv1.StartJobResponse, error) {
+func (s *Service) StartJob(ctx context.Context, req *trainerv1.StartJobRequest) (*trainerv1.StartJobResponse, error) {
+	if _, err := s.ownDataset(ctx, req.GetDatasetId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	j, err := s.startJob(req.GetDatasetId(), req.GetConfig())
 	if err != nil {
 		return nil, errs.Status(err)
@@ -136,11 +139,17 @@ func (s *Service) StartJob(_ context.Context, req *trainerv1.StartJobRequest) (*
 
 // WatchJob streams job progress until the job ends.
 func (s *Service) WatchJob(req *trainerv1.WatchJobRequest, st grpc.ServerStreamingServer[trainerv1.WatchJobResponse]) error {
+	if err := s.ownJob(st.Context(), req.GetJobId()); err != nil {
+		return errs.Status(err)
+	}
 	return errs.Status(s.watch(st.Context(), req.GetJobId(), st.Send))
 }
 
 // CancelJob stops a running job after its worker checkpoints.
 func (s *Service) CancelJob(ctx context.Context, req *trainerv1.CancelJobRequest) (*trainerv1.CancelJobResponse, error) {
+	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	j, err := s.cancelJob(ctx, req.GetJobId())
 	if err != nil {
 		return nil, errs.Status(err)
@@ -149,7 +158,10 @@ func (s *Service) CancelJob(ctx context.Context, req *trainerv1.CancelJobRequest
 }
 
 // ResumeJob continues a cancelled or interrupted job.
-func (s *Service) ResumeJob(_ context.Context, req *trainerv1.ResumeJobRequest) (*trainerv1.ResumeJobResponse, error) {
+func (s *Service) ResumeJob(ctx context.Context, req *trainerv1.ResumeJobRequest) (*trainerv1.ResumeJobResponse, error) {
+	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	j, err := s.resumeJob(req.GetJobId())
 	if err != nil {
 		return nil, errs.Status(err)
@@ -158,7 +170,10 @@ func (s *Service) ResumeJob(_ context.Context, req *trainerv1.ResumeJobRequest) 
 }
 
 // GetJob returns a job.
-func (s *Service) GetJob(_ context.Context, req *trainerv1.GetJobRequest) (*trainerv1.GetJobResponse, error) {
+func (s *Service) GetJob(ctx context.Context, req *trainerv1.GetJobRequest) (*trainerv1.GetJobResponse, error) {
+	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	e, err := s.entry(req.GetJobId())
 	if err != nil {
 		return nil, errs.Status(err)
@@ -167,12 +182,15 @@ func (s *Service) GetJob(_ context.Context, req *trainerv1.GetJobRequest) (*trai
 }
 
 // ListJobs lists jobs, newest first.
-func (s *Service) ListJobs(context.Context, *trainerv1.ListJobsRequest) (*trainerv1.ListJobsResponse, error) {
-	return &trainerv1.ListJobsResponse{Jobs: s.listJobs()}, nil
+func (s *Service) ListJobs(ctx context.Context, _ *trainerv1.ListJobsRequest) (*trainerv1.ListJobsResponse, error) {
+	return &trainerv1.ListJobsResponse{Jobs: mine(ctx, s.listJobs())}, nil
 }
 
 // EvaluateAdapter compares base and adapter on the held-out split.
 func (s *Service) EvaluateAdapter(ctx context.Context, req *trainerv1.EvaluateAdapterRequest) (*trainerv1.EvaluateAdapterResponse, error) {
+	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	r, err := s.evaluate(ctx, req.GetJobId(), req.GetMaxExamples())
 	if err != nil {
 		return nil, errs.Status(err)
@@ -182,6 +200,9 @@ func (s *Service) EvaluateAdapter(ctx context.Context, req *trainerv1.EvaluateAd
 
 // PublishAdapter converts the adapter to GGUF and loads it into inference.
 func (s *Service) PublishAdapter(ctx context.Context, req *trainerv1.PublishAdapterRequest) (*trainerv1.PublishAdapterResponse, error) {
+	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
+		return nil, errs.Status(err)
+	}
 	name, path, err := s.publish(ctx, req.GetJobId(), req.GetName(), req.GetForce())
 	if err != nil {
 		return nil, errs.Status(err)

@@ -89,8 +89,9 @@ func (s *Store) Get(id string) (*agentsv1.Run, error) {
 	return run, nil
 }
 
-// List returns up to limit runs, newest first, without evidence detail.
-func (s *Store) List(limit int) ([]*agentsv1.Run, error) {
+// List returns up to limit runs that keep accepts (nil: all), newest first,
+// without evidence detail.
+func (s *Store) List(limit int, keep func(*agentsv1.Run) bool) ([]*agentsv1.Run, error) {
 	var out []*agentsv1.Run
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
@@ -102,6 +103,9 @@ func (s *Store) List(limit int) ([]*agentsv1.Run, error) {
 			r := &agentsv1.Run{}
 			if err := proto.Unmarshal(v, r); err != nil {
 				return err
+			}
+			if keep != nil && !keep(r) {
+				continue
 			}
 			r.SubAnswers, r.Passages, r.Scratchpad = nil, nil, ""
 			out = append(out, r)

@@ -1,0 +1,459 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/auth"
+	"github.com/pdfqa/pdfqa/platform/client"
+)
+
+// onePagePDF is a minimal PDF whose one page says text.
+func onePagePDF(text string) []byte {
+	content := fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", text)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+// secMesh is one mesh with keys of two tenants and an object of each kind
+// owned by tenant acme.
+type secMesh struct {
+	m    *Mesh
+	base string
+	keys map[string]string // who → key
+	doc  string            // acme's document in collection "reports"
+	run  string            // acme's run
+	ds   string            // acme's dataset
+}
+
+func startSecMesh(t *testing.T) *secMesh {
+	t.Helper()
+	t.Setenv("PDFQA_RATE_LIMIT", "50")
+	t.Setenv("PDFQA_RATE_BURST", "20")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *Mesh, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Up(ctx, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var m *Mesh
+	select {
+	case m = <-ready:
+	case err := <-done:
+		t.Fatalf("Up returned early: %v", err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("mesh not ready")
+	}
+	s := &secMesh{m: m, base: "http://" + m.Gateway().HTTPAddr, keys: map[string]string{"default-admin": m.AdminKey}}
+	for i := 0; i < 600; i++ {
+		if code, _ := s.rest(t, "GET", "/healthz", "", nil, nil); code == 200 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	store := auth.Etcd{Client: m.Client}
+	now := time.Now()
+	for _, k := range []struct {
+		who, tenant string
+		role        auth.Role
+		ttl         time.Duration
+	}{
+		{"acme-reader", "acme", auth.Reader, 0}, {"acme-writer", "acme", auth.Writer, 0}, {"acme-admin", "acme", auth.Admin, 0},
+		{"beta-writer", "beta", auth.Writer, 0}, {"beta-admin", "beta", auth.Admin, 0},
+		{"revoked", "acme", auth.Writer, 0}, {"expired", "acme", auth.Writer, time.Hour}, {"flood", "acme", auth.Reader, 0},
+	} {
+		secret, rec, err := auth.NewKey(k.tenant, k.role, k.who, k.ttl, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.who == "revoked" {
+			rec.Revoked = now
+		}
+		if k.who == "expired" {
+			rec.Expires = now.Add(-time.Minute)
+		}
+		if err := store.Put(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		s.keys[k.who] = secret
+	}
+	// acme's objects: a collection with a document, a run, a dataset.
+	body := map[string]any{"name": "q3.pdf", "content": base64.StdEncoding.EncodeToString(onePagePDF("Acme revenue was 42 million"))}
+	var up struct {
+		Document struct{ ID string } `json:"document"`
+	}
+	if code, b := s.rest(t, "POST", "/v1/collections/reports/documents", s.keys["acme-writer"], body, &up); code != 200 {
+		t.Fatalf("acme upload: %d %s", code, b)
+	}
+	s.doc = up.Document.ID
+	ac := agentsv1.NewAgentsServiceClient(s.conn(t, "acme-reader", &agentsv1.AgentsService_ServiceDesc))
+	actx, acancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer acancel()
+	if st, err := ac.Ask(actx, &agentsv1.AskRequest{Collection: "reports", Question: "What was revenue?"}); err == nil {
+		for {
+			ev, err := st.Recv()
+			if err != nil {
+				break
+			}
+			if r := ev.GetRun(); r != nil && s.run == "" {
+				s.run = r.GetId()
+			}
+		}
+	}
+	tc := trainerv1.NewTrainerServiceClient(s.conn(t, "acme-admin", &trainerv1.TrainerService_ServiceDesc))
+	ds, err := tc.ImportDataset(context.Background(), &trainerv1.ImportDatasetRequest{
+		Jsonl: []byte(`{"question":"What was revenue?","answer":"42 million","document_id":"d1"}` + "\n" + `{"question":"Who?","answer":"Acme","document_id":"d2"}` + "\n")})
+	if err != nil {
+		t.Fatalf("acme import dataset: %v", err)
+	}
+	s.ds = ds.GetDataset().GetId()
+	return s
+}
+
+// rest calls the REST API as key ("" : no key) and decodes into out.
+func (s *secMesh) rest(t *testing.T, method, path, key string, body any, out any, hdr ...string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if out != nil {
+		_ = json.Unmarshal(b, out)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		return resp.StatusCode, "Retry-After=" + ra + " " + string(b)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// conn is a gRPC connection to the service of desc presenting who's key.
+func (s *secMesh) conn(t *testing.T, who string, desc *grpc.ServiceDesc) *grpc.ClientConn {
+	t.Helper()
+	f, err := client.NewFactory(s.m.Client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := s.keys[who]; k != "" {
+		f.Use(auth.KeyClient(k))
+	} else if who != "" {
+		f.Use(auth.KeyClient(who)) // a literal token
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	reg, err := Registry().Of(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reg.Downstream()
+	c, err := f.Conn(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSecurity is the security suite: each case is named after the OWASP
+// API Security Top 10 (2023) item it guards against.
+func TestSecurity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole mesh")
+	}
+	s := startSecMesh(t)
+	k := s.keys
+	doc := "/v1/collections/reports/documents/" + s.doc
+	wellFormed, _, _ := auth.NewKey("acme", auth.Admin, "", 0, time.Now()) // never stored
+
+	restCases := []struct {
+		name, method, path, key string
+		body                    any
+		hdr                     []string
+		want                    int
+		bodyHas, bodyLacks      string
+	}{
+		{name: "API2_NoKey_401", method: "GET", path: "/v1/collections", want: 401},
+		{name: "API2_UnknownKey_401", method: "GET", path: "/v1/collections", key: wellFormed, want: 401},
+		{name: "API2_MalformedKey_401", method: "GET", path: "/v1/collections", key: "nonsense", want: 401},
+		{name: "API2_RevokedKey_401", method: "GET", path: "/v1/collections", key: k["revoked"], want: 401, bodyHas: "revoked"},
+		{name: "API2_ExpiredKey_401", method: "GET", path: "/v1/collections", key: k["expired"], want: 401, bodyHas: "expired"},
+		{name: "API2_ServiceTokenShape_401", method: "GET", path: "/v1/collections", key: "pdfqa-mesh_forged", want: 401},
+		{name: "API2_NoKeyOnOpenAI_401", method: "POST", path: "/openai/v1/chat/completions", body: map[string]any{"model": "x"}, want: 401},
+		{name: "API2_ValidKey_200", method: "GET", path: "/v1/collections", key: k["acme-reader"], want: 200, bodyHas: "reports"},
+		{name: "API1_OtherTenantListsNone", method: "GET", path: "/v1/collections", key: k["beta-writer"], want: 200, bodyLacks: "reports"},
+		{name: "API1_DefaultTenantAdminListsNone", method: "GET", path: "/v1/collections", key: k["default-admin"], want: 200, bodyLacks: "reports"},
+		{name: "API1_OtherTenantListDocuments_404", method: "GET", path: "/v1/collections/reports/documents", key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantGetDocument_404", method: "GET", path: doc, key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantDocumentContent_404", method: "GET", path: doc + ":content", key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantRenderPage_404", method: "GET", path: doc + "/pages/1:render", key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantListChunks_404", method: "GET", path: "/v1/collections/reports/chunks", key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantSearch_404", method: "POST", path: "/v1/collections/reports:search", key: k["beta-writer"], body: map[string]any{"query": "revenue"}, want: 404},
+		{name: "API1_OtherTenantDeleteDocument_404", method: "DELETE", path: doc, key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantDeleteCollection_404", method: "DELETE", path: "/v1/collections/reports", key: k["beta-writer"], want: 404},
+		{name: "API1_OtherTenantGetDataset_404", method: "GET", path: "/v1/datasets/" + s.ds, key: k["beta-admin"], want: 404},
+		{name: "API1_OtherTenantListDatasets", method: "GET", path: "/v1/datasets", key: k["beta-admin"], want: 200, bodyLacks: s.ds},
+		{name: "API1_OtherTenantFineTunes_404", method: "POST", path: "/v1/jobs", key: k["beta-admin"], body: map[string]any{"dataset_id": s.ds}, want: 404},
+		{name: "API1_TenantNamedInCollection_400", method: "GET", path: "/v1/collections/acme~reports/documents", key: k["beta-writer"], want: 400},
+		{name: "API3_AssertedTenantHeaderIgnored", method: "GET", path: "/v1/collections", key: k["beta-writer"], hdr: []string{"Grpc-Metadata-X-Pdfqa-Tenant", "acme", "Grpc-Metadata-X-Pdfqa-Role", "admin"}, want: 200, bodyLacks: "reports"},
+		{name: "API5_ReaderCreatesCollection_403", method: "POST", path: "/v1/collections", key: k["acme-reader"], body: map[string]any{"name": "x"}, want: 403},
+		{name: "API5_ReaderUploads_403", method: "POST", path: "/v1/collections/reports/documents", key: k["acme-reader"], body: map[string]any{"name": "x.pdf", "content": "JVBERg=="}, want: 403},
+		{name: "API5_ReaderDeletesDocument_403", method: "DELETE", path: doc, key: k["acme-reader"], want: 403},
+		{name: "API5_WriterLoadsAdapterByPath_403", method: "POST", path: "/v1/adapters", key: k["acme-writer"], body: map[string]any{"name": "x", "path": "/etc/shadow"}, want: 403},
+		{name: "API5_WriterStartsJob_403", method: "POST", path: "/v1/jobs", key: k["acme-writer"], body: map[string]any{"dataset_id": s.ds}, want: 403},
+		{name: "API5_WriterRawEmbed_403", method: "POST", path: "/v1/embed", key: k["acme-writer"], body: map[string]any{"texts": []string{"x"}}, want: 403},
+		{name: "API5_WriterRawGenerate_403", method: "POST", path: "/v1/generate", key: k["acme-writer"], body: map[string]any{"prompt": "x"}, want: 403},
+		{name: "API5_WriterMeshStatus_403", method: "GET", path: "/v1/status", key: k["acme-writer"], want: 403},
+		{name: "API5_AdminMeshStatus_200", method: "GET", path: "/v1/status", key: k["default-admin"], want: 200},
+		{name: "API8_HealthNeedsNoKey", method: "GET", path: "/healthz", want: 200},
+		{name: "API8_MetricsNotOnPublicPort", method: "GET", path: "/metrics", key: k["default-admin"], want: 404},
+		{name: "API9_OpenAPIPublic", method: "GET", path: "/openapi.json", want: 200},
+	}
+	if s.run != "" {
+		restCases = append(restCases,
+			struct {
+				name, method, path, key string
+				body                    any
+				hdr                     []string
+				want                    int
+				bodyHas, bodyLacks      string
+			}{name: "API1_OtherTenantGetRun_404", method: "GET", path: "/v1/runs/" + s.run, key: k["beta-writer"], want: 404},
+			struct {
+				name, method, path, key string
+				body                    any
+				hdr                     []string
+				want                    int
+				bodyHas, bodyLacks      string
+			}{name: "API1_OtherTenantListRuns", method: "GET", path: "/v1/runs", key: k["beta-writer"], want: 200, bodyLacks: s.run})
+	} else {
+		t.Log("no run was made (the chat engine did not answer); the run cases are left out")
+	}
+	for _, tc := range restCases {
+		t.Run("REST/"+tc.name, func(t *testing.T) {
+			code, body := s.rest(t, tc.method, tc.path, tc.key, tc.body, nil, tc.hdr...)
+			if code != tc.want {
+				t.Fatalf("%s %s: got %d %s, want %d", tc.method, tc.path, code, body, tc.want)
+			}
+			if tc.bodyHas != "" && !strings.Contains(body, tc.bodyHas) {
+				t.Errorf("body %s lacks %q", body, tc.bodyHas)
+			}
+			if tc.bodyLacks != "" && strings.Contains(body, tc.bodyLacks) {
+				t.Errorf("body %s shows %q", body, tc.bodyLacks)
+			}
+		})
+	}
+
+	ctx := context.Background()
+	ret := func(who string) retrievalv1.RetrievalServiceClient {
+		return retrievalv1.NewRetrievalServiceClient(s.conn(t, who, &retrievalv1.RetrievalService_ServiceDesc))
+	}
+	inf := func(who string) inferencev1.InferenceServiceClient {
+		return inferencev1.NewInferenceServiceClient(s.conn(t, who, &inferencev1.InferenceService_ServiceDesc))
+	}
+	tr := func(who string) trainerv1.TrainerServiceClient {
+		return trainerv1.NewTrainerServiceClient(s.conn(t, who, &trainerv1.TrainerService_ServiceDesc))
+	}
+	ag := func(who string) agentsv1.AgentsServiceClient {
+		return agentsv1.NewAgentsServiceClient(s.conn(t, who, &agentsv1.AgentsService_ServiceDesc))
+	}
+	recv := func(st interface{ Recv() (*retrievalv1.WatchIngestionResponse, error) }, err error) error {
+		if err != nil {
+			return err
+		}
+		_, err = st.Recv()
+		return err
+	}
+	grpcCases := []struct {
+		name string
+		call func() error
+		want codes.Code
+	}{
+		{"API2_NoKey_Unauthenticated", func() error { _, err := ret("").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{}); return err }, codes.Unauthenticated},
+		{"API2_UnknownKey_Unauthenticated", func() error {
+			_, err := ret(wellFormed).ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
+			return err
+		}, codes.Unauthenticated},
+		{"API2_RevokedKey_Unauthenticated", func() error {
+			_, err := ret("revoked").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
+			return err
+		}, codes.Unauthenticated},
+		{"API2_ExpiredKey_Unauthenticated", func() error {
+			_, err := ret("expired").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
+			return err
+		}, codes.Unauthenticated},
+		{"API2_NoKeyOnAgents_Unauthenticated", func() error { _, err := ag("").ListRuns(ctx, &agentsv1.ListRunsRequest{}); return err }, codes.Unauthenticated},
+		{"API2_ValidKey_OK", func() error {
+			_, err := ret("acme-reader").ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: "reports"})
+			return err
+		}, codes.OK},
+		{"API3_UserKeyAssertsTenant_Ignored", func() error {
+			mctx := metadata.AppendToOutgoingContext(ctx, auth.MDTenant, "acme", auth.MDRole, "admin")
+			_, err := ret("beta-writer").ListDocuments(mctx, &retrievalv1.ListDocumentsRequest{Collection: "reports"})
+			return err
+		}, codes.NotFound},
+		{"API1_OtherTenantGetDocument_NotFound", func() error {
+			_, err := ret("beta-writer").GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: "reports", DocumentId: s.doc})
+			return err
+		}, codes.NotFound},
+		{"API1_OtherTenantWatch_NotFound", func() error {
+			return recv(ret("beta-writer").WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: "reports", DocumentId: s.doc}))
+		}, codes.NotFound},
+		{"API1_OtherTenantSearch_NotFound", func() error {
+			_, err := ret("beta-writer").Search(ctx, &retrievalv1.SearchRequest{Collection: "reports", Query: "revenue"})
+			return err
+		}, codes.NotFound},
+		{"API1_OtherTenantDeleteDocument_NotFound", func() error {
+			_, err := ret("beta-writer").DeleteDocument(ctx, &retrievalv1.DeleteDocumentRequest{Collection: "reports", DocumentId: s.doc})
+			return err
+		}, codes.NotFound},
+		{"API1_OtherTenantAsksOverCollection_NotFound", func() error {
+			st, err := ag("beta-writer").Ask(ctx, &agentsv1.AskRequest{Collection: "reports", Question: "What was revenue?"})
+			if err != nil {
+				return err
+			}
+			for {
+				ev, err := st.Recv()
+				if err != nil {
+					return err
+				}
+				if len(ev.GetRun().GetPassages()) > 0 || len(ev.GetCitations().GetCitations()) > 0 {
+					return fmt.Errorf("beta got acme's passages: %v", ev)
+				}
+			}
+		}, codes.Unavailable}, // the agents answer "no evidence": retrieval found no such collection for beta
+		{"API1_OtherTenantDataset_NotFound", func() error {
+			_, err := tr("beta-admin").GetDataset(ctx, &trainerv1.GetDatasetRequest{DatasetId: s.ds})
+			return err
+		}, codes.NotFound},
+		{"API1_OtherTenantFineTunes_NotFound", func() error {
+			_, err := tr("beta-admin").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds})
+			return err
+		}, codes.NotFound},
+		{"API5_ReaderCreatesCollection_PermissionDenied", func() error {
+			_, err := ret("acme-reader").CreateCollection(ctx, &retrievalv1.CreateCollectionRequest{Name: "x"})
+			return err
+		}, codes.PermissionDenied},
+		{"API5_WriterLoadsAdapter_PermissionDenied", func() error {
+			_, err := inf("acme-writer").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/shadow"})
+			return err
+		}, codes.PermissionDenied},
+		{"API5_WriterStartsJob_PermissionDenied", func() error {
+			_, err := tr("acme-writer").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds})
+			return err
+		}, codes.PermissionDenied},
+		{"API5_WriterRawEmbed_PermissionDenied", func() error {
+			_, err := inf("acme-writer").Embed(ctx, &inferencev1.EmbedRequest{Texts: []string{"x"}})
+			return err
+		}, codes.PermissionDenied},
+		{"API8_HealthNeedsNoKey_OK", func() error {
+			_, err := healthpb.NewHealthClient(s.conn(t, "", &retrievalv1.RetrievalService_ServiceDesc)).Check(ctx, &healthpb.HealthCheckRequest{})
+			return err
+		}, codes.OK},
+		{"API8_ReflectionNeedsKey_Unauthenticated", func() error {
+			st, err := reflectionpb.NewServerReflectionClient(s.conn(t, "", &retrievalv1.RetrievalService_ServiceDesc)).ServerReflectionInfo(ctx)
+			if err != nil {
+				return err
+			}
+			if err := st.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+				return err
+			}
+			_, err = st.Recv()
+			return err
+		}, codes.Unauthenticated},
+	}
+	if s.run != "" {
+		grpcCases = append(grpcCases, struct {
+			name string
+			call func() error
+			want codes.Code
+		}{"API1_OtherTenantGetRun_NotFound", func() error {
+			_, err := ag("beta-writer").GetRun(ctx, &agentsv1.GetRunRequest{RunId: s.run})
+			return err
+		}, codes.NotFound})
+	}
+	for _, tc := range grpcCases {
+		t.Run("gRPC/"+tc.name, func(t *testing.T) {
+			if got := status.Code(tc.call()); got != tc.want {
+				t.Fatalf("got %v (%v), want %v", got, tc.call(), tc.want)
+			}
+		})
+	}
+
+	// Last, as it spends the key's budget: the rate limit answers 429 with
+	// Retry-After over REST and ResourceExhausted over gRPC.
+	t.Run("REST/API4_RateLimit_429", func(t *testing.T) {
+		for i := 0; i < 40; i++ {
+			code, body := s.rest(t, "GET", "/v1/collections", k["flood"], nil, nil)
+			if code == 429 {
+				if !strings.HasPrefix(body, "Retry-After=") {
+					t.Fatalf("429 without Retry-After: %s", body)
+				}
+				return
+			}
+		}
+		t.Fatal("40 requests at once never met the limit of 50/s, burst 20")
+	})
+	t.Run("gRPC/API4_RateLimit_ResourceExhausted", func(t *testing.T) {
+		c := ret("flood")
+		for i := 0; i < 40; i++ {
+			var hdr metadata.MD
+			_, err := c.ListCollections(ctx, &retrievalv1.ListCollectionsRequest{}, grpc.Header(&hdr))
+			if status.Code(err) == codes.ResourceExhausted {
+				if len(hdr.Get("retry-after")) == 0 {
+					t.Fatalf("ResourceExhausted without retry-after: %v", hdr)
+				}
+				return
+			}
+		}
+		t.Fatal("40 calls at once never met the limit")
+	})
+}
