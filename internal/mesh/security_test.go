@@ -305,7 +305,9 @@ func TestSecurity(t *testing.T) {
 	ag := func(who string) agentsv1.AgentsServiceClient {
 		return agentsv1.NewAgentsServiceClient(s.conn(t, who, &agentsv1.AgentsService_ServiceDesc))
 	}
-	recv := func(st interface{ Recv() (*retrievalv1.WatchIngestionResponse, error) }, err error) error {
+	recv := func(st interface {
+		Recv() (*retrievalv1.WatchIngestionResponse, error)
+	}, err error) error {
 		if err != nil {
 			return err
 		}
@@ -317,7 +319,10 @@ func TestSecurity(t *testing.T) {
 		call func() error
 		want codes.Code
 	}{
-		{"API2_NoKey_Unauthenticated", func() error { _, err := ret("").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{}); return err }, codes.Unauthenticated},
+		{"API2_NoKey_Unauthenticated", func() error {
+			_, err := ret("").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
+			return err
+		}, codes.Unauthenticated},
 		{"API2_UnknownKey_Unauthenticated", func() error {
 			_, err := ret(wellFormed).ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
 			return err
