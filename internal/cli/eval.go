@@ -24,6 +24,7 @@ import (
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/agents"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
@@ -76,8 +77,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cache := fs.String("cache", config.DefaultCache(), "model and engine cache directory (env PDFQA_CACHE)")
 	limit := fs.Int("limit", 0, "ask only the first N questions (0: all)")
 	promptSet := fs.String("prompt-set", "", "prompt set(s) of the agents to ask with, comma-separated to compare variants side by side (one results file each, OUT.SET.jsonl); sets: "+strings.Join(prompts.Sets(), ", ")+" (default: the service's, "+prompts.Version+" unless PDFQA_PROMPT_SET says otherwise)")
+	ablate := fs.String("ablate", "", "agentic steps to turn off, comma-separated, to measure what each adds: "+strings.Join(ask.Steps(), ", "))
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *ablate != "" {
+		if _, err := (&ask.Engine{}).Without(strings.Split(*ablate, ",")...); err != nil {
+			return usageErr("--ablate: %v", err)
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, agents.AblateHeader, *ablate)
 	}
 	if *questions == "" || (*docs == "" && !*skipIngest) {
 		return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME] [--prompt-set NAME[,NAME...]]")

@@ -50,8 +50,8 @@ func (r recInference) last() string {
 func TestPromptSetSelection(t *testing.T) {
 	inf := recInference{mu: &sync.Mutex{}, system: &[]string{}}
 	cl, _ := mesh(t, inf, t.TempDir())
-	ask := func(set string) (*agentsv1.Run, error) {
-		ctx := context.Background()
+	ask := func(set string, kv ...string) (*agentsv1.Run, error) {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), kv...)
 		if set != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, PromptSetHeader, set)
 		}
@@ -83,6 +83,14 @@ func TestPromptSetSelection(t *testing.T) {
 	}
 	if _, err := ask("nope"); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "v1-fewshot") {
 		t.Fatalf("unknown set: %v", err)
+	}
+	// steps turned off by metadata (pdfqa eval --ablate), with a prompt set
+	run, err = ask("v1-terse", AblateHeader, "facts")
+	if err != nil || !strings.Contains(run.GetScratchpad(), "prompts: set v1-terse") || !strings.Contains(run.GetScratchpad(), "facts: off") {
+		t.Fatalf("ablate facts: %v %q", err, run.GetScratchpad())
+	}
+	if _, err := ask("", AblateHeader, "fanout,nope"); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "facts") {
+		t.Fatalf("unknown step: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,6 +39,11 @@ type Service struct {
 // PromptSetHeader is the gRPC metadata key that picks the prompt set of one
 // Ask (`pdfqa eval --prompt-set`); without it the service's set applies.
 const PromptSetHeader = "pdfqa-prompt-set"
+
+// AblateHeader is the gRPC metadata key that turns agentic steps off for
+// one Ask, comma-separated (ask.Steps; `pdfqa eval --ablate`), to measure
+// what each step adds.
+const AblateHeader = "pdfqa-ablate"
 
 // New returns the service over an engine and a run store in dataDir. An
 // engine without a logger logs to log; one without a prompt set gets the
@@ -89,17 +95,32 @@ func (s *Service) save(r *agentsv1.Run) {
 	}
 }
 
-// engineFor is the engine with the prompt set the call's metadata names.
+// engineFor is the engine with the prompt set and the steps turned off
+// that the call's metadata names.
 func (s *Service) engineFor(ctx context.Context) (*ask.Engine, error) {
-	names := metadata.ValueFromIncomingContext(ctx, PromptSetHeader)
-	if len(names) == 0 {
-		return s.engine, nil
+	e := s.engine
+	if names := metadata.ValueFromIncomingContext(ctx, PromptSetHeader); len(names) > 0 {
+		ps, err := prompts.Lookup(names[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ask.ErrInvalid, err)
+		}
+		e = e.With(ps)
 	}
-	ps, err := prompts.Lookup(names[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ask.ErrInvalid, err)
+	if off := metadata.ValueFromIncomingContext(ctx, AblateHeader); len(off) > 0 {
+		var steps []string
+		for _, v := range off {
+			for _, st := range strings.Split(v, ",") {
+				if st = strings.TrimSpace(st); st != "" {
+					steps = append(steps, st)
+				}
+			}
+		}
+		var err error
+		if e, err = e.Without(steps...); err != nil {
+			return nil, err
+		}
 	}
-	return s.engine.With(ps), nil
+	return e, nil
 }
 
 // GetRun returns a run.

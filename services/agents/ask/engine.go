@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,39 @@ type Engine struct {
 	MaxFanOut int
 	// Prompts is the prompt set (nil: the default set).
 	Prompts *prompts.Set
+	// Off names agentic steps turned off, to measure what each adds
+	// (StepFanOut, StepFacts; `pdfqa eval --ablate`).
+	Off map[string]bool
+}
+
+// Steps that can be turned off (Engine.Off).
+const (
+	// StepFanOut: a question over several periods or documents is planned
+	// by the model instead of one sub-question per matching document.
+	StepFanOut = "fanout"
+	// StepFacts: no figures read from the evidence, no series, no
+	// calculator and no conflict check; the model writes the whole answer.
+	StepFacts = "facts"
+)
+
+// Steps lists the steps Off accepts.
+func Steps() []string { return []string{StepFanOut, StepFacts} }
+
+// Without returns a copy of the engine with the named steps turned off; an
+// unknown name is an error.
+func (e *Engine) Without(steps ...string) (*Engine, error) {
+	c := *e
+	c.Off = map[string]bool{}
+	for k, v := range e.Off {
+		c.Off[k] = v
+	}
+	for _, s := range steps {
+		if !slices.Contains(Steps(), s) {
+			return nil, fmt.Errorf("%w: unknown step %q (steps: %s)", ErrInvalid, s, strings.Join(Steps(), ", "))
+		}
+		c.Off[s] = true
+	}
+	return &c, nil
 }
 
 // With returns a copy of the engine that uses prompt set ps.

@@ -88,7 +88,10 @@ func (x *question) makePlan(ctx context.Context) {
 		return
 	}
 	r, routed := x.e.route(ctx, x.req, x.q, x.run.note)
-	if routed && r.Fan {
+	if routed && r.Fan && x.e.Off[StepFanOut] {
+		x.run.note("fan-out: off (ablation); the planner plans")
+	}
+	if routed && r.Fan && !x.e.Off[StepFanOut] {
 		x.route = r
 		x.plan, x.scope = FanPlan(x.q, r)
 		return
@@ -141,6 +144,10 @@ func (x *question) collect() error {
 // gatherFacts reads the figures from the evidence, the calculator's steps
 // and conflicting figures, cited and checked by construction (agentic).
 func (x *question) gatherFacts(ctx context.Context) {
+	if x.e.Off[StepFacts] {
+		x.run.note("facts: off (ablation); the model writes the answer")
+		return
+	}
 	x.facts, x.modelNeeded = x.e.facts(ctx, x.req, x.q, x.plan, x.route, x.subs, x.run.note)
 	x.lists = x.lists[:0] // the facts may have searched again
 	for _, sq := range x.plan.GetSubQuestions() {
