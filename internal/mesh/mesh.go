@@ -26,6 +26,7 @@ import (
 	"github.com/pdfqa/pdfqa/services/agents"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/remote"
+	"github.com/pdfqa/pdfqa/services/agents/runstore"
 	"github.com/pdfqa/pdfqa/services/gateway"
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval"
@@ -180,7 +181,7 @@ func buildInference(_ context.Context, d Deps) (Service, error) {
 	})
 }
 
-func buildAgents(_ context.Context, d Deps) (Service, error) {
+func buildAgents(ctx context.Context, d Deps) (Service, error) {
 	inf, ret, err := modelAndSearch(d)
 	if err != nil {
 		return nil, err
@@ -191,10 +192,11 @@ func buildAgents(_ context.Context, d Deps) (Service, error) {
 	}
 	engine := &ask.Engine{LLM: remote.NewLLM(inf), Search: remote.NewSearcher(ret)}
 	cfg.Apply(engine)
-	svc, err := agents.New(d.Log, engine, d.Data)
+	runs, err := runstore.OpenRuns(ctx, d.Data, d.Store, d.Log)
 	if err != nil {
 		return nil, err
 	}
+	svc := agents.NewWithRuns(d.Log, engine, runs)
 	return agents.Instrument(svc, d.Server.Metrics.Registry)
 }
 

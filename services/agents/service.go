@@ -26,6 +26,7 @@ var errs = grpcerr.Table{
 	{Err: ask.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: runstore.ErrNotFound, Code: codes.NotFound},
 	{Err: ask.ErrRetrieval, Code: codes.Unavailable},
+	{Err: runstore.ErrUnavailable, Code: codes.Unavailable},
 }
 
 // Service implements agentsv1.AgentsServiceServer.
@@ -33,7 +34,7 @@ type Service struct {
 	agentsv1.UnimplementedAgentsServiceServer
 	log    *slog.Logger
 	engine *ask.Engine
-	runs   *runstore.Store
+	runs   runstore.Runs
 }
 
 // PromptSetHeader is the gRPC metadata key that picks the prompt set of one
@@ -49,6 +50,16 @@ const AblateHeader = "pdfqa-ablate"
 // engine without a logger logs to log; one without a prompt set gets the
 // default set (Config.Apply gives it the configured one).
 func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error) {
+	runs, err := runstore.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithRuns(log, engine, runs), nil
+}
+
+// NewWithRuns is New over a run store of the caller's (the shared one,
+// runstore.OpenRuns), which the service closes.
+func NewWithRuns(log *slog.Logger, engine *ask.Engine, runs runstore.Runs) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -58,11 +69,7 @@ func New(log *slog.Logger, engine *ask.Engine, dataDir string) (*Service, error)
 	if engine.Prompts == nil {
 		engine.Prompts = prompts.Default()
 	}
-	runs, err := runstore.Open(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{log: log, engine: engine, runs: runs}, nil
+	return &Service{log: log, engine: engine, runs: runs}
 }
 
 // Register adds the service to g.

@@ -1,0 +1,79 @@
+package agents
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/services/agents/ask"
+	"github.com/pdfqa/pdfqa/services/agents/remote"
+	"github.com/pdfqa/pdfqa/services/agents/runstore"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// replica starts one agents replica over gRPC whose runs are in the shared
+// store at dsn.
+func replica(t *testing.T, dsn string) agentsv1.AgentsServiceClient {
+	t.Helper()
+	infLis := serve(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, upInference{}) })
+	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, fakeRetrieval{}) })
+	f, err := client.NewFactory(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	ic, err := f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(infLis)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(retLis)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := runstore.OpenRuns(context.Background(), t.TempDir(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewWithRuns(nil, &ask.Engine{LLM: remote.NewLLM(ic), Search: remote.NewSearcher(rc)}, runs)
+	t.Cleanup(func() { _ = svc.Close() })
+	lis := serve(t, svc.Register)
+	conn, err := grpc.NewClient("passthrough:///bufnet", dialer(lis), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return agentsv1.NewAgentsServiceClient(conn)
+}
+
+// A run asked on replica A is read, and listed, through replica B (each
+// with its own data directory: the runs live only on the shared server).
+func TestGetRunAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := replica(t, dsn), replica(t, dsn)
+	run, _, err := askAll(t, a, &agentsv1.AskRequest{Collection: "c", Question: "What was free cash flow?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := b.GetRun(ctx, &agentsv1.GetRunRequest{RunId: run.GetId()})
+	if err != nil {
+		t.Fatalf("GetRun through B: %v", err)
+	}
+	if got.GetRun().GetAnswer() != run.GetAnswer() || got.GetRun().GetStatus() != agentsv1.RunStatus_RUN_STATUS_SUCCEEDED {
+		t.Fatalf("GetRun through B = %v, want %v", got.GetRun(), run)
+	}
+	ls, err := b.ListRuns(ctx, &agentsv1.ListRunsRequest{})
+	if err != nil || len(ls.GetRuns()) != 1 || ls.GetRuns()[0].GetId() != run.GetId() {
+		t.Fatalf("ListRuns through B = %v, %v", ls, err)
+	}
+}

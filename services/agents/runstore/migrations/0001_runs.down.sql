@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS replicas;
+DROP TABLE IF EXISTS runs;
