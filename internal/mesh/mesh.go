@@ -49,6 +49,8 @@ type Deps struct {
 	// Store is the shared state's server (postgres://…); empty: the
 	// embedded stores in Data.
 	Store string
+	// Limits are the mesh's per-caller bounds (the upload limit for one).
+	Limits Limits
 }
 
 // Service is a built service ready to register on a gRPC server.
@@ -149,7 +151,7 @@ func buildGateway(_ context.Context, d Deps) (Service, error) {
 
 func buildRetrieval(_ context.Context, d Deps) (Service, error) {
 	set := retrieval.ReadSettings(d.Env)
-	cfg := retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, StoreURL: d.Store, BlobsURL: set.Blobs}
+	cfg := retrieval.Config{Dir: d.Data, Cache: d.Cache, Log: d.Log, StoreURL: d.Store, BlobsURL: set.Blobs, MaxUploadBytes: d.Limits.MaxUploadBytes}
 	set.Apply(&cfg)
 	if d.Clients != nil {
 		inf, err := d.Registry.Of(&inferencev1.InferenceService_ServiceDesc)

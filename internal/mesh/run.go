@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
@@ -93,7 +94,8 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	tp := tracing.Provider(name)
 	srv, err := server.New(server.Options{
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
-		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()}, TracerProvider: tp,
+		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()},
+		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(o.Security.Limits.grpcMessageBytes())}, TracerProvider: tp,
 		// The chain every call runs through, outermost first: a cross-cutting
 		// check is one more link here; the guard adds auth, the per-key rate
 		// limit, the deadline cap and the concurrent-answer cap.
@@ -123,7 +125,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Store: o.Store, Cache: o.Cache})
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Store: o.Store, Cache: o.Cache, Limits: o.Security.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -140,7 +142,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 		if err != nil {
 			return nil, err
 		}
-		h = g.http(h)
+		h = g.http(http.MaxBytesHandler(h, o.Security.Limits.restBodyBytes()))
 		// A span per API request: the root of its trace.
 		h = telemetry.HTTPServerTracing(h, tp, name)
 		h = webui.Mount(h) // the web UI at / and /ui/; the API as before

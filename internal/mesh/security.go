@@ -44,6 +44,9 @@ type Limits struct {
 	Burst int
 	// Asks caps one key's answers in flight.
 	Asks int
+	// MaxUploadBytes is the one upload limit: the REST body (base64 in
+	// JSON), the gRPC message and retrieval's own check all derive from it.
+	MaxUploadBytes int64
 }
 
 // ReadLimits reads the per-key limits (`pdfqa config` section "limits").
@@ -53,7 +56,20 @@ func ReadLimits(r *config.Reader) Limits {
 		RPS:   r.Float(set("PDFQA_RATE_LIMIT", "requests per second per API key (0: unlimited)"), 20),
 		Burst: r.Int(set("PDFQA_RATE_BURST", "requests an API key may burst above its rate"), 40),
 		Asks:  r.Int(set("PDFQA_MAX_CONCURRENT_ASKS", "answers one API key may have in flight (0: unlimited)"), 4),
+		MaxUploadBytes: int64(r.Int(set("PDFQA_MAX_UPLOAD_BYTES",
+			"the largest PDF accepted, the same over REST, gRPC and in retrieval (REST bodies carry it base64-encoded)"), 200<<20)),
 	}
+}
+
+// grpcMessageBytes is the largest gRPC message a server accepts: an upload
+// plus room for the request's other fields.
+func (l Limits) grpcMessageBytes() int {
+	return int(l.MaxUploadBytes) + 1<<20
+}
+
+// restBodyBytes is the largest REST body: an upload base64-encoded in JSON.
+func (l Limits) restBodyBytes() int64 {
+	return (l.MaxUploadBytes+2)/3*4 + 1<<20
 }
 
 // ServiceTokenEnv is the environment variable `pdfqa serve` reads the mesh's

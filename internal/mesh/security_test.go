@@ -68,6 +68,7 @@ func startSecMesh(t *testing.T) *secMesh {
 	t.Helper()
 	t.Setenv("PDFQA_RATE_LIMIT", "50")
 	t.Setenv("PDFQA_RATE_BURST", "20")
+	t.Setenv("PDFQA_MAX_UPLOAD_BYTES", "65536")
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Mesh, 1)
 	done := make(chan error, 1)
@@ -432,6 +433,36 @@ func TestSecurity(t *testing.T) {
 			}
 		})
 	}
+
+	// One upload limit (64 KiB here) at REST, gRPC and retrieval alike.
+	big := base64.StdEncoding.EncodeToString(append(onePagePDF("big"), make([]byte, 100<<10)...))
+	huge := strings.Repeat("A", 2<<20)
+	t.Run("REST/API4_UploadOverLimit_429", func(t *testing.T) {
+		code, body := s.rest(t, "POST", "/v1/collections/reports/documents", k["acme-writer"], map[string]any{"name": "big.pdf", "content": big}, nil)
+		if code != 429 || !strings.Contains(body, "size limit") {
+			t.Fatalf("got %d %s, want 429 naming the size limit", code, body)
+		}
+	})
+	t.Run("REST/API4_BodyOverLimit_Refused", func(t *testing.T) {
+		code, body := s.rest(t, "POST", "/v1/collections/reports/documents", k["acme-writer"], map[string]any{"name": "huge.pdf", "content": huge}, nil)
+		if code < 400 || code >= 500 {
+			t.Fatalf("a 2 MiB body over a 1.1 MiB limit: got %d %s, want a 4xx", code, body)
+		}
+	})
+	t.Run("gRPC/API4_UploadOverLimit_ResourceExhausted", func(t *testing.T) {
+		_, err := ret("acme-writer").UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "reports", Name: "big.pdf",
+			Content: append(onePagePDF("big"), make([]byte, 100<<10)...)})
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("got %v, want ResourceExhausted", err)
+		}
+	})
+	t.Run("gRPC/API4_MessageOverLimit_ResourceExhausted", func(t *testing.T) {
+		_, err := ret("acme-writer").UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "reports", Name: "huge.pdf",
+			Content: make([]byte, 2<<20)})
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("got %v, want ResourceExhausted", err)
+		}
+	})
 
 	// Last, as it spends the key's budget: the rate limit answers 429 with
 	// Retry-After over REST and ResourceExhausted over gRPC.

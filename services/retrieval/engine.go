@@ -383,6 +383,9 @@ func (e *Engine) Upload(coll, name string, data []byte, password string) (store.
 	if e.ctx.Err() != nil {
 		return store.Document{}, false, ErrClosed
 	}
+	if n := e.queue.depth(); !e.queue.shared && n >= e.cfg.QueueSize {
+		return store.Document{}, false, fmt.Errorf("%w: %d documents waiting (QueueSize %d); retry later", ErrQueueFull, n, e.cfg.QueueSize)
+	}
 	if name == "" {
 		name = "document.pdf"
 	}

@@ -44,6 +44,13 @@ func (q *jobQueue) push(k docKey) {
 	q.signal()
 }
 
+// depth is the documents waiting or being ingested here.
+func (q *jobQueue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.keys) + q.active
+}
+
 func (q *jobQueue) signal() {
 	select {
 	case q.wake <- struct{}{}:

@@ -30,6 +30,9 @@ type Config struct {
 	Cache string
 	// Threads caps the worker's CPU threads (0: torch's default).
 	Threads int
+	// MaxJobs caps the jobs training at once (default 1); one more is
+	// ResourceExhausted.
+	MaxJobs int
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
@@ -51,6 +54,7 @@ func Read(r *config.Reader, cache string) Config {
 			filepath.Join(cache, "trainer", "base", strings.TrimSuffix(filepath.Base(base), ".gguf"))),
 		WorkerDir: r.String(set("PDFQA_TRAINER_WORKER", "the worker's Python package", "the embedded copy"), ""),
 		Cache:     cache,
+		MaxJobs:   r.Int(set("PDFQA_TRAINER_MAX_JOBS", "jobs that may train at once; one more is refused (ResourceExhausted)", ""), 1),
 	}
 }
 

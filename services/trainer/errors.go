@@ -15,6 +15,8 @@ var (
 	ErrState        = errors.New("failed precondition")
 	ErrUnavailable  = errors.New("unavailable")
 	ErrAlreadyExist = errors.New("already exists")
+	// ErrBusy: the cap on concurrent jobs is reached.
+	ErrBusy = errors.New("resource exhausted")
 )
 
 var errs = grpcerr.Table{
@@ -23,4 +25,5 @@ var errs = grpcerr.Table{
 	{Err: ErrState, Code: codes.FailedPrecondition},
 	{Err: ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrAlreadyExist, Code: codes.AlreadyExists},
+	{Err: ErrBusy, Code: codes.ResourceExhausted},
 }

@@ -86,12 +86,20 @@ func withDefaults(c *trainerv1.LoraConfig) (*trainerv1.LoraConfig, error) {
 	if len(out.TargetModules) == 0 {
 		out.TargetModules = []string{"q_proj", "v_proj"}
 	}
-	for name, v := range map[string]int32{"r": out.R, "alpha": out.Alpha, "epochs": out.Epochs, "max_steps": out.MaxSteps,
-		"batch_size": out.BatchSize, "gradient_accumulation_steps": out.GradientAccumulationSteps,
-		"checkpoint_every": out.CheckpointEvery, "max_seq_len": out.MaxSeqLen} {
-		if v < 0 {
-			return nil, fmt.Errorf("%w: config.%s must not be negative", ErrInvalid, name)
+	for _, b := range []struct {
+		name   string
+		v, max int32
+	}{
+		{"r", out.R, 256}, {"alpha", out.Alpha, 4096}, {"epochs", out.Epochs, 100}, {"max_steps", out.MaxSteps, 100_000},
+		{"batch_size", out.BatchSize, 64}, {"gradient_accumulation_steps", out.GradientAccumulationSteps, 256},
+		{"checkpoint_every", out.CheckpointEvery, 100_000}, {"max_seq_len", out.MaxSeqLen, 4096},
+	} {
+		if b.v < 0 || b.v > b.max {
+			return nil, fmt.Errorf("%w: config.%s = %d: must be in 0..%d", ErrInvalid, b.name, b.v, b.max)
 		}
+	}
+	if len(out.TargetModules) > 32 {
+		return nil, fmt.Errorf("%w: config.target_modules: %d > 32", ErrInvalid, len(out.TargetModules))
 	}
 	if out.Dropout < 0 || out.Dropout >= 1 || out.LearningRate < 0 {
 		return nil, fmt.Errorf("%w: dropout must be in [0,1) and learning_rate positive", ErrInvalid)
@@ -190,6 +198,9 @@ func (s *Service) startJob(datasetID string, cfg *trainerv1.LoraConfig) (*traine
 	}
 	c, err := withDefaults(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.roomForJob(); err != nil {
 		return nil, err
 	}
 	id := newID("job")
@@ -333,6 +344,10 @@ func (s *Service) resumeJob(id string) (*trainerv1.Job, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: job %s is %s; only cancelled or failed jobs resume", ErrState, id, state)
 	}
+	if err := s.roomForJobLocked(); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
 	e.job.State = trainerv1.JobState_JOB_STATE_QUEUED
 	s.mu.Unlock()
 	s.launch(e)
@@ -414,4 +429,29 @@ func (s *Service) waitAll(d time.Duration) {
 			return
 		}
 	}
+}
+
+// roomForJob fails with ErrBusy when Config.MaxJobs jobs are queued or
+// running: every job is a training process.
+func (s *Service) roomForJob() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roomForJobLocked()
+}
+
+func (s *Service) roomForJobLocked() error {
+	limit := s.cfg.MaxJobs
+	if limit <= 0 {
+		limit = 1
+	}
+	n := 0
+	for _, e := range s.jobs {
+		if st := e.job.GetState(); st == trainerv1.JobState_JOB_STATE_RUNNING || st == trainerv1.JobState_JOB_STATE_QUEUED {
+			n++
+		}
+	}
+	if n >= limit {
+		return fmt.Errorf("%w: %d of %d training jobs already running; wait for one to finish or cancel one", ErrBusy, n, limit)
+	}
+	return nil
 }
