@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the Python tests (the trainer worker) in the project's pinned venv.
+# Runs the Python tests: the trainer worker in the project's pinned venv, and the
+# Modal app (deploy/modal) in the deploy venv (scripts/setup/deploy-venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+deploy_venv=$(scripts/setup/deploy-venv.sh)
+"$deploy_venv/bin/python" -m pytest -q -p no:cacheprovider deploy/modal/tests "$@"
 if ! compgen -G "services/trainer/worker/tests/test_*.py" >/dev/null; then
   echo "python: no worker tests yet"
   exit 0
