@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
 	"github.com/pdfqa/pdfqa/services/trainer"
 )
 
@@ -177,10 +179,29 @@ func buildRetrieval(_ context.Context, d Deps) (Service, error) {
 }
 
 func buildInference(_ context.Context, d Deps) (Service, error) {
-	return inference.New(inference.Options{
+	o := inference.Options{
 		Config: inference.Read(d.Env, d.Cache), DataDir: d.Data, Log: d.Log,
 		Registry: d.Server.Metrics.Registry, SetServing: d.Server.SetServing,
-	})
+	}
+	if d.Store != "" && d.Etcd != nil {
+		// With the shared store the adapter set is the mesh's: a key prefix
+		// in etcd, the bytes in the shared bucket.
+		u, err := sharedBlobs(d)
+		if err != nil {
+			return nil, err
+		}
+		o.Shared = &inference.SharedAdapters{Etcd: d.Etcd, BlobsURL: u, CacheDir: filepath.Join(d.Data, "adapter-cache")}
+	}
+	return inference.New(o)
+}
+
+// sharedBlobs is the blob bucket every replica shares with the shared
+// store: PDFQA_BLOBS, else a folder beside the services' data folders.
+func sharedBlobs(d Deps) (string, error) {
+	if u := retrieval.ReadSettings(d.Env).Blobs; u != "" {
+		return u, nil
+	}
+	return store.FileBucketURL(filepath.Join(filepath.Dir(d.Data), "blobs"))
 }
 
 func buildAgents(ctx context.Context, d Deps) (Service, error) {

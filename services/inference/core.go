@@ -23,6 +23,7 @@ type core struct {
 	adapters *adapters
 	m        *metrics
 	static   *staticServer // nil without a local embedding engine
+	shared   *adapterSet   // nil: the adapter set is this instance's own
 	stop     chan struct{}
 }
 
@@ -65,6 +66,9 @@ func newCore(b Backend, reg *adapters, cfg Config, registry prometheus.Registere
 // close stops the background work and the backend.
 func (c *core) close(ctx context.Context) error {
 	close(c.stop)
+	if c.shared != nil {
+		c.shared.close()
+	}
 	return c.backend.Close(ctx)
 }
 
@@ -227,6 +231,12 @@ func (c *core) vision() bool { return c.chatModel().GetVision() }
 // (scale 0 means 1), for the served chat model; a file the engine refuses
 // leaves the previous set serving.
 func (c *core) loadAdapter(ctx context.Context, name, path string, scale float32) (*inferencev1.Adapter, error) {
+	if c.shared != nil {
+		if scale == 0 {
+			scale = 1
+		}
+		return c.loadShared(ctx, name, path, scale)
+	}
 	abs, err := adapterFile(path)
 	if err != nil {
 		return nil, err
@@ -249,6 +259,9 @@ func (c *core) loadAdapter(ctx context.Context, name, path string, scale float32
 
 // unloadAdapter removes the adapter name.
 func (c *core) unloadAdapter(ctx context.Context, name string) error {
+	if c.shared != nil {
+		return c.unloadShared(ctx, name)
+	}
 	return c.adapters.remove(ctx, name, c.backend.SetAdapters)
 }
 

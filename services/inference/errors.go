@@ -18,6 +18,9 @@ var (
 	ErrAdapterNotFound = errors.New("adapter not found")
 	// ErrOverloaded means the admission queue is full.
 	ErrOverloaded = errors.New("inference overloaded: admission queue full, retry later")
+	// ErrUnavailable: the shared adapter registry (etcd, the blob bucket)
+	// cannot be reached.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // errs is the service's one map from domain errors to gRPC codes; handlers
@@ -28,6 +31,7 @@ var errs = grpcerr.Table{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ErrAdapterNotFound, Code: codes.NotFound},
 	{Err: ErrOverloaded, Code: codes.ResourceExhausted},
+	{Err: ErrUnavailable, Code: codes.Unavailable},
 	{Err: engine.ErrUnavailable, Code: codes.Unavailable},
 	{Err: engine.ErrBadRequest, Code: codes.InvalidArgument},
 	{Err: engine.ErrContextSize, Code: codes.OutOfRange},

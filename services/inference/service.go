@@ -53,6 +53,10 @@ type Options struct {
 	Registry prometheus.Registerer
 	// SetServing is told whether generation can be served (health status).
 	SetServing func(bool)
+	// Shared, when set, makes the adapter set the one every replica
+	// serves (etcd + a blob bucket); LoadAdapter's path is then an object
+	// key in the bucket.
+	Shared *SharedAdapters
 }
 
 // New starts the engines (or connects the upstream) and returns the service.
@@ -75,6 +79,12 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s := newService(b, reg, o, log)
+	if o.Shared != nil {
+		if err := s.share(*o.Shared); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	if o.Config.OpenAIBaseURL == "" && !o.Config.NoStatic {
 		s.core.startStatic(o.Config)
 	}
@@ -90,6 +100,17 @@ func newService(b Backend, reg *adapters, o Options, log *slog.Logger) *Service 
 		go s.core.watchReady(o.SetServing)
 	}
 	return s
+}
+
+// share makes the adapter set the shared one and starts converging to it.
+func (s *Service) share(cfg SharedAdapters) error {
+	sh, err := openShared(cfg, s.core.log)
+	if err != nil {
+		return err
+	}
+	s.core.shared = sh
+	sh.start(s.core.adapters, s.core.backend.SetAdapters)
+	return nil
 }
 
 // Register adds the service to g.

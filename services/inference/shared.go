@@ -1,0 +1,349 @@
+package inference
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets (the default)
+	"gocloud.dev/gcerrors"
+
+	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/breaker"
+)
+
+// DefaultAdapterPrefix is the etcd key prefix of the shared adapter set.
+const DefaultAdapterPrefix = "/pdfqa/inference/adapters/"
+
+// SharedAdapters makes the adapter set one every replica serves: the set
+// is an etcd key prefix (one key per adapter) that each replica watches and
+// converges to, and an adapter's bytes are an object in a blob bucket
+// (gocloud.dev/blob), never a file on the caller's disk. With it,
+// LoadAdapterRequest.path names the object (a key in the bucket).
+type SharedAdapters struct {
+	Etcd *clientv3.Client
+	// BlobsURL is the bucket (file:///dir, s3://…), the same for every
+	// replica and for the trainer that publishes into it.
+	BlobsURL string
+	// Prefix is the etcd key prefix (default DefaultAdapterPrefix).
+	Prefix string
+	// CacheDir keeps the fetched adapter files (content-addressed).
+	CacheDir string
+	// Timeout bounds each etcd and blob call (default 10s).
+	Timeout time.Duration
+}
+
+// adapterRecord is one adapter's etcd value.
+type adapterRecord struct {
+	Name      string  `json:"name"`
+	Blob      string  `json:"blob"`
+	SHA256    string  `json:"sha256"`
+	Scale     float32 `json:"scale"`
+	BaseModel string  `json:"base_model,omitempty"`
+}
+
+// adapterSet is a replica's side of SharedAdapters.
+type adapterSet struct {
+	cfg     SharedAdapters
+	bucket  *blob.Bucket
+	etcdBr  *breaker.Breaker
+	blobBr  *breaker.Breaker
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	done    chan struct{}
+	applied chan struct{} // signalled after each reconcile (tests)
+}
+
+func openShared(cfg SharedAdapters, log *slog.Logger) (*adapterSet, error) {
+	if cfg.Etcd == nil || cfg.BlobsURL == "" || cfg.CacheDir == "" {
+		return nil, errors.New("inference: shared adapters need etcd, a blob bucket and a cache directory")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultAdapterPrefix
+	}
+	if !strings.HasSuffix(cfg.Prefix, "/") {
+		cfg.Prefix += "/"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	b, err := blob.OpenBucket(ctx, cfg.BlobsURL)
+	if err != nil {
+		return nil, fmt.Errorf("inference: adapter bucket: %w", err)
+	}
+	return &adapterSet{cfg: cfg, bucket: b, log: log, applied: make(chan struct{}, 1),
+		etcdBr: breaker.New("etcd-adapters", breaker.Settings{}, nil),
+		blobBr: breaker.New("blobs-adapters", breaker.Settings{}, nil)}, nil
+}
+
+// call runs fn with the call timeout through br.
+func (s *adapterSet) call(ctx context.Context, br *breaker.Breaker, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	err := br.Do(func() error { return fn(ctx) })
+	if errors.Is(err, breaker.ErrOpen) {
+		return fmt.Errorf("%w: adapter registry: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// fetch returns the local file holding the object key, downloading it
+// into the cache (named by its SHA-256) unless a file with the wanted
+// digest is there already.
+func (s *adapterSet) fetch(ctx context.Context, key, want string) (path, sha string, err error) {
+	if want != "" {
+		p := filepath.Join(s.cfg.CacheDir, want+".gguf")
+		if _, err := os.Stat(p); err == nil {
+			return p, want, nil
+		}
+	}
+	tmp, err := os.CreateTemp(s.cfg.CacheDir, "fetch-*")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	err = s.call(ctx, s.blobBr, func(ctx context.Context) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		h.Reset()
+		r, err := s.bucket.NewReader(ctx, key, nil)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.Copy(io.MultiWriter(tmp, h), r)
+		return err
+	})
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return "", "", fmt.Errorf("%w: adapter object %q is not in the bucket", ErrInvalid, key)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("%w: adapter object %q: %v", ErrUnavailable, key, err)
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	if want != "" && sha != want {
+		return "", "", fmt.Errorf("adapter object %q changed: sha256 %s, registered %s", key, sha, want)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", err
+	}
+	path = filepath.Join(s.cfg.CacheDir, sha+".gguf")
+	return path, sha, os.Rename(tmp.Name(), path)
+}
+
+// put publishes rec; every replica's watch applies it.
+func (s *adapterSet) put(ctx context.Context, rec adapterRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.etcd(ctx, func(ctx context.Context) error {
+		_, err := s.cfg.Etcd.Put(ctx, s.cfg.Prefix+rec.Name, string(b))
+		return err
+	})
+}
+
+// remove deletes name from the set; found says whether it was there.
+func (s *adapterSet) remove(ctx context.Context, name string) (found bool, err error) {
+	err = s.etcd(ctx, func(ctx context.Context) error {
+		r, err := s.cfg.Etcd.Delete(ctx, s.cfg.Prefix+name)
+		found = err == nil && r.Deleted > 0
+		return err
+	})
+	return found, err
+}
+
+func (s *adapterSet) etcd(ctx context.Context, fn func(context.Context) error) error {
+	err := s.call(ctx, s.etcdBr, fn)
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: adapter registry: %v", ErrUnavailable, err)
+	}
+	return err
+}
+
+// desired reads the set and its revision.
+func (s *adapterSet) desired(ctx context.Context) ([]adapterRecord, int64, error) {
+	var recs []adapterRecord
+	var rev int64
+	err := s.etcd(ctx, func(ctx context.Context) error {
+		r, err := s.cfg.Etcd.Get(ctx, s.cfg.Prefix, clientv3.WithPrefix())
+		if err != nil {
+			return err
+		}
+		rev = r.Header.Revision
+		recs = recs[:0]
+		for _, kv := range r.Kvs {
+			var rec adapterRecord
+			if err := json.Unmarshal(kv.Value, &rec); err != nil {
+				s.log.Warn("adapter registry: bad entry", "key", string(kv.Key), "err", err)
+				continue
+			}
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Name < recs[j].Name })
+	return recs, rev, err
+}
+
+// start runs the watch that converges reg (and the engine) to the set.
+func (s *adapterSet) start(reg *adapters, apply applyFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.watch(ctx, reg, apply)
+	}()
+}
+
+func (s *adapterSet) close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	_ = s.bucket.Close()
+}
+
+func (s *adapterSet) watch(ctx context.Context, reg *adapters, apply applyFunc) {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		rev, err := s.reconcile(ctx, reg, apply)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("adapter registry: not converged; retrying", "err", err, "in", backoff)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 200 * time.Millisecond
+		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := s.cfg.Etcd.Watch(wctx, s.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		resync := time.NewTimer(time.Minute) // a periodic full read besides the watch
+	events:
+		for {
+			select {
+			case <-ctx.Done():
+				break events
+			case <-resync.C:
+				break events
+			case r, ok := <-wch:
+				if !ok || r.Err() != nil || r.Canceled {
+					break events
+				}
+				if len(r.Events) > 0 {
+					if _, err := s.reconcile(ctx, reg, apply); err != nil && ctx.Err() == nil {
+						s.log.Warn("adapter registry: not converged", "err", err)
+						break events
+					}
+				}
+			}
+		}
+		resync.Stop()
+		wcancel()
+	}
+}
+
+// reconcile makes reg serve exactly the set in etcd.
+func (s *adapterSet) reconcile(ctx context.Context, reg *adapters, apply applyFunc) (int64, error) {
+	recs, rev, err := s.desired(ctx)
+	if err != nil {
+		return 0, err
+	}
+	next := make([]*inferencev1.Adapter, 0, len(recs))
+	for _, r := range recs {
+		p, _, err := s.fetch(ctx, r.Blob, r.SHA256)
+		if err != nil {
+			return 0, fmt.Errorf("adapter %s: %w", r.Name, err)
+		}
+		next = append(next, &inferencev1.Adapter{Name: r.Name, Path: p, Scale: r.Scale, BaseModel: r.BaseModel})
+	}
+	if err := reg.replace(ctx, next, apply); err != nil {
+		return 0, err
+	}
+	select {
+	case s.applied <- struct{}{}:
+	default:
+	}
+	return rev, nil
+}
+
+// replace makes next the set (in that order) unless it already is.
+func (a *adapters) replace(ctx context.Context, next []*inferencev1.Adapter, apply applyFunc) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	same := slices.EqualFunc(a.list, next, func(x, y *inferencev1.Adapter) bool {
+		return x.Name == y.Name && x.Path == y.Path && x.Scale == y.Scale
+	})
+	if same {
+		return nil
+	}
+	return a.change(ctx, next, apply)
+}
+
+// loadShared fetches the object key, has this replica's engine accept it
+// (a file it refuses is never published), then publishes it for all.
+func (c *core) loadShared(ctx context.Context, name, key string, scale float32) (*inferencev1.Adapter, error) {
+	p, sha, err := c.shared.fetch(ctx, key, "")
+	if err != nil {
+		return nil, err
+	}
+	rec := adapterRecord{Name: name, Blob: key, SHA256: sha, Scale: scale}
+	for _, m := range c.backend.Models() {
+		if m.Kind == inferencev1.ModelKind_MODEL_KIND_CHAT {
+			rec.BaseModel = m.Name
+		}
+	}
+	ad := &inferencev1.Adapter{Name: name, Path: p, Scale: scale, BaseModel: rec.BaseModel}
+	if err := c.adapters.put(ctx, ad, c.backend.SetAdapters); err != nil {
+		return nil, err
+	}
+	if err := c.shared.put(ctx, rec); err != nil {
+		return nil, err
+	}
+	c.log.InfoContext(ctx, "adapter published", slog.String("name", name), slog.String("blob", key), slog.String("sha256", sha))
+	return ad, nil
+}
+
+// unloadShared removes name from the set (and at once from this replica).
+func (c *core) unloadShared(ctx context.Context, name string) error {
+	found, err := c.shared.remove(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
+	}
+	if err := c.adapters.remove(ctx, name, c.backend.SetAdapters); err != nil && !errors.Is(err, ErrAdapterNotFound) {
+		return err
+	}
+	return nil
+}
