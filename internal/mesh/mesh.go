@@ -223,16 +223,27 @@ func buildAgents(ctx context.Context, d Deps) (Service, error) {
 	return agents.Instrument(svc, d.Server.Metrics.Registry)
 }
 
-func buildTrainer(_ context.Context, d Deps) (Service, error) {
+func buildTrainer(ctx context.Context, d Deps) (Service, error) {
 	inf, ret, err := modelAndSearch(d)
 	if err != nil {
 		return nil, err
 	}
 	ic := inferencev1.NewInferenceServiceClient(inf)
+	var adapters trainer.AdapterLoader = trainer.InferenceAdapters{Client: ic}
+	if d.Store != "" && d.Etcd != nil {
+		// Publish through the shared bucket inference's replicas read.
+		u, err := sharedBlobs(d)
+		if err != nil {
+			return nil, err
+		}
+		if adapters, err = trainer.NewBlobAdapters(ctx, ic, u); err != nil {
+			return nil, err
+		}
+	}
 	return trainer.New(trainer.Options{
 		Config: trainer.Read(d.Env, d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
 		Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
-		Generator: trainer.InferenceQA{Client: ic}, Adapters: trainer.InferenceAdapters{Client: ic},
+		Generator: trainer.InferenceQA{Client: ic}, Adapters: adapters,
 	})
 }
 
