@@ -21,6 +21,7 @@ var sectionTitles = map[string]string{
 	"common": "Every serving command (`pdfqa up`, `pdfqa serve`)",
 	"up":     "`pdfqa up`",
 	"serve":  "`pdfqa serve <service>`",
+	"limits": "Per API key, on every service (`pdfqa up`, `pdfqa serve`)",
 }
 
 func sectionTitle(sec string) string {

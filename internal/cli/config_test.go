@@ -116,7 +116,7 @@ func TestEveryServiceSettingIsListed(t *testing.T) {
 	if err := readAllSettings(r, "<cache>"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"common", "up", "serve", "inference", "retrieval", "agents", "trainer", "gateway"}
+	want := []string{"common", "up", "serve", "inference", "retrieval", "agents", "trainer", "gateway", "limits"}
 	if got := config.Sections(r.Values()); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("sections %v, want %v", got, want)
 	}
