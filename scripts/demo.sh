@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${PDFQA_DATA:-.data/demo}
 http=${PDFQA_HTTP:-127.0.0.1:8080}
-dev=../shared/data/dev/earnings-calls
+dev=${PDFQA_SHARED:-../shared}/data/dev/earnings-calls
 docs=${PDFQA_DEMO_DOCS:-}
 if [ -z "$docs" ] && [ -d "$dev" ]; then
   docs="$dev/Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf|$dev/Q3 FY23 Microsoft Corp Earnings Call.pdf"

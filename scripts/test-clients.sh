@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=$(scripts/setup/clients-venv.sh)
-pdf=${PDFQA_CLIENTS_PDF:-../shared/data/dev/earnings-calls/Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf}
+pdf=${PDFQA_CLIENTS_PDF:-${PDFQA_SHARED:-../shared}/data/dev/earnings-calls/Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf}
 [[ -f "$pdf" ]] || { echo "test-clients: no PDF at $pdf (set PDFQA_CLIENTS_PDF)"; exit 1; }
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

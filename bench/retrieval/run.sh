@@ -13,14 +13,21 @@
 # contextual refinement in the background, searched once it has finished).
 #
 # Environment: OUT (results folder, default a temp dir), PDFQA_CACHE (default
-# ~/.cache/pdfqa: llama-server, models, the bench venv), SCORER (score_qa.py),
+# ~/.cache/pdfqa: llama-server, models, the bench venv), PDFQA_SHARED (the
+# shared folder, default ../shared beside the repository, whatever the working
+# directory), SCORER (default PDFQA_SHARED/tools/score_qa.py),
 # SKIP_LLAMAINDEX=1, SKIP_REFINED=1, WORKERS (ingestion workers for ours,
 # default nproc).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PDFS=${1:-$ROOT/../shared/data/dev/earnings-calls}
+# The shared folder beside the repository (as platform/testenv finds it).
+SHARED=${PDFQA_SHARED:-$(dirname "$ROOT")/shared}
+PDFS=${1:-$SHARED/data/dev/earnings-calls}
 QUESTIONS=${2:-$PDFS/qna_data.csv}
-SCORER=${SCORER:-$ROOT/../shared/tools/score_qa.py}
+SCORER=${SCORER:-$SHARED/tools/score_qa.py}
+for need in "$PDFS" "$QUESTIONS" "$SCORER"; do
+  [ -e "$need" ] || { echo "run.sh: $need is missing (pass PDF_DIR and QUESTIONS.csv, or set PDFQA_SHARED / SCORER)" >&2; exit 1; }
+done
 OUT=${OUT:-$(mktemp -d -t retrieval-bench.XXXXXX)}
 CACHE=${PDFQA_CACHE:-$HOME/.cache/pdfqa}
 WORKERS=${WORKERS:-$(nproc)}

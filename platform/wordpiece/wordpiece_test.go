@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // Expected tokens computed with transformers.BertTokenizer(vocab.txt of
@@ -33,7 +35,7 @@ func cache() string {
 func TestTokenizeMatchesTransformers(t *testing.T) {
 	path := Find(cache())
 	if path == "" {
-		t.Skip("no all-MiniLM-L6-v2 vocabulary in the pdfqa cache")
+		testenv.Missing(t, "no all-MiniLM-L6-v2 vocabulary in the pdfqa cache %s (make setup)", cache())
 	}
 	tok, err := Load(path)
 	if err != nil {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -85,10 +85,7 @@ func BenchmarkSearch100k(b *testing.B) { benchSearch(b, 100_000) }
 
 // BenchmarkIngest measures parse+OCR+chunk+embed(test embedder)+index of the dev PDFs.
 func BenchmarkIngest(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(dataDir(b), "dev", "earnings-calls", "*.pdf"))
-	if len(files) == 0 {
-		b.Skip("no dev PDFs")
-	}
+	files := testenv.GlobData(b, "dev", "earnings-calls", "*.pdf")
 	var datas [][]byte
 	for _, f := range files {
 		d, _ := os.ReadFile(f)

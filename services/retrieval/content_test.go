@@ -3,23 +3,19 @@ package retrieval
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // TestGetDocumentContentReturnsTheUploadedBytes: the viewer draws the PDF
 // it gets back, so the bytes must be the ones uploaded.
 func TestGetDocumentContentReturnsTheUploadedBytes(t *testing.T) {
-	pdf, err := os.ReadFile(filepath.Join(dataDir(t), "pdf-samples", "001-trivial", "minimal-document.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pdf := testenv.ReadData(t, "pdf-samples", "001-trivial", "minimal-document.pdf")
 	_, c := serve(t, testConfig(t.TempDir()))
 	ctx := context.Background()
 	up, err := c.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "docs", Name: "minimal.pdf", Content: pdf})

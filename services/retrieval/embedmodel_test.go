@@ -2,10 +2,9 @@ package retrieval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 )
 
@@ -21,10 +20,7 @@ func (n namedHash) ModelName() string { return n.name }
 // a document's old vectors are not searched (keyword search still finds it)
 // and the document records which model its vectors came from.
 func TestVectorsOfAnotherModelAreNotLoaded(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Skip(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
 	dir := t.TempDir()
 	open := func(model string) *Engine {
 		cfg := testConfig(dir)

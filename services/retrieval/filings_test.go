@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // returns the engine and the documents by file name.
 func ingestFilings(t *testing.T) (*Engine, map[string]store.Document) {
 	t.Helper()
-	dir := filepath.Join(dataDir(t), "dev", "sec-10-q", "docs")
+	dir := testenv.Data(t, "dev", "sec-10-q", "docs")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))
 	if len(files) != 8 {
 		t.Fatalf("want the 8 dev 10-Q filings in %s, found %d", dir, len(files))

@@ -2,12 +2,11 @@ package retrieval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -17,14 +16,8 @@ import (
 // parse in worker processes (this test binary re-exec'd, see TestMain),
 // ingest a real document, report typed failures and render pages.
 func TestDefaultParserRunsInWorkers(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Skip(err)
-	}
-	enc, err := os.ReadFile(filepath.Join(dataDir(t), "pdf-samples", "005-libreoffice-writer-password", "libreoffice-writer-password.pdf"))
-	if err != nil {
-		t.Skip(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
+	enc := testenv.ReadData(t, "pdf-samples", "005-libreoffice-writer-password", "libreoffice-writer-password.pdf")
 	e, err := Open(Config{Dir: t.TempDir(), Embedder: embed.Hash{Dim: 384}, Log: quietLog(), Workers: 2})
 	if err != nil {
 		t.Fatal(err)

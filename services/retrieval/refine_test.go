@@ -2,12 +2,11 @@ package retrieval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 )
 
@@ -48,10 +47,7 @@ func (g *gatedRefiner) count(t string) int { g.mu.Lock(); defer g.mu.Unlock(); r
 func (g *gatedRefiner) distinct() int      { g.mu.Lock(); defer g.mu.Unlock(); return len(g.seen) }
 
 func TestBackgroundRefinement(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
 	dir := t.TempDir()
 	ref := &gatedRefiner{Hash: embed.Hash{Dim: 64}, open: make(chan struct{}), seen: map[string]int{}}
 	fast := &gatedRefiner{Hash: embed.Hash{Dim: 384}, open: make(chan struct{}), seen: map[string]int{}, name: "fast-model"}

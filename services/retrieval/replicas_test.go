@@ -2,12 +2,11 @@ package retrieval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
@@ -38,10 +37,7 @@ func found(rs []Result, doc string) bool {
 // ingested once, and a search through B, whose caches were already loaded,
 // finds it within a second of its commit.
 func TestReplicasShareDocumentsAndSearch(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
 	dsn := pgtest.DSN(t)
 	blobs, err := store.FileBucketURL(t.TempDir())
 	if err != nil {

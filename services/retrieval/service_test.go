@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -35,19 +35,6 @@ func TestMain(m *testing.M) {
 	p.Close()
 	pgtest.Cleanup()
 	os.Exit(code)
-}
-
-func dataDir(t testing.TB) string {
-	for _, d := range []string{os.Getenv("PDFQA_SHARED"), "../../../shared", "../../shared"} {
-		if d == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "data")); err == nil {
-			return filepath.Join(d, "data")
-		}
-	}
-	t.Fatal("shared data directory not found beside the repository (set PDFQA_SHARED)")
-	return ""
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -102,12 +89,8 @@ func watchAll(t *testing.T, c retrievalv1.RetrievalServiceClient, coll, id strin
 const snowQ1 = "Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf"
 
 func TestIngestSearchDeleteEndToEnd(t *testing.T) {
-	dir := filepath.Join(dataDir(t), "dev", "earnings-calls")
-	data, err := os.ReadFile(filepath.Join(dir, snowQ1))
-	if err != nil {
-		t.Skip(err)
-	}
-	other, _ := os.ReadFile(filepath.Join(dir, "Q3 FY23 Microsoft Corp Earnings Call.pdf"))
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
+	other := testenv.ReadData(t, "dev", "earnings-calls", "Q3 FY23 Microsoft Corp Earnings Call.pdf")
 	_, c := serve(t, testConfig(t.TempDir()))
 	ctx := context.Background()
 	up, err := c.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "calls", Name: snowQ1, Content: data})
@@ -117,10 +100,8 @@ func TestIngestSearchDeleteEndToEnd(t *testing.T) {
 	if up.Duplicate || up.Document.State != retrievalv1.DocumentState_DOCUMENT_STATE_PENDING {
 		t.Fatalf("first upload: dup=%v state=%v", up.Duplicate, up.Document.State)
 	}
-	if len(other) > 0 {
-		if _, err := c.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "calls", Name: "msft.pdf", Content: other}); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := c.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "calls", Name: "msft.pdf", Content: other}); err != nil {
+		t.Fatal(err)
 	}
 	evs := watchAll(t, c, "calls", up.Document.Id)
 	last := evs[len(evs)-1]
@@ -206,11 +187,7 @@ func trunc(s string) string {
 }
 
 func TestHostileInputFails(t *testing.T) {
-	samples := filepath.Join(dataDir(t), "pdf-samples")
-	enc, err := os.ReadFile(filepath.Join(samples, "005-libreoffice-writer-password", "libreoffice-writer-password.pdf"))
-	if err != nil {
-		t.Skip(err)
-	}
+	enc := testenv.ReadData(t, "pdf-samples", "005-libreoffice-writer-password", "libreoffice-writer-password.pdf")
 	_, c := serve(t, testConfig(t.TempDir()))
 	for i, tc := range []struct {
 		name, password string
@@ -240,10 +217,7 @@ func TestHostileInputFails(t *testing.T) {
 }
 
 func TestRestartRecovery(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Skip(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
 	dir := t.TempDir()
 	// Simulate kill -9 mid-ingestion: a stored document left PROCESSING.
 	st, blobs := openStores(t, dir)
@@ -272,10 +246,7 @@ func TestRestartRecovery(t *testing.T) {
 }
 
 func TestCloseMidIngestionResumes(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(dataDir(t), "dev", "earnings-calls", snowQ1))
-	if err != nil {
-		t.Skip(err)
-	}
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
 	dir := t.TempDir()
 	e, err := Open(testConfig(dir))
 	if err != nil {

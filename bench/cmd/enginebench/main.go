@@ -29,6 +29,7 @@ import (
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference"
 )
 
@@ -63,7 +64,7 @@ func run(tokens, rounds int, noRepack bool) error {
 	threads := cfg.Threads
 
 	// Bare engine: the same binary, model and settings, driven over HTTP.
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func run(tokens, rounds int, noRepack bool) error {
 	}
 	defer func() { _ = bare.Process.Kill(); _ = bare.Wait() }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(base+"/health", 2*time.Minute); err != nil {
+	if err := testenv.WaitHTTP(base+"/health", 2*time.Minute); err != nil {
 		return err
 	}
 
@@ -259,20 +260,6 @@ func svcGen(ic inferencev1.InferenceServiceClient, prompt string, tokens int) (f
 	return float64(n-1) / end.Sub(first).Seconds(), float64(first.Sub(t0).Microseconds()) / 1000, n, nil
 }
 
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get(url); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready", url)
-}
-
 func waitReady(ic inferencev1.InferenceServiceClient, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -288,15 +275,6 @@ func waitReady(ic inferencev1.InferenceServiceClient, d time.Duration) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("inference service not ready")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func median(xs []float64) float64 {

@@ -24,6 +24,7 @@ import (
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/discovery"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(bin string, n int, httpAddr string) error {
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 	base := "http://" + httpAddr
-	if err := waitHealthy(base+"/healthz", 60*time.Second); err != nil {
+	if err := testenv.WaitHTTP(base+"/healthz", 60*time.Second); err != nil {
 		return err
 	}
 	ep, err := os.ReadFile(filepath.Join(data, "etcd.endpoint"))
@@ -124,20 +125,6 @@ func run(bin string, n int, httpAddr string) error {
 	fmt.Printf("| client → gateway (REST GET /v1/adapters) → inference | %d | %s | %s |\n", len(r), pct(r, 50), pct(r, 99))
 	fmt.Printf("\nidle RSS of `pdfqa up` (embedded etcd + 5 services): %.1f MiB\n", float64(rss)/1024)
 	return nil
-}
-
-func waitHealthy(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not healthy after %v", url, d)
 }
 
 func pct(ds []time.Duration, p int) string {

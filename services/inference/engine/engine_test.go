@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // These tests run the REAL llama-server and REAL models provisioned by
@@ -68,7 +70,7 @@ func testEnv(t *testing.T) (bin, llm, embed string) {
 		}
 	})
 	if envSkip != "" {
-		t.Skip(envSkip)
+		testenv.Missing(t, "%s", envSkip)
 	}
 	return envBin, envLLM, envEmbed
 }

@@ -3,17 +3,18 @@ package parse
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // BenchmarkParseEarningsCalls parses the ten earnings-call PDFs per
 // iteration, one document per pool instance in parallel, and reports
 // pages/s.
 func BenchmarkParseEarningsCalls(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join(sharedDir(b), "data", "dev", "earnings-calls", "*.pdf"))
+	files := testenv.GlobData(b, "dev", "earnings-calls", "*.pdf")
 	if len(files) == 0 {
 		b.Skip("no earnings calls")
 	}

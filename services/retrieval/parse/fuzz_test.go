@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse. It must never panic or hang: a
@@ -19,18 +21,13 @@ func FuzzParse(f *testing.F) {
 	f.Add(textPDF("seed", []textItem{{72, 700, 12, "Seed text"}, {300, 700, 12, "col"}}))
 	f.Add([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj trailer<</Root 1 0 R>>"))
 	f.Add([]byte{})
-	{
-		d := filepath.Join(sharedDirF(), "data", "pdf-samples")
-		for _, s := range []string{
-			"001-trivial/minimal-document.pdf",
-			"007-imagemagick-images/imagemagick-CCITTFaxDecode.pdf",
-			"007-imagemagick-images/imagemagick-ASCII85Decode.pdf",
-			"005-libreoffice-writer-password/libreoffice-writer-password.pdf",
-		} {
-			if b, err := os.ReadFile(filepath.Join(d, s)); err == nil {
-				f.Add(b)
-			}
-		}
+	for _, s := range []string{
+		"001-trivial/minimal-document.pdf",
+		"007-imagemagick-images/imagemagick-CCITTFaxDecode.pdf",
+		"007-imagemagick-images/imagemagick-ASCII85Decode.pdf",
+		"005-libreoffice-writer-password/libreoffice-writer-password.pdf",
+	} {
+		f.Add(testenv.ReadData(f, "pdf-samples", filepath.FromSlash(s)))
 	}
 	p := testParser(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -61,20 +58,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("untyped error: %v", err)
 		}
 	})
-}
-
-// sharedDirF is sharedDir without skipping (seeds are optional).
-func sharedDirF() string {
-	if d := os.Getenv("PDFQA_SHARED_DIR"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		for _, c := range []string{filepath.Join(d, "shared"), filepath.Join(d, "..", "shared")} {
-			if st, err := os.Stat(filepath.Join(c, "data")); err == nil && st.IsDir() {
-				return c
-			}
-		}
-	}
-	return ""
 }

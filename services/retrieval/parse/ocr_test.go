@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/klippa-app/go-pdfium/requests"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // scannedPDF renders a text PDF with PDFium and wraps the bitmap in an
@@ -50,7 +52,7 @@ func scannedPDF(t *testing.T, p *PDFium, lines ...string) []byte {
 func TestOCRImageOnlyPage(t *testing.T) {
 	p := testParser(t)
 	if !p.TesseractAvailable() {
-		t.Skip("tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-eng)")
+		testenv.Missing(t, "tesseract not installed (scripts/setup/system.sh installs tesseract-ocr tesseract-ocr-eng)")
 	}
 	data := scannedPDF(t, p, "Quarterly revenue grew 48 percent", "Remaining performance obligations")
 	start := time.Now()

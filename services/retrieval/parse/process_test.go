@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 func newTestProcess(t *testing.T, instances int) *Process {
@@ -114,7 +116,6 @@ func TestProcessMatchesInProcess(t *testing.T) {
 		{"synthetic-chars", textPDF("boxes", []textItem{{72, 720, 12, "First line here,"}, {72, 700, 12, "second line."}, {300, 700, 12, "Right"}}), Options{IncludeChars: true}},
 		{"synthetic-truncated", slowPDF(5), Options{MaxPages: 2}},
 	}
-	dir := filepath.Join(sharedDir(t), "data")
 	for _, f := range []struct {
 		path string
 		opts Options
@@ -124,20 +125,14 @@ func TestProcessMatchesInProcess(t *testing.T) {
 		{"pdf-samples/015-arabic/habibi.pdf", Options{OCR: OCROff}},
 		{"pdf-samples/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf", Options{OCR: OCROff, MaxPages: 30}},
 	} {
-		if b, err := os.ReadFile(filepath.Join(dir, f.path)); err == nil {
-			inputs = append(inputs, input{filepath.Base(f.path), b, f.opts})
-		}
+		inputs = append(inputs, input{filepath.Base(f.path), testenv.ReadData(t, filepath.FromSlash(f.path)), f.opts})
 	}
-	if calls, _ := filepath.Glob(filepath.Join(dir, "dev", "earnings-calls", "*.pdf")); len(calls) > 0 {
-		b, err := os.ReadFile(calls[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, input{filepath.Base(calls[0]), b, Options{}})
+	calls := testenv.GlobData(t, "dev", "earnings-calls", "*.pdf")
+	b, err := os.ReadFile(calls[0])
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(inputs) < 4 {
-		t.Fatalf("only %d inputs: real samples missing", len(inputs))
-	}
+	inputs = append(inputs, input{filepath.Base(calls[0]), b, Options{}})
 	for _, in := range inputs {
 		t.Run(in.name, func(t *testing.T) {
 			want, err := inproc.Parse(context.Background(), in.data, in.opts)
@@ -184,24 +179,21 @@ func TestProcessTypedErrors(t *testing.T) {
 		{"too-many-pages", textPDF("five", five...), Options{MaxPages: 2, FailOnTooManyPages: true}, []error{ErrTooManyPages}},
 		{"too-large", good, Options{MaxBytes: 100}, []error{ErrTooLarge}},
 	}
-	if enc, err := os.ReadFile(filepath.Join(sharedDir(t), "data", "pdf-samples", "005-libreoffice-writer-password", "libreoffice-writer-password.pdf")); err == nil {
-		cases = append(cases,
-			struct {
-				name string
-				data []byte
-				opts Options
-				want []error
-			}{"encrypted-no-password", enc, Options{OCR: OCROff}, []error{ErrEncrypted}},
-			struct {
-				name string
-				data []byte
-				opts Options
-				want []error
-			}{"encrypted-wrong-password", enc, Options{OCR: OCROff, Password: "wrong"}, []error{ErrEncrypted}},
-		)
-	} else {
-		t.Errorf("encrypted sample missing: %v", err)
-	}
+	enc := testenv.ReadData(t, "pdf-samples", "005-libreoffice-writer-password", "libreoffice-writer-password.pdf")
+	cases = append(cases,
+		struct {
+			name string
+			data []byte
+			opts Options
+			want []error
+		}{"encrypted-no-password", enc, Options{OCR: OCROff}, []error{ErrEncrypted}},
+		struct {
+			name string
+			data []byte
+			opts Options
+			want []error
+		}{"encrypted-wrong-password", enc, Options{OCR: OCROff, Password: "wrong"}, []error{ErrEncrypted}},
+	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, werr := inproc.Parse(context.Background(), c.data, c.opts)

@@ -37,6 +37,7 @@ import (
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
@@ -109,14 +110,14 @@ func main() {
 }
 
 func run() error {
-	dir := flag.String("pdfs", "../shared/data/dev/earnings-calls", "folder of PDFs (default: the shared dev set beside the repository)")
+	dir := flag.String("pdfs", "", "folder of PDFs (default: the shared dev set beside the repository, $PDFQA_SHARED/data/dev/earnings-calls)")
 	qpath := flag.String("questions", "", "questions CSV with a Question column (default PDFS/qna_data.csv)")
 	out := flag.String("out", "searcheval-out", "output folder: MODE.jsonl, chunks.jsonl, summary.json")
 	modes := flag.String("modes", "hybrid,keyword,vector", "search modes")
 	topK := flag.Int("top-k", 10, "passages per question")
 	workers := flag.Int("workers", runtime.NumCPU(), "documents ingested in parallel")
 	infer := flag.String("inference", "auto", "embeddings: auto (in-process inference service when the engine is built), none, or HOST:PORT of a running inference service")
-	cache := flag.String("cache", config.Env("PDFQA_CACHE", ""), "pdfqa cache (engine, models, vocab); default ~/.cache/pdfqa")
+	cache := flag.String("cache", config.DefaultCache(), "pdfqa cache (engine, models, vocab)")
 	maxTokens := flag.Int("max-tokens", 0, "chunk budget (0: the engine default)")
 	rerank := flag.Bool("rerank", false, "use the lexical reranker")
 	weights := flag.String("vector-weights", "", "extra hybrid runs with these vector weights (comma separated), written to hybrid-wW.jsonl")
@@ -127,9 +128,11 @@ func run() error {
 	refine := flag.Bool("refine", false, "as the mesh does: static vectors at READY, then the background refinement with the contextual model; search once every document is refined")
 	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
 	flag.Parse()
-	if *cache == "" {
-		home, _ := os.UserHomeDir()
-		*cache = filepath.Join(home, ".cache", "pdfqa")
+	if *dir == "" {
+		var err error
+		if *dir, err = testenv.DataPath("dev", "earnings-calls"); err != nil {
+			return err
+		}
 	}
 	if *qpath == "" {
 		*qpath = filepath.Join(*dir, "qna_data.csv")

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/inference"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
@@ -37,15 +39,17 @@ func main() {
 }
 
 func run() error {
-	dir := flag.String("pdfs", "../shared/data/dev/earnings-calls", "folder of PDFs (default: the shared dev set beside the repository)")
+	dir := flag.String("pdfs", "", "folder of PDFs (default: the shared dev set beside the repository, $PDFQA_SHARED/data/dev/earnings-calls)")
 	ocrPages := flag.Int("ocr-pages", 6, "pages to OCR (from the first PDF)")
-	cache := flag.String("cache", "", "pdfqa cache (default ~/.cache/pdfqa)")
+	cache := flag.String("cache", config.DefaultCache(), "pdfqa cache")
 	stages := flag.String("stages", "parse,ocr,chunk,embed", "stages to run")
 	rounds := flag.Int("parse-rounds", 1, "times to run the parse variants, interleaved (the machine may be noisy)")
 	flag.Parse()
-	if *cache == "" {
-		home, _ := os.UserHomeDir()
-		*cache = filepath.Join(home, ".cache", "pdfqa")
+	if *dir == "" {
+		var err error
+		if *dir, err = testenv.DataPath("dev", "earnings-calls"); err != nil {
+			return err
+		}
 	}
 	want := map[string]bool{}
 	for _, s := range splitComma(*stages) {

@@ -1,0 +1,150 @@
+// Package testenv is what tests and benchmarks need from outside the
+// repository, found one way everywhere: the read-only shared data set
+// beside the checkout, a free loopback port, a server's health endpoint.
+//
+// A test whose data or tool is absent calls Missing: under CI (CI set, as
+// .ci/run runs) the test fails, since make test installs everything first;
+// elsewhere it is skipped with the reason. Nothing is skipped silently.
+//
+// The shared folder is $PDFQA_SHARED, else "shared" beside the repository
+// root (the folder holding go.work), i.e. ../shared from the root, wherever
+// the test runs from; its data lies under data/.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CI reports whether the tests run under CI (CI set to anything but
+// "false"), where a missing prerequisite is a failure.
+func CI() bool {
+	v := os.Getenv("CI")
+	return v != "" && v != "false" && v != "0"
+}
+
+// Missing fails t under CI and skips it elsewhere, with the reason.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("required in CI: %s", msg)
+	}
+	t.Skipf("skipped: %s", msg)
+}
+
+// RepoRoot is the repository root: the nearest folder at or above the
+// working directory that holds go.work.
+func RepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.work at or above %s", wd)
+		}
+	}
+}
+
+// SharedDir is the shared folder ($PDFQA_SHARED, else <root>/../shared);
+// it must hold data/.
+func SharedDir() (string, error) {
+	d := os.Getenv("PDFQA_SHARED")
+	if d == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", fmt.Errorf("shared folder: %w (set PDFQA_SHARED)", err)
+		}
+		d = filepath.Join(filepath.Dir(root), "shared")
+	}
+	if st, err := os.Stat(filepath.Join(d, "data")); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("no shared data at %s (set PDFQA_SHARED to the folder holding data/)", filepath.Join(d, "data"))
+	}
+	return filepath.Abs(d)
+}
+
+// DataPath is the path of elem under the shared data/ folder (filepath.Join
+// of elem), for commands (benchmarks) that default to the shared data.
+func DataPath(elem ...string) (string, error) {
+	d, err := SharedDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(append([]string{d, "data"}, elem...)...), nil
+}
+
+// Data is DataPath for a test, which calls Missing when the shared folder
+// or the path is absent.
+func Data(t testing.TB, elem ...string) string {
+	t.Helper()
+	p, err := DataPath(elem...)
+	if err != nil {
+		Missing(t, "%v", err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "shared data: %v", err)
+	}
+	return p
+}
+
+// ReadData reads the file elem under the shared data/ folder.
+func ReadData(t testing.TB, elem ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(Data(t, elem...))
+	if err != nil {
+		Missing(t, "shared data: %v", err)
+	}
+	return b
+}
+
+// GlobData lists the files matching the pattern elem (its last element may
+// hold wildcards) under the shared data/ folder, sorted; none is Missing.
+func GlobData(t testing.TB, elem ...string) []string {
+	t.Helper()
+	if len(elem) == 0 {
+		t.Fatal("testenv.GlobData: no pattern")
+	}
+	dir := Data(t, elem[:len(elem)-1]...)
+	files, err := filepath.Glob(filepath.Join(dir, elem[len(elem)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		Missing(t, "shared data: nothing matches %s", filepath.Join(dir, elem[len(elem)-1]))
+	}
+	return files
+}
+
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// WaitHTTP polls url every 200ms until it answers 200 OK or d has passed.
+func WaitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(url); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not healthy after %v", url, d)
+}

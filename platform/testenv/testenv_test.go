@@ -1,0 +1,137 @@
+package testenv
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeShared makes a shared folder holding data/calls/{a,b}.pdf.
+func fakeShared(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "data", "calls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a.pdf", "b.pdf"} {
+		if err := os.WriteFile(filepath.Join(dir, "data", "calls", n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDataFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	fakeShared(t, dir)
+	t.Setenv("PDFQA_SHARED", dir)
+	if got, want := Data(t, "calls", "a.pdf"), filepath.Join(dir, "data", "calls", "a.pdf"); got != want {
+		t.Fatalf("Data = %s, want %s", got, want)
+	}
+	if b := ReadData(t, "calls", "b.pdf"); string(b) != "b.pdf" {
+		t.Fatalf("ReadData = %q", b)
+	}
+	files := GlobData(t, "calls", "*.pdf")
+	if len(files) != 2 || filepath.Base(files[0]) != "a.pdf" || filepath.Base(files[1]) != "b.pdf" {
+		t.Fatalf("GlobData = %v", files)
+	}
+}
+
+// From any folder below the root (the one holding go.work), the shared
+// folder is the root's sibling.
+func TestSharedBesideTheRepository(t *testing.T) {
+	top := t.TempDir()
+	root := filepath.Join(top, "checkout")
+	deep := filepath.Join(root, "services", "x", "y")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.work"), []byte("go 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fakeShared(t, filepath.Join(top, "shared"))
+	t.Setenv("PDFQA_SHARED", "")
+	t.Chdir(deep)
+	r, err := RepoRoot()
+	if err != nil || r != root {
+		t.Fatalf("RepoRoot = %q, %v; want %s", r, err, root)
+	}
+	d, err := SharedDir()
+	if err != nil || d != filepath.Join(top, "shared") {
+		t.Fatalf("SharedDir = %q, %v", d, err)
+	}
+	if err := os.RemoveAll(filepath.Join(top, "shared")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SharedDir(); err == nil || !strings.Contains(err.Error(), "PDFQA_SHARED") {
+		t.Fatalf("without the folder: %v, want an error naming PDFQA_SHARED", err)
+	}
+}
+
+// TestMissingHelper is run by TestMissingFailsInCIAndSkipsElsewhere in a
+// child process; on its own it does nothing.
+func TestMissingHelper(t *testing.T) {
+	if os.Getenv("TESTENV_HELPER") != "1" {
+		return
+	}
+	ReadData(t, "calls", "absent.pdf")
+	t.Log("reached past ReadData")
+}
+
+func TestMissingFailsInCIAndSkipsElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	fakeShared(t, dir)
+	for _, tc := range []struct {
+		ci     string
+		fails  bool
+		output string
+	}{
+		{"true", true, "required in CI: shared data:"},
+		{"", false, "--- SKIP: TestMissingHelper"},
+		{"false", false, "--- SKIP: TestMissingHelper"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMissingHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "TESTENV_HELPER=1", "PDFQA_SHARED="+dir, "CI="+tc.ci)
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != tc.fails {
+			t.Errorf("CI=%q: failed=%v, want %v\n%s", tc.ci, failed, tc.fails, out)
+		}
+		if !strings.Contains(string(out), tc.output) || strings.Contains(string(out), "reached past ReadData") {
+			t.Errorf("CI=%q: output lacks %q or went on\n%s", tc.ci, tc.output, out)
+		}
+	}
+}
+
+func TestFreePortAndWaitHTTP(t *testing.T) {
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		t.Fatalf("FreePort %d is not free: %v", p, err)
+	}
+	l.Close()
+
+	ready := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	if err := WaitHTTP(srv.URL, 300*time.Millisecond); err == nil {
+		t.Fatal("WaitHTTP accepted 503")
+	}
+	time.AfterFunc(300*time.Millisecond, func() { close(ready) })
+	if err := WaitHTTP(srv.URL, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
