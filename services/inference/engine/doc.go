@@ -27,4 +27,13 @@
 //
 // The API was checked against tools/server/README.md and the server sources of
 // the llama.cpp tree vendored in llama-cpp-python 0.3.36.
+//
+// supervisor.go decides when a process starts, is replaced and stops;
+// launch.go is one process (its command line, start, termination). Two files
+// are longer than the project's ~500 lines on purpose: client.go is the
+// whole HTTP contract with llama-server (each endpoint's request and
+// response types beside the call that uses them, SSE reading and the one
+// error decoding, which change together when llama.cpp does), and
+// engine_test.go runs against one real engine per model shared by all its
+// tests (TestMain stops them), so they stay in the file that owns it.
 package engine

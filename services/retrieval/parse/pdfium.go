@@ -74,9 +74,7 @@ type PDFium struct {
 	cfg  Config
 	pool pdfium.Pool
 
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
+	calls
 
 	tessOnce sync.Once
 	tessPath string
@@ -141,14 +139,9 @@ func New(cfg Config) (*PDFium, error) {
 
 // Close waits for running parses to finish and releases the pool.
 func (p *PDFium) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.shut(nil) {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
-	p.wg.Wait()
 	return p.pool.Close()
 }
 
@@ -190,25 +183,11 @@ func (p *PDFium) Parse(ctx context.Context, data []byte, opts Options) (doc *Doc
 	if err := checkHeader(data, o); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, ErrClosed
-	}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	defer p.wg.Done()
-
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-
-	inst, err := p.pool.GetInstanceWithContext(ctx)
+	ctx, inst, release, err := p.instance(ctx, o.Timeout)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, timeoutErr(ctx, "waiting for a PDFium instance")
-		}
-		return nil, fmt.Errorf("%w: get instance: %v", ErrEngine, err)
+		return nil, err
 	}
+	defer release()
 
 	type result struct {
 		doc *Document
@@ -244,6 +223,28 @@ func (p *PDFium) Parse(ctx context.Context, data []byte, opts Options) (doc *Doc
 		_ = inst.Kill()
 		return nil, timeoutErr(ctx, "parse")
 	}
+}
+
+// instance admits a call and takes a pool instance within timeout, under
+// the returned context; release (the caller defers it once err is nil) ends
+// the deadline and the call. Closing or killing inst is the caller's.
+func (p *PDFium) instance(ctx context.Context, timeout time.Duration) (context.Context, pdfium.Pdfium, func(), error) {
+	if err := p.enter(); err != nil {
+		return ctx, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	done := func() { cancel(); p.wg.Done() }
+	inst, err := p.pool.GetInstanceWithContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = timeoutErr(ctx, "waiting for a PDFium instance")
+		} else {
+			err = fmt.Errorf("%w: get instance: %v", ErrEngine, err)
+		}
+		done()
+		return ctx, nil, nil, err
+	}
+	return ctx, inst, done, nil
 }
 
 func timeoutErr(ctx context.Context, what string) error {

@@ -60,11 +60,9 @@ type Process struct {
 	exe   string
 	slots chan *slot
 
-	mu     sync.Mutex
-	closed bool
-	done   chan struct{} // closed by Close
-	live   map[*worker]struct{}
-	wg     sync.WaitGroup // calls in flight and background restarts
+	calls                      // wg: calls in flight and background restarts
+	done  chan struct{}        // closed by Close
+	live  map[*worker]struct{} // guarded by mu
 }
 
 // slot holds at most one worker; whoever took the slot from Process.slots
@@ -115,15 +113,9 @@ func NewProcess(cfg Config) (*Process, error) {
 // Close kills the workers of calls in flight (which return ErrClosed),
 // waits for them and stops the idle workers.
 func (p *Process) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.shut(func() { close(p.done) }) {
 		return nil
 	}
-	p.closed = true
-	close(p.done)
-	p.mu.Unlock()
-	p.wg.Wait()
 	var wg sync.WaitGroup
 	for range cap(p.slots) {
 		s := <-p.slots
@@ -200,13 +192,9 @@ func (p *Process) RenderPNG(ctx context.Context, data []byte, password string, p
 
 // call runs one request on a worker, enforcing ctx by killing the worker.
 func (p *Process) call(ctx context.Context, req *workerReq, what string) (*workerResp, error) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, ErrClosed
+	if err := p.enter(); err != nil {
+		return nil, err
 	}
-	p.wg.Add(1)
-	p.mu.Unlock()
 	defer p.wg.Done()
 
 	var s *slot

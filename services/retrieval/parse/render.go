@@ -27,20 +27,11 @@ func (p *PDFium) RenderPNG(ctx context.Context, data []byte, password string, pa
 		return nil, 0, 0, err
 	}
 	dpi = max(20, min(dpi, MaxRenderDPI))
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, 0, 0, ErrClosed
-	}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	defer p.wg.Done()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	inst, err := p.pool.GetInstanceWithContext(ctx)
+	_, inst, release, err := p.instance(ctx, o.Timeout)
 	if err != nil {
-		return nil, 0, 0, timeoutErr(ctx, "waiting for a PDFium instance")
+		return nil, 0, 0, err
 	}
+	defer release()
 	defer func() {
 		if err != nil && !isCleanError(err) {
 			_ = inst.Kill()
