@@ -17,14 +17,19 @@ function headers(json) {
   return h;
 }
 
+// failure turns an error answer into an Error; a 401 also asks the page for
+// an API key (the "pdfqa:auth" event).
+function failed(status, statusText, text) {
+  let msg = text || `${status} ${statusText}`;
+  try { msg = JSON.parse(text).message || msg; } catch { /* not JSON */ }
+  const e = new Error(msg);
+  e.status = status;
+  if (status === 401) window.dispatchEvent(new CustomEvent("pdfqa:auth", { detail: msg }));
+  return e;
+}
+
 async function failure(r) {
-  const text = await r.text();
-  try {
-    const j = JSON.parse(text);
-    return new Error(j.message || `${r.status} ${r.statusText}`);
-  } catch {
-    return new Error(text || `${r.status} ${r.statusText}`);
-  }
+  return failed(r.status, r.statusText, await r.text());
 }
 
 // call sends one request and returns the decoded JSON answer.
@@ -90,10 +95,8 @@ export async function upload(coll, file, onProgress) {
     for (const [k, v] of Object.entries(headers(true))) x.setRequestHeader(k, v);
     x.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     x.onload = () => {
-      let j = {};
-      try { j = JSON.parse(x.responseText); } catch { j = { message: x.responseText }; }
-      if (x.status >= 200 && x.status < 300) resolve(j);
-      else reject(new Error(j.message || `${x.status} ${x.statusText}`));
+      if (x.status >= 200 && x.status < 300) resolve(JSON.parse(x.responseText));
+      else reject(failed(x.status, x.statusText, x.responseText));
     };
     x.onerror = () => reject(new Error("network error"));
     x.send(JSON.stringify({ name: file.name, content }));

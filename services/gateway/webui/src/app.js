@@ -447,8 +447,17 @@ keyInput.value = apiKey.get();
 document.getElementById("keyform").addEventListener("submit", (e) => {
   e.preventDefault();
   apiKey.set(keyInput.value);
+  document.querySelector("details.key").open = false;
   toast(keyInput.value ? "API key saved for this tab" : "API key cleared");
   route();
+});
+// A 401 from any call: open the key form (the mesh has identities on).
+window.addEventListener("pdfqa:auth", () => {
+  const d = document.querySelector("details.key");
+  if (d.open) return;
+  d.open = true;
+  keyInput.focus();
+  toast(apiKey.get() ? "The API key was refused: enter another" : "This mesh needs an API key");
 });
 window.addEventListener("hashchange", route);
 route();

@@ -86,6 +86,15 @@ export function close() {
 
 async function show(i) {
   const s = state;
+  try {
+    await draw(s, i);
+  } catch (e) {
+    s.pages.append(h("p", { class: "error", role: "alert" }, "Could not draw the page: " + e.message));
+    s.pages.dataset.rendered = "failed";
+  }
+}
+
+async function draw(s, i) {
   const it = s.items[i];
   const seq = ++s.seq;
   s.index = i;
@@ -94,6 +103,7 @@ async function show(i) {
   s.prev.disabled = i === 0;
   s.next.disabled = i === s.items.length - 1;
   [...s.list.children].forEach((li, j) => li.setAttribute("aria-current", String(i === j)));
+  s.list.children[i].scrollIntoView({ block: "nearest" });
   s.el.dataset.chunkId = it.chunk_id || "";
   s.pages.dataset.rendered = "false";
   s.pages.replaceChildren(h("p", {}, "Opening the PDF…"));
@@ -127,7 +137,8 @@ async function show(i) {
     // Boxes are PDF points from the page's top-left corner.
     const [vx, , , vy1] = page.view;
     for (const b of (it.boxes || []).filter((b) => b.page === n)) {
-      const [x0, y0, x1, y1] = vp.convertToViewportRectangle([vx + (b.x0 || 0), vy1 - (b.y0 || 0), vx + (b.x1 || 0), vy1 - (b.y1 || 0)]);
+      const [x0, y0] = vp.convertToViewportPoint(vx + (b.x0 || 0), vy1 - (b.y0 || 0));
+      const [x1, y1] = vp.convertToViewportPoint(vx + (b.x1 || 0), vy1 - (b.y1 || 0));
       const r = h("div", { class: "hl", "data-page": n });
       Object.assign(r.style, { left: Math.min(x0, x1) + "px", top: Math.min(y0, y1) + "px", width: Math.abs(x1 - x0) + "px", height: Math.abs(y1 - y0) + "px" });
       box.append(r);
