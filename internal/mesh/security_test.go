@@ -375,7 +375,7 @@ func TestSecurity(t *testing.T) {
 					return fmt.Errorf("beta got acme's passages: %v", ev)
 				}
 			}
-		}, codes.Unavailable}, // the agents answer "no evidence": retrieval found no such collection for beta
+		}, codes.NotFound}, // retrieval finds no such collection for beta
 		{"API1_OtherTenantDataset_NotFound", func() error {
 			_, err := tr("beta-admin").GetDataset(ctx, &trainerv1.GetDatasetRequest{DatasetId: s.ds})
 			return err

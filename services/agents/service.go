@@ -26,6 +26,7 @@ var errs = grpcerr.Table{
 	{Err: ask.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: runstore.ErrNotFound, Code: codes.NotFound},
 	{Err: ask.ErrRetrieval, Code: codes.Unavailable},
+	{Err: ask.ErrNotFound, Code: codes.NotFound},
 	{Err: runstore.ErrUnavailable, Code: codes.Unavailable},
 }
 

@@ -3,6 +3,7 @@ package ask
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -302,5 +303,15 @@ func TestLabelledUnsupportedDraftGetsACitedSentence(t *testing.T) {
 	}
 	if len(r.Citations) == 0 || !strings.HasPrefix(r.Answer, draft) || len(r.Answer) <= len(draft) || streamed != r.Answer {
 		t.Fatalf("answer %q streamed %q citations %v", r.Answer, streamed, r.Citations)
+	}
+}
+
+// TestUnknownCollectionIsNotFound: a collection the caller has none of (or
+// another tenant's) is NotFound, not "retrieval unavailable".
+func TestUnknownCollectionIsNotFound(t *testing.T) {
+	e := &Engine{LLM: &fakeLLM{}, Search: &fakeSearch{err: fmt.Errorf("%w: collection \"x\"", ErrNotFound)}}
+	r, _, err := run(t, e, &agentsv1.AskRequest{Collection: "x", Question: "What was free cash flow?"})
+	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrRetrieval) || r.Status != agentsv1.RunStatus_RUN_STATUS_FAILED {
+		t.Fatalf("err %v status %v", err, r.Status)
 	}
 }

@@ -22,6 +22,10 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrRetrieval means the retrieval service could not be searched.
 	ErrRetrieval = errors.New("retrieval unavailable")
+	// ErrNotFound means the collection (or a document named in the
+	// request) does not exist for the caller: Searcher implementations
+	// return it wrapped when the retrieval service says so.
+	ErrNotFound = errors.New("not found")
 )
 
 // Role is who wrote a chat message.

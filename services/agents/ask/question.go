@@ -31,6 +31,7 @@ type question struct {
 	// facts, answer
 	facts       []line
 	modelNeeded bool
+	notFound    int // sub-questions whose search found no such collection
 	packed      Packed
 	evs         []*agentsv1.Evidence // what the answer may cite (evidence)
 	answer      string
@@ -131,6 +132,10 @@ func (x *question) collect() error {
 			continue
 		}
 		x.lists = append(x.lists, sa.Evidence)
+	}
+	if len(x.lists) == 0 && x.notFound == len(errs) {
+		// the collection (or the documents asked about) is not the caller's
+		return x.run.fail(ErrNotFound, "not found: "+strings.Join(errs, "; "))
 	}
 	if len(x.lists) == 0 {
 		return x.run.fail(ErrRetrieval, "retrieval failed for every sub-question, so there is no evidence to answer from: "+strings.Join(errs, "; "))

@@ -2,6 +2,7 @@ package ask
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -77,6 +78,9 @@ func (r Researcher) Research(ctx context.Context, sq *agentsv1.SubQuestion, depA
 		}
 	}
 	if ok == 0 {
+		if errors.Is(firstErr, ErrNotFound) {
+			return nil, notes, firstErr
+		}
 		return nil, notes, fmt.Errorf("%w: %v", ErrRetrieval, firstErr)
 	}
 	list := make([]*fused, 0, len(byID))
@@ -345,10 +349,13 @@ func (x *question) research(ctx context.Context) {
 			}
 			ans, notes, err := r.Research(ctx, sq, depAnswers)
 			x.run.note(notes...)
+			mu.Lock()
 			if err != nil {
 				ans = &agentsv1.SubAnswer{SubQuestionId: sq.Id, Status: agentsv1.SubQuestionStatus_SUB_QUESTION_STATUS_FAILED, Error: err.Error()}
+				if errors.Is(err, ErrNotFound) {
+					x.notFound++
+				}
 			}
-			mu.Lock()
 			x.subs[sq.Id] = ans
 			mu.Unlock()
 			for _, ev := range ans.GetEvidence() {

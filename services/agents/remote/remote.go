@@ -5,9 +5,12 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
@@ -107,6 +110,9 @@ func (s Searcher) Search(ctx context.Context, req ask.SearchRequest) ([]*retriev
 		Collection: req.Collection, Query: req.Query, TopK: int32(req.TopK), DocumentIds: req.DocumentIDs,
 		Mode: retrievalv1.SearchMode_SEARCH_MODE_HYBRID, MaxPerDocument: int32(req.MaxPerDocument),
 	})
+	if status.Code(err) == codes.NotFound {
+		return nil, fmt.Errorf("%w: %v", ask.ErrNotFound, status.Convert(err).Message())
+	}
 	if err != nil {
 		return nil, err
 	}
