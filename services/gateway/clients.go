@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/registry"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/gateway/mcptools"
 	"github.com/pdfqa/pdfqa/services/gateway/openai"
@@ -74,9 +76,17 @@ func (s *Service) sdk() (*pdfqa.Client, error) {
 	}))
 }
 
-// clientRoutes adds the OpenAI-compatible API and the MCP tools to root.
+// clientRoutes adds the OpenAI-compatible API and the MCP tools to root. A
+// mesh whose registry lacks the services they call (agents, retrieval, ...)
+// serves neither, and says so in the log.
 func (s *Service) clientRoutes(root *http.ServeMux) error {
 	c, err := s.sdk()
+	if errors.Is(err, registry.ErrUnknown) {
+		if s.log != nil {
+			s.log.Warn("OpenAI-compatible API and MCP tools not served", "err", err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
