@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
@@ -20,8 +21,11 @@ var benchWords = []string{"revenue", "growth", "product", "customer", "margin", 
 
 // benchEngine fills a collection with n synthetic chunks (random text,
 // hashed 384-dim vectors) through the same CommitIndex path as ingestion.
-func benchEngine(b *testing.B, n int) *Engine {
-	e, err := Open(Config{Dir: b.TempDir(), Parser: sharedParser, Embedder: embed.Hash{Dim: 384}, Log: quietLog(), Workers: 1})
+func benchEngine(b *testing.B, n int) *Engine { return benchEngineOn(b, n, "") }
+
+// benchEngineOn is benchEngine on the store at storeURL ("": embedded).
+func benchEngineOn(b *testing.B, n int, storeURL string) *Engine {
+	e, err := Open(Config{Dir: b.TempDir(), Parser: sharedParser, Embedder: embed.Hash{Dim: 384}, Log: quietLog(), Workers: 1, StoreURL: storeURL})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,8 +64,11 @@ func benchEngine(b *testing.B, n int) *Engine {
 	return e
 }
 
-func benchSearch(b *testing.B, n int) {
-	e := benchEngine(b, n)
+func benchSearch(b *testing.B, n int) { benchSearchOn(b, n, "") }
+
+// benchSearchOn is benchSearch on the store at storeURL ("": embedded).
+func benchSearchOn(b *testing.B, n int, storeURL string) {
+	e := benchEngineOn(b, n, storeURL)
 	ctx := context.Background()
 	e.cache.fast("bench")
 	_, _ = e.Search(ctx, Query{Collection: "bench", Text: "warm up", TopK: 10}) // builds HNSW when above threshold
@@ -82,6 +89,11 @@ func benchSearch(b *testing.B, n int) {
 
 func BenchmarkSearch10k(b *testing.B)  { benchSearch(b, 10_000) }
 func BenchmarkSearch100k(b *testing.B) { benchSearch(b, 100_000) }
+
+// The same searches on the PostgreSQL store (pgvector HNSW, BM25 postings
+// in a table): go test -run '^$' -bench SearchPostgres ./services/retrieval/
+func BenchmarkSearchPostgres10k(b *testing.B)  { benchSearchOn(b, 10_000, pgtest.DSN(b)) }
+func BenchmarkSearchPostgres100k(b *testing.B) { benchSearchOn(b, 100_000, pgtest.DSN(b)) }
 
 // BenchmarkIngest measures parse+OCR+chunk+embed(test embedder)+index of the dev PDFs.
 func BenchmarkIngest(b *testing.B) {

@@ -127,6 +127,7 @@ func run() error {
 	noExpand := flag.Bool("no-expansion", false, "ablation: no financial query expansion")
 	refine := flag.Bool("refine", false, "as the mesh does: static vectors at READY, then the background refinement with the contextual model; search once every document is refined")
 	embedModel := flag.String("embed-model", "static", `inference embedding model: "static" (distilled MiniLM table) or "" (contextual MiniLM engine)`)
+	storeURL := flag.String("store", "", "retrieval's store: empty for the embedded one, or postgres://… (the shared store; its schema retrieval should be empty)")
 	flag.Parse()
 	if *dir == "" {
 		var err error
@@ -214,7 +215,7 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 	rcfg := retrieval.Config{Dir: tmp, Embedder: emb, Log: log, Workers: *workers, Cache: *cache, MaxTokens: *maxTokens,
-		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand}
+		NoCards: *noCards, NoTables: *noTables, NoExpansion: *noExpand, StoreURL: *storeURL}
 	if *refine {
 		if emb == nil {
 			return errors.New("-refine needs an embedder (-inference)")
