@@ -16,30 +16,19 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // The browser test drives Debian's chromium (scripts/setup/system.sh
 // installs it) through the web UI of a whole mesh: upload, READY, a
 // streamed answer, the citation viewer's highlights on one and on two
-// pages, a bad PDF's error. Screenshots go to $PDFQA_UI_SHOTS (relative to
-// the repository root; docs/webui is what the README shows), else to a
+// pages, a bad PDF's error. The PDF and chromium are required under CI
+// (platform/testenv). Screenshots go to $PDFQA_UI_SHOTS (relative to the
+// repository root; docs/webui is what the README shows), else to a
 // temporary folder.
 
 const webuiDoc = "Q1 2022 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf"
-
-func sharedData(t *testing.T) string {
-	t.Helper()
-	for _, d := range []string{os.Getenv("PDFQA_SHARED"), "../../../shared"} {
-		if d == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "data")); err == nil {
-			return filepath.Join(d, "data")
-		}
-	}
-	t.Fatal("shared data directory not found beside the repository (set PDFQA_SHARED)")
-	return ""
-}
 
 type rect struct{ X0, Y0, X1, Y1 float64 }
 
@@ -118,15 +107,9 @@ func checkHighlights(t *testing.T, v shown, c chunk) {
 func TestWebUIEndToEndInChromium(t *testing.T) {
 	chrome, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Fatal("chromium not found: install Debian's chromium (scripts/setup/system.sh, run by make test)")
+		testenv.Missing(t, "chromium not found: install Debian's chromium (scripts/setup/system.sh, run by make test)")
 	}
-	pdf, err := filepath.Abs(filepath.Join(sharedData(t), "dev", "earnings-calls", webuiDoc)) // the browser's cwd is not ours
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(pdf); err != nil {
-		t.Fatal(err)
-	}
+	pdf := testenv.Data(t, "dev", "earnings-calls", webuiDoc) // absolute: the browser's cwd is not ours
 	bad := filepath.Join(t.TempDir(), "broken.pdf")
 	if err := os.WriteFile(bad, []byte("this is not a PDF\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -136,7 +119,11 @@ func TestWebUIEndToEndInChromium(t *testing.T) {
 	case shots == "":
 		shots = t.TempDir()
 	case !filepath.IsAbs(shots):
-		shots = filepath.Join("..", "..", shots)
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shots = filepath.Join(root, shots)
 	}
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -332,6 +319,7 @@ func TestWebUIEndToEndInChromium(t *testing.T) {
 	// The first citation opens its page with the passage's boxes lit.
 	var runs struct {
 		Runs []struct {
+			ID        string
 			Citations []struct {
 				DocumentID string `json:"document_id"`
 				Page       int
@@ -409,6 +397,15 @@ func TestWebUIEndToEndInChromium(t *testing.T) {
 		}
 	}
 	checkHighlights(t, v, two)
+
+	// Run history: the run reopens with the same answer and the same
+	// highlights for its first citation.
+	v = shown{}
+	run("reopen the run", chromedp.KeyEvent(kb.Escape), hash("#/runs/"+url.PathEscape(runs.Runs[0].ID)),
+		poll(`document.querySelectorAll(".chips button.cite").length > 0`, 30*time.Second),
+		chromedp.Click(chromedp.CSS(".chips button.cite")), poll(viewerDone, time.Minute), rendered(),
+		into(&v, readViewer))
+	checkHighlights(t, v, c)
 
 	// Phone width: nothing wider than the screen.
 	var overflow bool
