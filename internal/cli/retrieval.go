@@ -15,6 +15,7 @@ import (
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
 
 func init() {
@@ -122,7 +123,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		detail := fmt.Sprintf("%d pages, %d chunks", final.PageCount, final.ChunkCount)
 		if len(final.OcrPages) > 0 {
-			detail += fmt.Sprintf(", OCR pages %v", final.OcrPages)
+			detail += ", OCR pages " + parse.PageRanges(final.OcrPages, 8) // bounded: "1-40, 52 … and 9 more"
 		}
 		if len(final.Warnings) > 0 {
 			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), truncateLine(final.Warnings[0], 80))

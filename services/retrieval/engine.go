@@ -97,6 +97,12 @@ type Config struct {
 	ANNThreshold int
 	// MaxUploadBytes bounds an upload (default parse.DefaultMaxBytes).
 	MaxUploadBytes int64
+	// MaxPages fails a document with more pages ("too many pages: 200000 >
+	// 5000"; default parse.DefaultMaxPages, Settings: PDFQA_MAX_PAGES).
+	// MaxOCRPages bounds the pages OCR'd per document; the pages past it
+	// are named in one warning (default parse.DefaultMaxOCRPages,
+	// Settings: PDFQA_MAX_OCR_PAGES).
+	MaxPages, MaxOCRPages int
 }
 
 // Engine is the retrieval domain: durable ingestion jobs and hybrid
@@ -156,6 +162,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = parse.DefaultMaxBytes
+	}
+	if cfg.MaxPages <= 0 {
+		cfg.MaxPages = parse.DefaultMaxPages
+	}
+	if cfg.MaxOCRPages <= 0 {
+		cfg.MaxOCRPages = parse.DefaultMaxOCRPages
 	}
 	return cfg
 }

@@ -102,6 +102,7 @@ func (p *pipeline) ingest(ctx context.Context, k docKey) {
 }
 
 func (p *pipeline) fail(d store.Document, reason string) {
+	reason = parse.Clip(reason, maxReason)
 	d, err := p.st.UpdateDocument(d.Collection, d.ID, func(x *store.Document) {
 		x.State, x.Error = store.StateFailed, reason
 	})
@@ -112,6 +113,13 @@ func (p *pipeline) fail(d store.Document, reason string) {
 	p.log.Warn("ingestion failed", "collection", d.Collection, "document", d.ID, "name", d.Name, "reason", reason)
 	p.hub.progress(d, StageDone, 1, 1, reason)
 }
+
+// maxReason bounds a FAILED document's reason (bytes); warnings are
+// bounded at parse.MaxBrief each, maxDocWarnings in all.
+const (
+	maxReason      = 2 * parse.MaxBrief
+	maxDocWarnings = 50
+)
 
 // stageErr is a stage's failure as users read it.
 type stageErr struct{ msg string }
@@ -131,12 +139,16 @@ func (p *pipeline) parse(ctx context.Context, j *ingestJob) error {
 
 	p.hub.progress(d, StageParse, 0, 0, "parsing")
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.ParseTimeout)
-	doc, err := p.parser.Parse(pctx, data, parse.Options{Password: j.password, Timeout: p.cfg.ParseTimeout, DisableTables: p.cfg.NoTables})
+	doc, err := p.parser.Parse(pctx, data, parse.Options{Password: j.password, Timeout: p.cfg.ParseTimeout, DisableTables: p.cfg.NoTables,
+		MaxBytes: p.cfg.MaxUploadBytes, MaxPages: p.cfg.MaxPages, FailOnTooManyPages: true, MaxOCRPages: p.cfg.MaxOCRPages})
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// The whole error (an engine failure's WebAssembly trace included)
+		// is logged; the document's reason is failReason's bounded line.
+		p.log.Warn("parse failed", "collection", d.Collection, "document", d.ID, "name", d.Name, "err", err.Error())
 		return stageErr{failReason(err)}
 	}
 	j.parsed = doc
@@ -278,8 +290,11 @@ func (p *pipeline) commit(ctx context.Context, j *ingestJob) error {
 		warnings = append(warnings, fmt.Sprintf("embedding dimension %d differs from the collection's %d: indexed keyword-only", len(vecs[0]), vi.Dim()))
 		vecs = nil
 	}
-	if len(warnings) > 50 {
-		warnings = append(warnings[:50], fmt.Sprintf("... and %d more warnings", len(warnings)-50))
+	if len(warnings) > maxDocWarnings {
+		warnings = append(warnings[:maxDocWarnings:maxDocWarnings], fmt.Sprintf("... and %d more warnings", len(warnings)-maxDocWarnings))
+	}
+	for i, w := range warnings {
+		warnings[i] = parse.Clip(w, parse.MaxBrief)
 	}
 	d, err := p.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
 		x.State, x.Error = store.StateReady, ""
@@ -365,15 +380,18 @@ func failReason(err error) string {
 	case errors.Is(err, parse.ErrNoPages):
 		return "the PDF has no pages"
 	case errors.Is(err, parse.ErrInvalidPDF):
-		return "the PDF is corrupted or truncated and cannot be opened: " + err.Error()
+		return "the PDF is corrupted or truncated and cannot be opened: " + parse.Brief(err)
 	case errors.Is(err, parse.ErrTooLarge):
-		return "the PDF exceeds the size limit"
+		return "the PDF exceeds the size limit: " + strings.TrimPrefix(parse.Brief(err), "parse: ")
 	case errors.Is(err, parse.ErrTooManyPages):
-		return "the PDF exceeds the page limit"
+		// "too many pages: 200000 > 5000"
+		return strings.TrimPrefix(parse.Brief(err), "parse: ") + " (the per-document page limit, PDFQA_MAX_PAGES)"
 	case errors.Is(err, parse.ErrTimeout):
-		return "parsing timed out: " + err.Error()
+		return "parsing timed out: " + parse.Brief(err)
 	case errors.Is(err, parse.ErrEngine):
-		return "the PDF engine failed on this file (it is most likely malformed or hostile): " + err.Error()
+		// The engine's own words (a WebAssembly trap and its trace) are in
+		// the log, not in the reason.
+		return "the PDF engine failed on this file: it is most likely malformed or hostile (for example a compressed stream that inflates past the engine's memory limit)"
 	}
-	return err.Error()
+	return parse.Brief(err)
 }

@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
@@ -300,7 +301,20 @@ func (s *Service) RenderPage(ctx context.Context, r *retrievalv1.RenderPageReque
 	}
 	png, w, h, err := s.e.RenderPage(ctx, c, r.GetDocumentId(), int(r.GetPage()), int(r.GetDpi()))
 	if err != nil {
-		return nil, errTable.Status(err)
+		return nil, s.briefStatus("render page", err)
 	}
 	return &retrievalv1.RenderPageResponse{Png: png, Width: int32(w), Height: int32(h)}, nil
+}
+
+// briefStatus is errTable.Status with the message bounded to parse.Brief's
+// one line: an engine failure's WebAssembly (or Go) trace is logged here,
+// never returned.
+func (s *Service) briefStatus(what string, err error) error {
+	msg := err.Error()
+	brief := parse.Brief(err)
+	if brief == msg {
+		return errTable.Status(err)
+	}
+	s.log.Warn(what+" failed", "err", msg)
+	return status.Error(status.Code(errTable.Status(err)), brief)
 }

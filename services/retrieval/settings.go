@@ -1,6 +1,9 @@
 package retrieval
 
-import "github.com/pdfqa/pdfqa/platform/config"
+import (
+	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
+)
 
 // DefaultEmbedModel is the inference model ingestion embeds with: the
 // static table distilled from MiniLM (the inference service's "static" alias).
@@ -19,6 +22,8 @@ type Settings struct {
 	VectorWeight   float64
 	TableShare     float64
 	InProcessParse bool
+	// MaxPages and MaxOCRPages fill the Config fields of the same names.
+	MaxPages, MaxOCRPages int
 	// Blobs is the blob bucket's URL with a shared store (PDFQA_STORE).
 	Blobs string
 }
@@ -42,6 +47,10 @@ func ReadSettings(r *config.Reader) Settings {
 			"with `--store`: the bucket for uploaded PDFs (gocloud.dev/blob URL: `file:///dir`, or `s3://`, `gs://`, `azblob://` where linked); every replica must reach the same one", "`file://<data>/blobs`"), ""),
 		InProcessParse: r.Bool(set("PDFQA_PARSE_INPROCESS",
 			"`1`: parse PDFs inside the retrieval process instead of supervised worker processes (slower: wazero's per-call interrupt)", "")),
+		MaxPages: r.Int(set("PDFQA_MAX_PAGES",
+			"a document with more pages fails (`too many pages: 200000 > 5000`) before any page is read", ""), parse.DefaultMaxPages),
+		MaxOCRPages: r.Int(set("PDFQA_MAX_OCR_PAGES",
+			"pages OCR'd per document; the pages past it that need OCR keep no text and are named in one warning", ""), parse.DefaultMaxOCRPages),
 	}
 }
 
@@ -51,8 +60,9 @@ func (s Settings) Refines() (string, bool) {
 	return s.RefineModel, s.RefineModel != "none" && s.RefineModel != s.EmbedModel
 }
 
-// Apply fills c's VectorWeight, TableShare and InProcessParse where c
-// leaves them unset (a positive weight, a non-zero share).
+// Apply fills c's VectorWeight, TableShare, InProcessParse, MaxPages and
+// MaxOCRPages where c leaves them unset (a positive weight, a non-zero
+// share, positive limits).
 func (s Settings) Apply(c *Config) {
 	if c.VectorWeight <= 0 && s.VectorWeight > 0 {
 		c.VectorWeight = s.VectorWeight
@@ -61,4 +71,10 @@ func (s Settings) Apply(c *Config) {
 		c.TableShare = s.TableShare
 	}
 	c.InProcessParse = c.InProcessParse || s.InProcessParse
+	if c.MaxPages <= 0 {
+		c.MaxPages = s.MaxPages
+	}
+	if c.MaxOCRPages <= 0 {
+		c.MaxOCRPages = s.MaxOCRPages
+	}
 }

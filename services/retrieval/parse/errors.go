@@ -3,6 +3,8 @@ package parse
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Typed errors returned by Parse. Test with errors.Is.
@@ -26,8 +28,9 @@ var (
 	// ErrTooLarge: the input exceeds Options.MaxBytes.
 	ErrTooLarge = errors.New("parse: document exceeds the size limit")
 	// ErrTooManyPages: the document exceeds Options.MaxPages and
-	// Options.FailOnTooManyPages is set.
-	ErrTooManyPages = errors.New("parse: document exceeds the page limit")
+	// Options.FailOnTooManyPages is set. The message ends with the counts:
+	// "parse: too many pages: 200000 > 5000".
+	ErrTooManyPages = errors.New("parse: too many pages")
 	// ErrTimeout: the per-document timeout or the caller's deadline expired;
 	// the PDFium instance was killed. The error also matches the context
 	// error (context.DeadlineExceeded or context.Canceled).
@@ -42,3 +45,34 @@ var (
 
 // ErrPageRange: a page number outside the document (RenderPNG).
 var ErrPageRange = errors.New("parse: page out of range")
+
+// MaxBrief bounds Brief's result and each warning in Document.Warnings (bytes).
+const MaxBrief = 300
+
+// Brief returns err's message as users may read it: its first line only
+// (an ErrEngine failure carries WebAssembly's stack trace, a recovered
+// panic Go's, on the lines after it), at most MaxBrief bytes. Log err
+// itself where the trace is wanted.
+func Brief(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return Clip(strings.TrimSpace(s), MaxBrief)
+}
+
+// Clip shortens s to at most n bytes on a rune boundary, marking the cut
+// with "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n-len("…"), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

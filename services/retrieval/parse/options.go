@@ -5,7 +5,7 @@ import "time"
 // Default limits, used when the corresponding Options field is zero.
 const (
 	DefaultMaxBytes        = 200 << 20 // 200 MiB
-	DefaultMaxPages        = 2000
+	DefaultMaxPages        = 5000
 	DefaultTimeout         = 2 * time.Minute
 	DefaultOCRDPI          = 300
 	DefaultMaxRenderPixels = 25_000_000 // ~ A4 at 420 DPI; 25 MB gray, 100 MB RGBA in the sandbox
@@ -17,6 +17,8 @@ const (
 	maxObjectsScanned = 20_000
 	// maxRules bounds the ruling lines kept per page.
 	maxRules = 2_000
+	// maxWarnings bounds Document.Warnings; the last one counts the rest.
+	maxWarnings = 50
 )
 
 // OCRMode selects when OCR runs.
@@ -67,7 +69,8 @@ type Options struct {
 	// OCRLanguage is passed to tesseract -l (default "eng").
 	OCRLanguage string
 	// MaxOCRPages bounds the number of pages OCR'd per document (default
-	// DefaultMaxOCRPages); further pages get a warning.
+	// DefaultMaxOCRPages); the pages past it that needed OCR are named in
+	// one document warning (as page ranges, bounded) and keep no text.
 	MaxOCRPages int
 
 	// DisableTables turns table detection off.

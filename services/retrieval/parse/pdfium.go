@@ -308,20 +308,20 @@ func (p *PDFium) parse(ctx context.Context, inst pdfium.Pdfium, data []byte, o O
 	n := doc.PageCount
 	if n > o.MaxPages {
 		if o.FailOnTooManyPages {
-			return nil, fmt.Errorf("%w: %d pages > %d", ErrTooManyPages, n, o.MaxPages)
+			return nil, fmt.Errorf("%w: %d > %d", ErrTooManyPages, n, o.MaxPages)
 		}
 		n = o.MaxPages
 		doc.Truncated = true
 		doc.Warnings = append(doc.Warnings, fmt.Sprintf("document has %d pages; only the first %d were parsed", doc.PageCount, n))
 	}
 
-	ocrBudget := o.MaxOCRPages
+	ocr := ocrBudget{left: o.MaxOCRPages}
 	doc.Pages = make([]Page, 0, n)
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, timeoutErr(ctx, fmt.Sprintf("page %d", i+1))
 		}
-		page, err := p.parsePage(ctx, inst, docRef, i, o, &ocrBudget)
+		page, err := p.parsePage(ctx, inst, docRef, i, o, &ocr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, timeoutErr(ctx, fmt.Sprintf("page %d", i+1))
@@ -330,15 +330,65 @@ func (p *PDFium) parse(ctx context.Context, inst pdfium.Pdfium, data []byte, o O
 				return nil, err
 			}
 			// A single broken page does not fail the document.
-			page = Page{Number: i + 1, Warnings: []string{err.Error()}}
+			page = Page{Number: i + 1, Warnings: []string{Brief(err)}}
 		}
-		for _, w := range page.Warnings {
-			doc.Warnings = append(doc.Warnings, fmt.Sprintf("page %d: %s", i+1, w))
+		for j, w := range page.Warnings {
+			page.Warnings[j] = Clip(w, MaxBrief)
+			doc.Warnings = append(doc.Warnings, Clip(fmt.Sprintf("page %d: %s", i+1, w), MaxBrief))
 		}
 		doc.Pages = append(doc.Pages, page)
 	}
+	if len(ocr.skipped) > 0 {
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("%d pages need OCR past the per-document OCR limit of %d and have no text (pages %s)",
+			len(ocr.skipped), o.MaxOCRPages, PageRanges(ocr.skipped, 8)))
+	}
+	doc.Warnings = boundWarnings(doc.Warnings)
 	linkTables(doc.Pages)
 	return doc, nil
+}
+
+// ocrBudget is a document's OCR allowance: pages left, and the pages that
+// needed OCR after it ran out.
+type ocrBudget struct {
+	left    int
+	skipped []int
+}
+
+// boundWarnings keeps the first maxWarnings-1 warnings and counts the rest
+// in a last one.
+func boundWarnings(ws []string) []string {
+	if len(ws) <= maxWarnings {
+		return ws
+	}
+	return append(ws[:maxWarnings-1:maxWarnings-1], fmt.Sprintf("... and %d more warnings", len(ws)-(maxWarnings-1)))
+}
+
+// PageRanges writes sorted page numbers as ranges ("1-3, 7, 9-12"), at most
+// maxRanges of them, then how many pages the rest hold ("… and 40 more").
+func PageRanges[T ~int | ~int32](pages []T, maxRanges int) string {
+	var b strings.Builder
+	ranges := 0
+	for i := 0; i < len(pages); {
+		j := i
+		for j+1 < len(pages) && pages[j+1] == pages[j]+1 {
+			j++
+		}
+		if ranges == maxRanges {
+			fmt.Fprintf(&b, " … and %d more", len(pages)-i)
+			break
+		}
+		if ranges > 0 {
+			b.WriteString(", ")
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", pages[i], pages[j])
+		} else {
+			fmt.Fprintf(&b, "%d", pages[i])
+		}
+		ranges++
+		i = j + 1
+	}
+	return b.String()
 }
 
 // engineErr marks errors from the WebAssembly runtime itself (traps, closed
@@ -377,7 +427,7 @@ type pageErr struct{ msg string }
 
 func (e *pageErr) Error() string { return e.msg }
 
-func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef references.FPDF_DOCUMENT, idx int, o Options, ocrBudget *int) (Page, error) {
+func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef references.FPDF_DOCUMENT, idx int, o Options, ocr *ocrBudget) (Page, error) {
 	page := Page{Number: idx + 1}
 	lp, err := inst.FPDF_LoadPage(&requests.FPDF_LoadPage{Document: docRef, Index: idx})
 	if err != nil {
@@ -463,10 +513,10 @@ func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef refer
 
 	needOCR := objects > 0 && (o.OCR == OCRAlways || (o.OCR == OCRAuto && !page.HasTextLayer))
 	if needOCR {
-		if *ocrBudget <= 0 {
-			page.Warnings = append(page.Warnings, "page needs OCR but the per-document OCR page limit was reached")
+		if ocr.left <= 0 {
+			ocr.skipped = append(ocr.skipped, page.Number) // one document warning names them
 		} else {
-			*ocrBudget--
+			ocr.left--
 			lines, conf, warn, err := p.ocrPage(ctx, inst, pg, page.Width, page.Height, o)
 			if err != nil {
 				if isRuntimeFailure(err) {
