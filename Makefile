@@ -8,7 +8,7 @@ MODULES := $(shell go list -m -f '{{.Path}}' 2>/dev/null)
 PKGS := $(addsuffix /...,$(MODULES))
 GOFILES = $(shell git ls-files '*.go' | grep -v '^gen/')
 
-.PHONY: all build tools generate check-generated ui check-ui lint breaking test test-go test-py fuzz setup demo clean bench models
+.PHONY: all build tools generate check-generated ui check-ui lint breaking test test-go test-py fuzz setup setup-serve setup-train demo clean bench models
 
 all: build
 
@@ -64,10 +64,20 @@ lint: tools
 breaking: tools
 	scripts/buf-breaking.sh $(BIN)/buf
 
-setup:
+# What serving needs (system packages, the engine, the models) and, for the
+# tests and fine-tuning, the training venv (torch, peft; 4.9 GB) and PostgreSQL.
+setup-serve:
 	scripts/setup/system.sh
+	scripts/setup/build-engine.sh >/dev/null
+	scripts/setup/fetch-models.sh >/dev/null
+
+setup: setup-serve setup-train
 	scripts/setup/all.sh
 	scripts/setup/postgres.sh
+
+# Only fine-tuning (pdfqa finetune, the trainer) needs the training venv.
+setup-train:
+	scripts/setup/venv.sh >/dev/null
 
 test-go:
 	go test -count=1 -timeout 20m $(PKGS)
@@ -88,7 +98,8 @@ test: lint check-generated check-ui breaking setup build models test-go test-py 
 bench: setup build models
 	go run ./bench/cmd/meshbench
 
-demo: setup build models
+# Ingests samples/ and checks the cited answers; no training venv, no PostgreSQL.
+demo: setup-serve build models
 	scripts/demo.sh
 
 clean:

@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # The README's first command: starts the whole mesh on the embedded default
-# (no API key, no network), ingests PDFs, asks a question and prints the cited
-# answer, then shuts the mesh down cleanly.
-#   PDFQA_DEMO_DOCS      PDFs to ingest (default: two of the dev earnings calls)
-#   PDFQA_DEMO_QUESTION  the question
+# (no API key, no network), ingests the sample PDFs bundled in samples/ (a
+# report with a table, a scanned memo read by OCR, a two-column paper; made by
+# internal/samples), asks questions about them, prints each cited answer and
+# FAILS unless every answer holds the expected figure and cites the document it
+# comes from. Then it shuts the mesh down cleanly.
+#   PDFQA_DEMO_DOCS      other PDFs to ingest instead ('a.pdf|b.pdf')
+#   PDFQA_DEMO_QUESTION  with PDFQA_DEMO_DOCS: the question (nothing is checked
+#                        unless PDFQA_DEMO_EXPECT, an extended regex, is set)
+#   PDFQA_HTTP, PDFQA_DATA  REST address and data directory of the demo mesh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${PDFQA_DATA:-.data/demo}
 http=${PDFQA_HTTP:-127.0.0.1:8080}
-dev=${PDFQA_SHARED:-../shared}/data/dev/earnings-calls
-docs=${PDFQA_DEMO_DOCS:-}
-if [ -z "$docs" ] && [ -d "$dev" ]; then
-  docs="$dev/Q1 2023 Snowflake Inc. Earnings Call - Snowflake Inc - BamSEC.pdf|$dev/Q3 FY23 Microsoft Corp Earnings Call.pdf"
+start=$(date +%s.%N)
+
+# question|expected answer figure (extended regex)|document the citation names
+checks=(
+  "What was Northwind Ferries' total revenue in 2025?|48[,.]2|northwind-annual-report-2025.pdf"
+  "What is the certified maximum passenger capacity of MV Tern?|296|harbour-inspection-memo-scan.pdf"
+)
+if [ -n "${PDFQA_DEMO_DOCS:-}" ]; then
+  IFS='|' read -r -a files <<< "$PDFQA_DEMO_DOCS"
+  checks=("${PDFQA_DEMO_QUESTION:?set PDFQA_DEMO_QUESTION with PDFQA_DEMO_DOCS}|${PDFQA_DEMO_EXPECT:-}|")
+else
+  files=(samples/*.pdf)
+  [ -f "${files[0]}" ] || { echo "no samples/*.pdf: run go run ./internal/samples/gen"; exit 1; }
 fi
-question=${PDFQA_DEMO_QUESTION:-How much did Snowflake product revenue grow in Q1 fiscal 2023?}
+
 mkdir -p "$data"
 bin/pdfqa up --data "$data" --http "$http" > "$data/up.log" 2>&1 &
 pid=$!
@@ -26,11 +40,32 @@ for _ in $(seq 1 240); do
 done
 curl -fsS "http://$http/healthz"; echo
 bin/pdfqa status --data "$data"
-if [ -z "$docs" ]; then
-  echo "no PDFs to ingest: set PDFQA_DEMO_DOCS='a.pdf|b.pdf'"; exit 0
-fi
-IFS='|' read -r -a files <<< "$docs"
 bin/pdfqa ingest --data "$data" --collection demo "${files[@]}"
-echo; echo "Q: $question"
-bin/pdfqa ask --data "$data" --collection demo "$question"
-echo; echo "REST API: http://$http/v1/...   OpenAPI: http://$http/openapi.json"
+
+failed=0
+first=""
+for c in "${checks[@]}"; do
+  IFS='|' read -r question expect cite <<< "$c"
+  echo; echo "Q: $question"
+  bin/pdfqa ask --data "$data" --collection demo "$question" | tee "$data/answer.txt" || { failed=1; continue; }
+  out=$(<"$data/answer.txt")
+  [ -n "$first" ] || first=$(date +%s.%N)
+  answer=${out%%$'\n'Citations:*}
+  citations=${out#"$answer"}
+  if [ -n "$expect" ] && ! grep -Eq -- "$expect" <<< "$answer"; then
+    echo "demo: FAIL: the answer lacks the expected figure /$expect/"; failed=1
+  fi
+  if ! grep -Eq '^  \[.+ p\.[0-9]+\]' <<< "$citations"; then
+    echo "demo: FAIL: the answer has no citation"; failed=1
+  elif [ -n "$cite" ] && ! grep -Fq "[$cite p." <<< "$citations"; then
+    echo "demo: FAIL: no citation of $cite"; failed=1
+  fi
+done
+echo
+if [ -n "$first" ]; then
+  awk -v a="$start" -v b="$first" -v n="${#files[@]}" \
+    'BEGIN { printf "time to first answer: %.0f s (mesh start, ingestion of %d PDFs, first question)\n", b - a, n }'
+fi
+[ "$failed" = 0 ] || { echo "demo: an answer was wrong or uncited (mesh log: $data/up.log)"; exit 1; }
+echo "demo: every answer holds its figure and cites its page"
+echo "REST API: http://$http/v1/...   OpenAPI: http://$http/openapi.json   web UI: http://$http/"
