@@ -132,7 +132,23 @@ func (s *Service) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusRequest) 
 		}
 	}
 	sort.Strings(missing)
-	return &gatewayv1.GetStatusResponse{Instances: out, MissingServices: missing}, nil
+	return &gatewayv1.GetStatusResponse{Instances: out, MissingServices: missing, Breakers: s.breakers()}, nil
+}
+
+// breakers lists the state of the gateway's breaker for each backend it has
+// called, by service name.
+func (s *Service) breakers() []*gatewayv1.Breaker {
+	if s.clients == nil {
+		return nil
+	}
+	var out []*gatewayv1.Breaker
+	for _, b := range s.backends {
+		if st := s.clients.BreakerState(b.Downstream().Service); st != "" {
+			out = append(out, &gatewayv1.Breaker{Service: b.Name, State: st})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
 }
 
 // HTTPHandler returns the REST API (every annotated RPC of every service),

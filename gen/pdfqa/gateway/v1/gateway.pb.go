@@ -205,8 +205,10 @@ type GetStatusResponse struct {
 	Instances []*Instance `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
 	// Services with no serving instance.
 	MissingServices []string `protobuf:"bytes,2,rep,name=missing_services,json=missingServices,proto3" json:"missing_services,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The gateway's circuit breaker of each service it has called.
+	Breakers      []*Breaker `protobuf:"bytes,3,rep,name=breakers,proto3" json:"breakers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -253,6 +255,68 @@ func (x *GetStatusResponse) GetMissingServices() []string {
 	return nil
 }
 
+func (x *GetStatusResponse) GetBreakers() []*Breaker {
+	if x != nil {
+		return x.Breakers
+	}
+	return nil
+}
+
+// Breaker is the state of the gateway's circuit breaker for one service.
+type Breaker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Service name.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// "closed", "half-open" or "open".
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Breaker) Reset() {
+	*x = Breaker{}
+	mi := &file_pdfqa_gateway_v1_gateway_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Breaker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Breaker) ProtoMessage() {}
+
+func (x *Breaker) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_gateway_v1_gateway_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
+func (*Breaker) Descriptor() ([]byte, []int) {
+	return file_pdfqa_gateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Breaker) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *Breaker) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
 var File_pdfqa_gateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_pdfqa_gateway_v1_gateway_proto_rawDesc = "" +
@@ -265,10 +329,14 @@ const file_pdfqa_gateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"latency_ms\x18\x04 \x01(\x01R\tlatencyMs\x12\x0e\n" +
 	"\x02id\x18\x05 \x01(\tR\x02id\"\x12\n" +
-	"\x10GetStatusRequest\"x\n" +
+	"\x10GetStatusRequest\"\xaf\x01\n" +
 	"\x11GetStatusResponse\x128\n" +
 	"\tinstances\x18\x01 \x03(\v2\x1a.pdfqa.gateway.v1.InstanceR\tinstances\x12)\n" +
-	"\x10missing_services\x18\x02 \x03(\tR\x0fmissingServices*\x8b\x01\n" +
+	"\x10missing_services\x18\x02 \x03(\tR\x0fmissingServices\x125\n" +
+	"\bbreakers\x18\x03 \x03(\v2\x19.pdfqa.gateway.v1.BreakerR\bbreakers\"9\n" +
+	"\aBreaker\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state*\x8b\x01\n" +
 	"\rServingStatus\x12\x1e\n" +
 	"\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n" +
@@ -291,23 +359,25 @@ func file_pdfqa_gateway_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_pdfqa_gateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pdfqa_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_pdfqa_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_pdfqa_gateway_v1_gateway_proto_goTypes = []any{
 	(ServingStatus)(0),        // 0: pdfqa.gateway.v1.ServingStatus
 	(*Instance)(nil),          // 1: pdfqa.gateway.v1.Instance
 	(*GetStatusRequest)(nil),  // 2: pdfqa.gateway.v1.GetStatusRequest
 	(*GetStatusResponse)(nil), // 3: pdfqa.gateway.v1.GetStatusResponse
+	(*Breaker)(nil),           // 4: pdfqa.gateway.v1.Breaker
 }
 var file_pdfqa_gateway_v1_gateway_proto_depIdxs = []int32{
 	0, // 0: pdfqa.gateway.v1.Instance.status:type_name -> pdfqa.gateway.v1.ServingStatus
 	1, // 1: pdfqa.gateway.v1.GetStatusResponse.instances:type_name -> pdfqa.gateway.v1.Instance
-	2, // 2: pdfqa.gateway.v1.GatewayService.GetStatus:input_type -> pdfqa.gateway.v1.GetStatusRequest
-	3, // 3: pdfqa.gateway.v1.GatewayService.GetStatus:output_type -> pdfqa.gateway.v1.GetStatusResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 2: pdfqa.gateway.v1.GetStatusResponse.breakers:type_name -> pdfqa.gateway.v1.Breaker
+	2, // 3: pdfqa.gateway.v1.GatewayService.GetStatus:input_type -> pdfqa.gateway.v1.GetStatusRequest
+	3, // 4: pdfqa.gateway.v1.GatewayService.GetStatus:output_type -> pdfqa.gateway.v1.GetStatusResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_pdfqa_gateway_v1_gateway_proto_init() }
@@ -321,7 +391,7 @@ func file_pdfqa_gateway_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdfqa_gateway_v1_gateway_proto_rawDesc), len(file_pdfqa_gateway_v1_gateway_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
