@@ -407,6 +407,25 @@ func TestWebUIEndToEndInChromium(t *testing.T) {
 		into(&v, readViewer))
 	checkHighlights(t, v, c)
 
+	// Mesh status: every service serving, the gateway's breakers closed.
+	var status struct {
+		Serving  bool
+		Breakers map[string]string
+	}
+	run("mesh status", chromedp.KeyEvent(kb.Escape), hash("#/status"),
+		poll(`document.querySelectorAll("#breakers tr[data-downstream]").length > 0`, 30*time.Second),
+		into(&status, `({Serving: document.querySelector("#main p.ok") !== null,
+		  Breakers: Object.fromEntries([...document.querySelectorAll("#breakers tr[data-downstream]")].map((r) => [r.dataset.downstream, r.cells[1].textContent]))})`),
+		shot("status.png"))
+	if !status.Serving {
+		t.Error("the status page does not say every service is serving")
+	}
+	for _, want := range []string{"agents", "retrieval"} { // the gateway has called both by now
+		if status.Breakers[want] != "closed" {
+			t.Errorf("breaker of %s: %q, want closed (all: %v)", want, status.Breakers[want], status.Breakers)
+		}
+	}
+
 	// Phone width: nothing wider than the screen.
 	var overflow bool
 	run("phone width", chromedp.KeyEvent(kb.Escape), chromedp.EmulateViewport(390, 844),

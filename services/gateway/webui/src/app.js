@@ -400,7 +400,13 @@ async function finetuneView() {
 
 async function statusView() {
   const el = h("div", { class: "table-wrap", "aria-live": "polite" });
-  page("Mesh status", el);
+  const brk = h("div", { class: "table-wrap", id: "breakers" });
+  page("Mesh status", el, h("h2", {}, "Circuit breakers (the gateway's, per downstream)"), brk);
+  const drawBreakers = (bs) => {
+    brk.replaceChildren(bs.length === 0 ? h("p", { class: "muted" }, "No breaker has been used yet.") :
+        h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Downstream"), h("th", {}, "State"))),
+          h("tbody", {}, bs.map((b) => h("tr", { "data-downstream": b.service }, h("td", {}, b.service), h("td", { class: b.state === "closed" ? "ok" : "error" }, b.state))))));
+  };
   const load = async () => {
     try {
       const r = await call("GET", "/v1/status");
@@ -411,6 +417,7 @@ async function statusView() {
             const s = enumName(i.status, "SERVING_STATUS_");
             return h("tr", {}, h("td", {}, i.service), h("td", {}, i.id || ""), h("td", {}, i.address), h("td", { class: s === "SERVING" ? "ok" : "error" }, s), h("td", {}, `${(i.latency_ms || 0).toFixed(1)} ms`));
           }))));
+      drawBreakers(r.breakers || []);
     } catch (e) { el.replaceChildren(fail("Could not read the mesh status", e)); }
   };
   const timer = setInterval(load, 5000);

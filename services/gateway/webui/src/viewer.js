@@ -58,6 +58,7 @@ export function openViewer(el, items, index) {
     h("div", {}, snippet(it.quote || it.text)))));
   el.hidden = false;
   document.body.style.overflow = "hidden";
+  for (const o of document.querySelectorAll("body > header, body > main")) o.inert = true; // focus stays in the dialog
   closeBtn.focus();
   return show(index);
 }
@@ -81,6 +82,7 @@ export function close() {
   el.hidden = true;
   el.replaceChildren();
   document.body.style.overflow = "";
+  for (const o of document.querySelectorAll("body > header, body > main")) o.inert = false;
   if (opener && opener.focus) opener.focus();
 }
 
