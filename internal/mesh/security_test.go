@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ import (
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
 // onePagePDF is a minimal PDF whose one page says text.
@@ -62,6 +65,7 @@ type secMesh struct {
 	doc  string            // acme's document in collection "reports"
 	run  string            // acme's run
 	ds   string            // acme's dataset
+	data string            // the mesh's data directory
 }
 
 func startSecMesh(t *testing.T) *secMesh {
@@ -69,11 +73,13 @@ func startSecMesh(t *testing.T) *secMesh {
 	t.Setenv("PDFQA_RATE_LIMIT", "50")
 	t.Setenv("PDFQA_RATE_BURST", "20")
 	t.Setenv("PDFQA_MAX_UPLOAD_BYTES", "65536")
+	t.Setenv("PDFQA_MAX_PAGES", "50")
+	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Mesh, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Up(ctx, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
+		done <- Up(ctx, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	var m *Mesh
@@ -84,7 +90,7 @@ func startSecMesh(t *testing.T) *secMesh {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("mesh not ready")
 	}
-	s := &secMesh{m: m, base: "http://" + m.Gateway().HTTPAddr, keys: map[string]string{"default-admin": m.AdminKey}}
+	s := &secMesh{m: m, data: data, base: "http://" + m.Gateway().HTTPAddr, keys: map[string]string{"default-admin": m.AdminKey}}
 	for i := 0; i < 600; i++ {
 		if code, _ := s.rest(t, "GET", "/healthz", "", nil, nil); code == 200 {
 			break
@@ -250,6 +256,9 @@ func TestSecurity(t *testing.T) {
 		{name: "API5_ReaderUploads_403", method: "POST", path: "/v1/collections/reports/documents", key: k["acme-reader"], body: map[string]any{"name": "x.pdf", "content": "JVBERg=="}, want: 403},
 		{name: "API5_ReaderDeletesDocument_403", method: "DELETE", path: doc, key: k["acme-reader"], want: 403},
 		{name: "API5_WriterLoadsAdapterByPath_403", method: "POST", path: "/v1/adapters", key: k["acme-writer"], body: map[string]any{"name": "x", "path": "/etc/shadow"}, want: 403},
+		{name: "API7_AdminAdapterAbsolutePath_400", method: "POST", path: "/v1/adapters", key: k["default-admin"], body: map[string]any{"name": "x", "path": "/etc/shadow"}, want: 400, bodyHas: "is absolute"},
+		{name: "API7_AdminAdapterParentPath_400", method: "POST", path: "/v1/adapters", key: k["default-admin"], body: map[string]any{"name": "x", "path": "../../../../etc/shadow"}, want: 400, bodyHas: "leaves the adapter root"},
+		{name: "API7_AdminAdapterUploadNotGGUF_400", method: "POST", path: "/v1/adapters", key: k["default-admin"], body: map[string]any{"name": "x", "content": base64.StdEncoding.EncodeToString([]byte("root:x:0:0:root:/root:/bin/sh"))}, want: 400, bodyHas: "not a GGUF file"},
 		{name: "API5_WriterStartsJob_403", method: "POST", path: "/v1/jobs", key: k["acme-writer"], body: map[string]any{"dataset_id": s.ds}, want: 403},
 		{name: "API5_WriterRawEmbed_403", method: "POST", path: "/v1/embed", key: k["acme-writer"], body: map[string]any{"texts": []string{"x"}}, want: 403},
 		{name: "API5_WriterRawGenerate_403", method: "POST", path: "/v1/generate", key: k["acme-writer"], body: map[string]any{"prompt": "x"}, want: 403},
@@ -392,6 +401,50 @@ func TestSecurity(t *testing.T) {
 			_, err := inf("acme-writer").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/shadow"})
 			return err
 		}, codes.PermissionDenied},
+		{"API7_AdminAdapterPath_InvalidArgument", func() error {
+			_, err := inf("default-admin").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/passwd"})
+			return err
+		}, codes.InvalidArgument},
+		{"API7_AdminAdapterSymlinkOut_InvalidArgument", func() error {
+			// A symlink planted under the root that leads out of it.
+			root := filepath.Join(s.data, "inference", "adapters")
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				return err
+			}
+			if err := os.Symlink("/etc/passwd", filepath.Join(root, "planted.gguf")); err != nil && !os.IsExist(err) {
+				return err
+			}
+			_, err := inf("default-admin").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "planted.gguf"})
+			if err != nil && !strings.Contains(err.Error(), "leaves the adapter root") {
+				return status.Errorf(codes.Internal, "refused for another reason: %v", err)
+			}
+			return err
+		}, codes.InvalidArgument},
+		{"API4_TooManyPages_FailsClearly", func() error {
+			up, err := ret("acme-writer").UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "reports", Name: "long.pdf", Content: pdftest.ManyPages(60, pdftest.TextPage)})
+			if err != nil {
+				return err
+			}
+			st, err := ret("acme-writer").WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: "reports", DocumentId: up.Document.Id})
+			if err != nil {
+				return err
+			}
+			var last *retrievalv1.WatchIngestionResponse
+			for {
+				ev, err := st.Recv()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				last = ev
+			}
+			if want := "too many pages: 60 > 50"; last == nil || last.State != retrievalv1.DocumentState_DOCUMENT_STATE_FAILED || !strings.HasPrefix(last.Message, want) {
+				return status.Errorf(codes.Internal, "last event %v, want FAILED %q", last, want)
+			}
+			return nil
+		}, codes.OK},
 		{"API5_WriterStartsJob_PermissionDenied", func() error {
 			_, err := tr("acme-writer").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds})
 			return err

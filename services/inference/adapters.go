@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,16 +62,28 @@ func (a *adapters) paths() []string {
 	return adapterPaths(a.list)
 }
 
-// adapterFile resolves an adapter file to an absolute path that exists.
-func adapterFile(path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil || path == "" {
-		return "", fmt.Errorf("%w: adapter path is required", ErrInvalid)
+// keepUnder drops the adapters whose file is not under dir (logged): a
+// registry written before adapters were confined to a root may name any
+// file on the host.
+func (a *adapters) keepUnder(dir string, log *slog.Logger) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = r
+		}
 	}
-	if _, err := os.Stat(abs); err != nil {
-		return "", fmt.Errorf("%w: adapter file: %v", ErrInvalid, err)
+	kept := a.list[:0:0]
+	for _, x := range a.list {
+		p, err := filepath.EvalSymlinks(x.Path)
+		if err == nil && within(abs, p) {
+			kept = append(kept, x)
+			continue
+		}
+		log.Warn("adapter outside the adapter root is no longer served; publish or upload it again", "name", x.Name, "path", x.Path, "root", abs)
 	}
-	return abs, nil
+	a.list = kept
 }
 
 // put adds (or replaces) ad. The engine is told first; a set it refuses

@@ -46,6 +46,10 @@ type Config struct {
 	// NoStatic turns off the static embedding model distilled from
 	// EmbedModel (served as "<model>-static" and "static").
 	NoStatic bool
+	// AdapterRoot is the one directory LoadAdapter reads adapter files
+	// from (paths relative to it) and stores uploaded ones in (default
+	// <data>/adapters); nothing outside it is opened (os.Root).
+	AdapterRoot string
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
@@ -73,6 +77,8 @@ func Read(r *config.Reader, cache string) Config {
 		OpenAIEmbedModel: r.String(set("PDFQA_OPENAI_EMBED_MODEL", "the upstream's embedding model", ""), ""),
 		OpenAIVision:     r.Bool(set("PDFQA_OPENAI_VISION", "`1`: the upstream's chat model reads page images", "")),
 		NoStatic:         r.Bool(set("PDFQA_NO_STATIC_EMBEDDINGS", "`1`: do not serve (or distill) the static embedding model", "")),
+		AdapterRoot: r.String(set("PDFQA_ADAPTER_ROOT",
+			"the one directory LoadAdapter opens adapters in: a path is relative to it (absolute, `..` and symlinks out are refused); uploaded adapters are stored in it by SHA-256", "`<data>/adapters`"), ""),
 	}
 }
 

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,7 @@ type core struct {
 	m        *metrics
 	static   *staticServer // nil without a local embedding engine
 	shared   *adapterSet   // nil: the adapter set is this instance's own
+	root     *adapterRoot  // the local adapters' directory (nil: none, as on an upstream)
 	stop     chan struct{}
 }
 
@@ -68,6 +70,9 @@ func (c *core) close(ctx context.Context) error {
 	close(c.stop)
 	if c.shared != nil {
 		c.shared.close()
+	}
+	if c.root != nil {
+		_ = c.root.close()
 	}
 	return c.backend.Close(ctx)
 }
@@ -230,14 +235,32 @@ func (c *core) vision() bool { return c.chatModel().GetVision() }
 // loadAdapter adds (or replaces) the adapter name from the file at path
 // (scale 0 means 1), for the served chat model; a file the engine refuses
 // leaves the previous set serving.
-func (c *core) loadAdapter(ctx context.Context, name, path string, scale float32) (*inferencev1.Adapter, error) {
+func (c *core) loadAdapter(ctx context.Context, name, path string, content []byte, scale float32) (*inferencev1.Adapter, error) {
 	if c.shared != nil {
 		if scale == 0 {
 			scale = 1
 		}
-		return c.loadShared(ctx, name, path, scale)
+		key := path
+		if len(content) > 0 {
+			var err error
+			if key, err = c.shared.upload(ctx, name, content); err != nil {
+				return nil, err
+			}
+		} else if err := checkAdapterPath(key); err != nil {
+			return nil, err
+		}
+		return c.loadShared(ctx, name, key, scale)
 	}
-	abs, err := adapterFile(path)
+	if c.root == nil {
+		return nil, fmt.Errorf("%w: no adapter root is configured", engine.ErrNotSupported)
+	}
+	if len(content) > 0 {
+		var err error
+		if path, err = c.root.store(content); err != nil {
+			return nil, err
+		}
+	}
+	abs, err := c.root.resolve(path)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func TestOpenAIUpstream(t *testing.T) {
 		t.Errorf("Embed without an upstream embedding model: got %v, want Unimplemented", err)
 	}
 	// Adapters need the local engine.
-	if _, err := cli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "a", Path: cfg.ChatModel}); status.Code(err) != codes.Unimplemented {
+	if _, err := cli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "a", Path: "a.gguf"}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("LoadAdapter on an upstream: got %v, want Unimplemented", err)
 	}
 }

@@ -59,6 +59,15 @@ type Options struct {
 	Shared *SharedAdapters
 }
 
+// adapterRoot is the directory local adapters are loaded from and uploaded
+// into: Config.AdapterRoot (PDFQA_ADAPTER_ROOT), else DataDir/adapters.
+func (o Options) adapterRoot() string {
+	if o.Config.AdapterRoot != "" {
+		return o.Config.AdapterRoot
+	}
+	return filepath.Join(o.DataDir, "adapters")
+}
+
 // New starts the engines (or connects the upstream) and returns the service.
 func New(o Options) (*Service, error) {
 	log := o.Log
@@ -68,6 +77,18 @@ func New(o Options) (*Service, error) {
 	reg, err := loadAdapters(filepath.Join(o.DataDir, "adapters.json"))
 	if err != nil {
 		return nil, err
+	}
+	var root *adapterRoot
+	if o.Shared != nil {
+		// The set is the mesh's: files are fetched into the cache.
+		reg.keepUnder(o.Shared.CacheDir, log)
+	} else {
+		if root, err = openAdapterRoot(o.adapterRoot()); err != nil {
+			return nil, err
+		}
+		// A registry written before the root existed may name files
+		// anywhere: those are not served again.
+		reg.keepUnder(root.dir, log)
 	}
 	var b Backend
 	if o.Config.OpenAIBaseURL != "" {
@@ -79,6 +100,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s := newService(b, reg, o, log)
+	s.core.root = root
 	if o.Shared != nil {
 		if err := s.share(*o.Shared); err != nil {
 			_ = s.Close()
@@ -338,23 +360,27 @@ func (s *Service) LoadAdapter(ctx context.Context, req *inferencev1.LoadAdapterR
 	if err := checkLoadAdapterRequest(req); err != nil {
 		return nil, errs.Status(err)
 	}
-	ad, err := s.core.loadAdapter(ctx, req.GetName(), req.GetPath(), req.GetScale())
+	ad, err := s.core.loadAdapter(ctx, req.GetName(), req.GetPath(), req.GetContent(), req.GetScale())
 	if err != nil {
 		return nil, errs.Status(err)
 	}
 	return &inferencev1.LoadAdapterResponse{Adapter: ad}, nil
 }
 
-// checkLoadAdapterRequest checks the name's spelling and that a path is
-// given; whether the file exists is the domain's to find out.
+// checkLoadAdapterRequest checks the name's spelling and that either a
+// path that can lie under the adapter root (relative, no "..") or GGUF
+// bytes are given; whether the file exists is the domain's to find out.
 func checkLoadAdapterRequest(r *inferencev1.LoadAdapterRequest) error {
 	if !adapterName.MatchString(r.GetName()) {
 		return fmt.Errorf("%w: adapter name %q: use letters, digits, '.', '_' or '-'", ErrInvalid, r.GetName())
 	}
-	if r.GetPath() == "" {
-		return fmt.Errorf("%w: adapter path is required", ErrInvalid)
+	switch {
+	case len(r.GetContent()) > 0 && r.GetPath() != "":
+		return fmt.Errorf("%w: give the adapter's path or its content, not both", ErrInvalid)
+	case len(r.GetContent()) > 0:
+		return checkAdapterBytes(r.GetContent())
 	}
-	return nil
+	return checkAdapterPath(r.GetPath())
 }
 
 // UnloadAdapter removes a LoRA adapter. (Any name is checked by looking it

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,17 +264,13 @@ func TestCountTokensAndTemplate(t *testing.T) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func TestBadAdapterKeepsBaseServing(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.gguf")
-	if err := os.WriteFile(bad, []byte("GGUF but not really an adapter"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := sharedCli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "bad", Path: bad})
+	_, err := sharedCli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "bad", Content: []byte("GGUF but not really an adapter")})
 	if c := status.Code(err); c != codes.FailedPrecondition {
 		t.Fatalf("loading a corrupt adapter: got %v, want FailedPrecondition", err)
 	}
-	if _, err := sharedCli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "missing", Path: "/nonexistent.gguf"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := sharedCli.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "missing", Path: "nonexistent.gguf"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("missing adapter file: got %v, want InvalidArgument", err)
 	}
 	la, err := sharedCli.ListAdapters(ctx, &inferencev1.ListAdaptersRequest{})

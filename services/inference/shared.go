@@ -311,6 +311,20 @@ func (a *adapters) replace(ctx context.Context, next []*inferencev1.Adapter, app
 
 // loadShared fetches the object key, has this replica's engine accept it
 // (a file it refuses is never published), then publishes it for all.
+// upload writes an uploaded adapter's bytes to the bucket as
+// adapters/<name>/<sha256>.gguf (the trainer's layout) and returns the key.
+func (s *adapterSet) upload(ctx context.Context, name string, b []byte) (string, error) {
+	if err := checkAdapterBytes(b); err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("adapters/%s/%s.gguf", name, adapterDigest(b))
+	err := s.call(ctx, s.blobBr, func(ctx context.Context) error { return s.bucket.WriteAll(ctx, key, b, nil) })
+	if err != nil {
+		return "", fmt.Errorf("%w: adapter upload: %v", ErrUnavailable, err)
+	}
+	return key, nil
+}
+
 func (c *core) loadShared(ctx context.Context, name, key string, scale float32) (*inferencev1.Adapter, error) {
 	p, sha, err := c.shared.fetch(ctx, key, "")
 	if err != nil {

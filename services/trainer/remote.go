@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
@@ -109,13 +112,32 @@ func cleanQuestion(s string) string {
 	return strings.Trim(s, "\"' ")
 }
 
-// InferenceAdapters loads adapters through inference LoadAdapter.
+// InferenceAdapters loads adapters through inference LoadAdapter, uploading
+// the converted file's bytes: inference opens no path of the trainer's (its
+// adapters live under its own adapter root), so publishing works whichever
+// machine and directory each runs in.
 type InferenceAdapters struct {
 	Client inferencev1.InferenceServiceClient
 }
 
+// maxAdapterBytes is inference's bound on an uploaded adapter
+// (inference.MaxAdapterBytes; the trainer does not link inference).
+const maxAdapterBytes = 192 << 20
+
 // Load implements AdapterLoader.
 func (a InferenceAdapters) Load(ctx context.Context, name, path string) error {
-	_, err := a.Client.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: name, Path: path})
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxAdapterBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxAdapterBytes {
+		return fmt.Errorf("%w: adapter %s is over %d bytes", ErrInvalid, filepath.Base(path), maxAdapterBytes)
+	}
+	_, err = a.Client.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: name, Content: b})
 	return err
 }

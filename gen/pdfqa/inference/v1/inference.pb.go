@@ -1305,10 +1305,16 @@ type LoadAdapterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique name for the adapter.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Path of the GGUF LoRA file, readable by the inference service.
+	// A published adapter: its file's path relative to the service's adapter
+	// root (PDFQA_ADAPTER_ROOT), or with the shared store its object key in
+	// the shared bucket. Absolute paths and paths that leave the root
+	// (`..`, symlinks out of it) are refused. Give path or content.
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	// Default scale; 0 means 1.0.
-	Scale         float32 `protobuf:"fixed32,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	Scale float32 `protobuf:"fixed32,3,opt,name=scale,proto3" json:"scale,omitempty"`
+	// The GGUF LoRA file's bytes, uploaded: stored under the adapter root
+	// (or in the shared bucket) by their SHA-256. Give path or content.
+	Content       []byte `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1362,6 +1368,13 @@ func (x *LoadAdapterRequest) GetScale() float32 {
 		return x.Scale
 	}
 	return 0
+}
+
+func (x *LoadAdapterRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
 }
 
 // LoadAdapterResponse describes the loaded adapter.
@@ -1661,11 +1674,12 @@ const file_pdfqa_inference_v1_inference_proto_rawDesc = "" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
 	"\x05scale\x18\x03 \x01(\x02R\x05scale\x12\x1d\n" +
 	"\n" +
-	"base_model\x18\x04 \x01(\tR\tbaseModel\"R\n" +
+	"base_model\x18\x04 \x01(\tR\tbaseModel\"l\n" +
 	"\x12LoadAdapterRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
-	"\x05scale\x18\x03 \x01(\x02R\x05scale\"L\n" +
+	"\x05scale\x18\x03 \x01(\x02R\x05scale\x12\x18\n" +
+	"\acontent\x18\x04 \x01(\fR\acontent\"L\n" +
 	"\x13LoadAdapterResponse\x125\n" +
 	"\aadapter\x18\x01 \x01(\v2\x1b.pdfqa.inference.v1.AdapterR\aadapter\"*\n" +
 	"\x14UnloadAdapterRequest\x12\x12\n" +
