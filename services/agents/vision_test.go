@@ -145,8 +145,13 @@ func TestAskVisionAttachesEvidencePage(t *testing.T) {
 				t.Fatalf("images sent %v (roles %v), want the rendered page once with the question", imgs, roles)
 			}
 			last := reqs[len(reqs)-1]
-			if sys := last.GetMessages()[0].GetContent(); !strings.Contains(sys, "Images of these pages come with the question, in order: [acme.pdf p.3]") {
-				t.Errorf("answerer system prompt does not name the attached page:\n%s", sys)
+			// The page's label names a file: it goes with the images in the
+			// user message, never in the system message.
+			if user := last.GetMessages()[1].GetContent(); !strings.Contains(user, "Images of these pages come with the question, in order: [acme.pdf p.3]") {
+				t.Errorf("answerer user message does not name the attached page:\n%s", user)
+			}
+			if sys := last.GetMessages()[0].GetContent(); strings.Contains(sys, "acme.pdf p.3") {
+				t.Errorf("answerer system message names a document:\n%s", sys)
 			}
 		})
 	}

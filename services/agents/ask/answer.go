@@ -26,20 +26,61 @@ type Answerer struct {
 
 type labelled struct{ Label, Text string }
 
-// Prompt renders the answerer's system message of prompt set ps (nil: the
-// default) for the packed evidence.
+// Prompt renders what the answerer sends besides the question, for prompt
+// set ps (nil: the default) and the packed evidence: its system message
+// (instructions only) and, after a newline, its user message with the
+// delimited evidence and an empty question. The packer counts its tokens.
 func Prompt(ps *prompts.Set, evs []*agentsv1.Evidence, missing []string) (string, error) {
-	return prompt(ps, evs, missing, nil)
+	msgs, err := answerMessages(ps, "", evs, missing, nil)
+	if err != nil {
+		return "", err
+	}
+	return msgs[0].Content + "\n" + msgs[1].Content, nil
 }
 
-// prompt renders the answerer's system message; pages are the labels of the
-// page images sent with the question.
-func prompt(ps *prompts.Set, evs []*agentsv1.Evidence, missing, pages []string) (string, error) {
+// answerMessages renders the answerer's two messages. The system message
+// holds the set's instructions only (answerer.tmpl renders no evidence);
+// whatever came from the documents (passages, their labels and so file
+// names, the page images' labels) and the question go in the user message
+// (answerer-user.tmpl) between <documents> and </documents>, one passage a
+// line, each defused so that it cannot close the delimiters. A PDF that says
+// "ignore your instructions" is thus quoted data in the user turn, never
+// part of the instructions.
+func answerMessages(ps *prompts.Set, q string, evs []*agentsv1.Evidence, missing, pages []string) ([]Message, error) {
 	var items []labelled
 	for _, ev := range evs {
-		items = append(items, labelled{Label(ev.GetPassage()), strings.Join(strings.Fields(ev.GetPassage().GetText()), " ")})
+		items = append(items, labelled{quoted(Label(ev.GetPassage())), quoted(ev.GetPassage().GetText())})
 	}
-	return ps.Render("answerer.tmpl", map[string]any{"Evidence": items, "Missing": missing, "Pages": pages})
+	sys, err := ps.Render("answerer.tmpl", nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range pages {
+		pages[i] = quoted(pages[i])
+	}
+	user, err := ps.Render("answerer-user.tmpl", map[string]any{"Evidence": items, "Missing": quotedAll(missing), "Pages": pages, "Question": quoted(q)})
+	if err != nil {
+		return nil, err
+	}
+	return []Message{{Role: System, Content: sys}, {Role: User, Content: user}}, nil
+}
+
+// delimiterRe matches the answerer's delimiter tags, opening or closing.
+var delimiterRe = regexp.MustCompile(`(?i)<\s*/?\s*(documents|question)\b`)
+
+// quoted is s as one line with the delimiter tags defused ("<" becomes
+// "‹"), so that a passage cannot end the documents block or open a
+// question of its own.
+func quoted(s string) string {
+	return delimiterRe.ReplaceAllStringFunc(strings.Join(strings.Fields(s), " "), func(m string) string { return "‹" + m[1:] })
+}
+
+func quotedAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quoted(s)
+	}
+	return out
 }
 
 // Draft asks the model for a short cited answer, streaming its text to onDelta.
@@ -51,12 +92,13 @@ func (a Answerer) Draft(ctx context.Context, q string, evs []*agentsv1.Evidence,
 		labels = append(labels, p.Label)
 		images = append(images, p.Image)
 	}
-	sys, err := prompt(a.Prompts, evs, missing, labels)
+	msgs, err := answerMessages(a.Prompts, q, evs, missing, labels)
 	if err != nil {
 		return "", err
 	}
+	msgs[1].Images = images
 	out, err := a.LLM.Generate(ctx, GenerateRequest{
-		Messages:  []Message{{Role: System, Content: sys}, {Role: User, Content: q, Images: images}},
+		Messages:  msgs,
 		MaxTokens: a.MaxTokens, Adapter: a.Adapter, Timeout: a.Timeout, Stop: []string{"\n\n", "Example question:", "Example evidence:"},
 	}, onDelta)
 	return strings.TrimSpace(out), err

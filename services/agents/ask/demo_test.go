@@ -99,8 +99,8 @@ func TestDemoAnswerIsTheQuarterGrowth(t *testing.T) {
 			t.Errorf("draft %q:\nanswer %q\n%s", draft, r.Answer, r.Scratchpad)
 		}
 		// The answerer reads the passage holding the answer first.
-		sys := llm.calls[len(llm.calls)-1].Messages[0].Content
-		if i, j := strings.Index(sys, "grew 84%"), strings.Index(sys, "fiscal year 2029"); i < 0 || j < 0 || i > j {
+		user := llm.calls[len(llm.calls)-1].Messages[1].Content // the evidence is in the user message
+		if i, j := strings.Index(user, "grew 84%"), strings.Index(user, "fiscal year 2029"); i < 0 || j < 0 || i > j {
 			t.Errorf("evidence order in the prompt: 84%% at %d, 2029 at %d", i, j)
 		}
 	}

@@ -22,9 +22,10 @@ func TestEngineWithPromptSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := llm.calls[0].Messages[0].Content
-	if !strings.HasPrefix(sys, "Evidence:") || !strings.Contains(r.Scratchpad, "prompts: set v1-terse") {
-		t.Errorf("v1-terse system message %q", sys)
+	sys, user := llm.calls[0].Messages[0].Content, llm.calls[0].Messages[1].Content
+	if !strings.HasPrefix(sys, "You answer questions from the evidence") || !strings.HasPrefix(user, "<documents>") ||
+		!strings.Contains(user, "Answer the question in one sentence") || !strings.Contains(r.Scratchpad, "prompts: set v1-terse") {
+		t.Errorf("v1-terse system message %q, user message %q", sys, user)
 	}
 	if _, _, err := run(t, base, req); err != nil {
 		t.Fatal(err)
