@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,39 @@ func TestDocsConfigurationReference(t *testing.T) {
 	}
 	checkGenerated(t, configDocPath, configBegin, configEnd, settings.String(), how)
 	checkGenerated(t, configDocPath, commandsBegin, commandsEnd, cmds.String(), how)
+}
+
+// TestDocsRunbookCoversEveryAlert: docs/operations.md has a runbook
+// section for every alert the chart's rules define, and none for an alert
+// that no longer exists.
+func TestDocsRunbookCoversEveryAlert(t *testing.T) {
+	rules, err := os.ReadFile("../../deploy/helm/pdfqa/files/pdfqa.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*- alert:\s*(\S+)`).FindAllStringSubmatch(string(rules), -1) {
+		alerts[m[1]] = true
+	}
+	if len(alerts) < 5 {
+		t.Fatalf("found %d alerts in the rules file", len(alerts))
+	}
+	sections := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^### (Pdfqa\S+)\s*$`).FindAllStringSubmatch(string(doc), -1) {
+		sections[m[1]] = true
+	}
+	for a := range alerts {
+		if !sections[a] {
+			t.Errorf("docs/operations.md has no runbook section \"### %s\"", a)
+		}
+	}
+	for s := range sections {
+		if !alerts[s] {
+			t.Errorf("docs/operations.md has a runbook for %s, which the rules do not define", s)
+		}
+	}
 }
