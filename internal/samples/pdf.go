@@ -180,23 +180,27 @@ func textPDF(meta info, pages []page) []byte {
 	return assemble(objs)
 }
 
-// imagePDF writes one Letter page whose only content is img, scaled to the page.
-func imagePDF(meta info, img *image.Gray) []byte {
-	b := img.Bounds()
-	raw := make([]byte, 0, b.Dx()*b.Dy())
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		off := (y - b.Min.Y) * img.Stride
-		raw = append(raw, img.Pix[off:off+b.Dx()]...)
+// imagePDF writes one Letter page per image, the image scaled to the page.
+func imagePDF(meta info, imgs ...*image.Gray) []byte {
+	content := flateStream("", []byte(fmt.Sprintf("q %g 0 0 %g 0 0 cm /Im1 Do Q\n", pageW, pageH)))
+	// 1 catalog, 2 pages, 3 the shared content stream, then a page and its image per image; last: info.
+	objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", "", content}
+	var kids []string
+	for _, img := range imgs {
+		b := img.Bounds()
+		raw := make([]byte, 0, b.Dx()*b.Dy())
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			off := (y - b.Min.Y) * img.Stride
+			raw = append(raw, img.Pix[off:off+b.Dx()]...)
+		}
+		n := len(objs) + 1
+		kids = append(kids, fmt.Sprintf("%d 0 R", n))
+		objs = append(objs,
+			fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Resources << /XObject << /Im1 %d 0 R >> >> /Contents 3 0 R >>", pageW, pageH, n+1),
+			flateStream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8", b.Dx(), b.Dy()), raw))
 	}
-	content := fmt.Sprintf("q %g 0 0 %g 0 0 cm /Im1 Do Q\n", pageW, pageH)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>", pageW, pageH),
-		flateStream("", []byte(content)),
-		flateStream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8", b.Dx(), b.Dy()), raw),
-		meta.dict(),
-	}
+	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(imgs))
+	objs = append(objs, meta.dict())
 	return assemble(objs)
 }
 

@@ -162,9 +162,18 @@ const scanDPI = 150
 // grayscale, turned by 0.6 degrees, on off-white paper with a few specks,
 // and wrapped as an image-only PDF (no text layer: retrieval must OCR it).
 func Scan(ctx context.Context, r Renderer) ([]byte, error) {
-	pngBytes, _, _, err := r.RenderPNG(ctx, memo(), "", 1, scanDPI)
+	img, err := scan(ctx, r, memo(), 0.6)
 	if err != nil {
-		return nil, fmt.Errorf("samples: render memo: %w", err)
+		return nil, err
+	}
+	return imagePDF(info{}, img), nil
+}
+
+// scan renders page 1 of pdf at scanDPI and "scans" it, turned by deg.
+func scan(ctx context.Context, r Renderer, pdf []byte, deg float64) (*image.Gray, error) {
+	pngBytes, _, _, err := r.RenderPNG(ctx, pdf, "", 1, scanDPI)
+	if err != nil {
+		return nil, fmt.Errorf("samples: render: %w", err)
 	}
 	src, err := png.Decode(bytes.NewReader(pngBytes))
 	if err != nil {
@@ -172,7 +181,7 @@ func Scan(ctx context.Context, r Renderer) ([]byte, error) {
 	}
 	gray := image.NewGray(src.Bounds())
 	draw.Draw(gray, gray.Bounds(), src, src.Bounds().Min, draw.Src)
-	return imagePDF(info{"", "", ""}, scanned(gray, 0.6)), nil
+	return scanned(gray, deg), nil
 }
 
 // scanned rotates g by deg around its centre (bilinear), maps white to a

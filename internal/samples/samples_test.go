@@ -134,3 +134,40 @@ func TestPaperReadsColumnByColumn(t *testing.T) {
 		}
 	}
 }
+
+func TestSyntheticDocumentsHaveTheirPageType(t *testing.T) {
+	for _, kind := range Kinds {
+		data, err := Synthetic(context.Background(), parser(t), kind, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := Synthetic(context.Background(), parser(t), kind, 2)
+		if !bytes.Equal(data, again) {
+			t.Errorf("%s: not deterministic", kind)
+		}
+		if kind == Scanned && !parser(t).TesseractAvailable() {
+			continue
+		}
+		doc := parsed(t, data)
+		if len(doc.Pages) != 2 {
+			t.Fatalf("%s: %d pages", kind, len(doc.Pages))
+		}
+		for _, pg := range doc.Pages {
+			words := len(strings.Fields(pg.Text))
+			switch kind {
+			case Text:
+				if !pg.HasTextLayer || len(pg.Tables) != 0 || words < 400 {
+					t.Errorf("text page %d: text layer %v, %d tables, %d words", pg.Number, pg.HasTextLayer, len(pg.Tables), words)
+				}
+			case Table:
+				if len(pg.Tables) != 1 || len(pg.Tables[0].Rows) != 24 {
+					t.Errorf("table page %d: tables %d", pg.Number, len(pg.Tables))
+				}
+			case Scanned:
+				if pg.HasTextLayer || !pg.OCR || words < 100 {
+					t.Errorf("scanned page %d: text layer %v, OCR %v, %d words", pg.Number, pg.HasTextLayer, pg.OCR, words)
+				}
+			}
+		}
+	}
+}

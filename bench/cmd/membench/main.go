@@ -1,0 +1,277 @@
+// Command membench measures the resident memory of a whole mesh (`pdfqa
+// up`) by process — the Go process holding the five services and embedded
+// etcd, the chat and embedding engines (llama-server), parse workers,
+// tesseract — at idle, and its peak while it ingests the bundled samples
+// plus synthetic documents (text, table, scanned pages) and answers one
+// question. It samples /proc every 200 ms and writes JSON for bench/plots:
+//
+//	make build && go run ./bench/cmd/membench -out bench/recorded/memory.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pdfqa/pdfqa/internal/samples"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
+)
+
+// Usage is one process class's memory.
+type Usage struct {
+	Process   string  `json:"process"`
+	Instances int     `json:"instances"`
+	RSSMiB    float64 `json:"rss_mib"`
+}
+
+// Report is the file membench writes.
+type Report struct {
+	Bench    string  `json:"bench"`
+	Date     string  `json:"date"`
+	Command  string  `json:"command"`
+	CPUs     int     `json:"cpus"`
+	Workload string  `json:"workload"`
+	Idle     []Usage `json:"idle"`
+	Peak     []Usage `json:"peak_under_load"`
+	IdleMiB  float64 `json:"idle_total_mib"`
+	PeakMiB  float64 `json:"peak_total_mib"`
+}
+
+func main() {
+	parse.RunWorkerIfRequested()
+	bin := flag.String("bin", "bin/pdfqa", "pdfqa binary")
+	httpAddr := flag.String("http", "127.0.0.1:18393", "gateway REST address for the run")
+	out := flag.String("out", "", "JSON file to write (default: stdout)")
+	flag.Parse()
+	if err := run(*bin, *httpAddr, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "membench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, httpAddr, out string) error {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "membench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	data := filepath.Join(tmp, "data")
+	docs := filepath.Join(tmp, "docs")
+	if err := os.MkdirAll(docs, 0o755); err != nil {
+		return err
+	}
+	// The workload: the samples and one synthetic document of each kind.
+	render, err := parse.New(parse.Config{Instances: 1, DisableInterrupt: true})
+	if err != nil {
+		return err
+	}
+	if err := samples.Write(ctx, render, docs); err != nil {
+		return err
+	}
+	for kind, n := range map[samples.Kind]int{samples.Text: 100, samples.Table: 100, samples.Scanned: 5} {
+		b, err := samples.Synthetic(ctx, render, kind, n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(docs, fmt.Sprintf("synthetic-%s-%d.pdf", kind, n)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	render.Close()
+
+	up := exec.Command(bin, "up", "--data", data, "--http", httpAddr, "--log-level", "warn")
+	up.Stdout, up.Stderr = os.Stderr, os.Stderr
+	if err := up.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	defer func() { _ = up.Process.Signal(os.Interrupt); <-exited }()
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("pdfqa up exited before it was healthy: %v", err)
+		default:
+		}
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the mesh did not become healthy")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(15 * time.Second) // engines loaded, the static table mapped
+	idle := peak(func() { time.Sleep(3 * time.Second) }, up.Process.Pid)
+
+	files, _ := filepath.Glob(filepath.Join(docs, "*.pdf"))
+	sort.Strings(files)
+	workload := func() {
+		ingest := exec.Command(bin, append([]string{"ingest", "--data", data, "--collection", "mem"}, files...)...)
+		ingest.Stdout, ingest.Stderr = nil, os.Stderr
+		if err := ingest.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "membench: ingest:", err)
+		}
+		ask := exec.Command(bin, "ask", "--data", data, "--collection", "mem", "What was Northwind Ferries' total revenue in 2025?")
+		ask.Stdout, ask.Stderr = os.Stderr, os.Stderr
+		if err := ask.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "membench: ask:", err)
+		}
+	}
+	load := peak(workload, up.Process.Pid)
+
+	rep := Report{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: "go run ./bench/cmd/membench " + strings.Join(os.Args[1:], " "),
+		CPUs: runtime.NumCPU(), Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
+		Idle: idle, Peak: load}
+	for _, u := range idle {
+		rep.IdleMiB += u.RSSMiB
+	}
+	for _, u := range load {
+		rep.PeakMiB += u.RSSMiB
+	}
+	rep.IdleMiB = float64(int(rep.IdleMiB*10+0.5)) / 10
+	rep.PeakMiB = float64(int(rep.PeakMiB*10+0.5)) / 10
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if out == "" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
+
+// peak runs f while sampling the process tree under root every 200 ms and
+// returns each class's largest sum of RSS seen (and most instances).
+func peak(f func(), root int) []Usage {
+	var mu sync.Mutex
+	best := map[string]*Usage{}
+	sample := func() {
+		now := map[string]*Usage{}
+		for _, p := range tree(root) {
+			c := classify(p, root)
+			u := now[c]
+			if u == nil {
+				u = &Usage{Process: c}
+				now[c] = u
+			}
+			u.Instances++
+			u.RSSMiB += rssMiB(p)
+		}
+		mu.Lock()
+		for c, u := range now {
+			if b := best[c]; b == nil {
+				best[c] = &Usage{Process: c, Instances: u.Instances, RSSMiB: u.RSSMiB}
+			} else {
+				b.Instances = max(b.Instances, u.Instances)
+				b.RSSMiB = max(b.RSSMiB, u.RSSMiB)
+			}
+		}
+		mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(done)
+	sample()
+	var out []Usage
+	for _, u := range best {
+		u.RSSMiB = float64(int(u.RSSMiB*10+0.5)) / 10
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Process < out[j].Process })
+	return out
+}
+
+// tree lists root and its descendants.
+func tree(root int) []int {
+	parent := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			parent[pp] = append(parent[pp], pid)
+		}
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, parent[out[i]]...)
+	}
+	return out
+}
+
+func classify(pid, root int) string {
+	if pid == root {
+		return "pdfqa up (5 services + etcd)"
+	}
+	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	c := strings.ToLower(strings.ReplaceAll(string(cmd), "\x00", " "))
+	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	switch {
+	case strings.Contains(c, "llama-server") && strings.Contains(c, "smollm"):
+		return "chat engine (llama-server)"
+	case strings.Contains(c, "llama-server"):
+		return "embedding engine (llama-server)"
+	case strings.Contains(string(env), parse.WorkerEnv+"="):
+		return "parse workers"
+	case strings.Contains(c, "tesseract"):
+		return "tesseract"
+	default:
+		return "other children"
+	}
+}
+
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

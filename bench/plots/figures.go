@@ -1,0 +1,236 @@
+package plots
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Results are the committed benchmark results (bench/recorded).
+type Results struct {
+	Bench  benchmarks
+	Ingest ingestReport
+	Memory memoryReport
+}
+
+type memoryReport struct {
+	Date string  `json:"date"`
+	Idle []usage `json:"idle"`
+	Peak []usage `json:"peak_under_load"`
+}
+
+type usage struct {
+	Process   string  `json:"process"`
+	Instances int     `json:"instances"`
+	RSSMiB    float64 `json:"rss_mib"`
+}
+
+type benchmarks struct {
+	Generation struct {
+		Rows []struct {
+			Path      string  `json:"path"`
+			Streams   int     `json:"streams"`
+			Aggregate float64 `json:"aggregate_tokens_per_s"`
+			PerStream float64 `json:"tokens_per_s_per_stream"`
+			TTFTp50   float64 `json:"ttft_p50_ms"`
+			TTFTmax   float64 `json:"ttft_max_ms"`
+		} `json:"rows"`
+	} `json:"generation"`
+	Ingestion struct {
+		Rows []struct {
+			Set      string  `json:"set"`
+			Pipeline string  `json:"pipeline"`
+			PagesPS  float64 `json:"pages_per_s"`
+		} `json:"rows"`
+	} `json:"ingestion"`
+	EvidenceRecall struct {
+		Rows []struct {
+			Set      string  `json:"set"`
+			Pipeline string  `json:"pipeline"`
+			Value    float64 `json:"value"`
+		} `json:"rows"`
+	} `json:"evidence_recall"`
+	SearchLatency struct {
+		Rows []struct {
+			Store  string  `json:"store"`
+			Chunks float64 `json:"chunks"`
+			P50    float64 `json:"p50_ms"`
+		} `json:"rows"`
+	} `json:"search_latency"`
+	AskStages struct {
+		Rows []struct {
+			Mode  string  `json:"mode"`
+			Stage string  `json:"stage"`
+			P50   float64 `json:"p50_ms"`
+			P95   float64 `json:"p95_ms"`
+		} `json:"rows"`
+	} `json:"ask_stages"`
+}
+
+type ingestReport struct {
+	Date    string  `json:"date"`
+	Load1   float64 `json:"load1_at_start"`
+	Results []struct {
+		Kind    string  `json:"kind"`
+		Pages   float64 `json:"pages"`
+		PagesPS float64 `json:"pages_per_second"`
+	} `json:"results"`
+}
+
+// Load reads the results in dir (bench/recorded).
+func Load(dir string) (*Results, error) {
+	var r Results
+	for name, into := range map[string]any{"benchmarks.json": &r.Bench, "ingest-pagetype.json": &r.Ingest, "memory.json": &r.Memory} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, into); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return &r, nil
+}
+
+// ordered returns the distinct values of key over n items, in first-seen order.
+func ordered(n int, key func(i int) string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		if k := key(i); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func index(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+func grid(series, cats int) [][]float64 {
+	g := make([][]float64, series)
+	for i := range g {
+		g[i] = make([]float64, cats)
+		for j := range g[i] {
+			g[i][j] = math.NaN()
+		}
+	}
+	return g
+}
+
+// Figures draws every chart, by file name.
+func Figures(r *Results) (map[string][]byte, error) {
+	out := map[string][]byte{}
+
+	ing := r.Bench.Ingestion.Rows
+	sets := ordered(len(ing), func(i int) string { return ing[i].Set })
+	pipes := ordered(len(ing), func(i int) string { return ing[i].Pipeline })
+	v := grid(len(pipes), len(sets))
+	for _, row := range ing {
+		v[index(pipes, row.Pipeline)][index(sets, row.Set)] = row.PagesPS
+	}
+	out["ingestion-vs-llamaindex.svg"] = Bars{Title: "Ingestion throughput on the dev sets", YLabel: "pages per second (higher is better)",
+		Categories: sets, Series: pipes, Values: v, Note: "2 CPU cores; each pair from one run (BENCHMARKS.md, issues #4 and #10)"}.SVG()
+
+	rec := r.Bench.EvidenceRecall.Rows
+	sets = ordered(len(rec), func(i int) string { return rec[i].Set })
+	pipes = ordered(len(rec), func(i int) string { return rec[i].Pipeline })
+	v = grid(len(pipes), len(sets))
+	for _, row := range rec {
+		v[index(pipes, row.Pipeline)][index(sets, row.Set)] = row.Value
+	}
+	out["evidence-recall.svg"] = Bars{Title: "Evidence fact recall@10", YLabel: "share of reference facts in the top 10",
+		Categories: sets, Series: pipes, Values: v, Note: "scored by score_qa.py; BENCHMARKS.md issue #10"}.SVG()
+
+	kinds := ordered(len(r.Ingest.Results), func(i int) string { return r.Ingest.Results[i].Kind })
+	pts := make([][]Point, len(kinds))
+	var xt []float64
+	for _, row := range r.Ingest.Results {
+		k := index(kinds, row.Kind)
+		pts[k] = append(pts[k], Point{row.Pages, row.PagesPS})
+		if index(fmtAll(xt), fmtNum(row.Pages)) < 0 {
+			xt = append(xt, row.Pages)
+		}
+	}
+	sort.Float64s(xt)
+	out["ingestion-by-page-type.svg"] = Lines{Title: "Parse + chunk throughput by page type and document size", XLabel: "pages in the document",
+		YLabel: "pages per second (log)", Series: kinds, Points: pts, LogX: true, LogY: true, XTicks: xt,
+		Note: fmt.Sprintf("bench/cmd/ingestbench, one document at a time, worker processes; %s, load %.1f", r.Ingest.Date[:10], r.Ingest.Load1)}.SVG()
+
+	sl := r.Bench.SearchLatency.Rows
+	stores := ordered(len(sl), func(i int) string { return sl[i].Store })
+	pts = make([][]Point, len(stores))
+	for _, row := range sl {
+		k := index(stores, row.Store)
+		pts[k] = append(pts[k], Point{row.Chunks, row.P50})
+	}
+	out["search-latency.svg"] = Lines{Title: "Search latency (p50) vs index size", XLabel: "chunks in the collection (log)",
+		YLabel: "milliseconds (log)", Series: stores, Points: pts, LogX: true, LogY: true,
+		XTicks: []float64{1000, 10000, 100000}, Note: "hybrid search, 2 shared cores; not measured yet: PostgreSQL at 100k, 1M on either store"}.SVG()
+
+	gen := r.Bench.Generation.Rows
+	streams := ordered(len(gen), func(i int) string { return fmt.Sprintf("%d stream(s)", gen[i].Streams) })
+	paths := ordered(len(gen), func(i int) string { return gen[i].Path })
+	agg, ttft := grid(len(paths), len(streams)), grid(len(paths), len(streams))
+	for _, row := range gen {
+		p, s := index(paths, row.Path), index(streams, fmt.Sprintf("%d stream(s)", row.Streams))
+		agg[p][s], ttft[p][s] = row.Aggregate, row.TTFTp50
+	}
+	out["generation-throughput.svg"] = Bars{Title: "Generation: aggregate tokens/s, service vs bare llama-server", YLabel: "tokens per second",
+		Categories: streams, Series: paths, Values: agg, Note: "SmolLM2-135M Q4_1 on 2 idle cores, 128 tokens a request (BENCHMARKS.md issue #3)"}.SVG()
+	out["generation-ttft.svg"] = Bars{Title: "Generation: time to first token (p50)", YLabel: "milliseconds",
+		Categories: streams, Series: paths, Values: ttft, Note: "same run as the throughput chart"}.SVG()
+
+	procs := ordered(len(r.Memory.Peak), func(i int) string { return r.Memory.Peak[i].Process })
+	mem := grid(2, len(procs))
+	for si, us := range [][]usage{r.Memory.Idle, r.Memory.Peak} {
+		for _, u := range us {
+			if i := index(procs, u.Process); i >= 0 {
+				mem[si][i] = u.RSSMiB
+			}
+		}
+	}
+	out["memory.svg"] = Bars{Title: "Resident memory of a whole mesh (pdfqa up), by process", YLabel: "MiB (RSS)",
+		Categories: procs, Series: []string{"idle", "peak while ingesting and answering"}, Values: mem,
+		Note: fmt.Sprintf("bench/cmd/membench, %s; parse workers and tesseract summed over their instances", r.Memory.Date[:10])}.SVG()
+
+	st := r.Bench.AskStages.Rows
+	modes := ordered(len(st), func(i int) string { return st[i].Mode })
+	stages := ordered(len(st), func(i int) string { return st[i].Stage })
+	for _, q := range []struct {
+		name, title string
+		pick        func(p50, p95 float64) float64
+	}{
+		{"ask-stages-p50.svg", "Ask latency by stage, p50", func(p50, _ float64) float64 { return p50 / 1000 }},
+		{"ask-stages-p95.svg", "Ask latency by stage, p95", func(_, p95 float64) float64 { return p95 / 1000 }},
+	} {
+		vals := make([][]float64, len(modes))
+		for i := range vals {
+			vals[i] = make([]float64, len(stages))
+		}
+		for _, row := range st {
+			vals[index(modes, row.Mode)][index(stages, row.Stage)] = q.pick(row.P50, row.P95)
+		}
+		out[q.name] = Stacked{Title: q.title, XLabel: "seconds (stage percentiles, stacked)", Rows: modes, Parts: stages, Values: vals,
+			Note: "sec-10-q, 81 questions, SmolLM2-135M on 2 CPU cores (BENCHMARKS.md issue #10 rerun)"}.SVG()
+	}
+	return out, nil
+}
+
+func fmtAll(xs []float64) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmtNum(x)
+	}
+	return out
+}
