@@ -98,7 +98,8 @@ test: lint check-generated check-ui breaking setup build models test-go test-py 
 bench: setup build models
 	go run ./bench/cmd/meshbench
 
-# Ingests samples/ and checks the cited answers; no training venv, no PostgreSQL.
+# Ingests samples/ and checks the cited answers; no PostgreSQL, and the
+# training venv only if fetch-models.sh must convert the embedding model.
 demo: setup-serve build models
 	scripts/demo.sh
 

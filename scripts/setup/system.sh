@@ -2,9 +2,8 @@
 # Installs the Debian packages pdfqa needs (build tools, OCR, etcd for the
 # multi-process tests, promtool from prometheus for the rule tests in
 # deploy/prometheus, docker-compose for the compose check in deploy/compose,
-# chromium and a font for the web UI's browser test, jq for the docs' examples)
-# when
-# they are missing. Needs root (or sudo).
+# chromium and a font for the web UI's browser test, jq for the docs'
+# examples) when they are missing. Needs root (or sudo).
 set -euo pipefail
 pkgs=(cmake ninja-build build-essential tesseract-ocr tesseract-ocr-eng etcd-server etcd-client prometheus docker-compose chromium fonts-dejavu-core jq)
 missing=()
