@@ -77,6 +77,11 @@ func TestReportTableIsReadAsATable(t *testing.T) {
 	if !strings.Contains(tb.Title, "Revenue by route") || !strings.Contains(tb.Units, "thousands") {
 		t.Errorf("title %q units %q", tb.Title, tb.Units)
 	}
+	// The rule under the header row spans the whole table: a border, not
+	// an underline spreading "2024" over every column.
+	if want := []string{"2024", "2025", "Change"}; len(tb.Header) != 4 || tb.Header[1] != want[0] || tb.Header[2] != want[1] || tb.Header[3] != want[2] {
+		t.Errorf("header %q, want [stub 2024 2025 Change]", tb.Header)
+	}
 	if len(tb.Rows) != len(RevenueRows) {
 		t.Fatalf("rows %q, want %d", tb.Rows, len(RevenueRows))
 	}

@@ -214,9 +214,10 @@ func isRule(r Rect) bool {
 
 // spanOf returns the columns a header cell spans by its underline: a rule
 // just below the cell, wider than its text, covers the columns whose
-// middles it reaches. nil when the cell has no such rule.
-func spanOf(c cell, cols []column, rules []Rect, h float64) []bool {
-	for _, r := range rules {
+// middles it reaches; and the index of that rule in rules. nil (and -1)
+// when the cell has no such rule.
+func spanOf(c cell, cols []column, rules []Rect, h float64) ([]bool, int) {
+	for ri, r := range rules {
 		if r.Y0 < c.box.Y1-1 || r.Y0 > c.box.Y1+1.2*h+2 {
 			continue
 		}
@@ -233,10 +234,10 @@ func spanOf(c cell, cols []column, rules []Rect, h float64) []bool {
 			}
 		}
 		if n >= 2 {
-			return span
+			return span, ri
 		}
 	}
-	return nil
+	return nil, -1
 }
 
 // detectNumericTables finds the numeric tables of a page; rules are its
@@ -397,8 +398,18 @@ func buildNumTable(rows []vrow, nt numTable, rules []Rect) Table {
 			}
 		}
 		spans := make([][]bool, len(zc))
+		under := make([]int, len(zc))
+		shared := map[int]int{}
 		for ci, c := range zc {
-			spans[ci] = spanOf(c, cols, rules, max(rows[k].h, 1))
+			spans[ci], under[ci] = spanOf(c, cols, rules, max(rows[k].h, 1))
+			if under[ci] >= 0 {
+				shared[under[ci]]++
+			}
+		}
+		for ci := range zc {
+			if under[ci] >= 0 && shared[under[ci]] > 1 {
+				spans[ci] = nil // one rule under several headers of the row: the table's border, not a span
+			}
 		}
 		for j, col := range cols {
 			best, bg := -1, 0.0
