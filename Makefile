@@ -98,8 +98,8 @@ test: lint check-generated check-ui breaking setup build models test-go test-py 
 bench: setup build models
 	go run ./bench/cmd/meshbench
 
-# Ingests samples/ and checks the cited answers; no PostgreSQL, and the
-# training venv only if fetch-models.sh must convert the embedding model.
+# Ingests samples/ and checks the cited answers; no PostgreSQL, no training venv
+# (fetch-models.sh converts the embedding model in Go: internal/ggufconv).
 demo: setup-serve build models
 	scripts/demo.sh
 

