@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,5 +111,34 @@ func TestDocsRunbookCoversEveryAlert(t *testing.T) {
 		if !alerts[s] {
 			t.Errorf("docs/operations.md has a runbook for %s, which the rules do not define", s)
 		}
+	}
+}
+
+// TestDocsLinksResolve: every relative link of README.md and docs/*.md
+// names a file or folder of the repository (anchors are not checked).
+func TestDocsLinksResolve(t *testing.T) {
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append(files, "../../README.md", "../../BENCHMARKS.md")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			target, _, _ = strings.Cut(target, "#")
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
+				t.Errorf("%s: link %q: %v", filepath.Base(f), m[1], err)
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d links checked", checked)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -174,5 +175,21 @@ func TestSyntheticDocumentsHaveTheirPageType(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// scripts/demo.sh fails an answer without its figure, without a citation,
+// or citing another document (its --self-test runs the checks on canned
+// answers, without a mesh).
+func TestDemoScriptChecksItsAnswers(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "scripts/demo.sh", "--self-test")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "demo self-test: ok") {
+		t.Fatalf("demo.sh --self-test: %v\n%s", err, out)
 	}
 }
