@@ -41,7 +41,8 @@ func Provenance(cites []*agentsv1.Citation, evs []*agentsv1.Evidence) string {
 	if len(names) == 0 {
 		return ""
 	}
-	return "Documents: " + strings.Join(names, "; ") + "."
+	// A name may end with its own period ("Northwind Ferries Ltd."): one is enough.
+	return "Documents: " + strings.TrimSuffix(strings.Join(names, "; "), ".") + "."
 }
 
 // describe names one document by its card.
@@ -58,6 +59,12 @@ func describe(name string, c *retrievalv1.DocumentCard) string {
 	}
 	if len(head) == 0 {
 		return name
+	}
+	if len(head) == 1 && c.GetFiscalPeriod() == "" && c.GetPeriod() == "" &&
+		strings.HasPrefix(c.GetTitle(), c.GetIssuer()) && len(c.GetTitle()) > len(c.GetIssuer()) {
+		// A report or paper: its title says more than its issuer alone
+		// ("Northwind Ferries Ltd. Annual Operations Report 2025").
+		return c.GetTitle()
 	}
 	s := strings.Join(head, " ")
 	if fp := c.GetFiscalPeriod(); fp != "" {

@@ -22,4 +22,15 @@ func TestProvenance(t *testing.T) {
 	if got := Provenance(nil, evs); got != "" {
 		t.Errorf("no citations: %q", got)
 	}
+	// A report whose card has an issuer and a title but no form or period is
+	// named by its title; a name ending in a period gets no second one.
+	report := &retrievalv1.DocumentCard{Issuer: "Northwind Ferries Ltd.", Title: "Northwind Ferries Ltd. Annual Operations Report 2025"}
+	issuerOnly := &retrievalv1.DocumentCard{Issuer: "Northwind Ferries Ltd."}
+	evs = []*agentsv1.Evidence{ev("r.pdf", report), ev("i.pdf", issuerOnly)}
+	if got, want := Provenance([]*agentsv1.Citation{{Document: "r.pdf", Page: 1}}, evs), "Documents: Northwind Ferries Ltd. Annual Operations Report 2025."; got != want {
+		t.Errorf("report: got %q, want %q", got, want)
+	}
+	if got, want := Provenance([]*agentsv1.Citation{{Document: "i.pdf", Page: 1}}, evs), "Documents: Northwind Ferries Ltd."; got != want {
+		t.Errorf("issuer only: got %q, want %q", got, want)
+	}
 }
