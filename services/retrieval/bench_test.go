@@ -19,11 +19,9 @@ import (
 var benchWords = []string{"revenue", "growth", "product", "customer", "margin", "cash", "flow", "guidance", "quarter", "fiscal",
 	"billion", "million", "operating", "expense", "consumption", "storage", "compute", "retention", "obligation", "share"}
 
-// benchEngine fills a collection with n synthetic chunks (random text,
-// hashed 384-dim vectors) through the same CommitIndex path as ingestion.
-func benchEngine(b *testing.B, n int) *Engine { return benchEngineOn(b, n, "") }
-
-// benchEngineOn is benchEngine on the store at storeURL ("": embedded).
+// benchEngineOn fills a collection with n synthetic chunks (random text,
+// hashed 384-dim vectors) through the same CommitIndex path as ingestion,
+// on the store at storeURL ("": embedded).
 func benchEngineOn(b *testing.B, n int, storeURL string) *Engine {
 	e, err := Open(Config{Dir: b.TempDir(), Parser: sharedParser, Embedder: embed.Hash{Dim: 384}, Log: quietLog(), Workers: 1, StoreURL: storeURL})
 	if err != nil {
