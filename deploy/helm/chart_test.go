@@ -380,7 +380,7 @@ func TestFallbacksAndExternalDependencies(t *testing.T) {
 	}
 	var dsn, tlsDir bool
 	for _, e := range c.Env {
-		if e.Name == "PDFQA_POSTGRES_DSN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == "pdfqa-postgres-app" {
+		if e.Name == "PDFQA_STORE" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == "pdfqa-postgres-app" {
 			dsn = true
 		}
 		tlsDir = tlsDir || e.Name == "PDFQA_TLS_DIR"
