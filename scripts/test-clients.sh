@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Client-compatibility proof: starts a mesh (bin/pdfqa up, an API key set),
+# Client-compatibility proof: starts a mesh (bin/pdfqa up, which creates its
+# admin API key in the data directory; the clients use that key),
 # ingests a PDF through the Go SDK's CLI path, then runs tests/clients with
 # the pinned openai, LangChain and MCP packages (scripts/setup/clients-venv.sh).
 #   PDFQA_CLIENTS_PDF       the PDF to ingest (default: a dev earnings call)
@@ -11,8 +12,7 @@ pdf=${PDFQA_CLIENTS_PDF:-${PDFQA_SHARED:-../shared}/data/dev/earnings-calls/Q1 2
 [[ -f "$pdf" ]] || { echo "test-clients: no PDF at $pdf (set PDFQA_CLIENTS_PDF)"; exit 1; }
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-key="sk-clients-$RANDOM$RANDOM"
-PDFQA_GATEWAY_API_KEYS=$key bin/pdfqa up --data "$data" --http "127.0.0.1:$port" --log-level warn > "$data/up.log" 2>&1 &
+bin/pdfqa up --data "$data" --http "127.0.0.1:$port" --log-level warn > "$data/up.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 480); do
@@ -20,6 +20,8 @@ for _ in $(seq 1 480); do
   kill -0 $pid 2>/dev/null || { echo "pdfqa up exited:"; tail -20 "$data/up.log"; exit 1; }
   sleep 0.5
 done
+[[ -s "$data/admin.key" ]] || { echo "test-clients: pdfqa up wrote no admin key"; exit 1; }
+key=$(cat "$data/admin.key")
 bin/pdfqa ingest --data "$data" --collection clients "$pdf" 2>/dev/null
 PDFQA_OPENAI_BASE_URL="http://127.0.0.1:$port/openai/v1" PDFQA_API_KEY=$key PDFQA_TEST_COLLECTION=clients \
 PDFQA_TEST_QUESTION="${PDFQA_CLIENTS_QUESTION:-How much did Snowflake product revenue grow in Q1 fiscal 2023?}" \
