@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"strings"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
 // A minimal PDF writer: Letter pages of base-14 text (Helvetica, its bold and
@@ -177,7 +179,7 @@ func textPDF(meta info, pages []page) []byte {
 	}
 	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages))
 	objs = append(objs, meta.dict())
-	return assemble(objs)
+	return pdftest.Assemble(objs)
 }
 
 // imagePDF writes one Letter page per image, the image scaled to the page.
@@ -201,7 +203,7 @@ func imagePDF(meta info, imgs ...*image.Gray) []byte {
 	}
 	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(imgs))
 	objs = append(objs, meta.dict())
-	return assemble(objs)
+	return pdftest.Assemble(objs)
 }
 
 func flateStream(dict string, data []byte) string {
@@ -210,23 +212,4 @@ func flateStream(dict string, data []byte) string {
 	zw.Write(data)
 	zw.Close()
 	return fmt.Sprintf("<< %s /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream", strings.TrimSpace(dict), z.Len(), z.Bytes())
-}
-
-// assemble numbers objs from 1 (1 is the catalog, the last the info
-// dictionary) and writes the cross-reference table.
-func assemble(objs []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, len(objs), xref)
-	return b.Bytes()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/testenv"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
 type sampleEntry struct {
@@ -121,7 +122,7 @@ func TestTypedErrors(t *testing.T) {
 		{"truncated", good[:len(good)/3], Options{}, ErrInvalidPDF},
 		{"garbage-after-header", append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("(((<<[[["), 5000)...), Options{}, ErrInvalidPDF},
 		{"too-large", good, Options{MaxBytes: 100}, ErrTooLarge},
-		{"zero-pages", buildPDF([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>", "<< >>"}), Options{}, ErrNoPages},
+		{"zero-pages", pdftest.Assemble([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>", "<< >>"}), Options{}, ErrNoPages},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

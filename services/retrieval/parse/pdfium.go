@@ -282,25 +282,14 @@ func (p *PDFium) parse(ctx context.Context, inst pdfium.Pdfium, data []byte, o O
 		doc.Encrypted = true
 	}
 	if md, err := inst.GetMetaData(&requests.GetMetaData{Document: docRef}); err == nil {
+		m := &doc.Metadata
+		fields := map[string]*string{
+			"Title": &m.Title, "Author": &m.Author, "Subject": &m.Subject, "Keywords": &m.Keywords,
+			"Creator": &m.Creator, "Producer": &m.Producer, "CreationDate": &m.CreationDate, "ModDate": &m.ModDate,
+		}
 		for _, t := range md.Tags {
-			v := cleanMeta(t.Value)
-			switch t.Tag {
-			case "Title":
-				doc.Metadata.Title = v
-			case "Author":
-				doc.Metadata.Author = v
-			case "Subject":
-				doc.Metadata.Subject = v
-			case "Keywords":
-				doc.Metadata.Keywords = v
-			case "Creator":
-				doc.Metadata.Creator = v
-			case "Producer":
-				doc.Metadata.Producer = v
-			case "CreationDate":
-				doc.Metadata.CreationDate = v
-			case "ModDate":
-				doc.Metadata.ModDate = v
+			if f, ok := fields[t.Tag]; ok {
+				*f = cleanMeta(t.Value)
 			}
 		}
 	}

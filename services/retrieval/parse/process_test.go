@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/testenv"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
 func newTestProcess(t *testing.T, instances int) *Process {
@@ -65,7 +66,7 @@ func slowPDF(pages int) []byte {
 	}
 	objs[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), pages)
 	objs = append(objs, "<< /Title (slow) >>")
-	return buildPDF(objs)
+	return pdftest.Assemble(objs)
 }
 
 // normDoc maps empty slices to nil (gob does not tell them apart; no
@@ -175,7 +176,7 @@ func TestProcessTypedErrors(t *testing.T) {
 	}{
 		{"not-a-pdf", []byte("<html></html>"), Options{}, []error{ErrNotPDF, ErrInvalidPDF}},
 		{"truncated", good[:len(good)/3], Options{}, []error{ErrInvalidPDF}},
-		{"zero-pages", buildPDF([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>", "<< >>"}), Options{}, []error{ErrNoPages, ErrInvalidPDF}},
+		{"zero-pages", pdftest.Assemble([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>", "<< >>"}), Options{}, []error{ErrNoPages, ErrInvalidPDF}},
 		{"too-many-pages", textPDF("five", five...), Options{MaxPages: 2, FailOnTooManyPages: true}, []error{ErrTooManyPages}},
 		{"too-large", good, Options{MaxBytes: 100}, []error{ErrTooLarge}},
 	}

@@ -1,9 +1,7 @@
 package parse
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -236,37 +234,10 @@ func TestTableRealSample(t *testing.T) {
 // three columns and underlined across all three.
 func TestTableRuleSpansHeader(t *testing.T) {
 	p := testParser(t)
-	items := []textItem{{300, 700, 8, "Fiscal Year"}}
-	for c, h := range []string{"2023", "2022", "2021"} {
-		items = append(items, textItem{300 + float64(c)*90, 688, 8, h})
-	}
-	for r, row := range [][]string{{"Revenue", "100", "90", "80"}, {"Costs", "60", "55", "50"}} {
-		items = append(items, textItem{40, 670 - float64(r)*12, 8, row[0]})
-		for c, v := range row[1:] {
-			items = append(items, textItem{305 + float64(c)*90, 670 - float64(r)*12, 8, v})
-		}
-	}
-	var c bytes.Buffer
-	for _, it := range items {
-		fmt.Fprintf(&c, "BT /F1 %g Tf %g %g Td (%s) Tj ET\n", it.size, it.x, it.y, pdfEscape(it.s))
-	}
-	c.WriteString("298 697 220 0.8 re f\n") // the underline under "Fiscal Year", over all three columns
-	pdf := buildPDF([]string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-		stream("", c.Bytes()),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-		"<< /Title (rules) >>",
-	})
-	doc, err := p.Parse(context.Background(), pdf, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg := doc.Pages[0]
-	if len(pg.Rules) != 1 || len(pg.Tables) != 1 {
-		t.Fatalf("rules %v tables %d", pg.Rules, len(pg.Tables))
-	}
+	items := gridItems([]textItem{{300, 700, 8, "Fiscal Year"}}, []string{"2023", "2022", "2021"},
+		[][]string{{"Revenue", "100", "90", "80"}, {"Costs", "60", "55", "50"}}, 305)
+	pdf := ruledPDF("rules", items, "298 697 220 0.8 re f\n") // the underline under "Fiscal Year", over all three columns
+	pg := oneRuledTable(t, p, pdf)
 	want := "Revenue: Fiscal Year 2023 100; Fiscal Year 2022 90; Fiscal Year 2021 80"
 	if got := pg.Tables[0].RowLines("")[0]; got != want {
 		t.Fatalf("row %q, want %q", got, want)
