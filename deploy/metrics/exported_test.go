@@ -4,7 +4,6 @@
 package metrics_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pdfqa/pdfqa/deploy/deploytest"
 	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // scrape returns the metric names one /metrics endpoint exposes, with the
@@ -54,46 +54,14 @@ func scrape(t *testing.T, addr string) map[string]bool {
 }
 
 func TestEveryReferencedMetricIsExported(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan *mesh.Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- mesh.Up(ctx, mesh.UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *mesh.Mesh) { ready <- m }})
-	}()
-	var m *mesh.Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("mesh.Up returned early: %v", err)
-	case <-time.After(3 * time.Minute): // a bound against hangs on a shared machine
-		t.Fatal("mesh not ready")
-	}
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("mesh did not stop")
-		}
-	}()
+	m := mesh.StartForTest(t, mesh.UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error"})
 
 	// Wait until every service answers its health check through the gateway:
 	// the engines are loaded and the gateway has called each service once
 	// (client RPC metrics exist only after a call).
 	base := "http://" + m.Gateway().HTTPAddr
-	healthy := false
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				healthy = true
-				break
-			}
-		}
-	}
-	if !healthy {
-		t.Fatal("/healthz did not answer 200 within 2 minutes")
+	if err := testenv.WaitHTTP(base+"/healthz", 2*time.Minute); err != nil {
+		t.Fatal(err)
 	}
 
 	exported := map[string][]string{} // metric → services exporting it

@@ -59,30 +59,7 @@ func TestOneAskIsOneTraceAcrossEveryHop(t *testing.T) {
 		t.Fatalf("exporter %q with OTEL_TRACES_EXPORTER=none", tr.Exporter())
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan *mesh.Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- mesh.Up(ctx, mesh.UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Tracing: tr,
-			Ready: func(m *mesh.Mesh) { ready <- m }})
-	}()
-	var m *mesh.Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("mesh.Up returned early: %v", err)
-	case <-time.After(3 * time.Minute): // a bound against hangs on a shared machine
-		t.Fatal("mesh not ready")
-	}
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("mesh did not stop")
-		}
-	}()
+	m := mesh.StartForTest(t, mesh.UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Tracing: tr})
 	base := "http://" + m.Gateway().HTTPAddr
 	call := func(method, path string, body any) *http.Response {
 		t.Helper()

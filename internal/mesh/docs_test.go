@@ -174,21 +174,7 @@ func TestDocsExamples(t *testing.T) {
 	}
 
 	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Up(ctx, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var m *Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("Up returned early: %v", err)
-	case <-time.After(3 * time.Minute):
-		t.Fatal("mesh not ready")
-	}
+	m := StartForTest(t, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error"})
 	base := "http://" + m.Gateway().HTTPAddr
 	if err := testenv.WaitHTTP(base+"/healthz", 2*time.Minute); err != nil {
 		t.Fatal(err)

@@ -29,21 +29,8 @@ func TestSDKOverRealMesh(t *testing.T) {
 	}
 	sample := filepath.Join(root, "samples", "northwind-annual-report-2025.pdf")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Up(ctx, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var m *Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("Up returned early: %v", err)
-	case <-time.After(3 * time.Minute): // a bound against hangs, not a speed target
-		t.Fatal("mesh not ready")
-	}
+	ctx := t.Context()
+	m := StartForTest(t, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error"})
 	if m.AdminKey == "" {
 		t.Fatal("the mesh made no admin key")
 	}

@@ -30,31 +30,8 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
-// onePagePDF is a minimal PDF whose one page says text.
-func onePagePDF(text string) []byte {
-	content := fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", text)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
+// errOf is the error of a call that also returns a value.
+func errOf[T any](_ T, err error) error { return err }
 
 // secMesh is one mesh with keys of two tenants and an object of each kind
 // owned by tenant acme.
@@ -75,21 +52,7 @@ func startSecMesh(t *testing.T) *secMesh {
 	t.Setenv("PDFQA_MAX_UPLOAD_BYTES", "65536")
 	t.Setenv("PDFQA_MAX_PAGES", "50")
 	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Up(ctx, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var m *Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("Up returned early: %v", err)
-	case <-time.After(3 * time.Minute):
-		t.Fatal("mesh not ready")
-	}
+	m := StartForTest(t, UpOptions{Data: data, HTTPAddr: "127.0.0.1:0", LogLevel: "error"})
 	s := &secMesh{m: m, data: data, base: "http://" + m.Gateway().HTTPAddr, keys: map[string]string{"default-admin": m.AdminKey}}
 	for i := 0; i < 600; i++ {
 		if code, _ := s.rest(t, "GET", "/healthz", "", nil, nil); code == 200 {
@@ -124,7 +87,7 @@ func startSecMesh(t *testing.T) *secMesh {
 		s.keys[k.who] = secret
 	}
 	// acme's objects: a collection with a document, a run, a dataset.
-	body := map[string]any{"name": "q3.pdf", "content": base64.StdEncoding.EncodeToString(onePagePDF("Acme revenue was 42 million"))}
+	body := map[string]any{"name": "q3.pdf", "content": base64.StdEncoding.EncodeToString(pdftest.OnePage("Acme revenue was 42 million"))}
 	var up struct {
 		Document struct{ ID string } `json:"document"`
 	}
@@ -222,13 +185,14 @@ func TestSecurity(t *testing.T) {
 	doc := "/v1/collections/reports/documents/" + s.doc
 	wellFormed, _, _ := auth.NewKey("acme", auth.Admin, "", 0, time.Now()) // never stored
 
-	restCases := []struct {
+	type restCase struct {
 		name, method, path, key string
 		body                    any
 		hdr                     []string
 		want                    int
 		bodyHas, bodyLacks      string
-	}{
+	}
+	restCases := []restCase{
 		{name: "API2_NoKey_401", method: "GET", path: "/v1/collections", want: 401},
 		{name: "API2_UnknownKey_401", method: "GET", path: "/v1/collections", key: wellFormed, want: 401},
 		{name: "API2_MalformedKey_401", method: "GET", path: "/v1/collections", key: "nonsense", want: 401},
@@ -270,20 +234,8 @@ func TestSecurity(t *testing.T) {
 	}
 	if s.run != "" {
 		restCases = append(restCases,
-			struct {
-				name, method, path, key string
-				body                    any
-				hdr                     []string
-				want                    int
-				bodyHas, bodyLacks      string
-			}{name: "API1_OtherTenantGetRun_404", method: "GET", path: "/v1/runs/" + s.run, key: k["beta-writer"], want: 404},
-			struct {
-				name, method, path, key string
-				body                    any
-				hdr                     []string
-				want                    int
-				bodyHas, bodyLacks      string
-			}{name: "API1_OtherTenantListRuns", method: "GET", path: "/v1/runs", key: k["beta-writer"], want: 200, bodyLacks: s.run})
+			restCase{name: "API1_OtherTenantGetRun_404", method: "GET", path: "/v1/runs/" + s.run, key: k["beta-writer"], want: 404},
+			restCase{name: "API1_OtherTenantListRuns", method: "GET", path: "/v1/runs", key: k["beta-writer"], want: 200, bodyLacks: s.run})
 	} else {
 		t.Log("no run was made (the chat engine did not answer); the run cases are left out")
 	}
@@ -329,26 +281,15 @@ func TestSecurity(t *testing.T) {
 		call func() error
 		want codes.Code
 	}{
-		{"API2_NoKey_Unauthenticated", func() error {
-			_, err := ret("").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
-			return err
-		}, codes.Unauthenticated},
+		{"API2_NoKey_Unauthenticated", func() error { return errOf(ret("").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})) }, codes.Unauthenticated},
 		{"API2_UnknownKey_Unauthenticated", func() error {
-			_, err := ret(wellFormed).ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
-			return err
+			return errOf(ret(wellFormed).ListCollections(ctx, &retrievalv1.ListCollectionsRequest{}))
 		}, codes.Unauthenticated},
-		{"API2_RevokedKey_Unauthenticated", func() error {
-			_, err := ret("revoked").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
-			return err
-		}, codes.Unauthenticated},
-		{"API2_ExpiredKey_Unauthenticated", func() error {
-			_, err := ret("expired").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})
-			return err
-		}, codes.Unauthenticated},
+		{"API2_RevokedKey_Unauthenticated", func() error { return errOf(ret("revoked").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})) }, codes.Unauthenticated},
+		{"API2_ExpiredKey_Unauthenticated", func() error { return errOf(ret("expired").ListCollections(ctx, &retrievalv1.ListCollectionsRequest{})) }, codes.Unauthenticated},
 		{"API2_NoKeyOnAgents_Unauthenticated", func() error { _, err := ag("").ListRuns(ctx, &agentsv1.ListRunsRequest{}); return err }, codes.Unauthenticated},
 		{"API2_ValidKey_OK", func() error {
-			_, err := ret("acme-reader").ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: "reports"})
-			return err
+			return errOf(ret("acme-reader").ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: "reports"}))
 		}, codes.OK},
 		{"API3_UserKeyAssertsTenant_Ignored", func() error {
 			mctx := metadata.AppendToOutgoingContext(ctx, auth.MDTenant, "acme", auth.MDRole, "admin")
@@ -356,19 +297,16 @@ func TestSecurity(t *testing.T) {
 			return err
 		}, codes.NotFound},
 		{"API1_OtherTenantGetDocument_NotFound", func() error {
-			_, err := ret("beta-writer").GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: "reports", DocumentId: s.doc})
-			return err
+			return errOf(ret("beta-writer").GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: "reports", DocumentId: s.doc}))
 		}, codes.NotFound},
 		{"API1_OtherTenantWatch_NotFound", func() error {
 			return recv(ret("beta-writer").WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: "reports", DocumentId: s.doc}))
 		}, codes.NotFound},
 		{"API1_OtherTenantSearch_NotFound", func() error {
-			_, err := ret("beta-writer").Search(ctx, &retrievalv1.SearchRequest{Collection: "reports", Query: "revenue"})
-			return err
+			return errOf(ret("beta-writer").Search(ctx, &retrievalv1.SearchRequest{Collection: "reports", Query: "revenue"}))
 		}, codes.NotFound},
 		{"API1_OtherTenantDeleteDocument_NotFound", func() error {
-			_, err := ret("beta-writer").DeleteDocument(ctx, &retrievalv1.DeleteDocumentRequest{Collection: "reports", DocumentId: s.doc})
-			return err
+			return errOf(ret("beta-writer").DeleteDocument(ctx, &retrievalv1.DeleteDocumentRequest{Collection: "reports", DocumentId: s.doc}))
 		}, codes.NotFound},
 		{"API1_OtherTenantAsksOverCollection_NotFound", func() error {
 			st, err := ag("beta-writer").Ask(ctx, &agentsv1.AskRequest{Collection: "reports", Question: "What was revenue?"})
@@ -386,24 +324,19 @@ func TestSecurity(t *testing.T) {
 			}
 		}, codes.NotFound}, // retrieval finds no such collection for beta
 		{"API1_OtherTenantDataset_NotFound", func() error {
-			_, err := tr("beta-admin").GetDataset(ctx, &trainerv1.GetDatasetRequest{DatasetId: s.ds})
-			return err
+			return errOf(tr("beta-admin").GetDataset(ctx, &trainerv1.GetDatasetRequest{DatasetId: s.ds}))
 		}, codes.NotFound},
 		{"API1_OtherTenantFineTunes_NotFound", func() error {
-			_, err := tr("beta-admin").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds})
-			return err
+			return errOf(tr("beta-admin").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds}))
 		}, codes.NotFound},
 		{"API5_ReaderCreatesCollection_PermissionDenied", func() error {
-			_, err := ret("acme-reader").CreateCollection(ctx, &retrievalv1.CreateCollectionRequest{Name: "x"})
-			return err
+			return errOf(ret("acme-reader").CreateCollection(ctx, &retrievalv1.CreateCollectionRequest{Name: "x"}))
 		}, codes.PermissionDenied},
 		{"API5_WriterLoadsAdapter_PermissionDenied", func() error {
-			_, err := inf("acme-writer").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/shadow"})
-			return err
+			return errOf(inf("acme-writer").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/shadow"}))
 		}, codes.PermissionDenied},
 		{"API7_AdminAdapterPath_InvalidArgument", func() error {
-			_, err := inf("default-admin").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/passwd"})
-			return err
+			return errOf(inf("default-admin").LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "x", Path: "/etc/passwd"}))
 		}, codes.InvalidArgument},
 		{"API7_AdminAdapterSymlinkOut_InvalidArgument", func() error {
 			// A symlink planted under the root that leads out of it.
@@ -446,16 +379,13 @@ func TestSecurity(t *testing.T) {
 			return nil
 		}, codes.OK},
 		{"API5_WriterStartsJob_PermissionDenied", func() error {
-			_, err := tr("acme-writer").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds})
-			return err
+			return errOf(tr("acme-writer").StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: s.ds}))
 		}, codes.PermissionDenied},
 		{"API5_WriterRawEmbed_PermissionDenied", func() error {
-			_, err := inf("acme-writer").Embed(ctx, &inferencev1.EmbedRequest{Texts: []string{"x"}})
-			return err
+			return errOf(inf("acme-writer").Embed(ctx, &inferencev1.EmbedRequest{Texts: []string{"x"}}))
 		}, codes.PermissionDenied},
 		{"API8_HealthNeedsNoKey_OK", func() error {
-			_, err := healthpb.NewHealthClient(s.conn(t, "", &retrievalv1.RetrievalService_ServiceDesc)).Check(ctx, &healthpb.HealthCheckRequest{})
-			return err
+			return errOf(healthpb.NewHealthClient(s.conn(t, "", &retrievalv1.RetrievalService_ServiceDesc)).Check(ctx, &healthpb.HealthCheckRequest{}))
 		}, codes.OK},
 		{"API8_ReflectionNeedsKey_Unauthenticated", func() error {
 			st, err := reflectionpb.NewServerReflectionClient(s.conn(t, "", &retrievalv1.RetrievalService_ServiceDesc)).ServerReflectionInfo(ctx)
@@ -488,7 +418,7 @@ func TestSecurity(t *testing.T) {
 	}
 
 	// One upload limit (64 KiB here) at REST, gRPC and retrieval alike.
-	big := base64.StdEncoding.EncodeToString(append(onePagePDF("big"), make([]byte, 100<<10)...))
+	big := base64.StdEncoding.EncodeToString(append(pdftest.OnePage("big"), make([]byte, 100<<10)...))
 	huge := strings.Repeat("A", 2<<20)
 	t.Run("REST/API4_UploadOverLimit_429", func(t *testing.T) {
 		code, body := s.rest(t, "POST", "/v1/collections/reports/documents", k["acme-writer"], map[string]any{"name": "big.pdf", "content": big}, nil)
@@ -504,7 +434,7 @@ func TestSecurity(t *testing.T) {
 	})
 	t.Run("gRPC/API4_UploadOverLimit_ResourceExhausted", func(t *testing.T) {
 		_, err := ret("acme-writer").UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: "reports", Name: "big.pdf",
-			Content: append(onePagePDF("big"), make([]byte, 100<<10)...)})
+			Content: append(pdftest.OnePage("big"), make([]byte, 100<<10)...)})
 		if status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("got %v, want ResourceExhausted", err)
 		}

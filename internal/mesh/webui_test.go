@@ -129,22 +129,8 @@ func TestWebUIEndToEndInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan *Mesh, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Up(ctx, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error", Ready: func(m *Mesh) { ready <- m }})
-	}()
-	var m *Mesh
-	select {
-	case m = <-ready:
-	case err := <-done:
-		t.Fatalf("Up returned early: %v", err)
-	case <-time.After(3 * time.Minute):
-		t.Fatal("mesh not ready")
-	}
-	defer func() { cancel(); <-done }()
+	ctx := t.Context()
+	m := StartForTest(t, UpOptions{Data: t.TempDir(), HTTPAddr: "127.0.0.1:0", LogLevel: "error"})
 	base := "http://" + m.Gateway().HTTPAddr
 	getJSON := func(path string, v any) {
 		t.Helper()

@@ -73,3 +73,21 @@ llama_src() {
   [[ -f "$root/vendor/llama.cpp/CMakeLists.txt" ]] || die "no vendored llama.cpp in $root"
   echo "$root/vendor/llama.cpp"
 }
+
+# ensure_req_venv KIND LABEL REQS: ensures the venv of requirements file REQS
+# exists under $PDFQA_CACHE/venv-KIND, keyed by the hash of REQS; prints its
+# path. LABEL names it in the log.
+ensure_req_venv() {
+  local kind="$1" label="$2" reqs="$3" reqhash venv
+  reqhash="$(sha256_of "$reqs" | cut -c1-16)"
+  venv="$PDFQA_CACHE/venv-$kind/$reqhash"
+  if [[ ! -f "$venv/.complete" ]]; then
+    log "creating $label venv $venv"
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet -r "$reqs" >&2
+    touch "$venv/.complete"
+  fi
+  echo "$venv"
+}

@@ -9,9 +9,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
-	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/remote"
@@ -24,21 +21,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // store at dsn.
 func replica(t *testing.T, dsn string) agentsv1.AgentsServiceClient {
 	t.Helper()
-	infLis := serve(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, upInference{}) })
-	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, fakeRetrieval{}) })
-	f, err := client.NewFactory(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close() })
-	ic, err := f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(infLis)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(retLis)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ic, rc := downstreams(t, upInference{}, fakeRetrieval{})
 	runs, err := runstore.OpenRuns(context.Background(), t.TempDir(), dsn, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -85,8 +85,9 @@ func mesh(t *testing.T, inf inferencev1.InferenceServiceServer, dir string) (age
 	return meshWith(t, inf, fakeRetrieval{}, dir)
 }
 
-// meshWith is mesh with the given retrieval server.
-func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrievalv1.RetrievalServiceServer, dir string) (agentsv1.AgentsServiceClient, *Service) {
+// downstreams serves inf and ret over in-memory gRPC and returns the
+// client factory's connections to them.
+func downstreams(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrievalv1.RetrievalServiceServer) (ic, rc *grpc.ClientConn) {
 	t.Helper()
 	infLis := serve(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, inf) })
 	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, ret) })
@@ -95,14 +96,21 @@ func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrieva
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
-	ic, err := f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(infLis)}})
+	ic, err = f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(infLis)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(retLis)}})
+	rc, err = f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(retLis)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ic, rc
+}
+
+// meshWith is mesh with the given retrieval server.
+func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrievalv1.RetrievalServiceServer, dir string) (agentsv1.AgentsServiceClient, *Service) {
+	t.Helper()
+	ic, rc := downstreams(t, inf, ret)
 	svc, err := New(nil, &ask.Engine{LLM: remote.NewLLM(ic), Search: remote.NewSearcher(rc)}, dir)
 	if err != nil {
 		t.Fatal(err)
