@@ -202,7 +202,7 @@ func SplitClaims(text string) []string {
 // citeBest is the best sentence of evs for question q with its citation
 // ("" when the evidence has no sentence).
 func citeBest(q string, evs []*agentsv1.Evidence) string {
-	best := BestExtracts(q, evs, 1)
+	best := CiteableExtracts(q, evs, 1)
 	if len(best) == 0 {
 		return ""
 	}

@@ -189,7 +189,7 @@ func (x *question) draft(ctx context.Context) {
 		if len(backbone) == 0 {
 			// no sentence scored high enough to be required: the best
 			// sentences of the best evidence, cited, beat no answer
-			backbone = BestExtracts(x.q, x.packed.Evidence, 2)
+			backbone = CiteableExtracts(x.q, x.packed.Evidence, 2)
 		}
 		x.answer = Extractive(backbone)
 		if live != nil {
@@ -204,7 +204,7 @@ func (x *question) draft(ctx context.Context) {
 		if len(backbone) == 0 && !labelRe.MatchString(kept) {
 			// a draft without a citation: add the best evidence sentence,
 			// cited, so every answer points at its source
-			backbone = BestExtracts(x.q, x.packed.Evidence, 1)
+			backbone = CiteableExtracts(x.q, x.packed.Evidence, 1)
 		}
 		x.answer = Compose(kept, backbone)
 		if live != nil && strings.HasPrefix(x.answer, draft) && len(x.answer) > len(draft) {

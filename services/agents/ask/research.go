@@ -279,6 +279,21 @@ func Label(p *retrievalv1.Passage) string {
 	return fmt.Sprintf("[%s p.%d]", p.GetDocumentName(), p.GetPage())
 }
 
+// CiteableExtracts is BestExtracts, or, when no passage of evs has an
+// extract (no sentence scored high enough to be kept), the best sentences of
+// the passages' whole text: an answer that must cite something cites the
+// closest sentence there is.
+func CiteableExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
+	if best := BestExtracts(q, evs, n); len(best) > 0 {
+		return best
+	}
+	whole := make([]*agentsv1.Evidence, 0, len(evs))
+	for _, ev := range evs {
+		whole = append(whole, &agentsv1.Evidence{Passage: ev.GetPassage(), SubQuestionId: ev.GetSubQuestionId(), Extracts: units(ev.GetPassage().GetText())})
+	}
+	return BestExtracts(q, whole, n)
+}
+
 // BestExtracts ranks every extract of evs against question q and returns
 // the best n, distinct.
 func BestExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
