@@ -229,7 +229,6 @@ func (p *Process) call(ctx context.Context, req *workerReq, what string) (*worke
 		}
 		s.w = w
 	}
-	w := s.w
 	if dl, ok := ctx.Deadline(); ok {
 		req.Opts.Timeout = time.Until(dl) + workerSlack
 	}
@@ -238,40 +237,58 @@ func (p *Process) call(ctx context.Context, req *workerReq, what string) (*worke
 		resp workerResp
 		err  error
 	}
-	ch := make(chan result, 1)
-	go func() {
-		var r result
-		r.err = w.roundTrip(req, &r.resp)
-		ch <- r
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			// The worker died (crash, OOM kill, kill -9) or broke the
-			// protocol.
-			why := w.failure(r.err)
+	for retried := false; ; retried = true {
+		w := s.w
+		ch := make(chan result, 1)
+		go func() {
+			var r result
+			r.err = w.roundTrip(req, &r.resp)
+			ch <- r
+		}()
+		select {
+		case r := <-ch:
+			if errors.Is(r.err, errNotSent) && !retried {
+				// The worker died before it got the request (killed while
+				// idle, its exit not yet seen): nothing ran, so the call goes
+				// to a fresh worker instead of failing.
+				w.kill()
+				p.reap(w)
+				fresh, err := p.start(ctx)
+				if err != nil {
+					s.w = nil
+					p.slots <- s
+					return nil, fmt.Errorf("%w: start parse worker: %v", ErrEngine, err)
+				}
+				s.w = fresh
+				continue
+			}
+			if r.err != nil {
+				// The worker died (crash, OOM kill, kill -9) or broke the
+				// protocol.
+				why := w.failure(r.err)
+				p.replace(s)
+				return nil, fmt.Errorf("%w: parse worker (pid %d) died during %s: %s", ErrEngine, w.pid, what, why)
+			}
+			err := r.resp.err()
+			if errors.Is(err, ErrTimeout) || errors.Is(err, ErrEngine) {
+				// The worker may still be running an abandoned PDFium call, or
+				// its heap may have grown: start afresh.
+				p.replace(s)
+			} else {
+				p.slots <- s
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &r.resp, nil
+		case <-ctx.Done():
 			p.replace(s)
-			return nil, fmt.Errorf("%w: parse worker (pid %d) died during %s: %s", ErrEngine, w.pid, what, why)
+			return nil, timeoutErr(ctx, what)
+		case <-p.done:
+			w.kill()
+			p.slots <- s // Close reaps it
+			return nil, ErrClosed
 		}
-		err := r.resp.err()
-		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrEngine) {
-			// The worker may still be running an abandoned PDFium call, or
-			// its heap may have grown: start afresh.
-			p.replace(s)
-		} else {
-			p.slots <- s
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &r.resp, nil
-	case <-ctx.Done():
-		p.replace(s)
-		return nil, timeoutErr(ctx, what)
-	case <-p.done:
-		w.kill()
-		p.slots <- s // Close reaps it
-		return nil, ErrClosed
 	}
 }
 
@@ -412,9 +429,13 @@ func (w *worker) send(v any) error {
 	return w.bw.Flush()
 }
 
+// errNotSent marks a request the worker never received (its pipe was
+// already closed): safe to send again to another worker.
+var errNotSent = errors.New("request not sent")
+
 func (w *worker) roundTrip(req *workerReq, resp *workerResp) error {
 	if err := w.send(req); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errNotSent, err)
 	}
 	return w.dec.Decode(resp)
 }
