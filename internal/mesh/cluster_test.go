@@ -305,6 +305,7 @@ func TestClusterTopology(t *testing.T) {
 	// PostgreSQL stopped for 10 s under a search load: clear Unavailable
 	// (503) errors, then full recovery without restarting a service.
 	var ok, unavailable, other atomic.Int64
+	var firstOther atomic.Value // what the first other failure was
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, gw := range []string{a, b} {
@@ -323,6 +324,7 @@ func TestClusterTopology(t *testing.T) {
 					unavailable.Add(1)
 				default:
 					other.Add(1)
+					firstOther.CompareAndSwap(nil, fmt.Sprintf("HTTP %d, %d passages, %v", code, n, err))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -344,7 +346,7 @@ func TestClusterTopology(t *testing.T) {
 		t.Fatal("no search answered Unavailable while PostgreSQL was down")
 	}
 	if other.Load() != 0 {
-		t.Fatalf("%d searches failed other than Unavailable", other.Load())
+		t.Fatalf("%d searches failed other than Unavailable, the first: %v", other.Load(), firstOther.Load())
 	}
 	if n := len(c.docs(t, a, "calls")); n != len(calls) {
 		t.Fatalf("%d documents after the outage, want %d", n, len(calls))

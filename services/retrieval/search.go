@@ -3,6 +3,7 @@ package retrieval
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -97,7 +98,7 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	// the scoped documents hold too few passages: fill from the others
 	rest, err := e.search(ctx, q, nil)
 	if err != nil {
-		return out, nil
+		return nil, err
 	}
 	seen := map[string]bool{}
 	for _, r := range out {
@@ -181,8 +182,11 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 			continue
 		}
 		c, err := e.st.Chunk(q.Collection, doc, seq)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted since the lists were built
+		}
+		if err != nil {
+			return nil, err // the store failed: an error, never an empty result
 		}
 		out = append(out, Result{c, h.Score})
 	}

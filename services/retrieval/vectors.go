@@ -71,12 +71,15 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 		v.ANNThreshold = c.annThreshold
 	}
 	docs := map[string]store.Document{}
-	if ds, err := c.st.ListDocuments(coll); err == nil {
-		for _, d := range ds {
-			docs[d.ID] = d
-		}
+	ds, err := c.st.ListDocuments(coll)
+	if err != nil {
+		c.log.Error("listing documents to load vectors", "collection", coll, "err", err)
+		return v // not cached either
 	}
-	err := load(coll, func(doc string, seqs []int, vecs [][]float32) {
+	for _, d := range ds {
+		docs[d.ID] = d
+	}
+	err = load(coll, func(doc string, seqs []int, vecs [][]float32) {
 		if d, ok := docs[doc]; ok && !keep(d) {
 			return
 		}
@@ -85,7 +88,10 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 		}
 	})
 	if err != nil {
+		// not cached: the next search loads them again (a store outage
+		// must not leave a collection searched without its vectors)
 		c.log.Error("loading vectors", "collection", coll, "err", err)
+		return v
 	}
 	cache[coll] = v
 	return v
