@@ -77,6 +77,59 @@ func (AskMode) EnumDescriptor() ([]byte, []int) {
 	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{0}
 }
 
+// TurnRole is who spoke a turn of a conversation.
+type TurnRole int32
+
+const (
+	// Unknown (refused).
+	TurnRole_TURN_ROLE_UNSPECIFIED TurnRole = 0
+	// The person asking.
+	TurnRole_TURN_ROLE_USER TurnRole = 1
+	// pdfqa's answer.
+	TurnRole_TURN_ROLE_ASSISTANT TurnRole = 2
+)
+
+// Enum value maps for TurnRole.
+var (
+	TurnRole_name = map[int32]string{
+		0: "TURN_ROLE_UNSPECIFIED",
+		1: "TURN_ROLE_USER",
+		2: "TURN_ROLE_ASSISTANT",
+	}
+	TurnRole_value = map[string]int32{
+		"TURN_ROLE_UNSPECIFIED": 0,
+		"TURN_ROLE_USER":        1,
+		"TURN_ROLE_ASSISTANT":   2,
+	}
+)
+
+func (x TurnRole) Enum() *TurnRole {
+	p := new(TurnRole)
+	*p = x
+	return p
+}
+
+func (x TurnRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TurnRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_pdfqa_agents_v1_agents_proto_enumTypes[1].Descriptor()
+}
+
+func (TurnRole) Type() protoreflect.EnumType {
+	return &file_pdfqa_agents_v1_agents_proto_enumTypes[1]
+}
+
+func (x TurnRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TurnRole.Descriptor instead.
+func (TurnRole) EnumDescriptor() ([]byte, []int) {
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+}
+
 // SubQuestionStatus is a sub-question's progress.
 type SubQuestionStatus int32
 
@@ -122,11 +175,11 @@ func (x SubQuestionStatus) String() string {
 }
 
 func (SubQuestionStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdfqa_agents_v1_agents_proto_enumTypes[1].Descriptor()
+	return file_pdfqa_agents_v1_agents_proto_enumTypes[2].Descriptor()
 }
 
 func (SubQuestionStatus) Type() protoreflect.EnumType {
-	return &file_pdfqa_agents_v1_agents_proto_enumTypes[1]
+	return &file_pdfqa_agents_v1_agents_proto_enumTypes[2]
 }
 
 func (x SubQuestionStatus) Number() protoreflect.EnumNumber {
@@ -135,7 +188,7 @@ func (x SubQuestionStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SubQuestionStatus.Descriptor instead.
 func (SubQuestionStatus) EnumDescriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{2}
 }
 
 // Verdict is the verifier's judgement of one claim.
@@ -179,11 +232,11 @@ func (x Verdict) String() string {
 }
 
 func (Verdict) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdfqa_agents_v1_agents_proto_enumTypes[2].Descriptor()
+	return file_pdfqa_agents_v1_agents_proto_enumTypes[3].Descriptor()
 }
 
 func (Verdict) Type() protoreflect.EnumType {
-	return &file_pdfqa_agents_v1_agents_proto_enumTypes[2]
+	return &file_pdfqa_agents_v1_agents_proto_enumTypes[3]
 }
 
 func (x Verdict) Number() protoreflect.EnumNumber {
@@ -192,7 +245,7 @@ func (x Verdict) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Verdict.Descriptor instead.
 func (Verdict) EnumDescriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{2}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{3}
 }
 
 // RunStatus is the state of a run.
@@ -240,11 +293,11 @@ func (x RunStatus) String() string {
 }
 
 func (RunStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdfqa_agents_v1_agents_proto_enumTypes[3].Descriptor()
+	return file_pdfqa_agents_v1_agents_proto_enumTypes[4].Descriptor()
 }
 
 func (RunStatus) Type() protoreflect.EnumType {
-	return &file_pdfqa_agents_v1_agents_proto_enumTypes[3]
+	return &file_pdfqa_agents_v1_agents_proto_enumTypes[4]
 }
 
 func (x RunStatus) Number() protoreflect.EnumNumber {
@@ -253,7 +306,7 @@ func (x RunStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RunStatus.Descriptor instead.
 func (RunStatus) EnumDescriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{3}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{4}
 }
 
 // AskRequest is a question over a collection.
@@ -273,8 +326,13 @@ type AskRequest struct {
 	Mode AskMode `protobuf:"varint,6,opt,name=mode,proto3,enum=pdfqa.agents.v1.AskMode" json:"mode,omitempty"`
 	// Upper bound on sub-questions; 0 uses the default.
 	MaxSubQuestions int32 `protobuf:"varint,7,opt,name=max_sub_questions,json=maxSubQuestions,proto3" json:"max_sub_questions,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Earlier turns of the conversation, oldest first (at most 32 turns, each
+	// at most 4000 bytes, 16000 bytes in all). A follow-up question ("and in
+	// the prior quarter?") is resolved against the latest user turn before it
+	// is planned; the answer still cites only the collection.
+	History       []*Turn `protobuf:"bytes,8,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AskRequest) Reset() {
@@ -356,6 +414,68 @@ func (x *AskRequest) GetMaxSubQuestions() int32 {
 	return 0
 }
 
+func (x *AskRequest) GetHistory() []*Turn {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// Turn is one earlier turn of a conversation.
+type Turn struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who spoke.
+	Role TurnRole `protobuf:"varint,1,opt,name=role,proto3,enum=pdfqa.agents.v1.TurnRole" json:"role,omitempty"`
+	// What was said.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Turn) Reset() {
+	*x = Turn{}
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Turn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Turn) ProtoMessage() {}
+
+func (x *Turn) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Turn.ProtoReflect.Descriptor instead.
+func (*Turn) Descriptor() ([]byte, []int) {
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Turn) GetRole() TurnRole {
+	if x != nil {
+		return x.Role
+	}
+	return TurnRole_TURN_ROLE_UNSPECIFIED
+}
+
+func (x *Turn) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 // SubQuestion is one step of a plan.
 type SubQuestion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -371,7 +491,7 @@ type SubQuestion struct {
 
 func (x *SubQuestion) Reset() {
 	*x = SubQuestion{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[1]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +503,7 @@ func (x *SubQuestion) String() string {
 func (*SubQuestion) ProtoMessage() {}
 
 func (x *SubQuestion) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[1]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +516,7 @@ func (x *SubQuestion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubQuestion.ProtoReflect.Descriptor instead.
 func (*SubQuestion) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{1}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubQuestion) GetId() string {
@@ -433,7 +553,7 @@ type Plan struct {
 
 func (x *Plan) Reset() {
 	*x = Plan{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[2]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +565,7 @@ func (x *Plan) String() string {
 func (*Plan) ProtoMessage() {}
 
 func (x *Plan) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[2]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +578,7 @@ func (x *Plan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plan.ProtoReflect.Descriptor instead.
 func (*Plan) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{2}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Plan) GetSubQuestions() []*SubQuestion {
@@ -494,7 +614,7 @@ type SubAnswer struct {
 
 func (x *SubAnswer) Reset() {
 	*x = SubAnswer{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[3]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +626,7 @@ func (x *SubAnswer) String() string {
 func (*SubAnswer) ProtoMessage() {}
 
 func (x *SubAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[3]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +639,7 @@ func (x *SubAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubAnswer.ProtoReflect.Descriptor instead.
 func (*SubAnswer) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{3}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubAnswer) GetSubQuestionId() string {
@@ -572,7 +692,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[4]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +704,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[4]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +717,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{4}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Evidence) GetPassage() *v1.Passage {
@@ -638,7 +758,7 @@ type Citation struct {
 
 func (x *Citation) Reset() {
 	*x = Citation{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[5]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +770,7 @@ func (x *Citation) String() string {
 func (*Citation) ProtoMessage() {}
 
 func (x *Citation) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[5]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +783,7 @@ func (x *Citation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Citation.ProtoReflect.Descriptor instead.
 func (*Citation) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{5}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Citation) GetDocument() string {
@@ -709,7 +829,7 @@ type ClaimCheck struct {
 
 func (x *ClaimCheck) Reset() {
 	*x = ClaimCheck{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[6]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +841,7 @@ func (x *ClaimCheck) String() string {
 func (*ClaimCheck) ProtoMessage() {}
 
 func (x *ClaimCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[6]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +854,7 @@ func (x *ClaimCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimCheck.ProtoReflect.Descriptor instead.
 func (*ClaimCheck) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{6}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClaimCheck) GetClaim() string {
@@ -771,7 +891,7 @@ type Verification struct {
 
 func (x *Verification) Reset() {
 	*x = Verification{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[7]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +903,7 @@ func (x *Verification) String() string {
 func (*Verification) ProtoMessage() {}
 
 func (x *Verification) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[7]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +916,7 @@ func (x *Verification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verification.ProtoReflect.Descriptor instead.
 func (*Verification) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{7}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Verification) GetSupportScore() float32 {
@@ -826,7 +946,7 @@ type StageTiming struct {
 
 func (x *StageTiming) Reset() {
 	*x = StageTiming{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[8]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +958,7 @@ func (x *StageTiming) String() string {
 func (*StageTiming) ProtoMessage() {}
 
 func (x *StageTiming) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[8]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +971,7 @@ func (x *StageTiming) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageTiming.ProtoReflect.Descriptor instead.
 func (*StageTiming) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{8}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StageTiming) GetStage() string {
@@ -913,7 +1033,7 @@ type Run struct {
 
 func (x *Run) Reset() {
 	*x = Run{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[9]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1045,7 @@ func (x *Run) String() string {
 func (*Run) ProtoMessage() {}
 
 func (x *Run) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[9]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1058,7 @@ func (x *Run) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Run.ProtoReflect.Descriptor instead.
 func (*Run) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{9}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Run) GetId() string {
@@ -1090,7 +1210,7 @@ type AskResponse struct {
 
 func (x *AskResponse) Reset() {
 	*x = AskResponse{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[10]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1222,7 @@ func (x *AskResponse) String() string {
 func (*AskResponse) ProtoMessage() {}
 
 func (x *AskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[10]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1235,7 @@ func (x *AskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AskResponse.ProtoReflect.Descriptor instead.
 func (*AskResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{10}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AskResponse) GetRunId() string {
@@ -1259,7 +1379,7 @@ type CitationList struct {
 
 func (x *CitationList) Reset() {
 	*x = CitationList{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[11]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1391,7 @@ func (x *CitationList) String() string {
 func (*CitationList) ProtoMessage() {}
 
 func (x *CitationList) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[11]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1404,7 @@ func (x *CitationList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CitationList.ProtoReflect.Descriptor instead.
 func (*CitationList) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{11}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CitationList) GetCitations() []*Citation {
@@ -1305,7 +1425,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[12]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1437,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[12]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1450,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{12}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1351,7 +1471,7 @@ type GetRunResponse struct {
 
 func (x *GetRunResponse) Reset() {
 	*x = GetRunResponse{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[13]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1483,7 @@ func (x *GetRunResponse) String() string {
 func (*GetRunResponse) ProtoMessage() {}
 
 func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[13]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1496,7 @@ func (x *GetRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunResponse.ProtoReflect.Descriptor instead.
 func (*GetRunResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{13}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetRunResponse) GetRun() *Run {
@@ -1397,7 +1517,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[14]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1529,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[14]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1542,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{14}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRunsRequest) GetLimit() int32 {
@@ -1443,7 +1563,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[15]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1575,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[15]
+	mi := &file_pdfqa_agents_v1_agents_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1588,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{15}
+	return file_pdfqa_agents_v1_agents_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListRunsResponse) GetRuns() []*Run {
@@ -1482,7 +1602,7 @@ var File_pdfqa_agents_v1_agents_proto protoreflect.FileDescriptor
 
 const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\n" +
-	"\x1cpdfqa/agents/v1/agents.proto\x12\x0fpdfqa.agents.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"pdfqa/retrieval/v1/retrieval.proto\"\x8e\x02\n" +
+	"\x1cpdfqa/agents/v1/agents.proto\x12\x0fpdfqa.agents.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"pdfqa/retrieval/v1/retrieval.proto\"\xbf\x02\n" +
 	"\n" +
 	"AskRequest\x12\x1e\n" +
 	"\n" +
@@ -1493,7 +1613,11 @@ const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\aadapter\x18\x04 \x01(\tR\aadapter\x12-\n" +
 	"\x12include_scratchpad\x18\x05 \x01(\bR\x11includeScratchpad\x12,\n" +
 	"\x04mode\x18\x06 \x01(\x0e2\x18.pdfqa.agents.v1.AskModeR\x04mode\x12*\n" +
-	"\x11max_sub_questions\x18\a \x01(\x05R\x0fmaxSubQuestions\"X\n" +
+	"\x11max_sub_questions\x18\a \x01(\x05R\x0fmaxSubQuestions\x12/\n" +
+	"\ahistory\x18\b \x03(\v2\x15.pdfqa.agents.v1.TurnR\ahistory\"I\n" +
+	"\x04Turn\x12-\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x19.pdfqa.agents.v1.TurnRoleR\x04role\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"X\n" +
 	"\vSubQuestion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\bquestion\x18\x02 \x01(\tR\bquestion\x12\x1d\n" +
@@ -1580,7 +1704,11 @@ const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\aAskMode\x12\x18\n" +
 	"\x14ASK_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10ASK_MODE_AGENTIC\x10\x01\x12\x18\n" +
-	"\x14ASK_MODE_SINGLE_SHOT\x10\x02*\xb8\x01\n" +
+	"\x14ASK_MODE_SINGLE_SHOT\x10\x02*R\n" +
+	"\bTurnRole\x12\x19\n" +
+	"\x15TURN_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTURN_ROLE_USER\x10\x01\x12\x17\n" +
+	"\x13TURN_ROLE_ASSISTANT\x10\x02*\xb8\x01\n" +
 	"\x11SubQuestionStatus\x12#\n" +
 	"\x1fSUB_QUESTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bSUB_QUESTION_STATUS_PENDING\x10\x01\x12\x1f\n" +
@@ -1616,71 +1744,75 @@ func file_pdfqa_agents_v1_agents_proto_rawDescGZIP() []byte {
 	return file_pdfqa_agents_v1_agents_proto_rawDescData
 }
 
-var file_pdfqa_agents_v1_agents_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pdfqa_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_pdfqa_agents_v1_agents_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_pdfqa_agents_v1_agents_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pdfqa_agents_v1_agents_proto_goTypes = []any{
 	(AskMode)(0),                  // 0: pdfqa.agents.v1.AskMode
-	(SubQuestionStatus)(0),        // 1: pdfqa.agents.v1.SubQuestionStatus
-	(Verdict)(0),                  // 2: pdfqa.agents.v1.Verdict
-	(RunStatus)(0),                // 3: pdfqa.agents.v1.RunStatus
-	(*AskRequest)(nil),            // 4: pdfqa.agents.v1.AskRequest
-	(*SubQuestion)(nil),           // 5: pdfqa.agents.v1.SubQuestion
-	(*Plan)(nil),                  // 6: pdfqa.agents.v1.Plan
-	(*SubAnswer)(nil),             // 7: pdfqa.agents.v1.SubAnswer
-	(*Evidence)(nil),              // 8: pdfqa.agents.v1.Evidence
-	(*Citation)(nil),              // 9: pdfqa.agents.v1.Citation
-	(*ClaimCheck)(nil),            // 10: pdfqa.agents.v1.ClaimCheck
-	(*Verification)(nil),          // 11: pdfqa.agents.v1.Verification
-	(*StageTiming)(nil),           // 12: pdfqa.agents.v1.StageTiming
-	(*Run)(nil),                   // 13: pdfqa.agents.v1.Run
-	(*AskResponse)(nil),           // 14: pdfqa.agents.v1.AskResponse
-	(*CitationList)(nil),          // 15: pdfqa.agents.v1.CitationList
-	(*GetRunRequest)(nil),         // 16: pdfqa.agents.v1.GetRunRequest
-	(*GetRunResponse)(nil),        // 17: pdfqa.agents.v1.GetRunResponse
-	(*ListRunsRequest)(nil),       // 18: pdfqa.agents.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 19: pdfqa.agents.v1.ListRunsResponse
-	(*v1.Passage)(nil),            // 20: pdfqa.retrieval.v1.Passage
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(TurnRole)(0),                 // 1: pdfqa.agents.v1.TurnRole
+	(SubQuestionStatus)(0),        // 2: pdfqa.agents.v1.SubQuestionStatus
+	(Verdict)(0),                  // 3: pdfqa.agents.v1.Verdict
+	(RunStatus)(0),                // 4: pdfqa.agents.v1.RunStatus
+	(*AskRequest)(nil),            // 5: pdfqa.agents.v1.AskRequest
+	(*Turn)(nil),                  // 6: pdfqa.agents.v1.Turn
+	(*SubQuestion)(nil),           // 7: pdfqa.agents.v1.SubQuestion
+	(*Plan)(nil),                  // 8: pdfqa.agents.v1.Plan
+	(*SubAnswer)(nil),             // 9: pdfqa.agents.v1.SubAnswer
+	(*Evidence)(nil),              // 10: pdfqa.agents.v1.Evidence
+	(*Citation)(nil),              // 11: pdfqa.agents.v1.Citation
+	(*ClaimCheck)(nil),            // 12: pdfqa.agents.v1.ClaimCheck
+	(*Verification)(nil),          // 13: pdfqa.agents.v1.Verification
+	(*StageTiming)(nil),           // 14: pdfqa.agents.v1.StageTiming
+	(*Run)(nil),                   // 15: pdfqa.agents.v1.Run
+	(*AskResponse)(nil),           // 16: pdfqa.agents.v1.AskResponse
+	(*CitationList)(nil),          // 17: pdfqa.agents.v1.CitationList
+	(*GetRunRequest)(nil),         // 18: pdfqa.agents.v1.GetRunRequest
+	(*GetRunResponse)(nil),        // 19: pdfqa.agents.v1.GetRunResponse
+	(*ListRunsRequest)(nil),       // 20: pdfqa.agents.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 21: pdfqa.agents.v1.ListRunsResponse
+	(*v1.Passage)(nil),            // 22: pdfqa.retrieval.v1.Passage
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_pdfqa_agents_v1_agents_proto_depIdxs = []int32{
 	0,  // 0: pdfqa.agents.v1.AskRequest.mode:type_name -> pdfqa.agents.v1.AskMode
-	5,  // 1: pdfqa.agents.v1.Plan.sub_questions:type_name -> pdfqa.agents.v1.SubQuestion
-	1,  // 2: pdfqa.agents.v1.SubAnswer.status:type_name -> pdfqa.agents.v1.SubQuestionStatus
-	8,  // 3: pdfqa.agents.v1.SubAnswer.evidence:type_name -> pdfqa.agents.v1.Evidence
-	20, // 4: pdfqa.agents.v1.Evidence.passage:type_name -> pdfqa.retrieval.v1.Passage
-	2,  // 5: pdfqa.agents.v1.ClaimCheck.verdict:type_name -> pdfqa.agents.v1.Verdict
-	9,  // 6: pdfqa.agents.v1.ClaimCheck.citations:type_name -> pdfqa.agents.v1.Citation
-	10, // 7: pdfqa.agents.v1.Verification.claims:type_name -> pdfqa.agents.v1.ClaimCheck
-	3,  // 8: pdfqa.agents.v1.Run.status:type_name -> pdfqa.agents.v1.RunStatus
-	6,  // 9: pdfqa.agents.v1.Run.plan:type_name -> pdfqa.agents.v1.Plan
-	7,  // 10: pdfqa.agents.v1.Run.sub_answers:type_name -> pdfqa.agents.v1.SubAnswer
-	9,  // 11: pdfqa.agents.v1.Run.citations:type_name -> pdfqa.agents.v1.Citation
-	11, // 12: pdfqa.agents.v1.Run.verification:type_name -> pdfqa.agents.v1.Verification
-	12, // 13: pdfqa.agents.v1.Run.timings:type_name -> pdfqa.agents.v1.StageTiming
-	21, // 14: pdfqa.agents.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	21, // 15: pdfqa.agents.v1.Run.finish_time:type_name -> google.protobuf.Timestamp
-	20, // 16: pdfqa.agents.v1.Run.passages:type_name -> pdfqa.retrieval.v1.Passage
-	0,  // 17: pdfqa.agents.v1.Run.mode:type_name -> pdfqa.agents.v1.AskMode
-	6,  // 18: pdfqa.agents.v1.AskResponse.plan:type_name -> pdfqa.agents.v1.Plan
-	7,  // 19: pdfqa.agents.v1.AskResponse.sub_answer:type_name -> pdfqa.agents.v1.SubAnswer
-	8,  // 20: pdfqa.agents.v1.AskResponse.evidence:type_name -> pdfqa.agents.v1.Evidence
-	15, // 21: pdfqa.agents.v1.AskResponse.citations:type_name -> pdfqa.agents.v1.CitationList
-	11, // 22: pdfqa.agents.v1.AskResponse.verification:type_name -> pdfqa.agents.v1.Verification
-	13, // 23: pdfqa.agents.v1.AskResponse.run:type_name -> pdfqa.agents.v1.Run
-	9,  // 24: pdfqa.agents.v1.CitationList.citations:type_name -> pdfqa.agents.v1.Citation
-	13, // 25: pdfqa.agents.v1.GetRunResponse.run:type_name -> pdfqa.agents.v1.Run
-	13, // 26: pdfqa.agents.v1.ListRunsResponse.runs:type_name -> pdfqa.agents.v1.Run
-	4,  // 27: pdfqa.agents.v1.AgentsService.Ask:input_type -> pdfqa.agents.v1.AskRequest
-	16, // 28: pdfqa.agents.v1.AgentsService.GetRun:input_type -> pdfqa.agents.v1.GetRunRequest
-	18, // 29: pdfqa.agents.v1.AgentsService.ListRuns:input_type -> pdfqa.agents.v1.ListRunsRequest
-	14, // 30: pdfqa.agents.v1.AgentsService.Ask:output_type -> pdfqa.agents.v1.AskResponse
-	17, // 31: pdfqa.agents.v1.AgentsService.GetRun:output_type -> pdfqa.agents.v1.GetRunResponse
-	19, // 32: pdfqa.agents.v1.AgentsService.ListRuns:output_type -> pdfqa.agents.v1.ListRunsResponse
-	30, // [30:33] is the sub-list for method output_type
-	27, // [27:30] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	6,  // 1: pdfqa.agents.v1.AskRequest.history:type_name -> pdfqa.agents.v1.Turn
+	1,  // 2: pdfqa.agents.v1.Turn.role:type_name -> pdfqa.agents.v1.TurnRole
+	7,  // 3: pdfqa.agents.v1.Plan.sub_questions:type_name -> pdfqa.agents.v1.SubQuestion
+	2,  // 4: pdfqa.agents.v1.SubAnswer.status:type_name -> pdfqa.agents.v1.SubQuestionStatus
+	10, // 5: pdfqa.agents.v1.SubAnswer.evidence:type_name -> pdfqa.agents.v1.Evidence
+	22, // 6: pdfqa.agents.v1.Evidence.passage:type_name -> pdfqa.retrieval.v1.Passage
+	3,  // 7: pdfqa.agents.v1.ClaimCheck.verdict:type_name -> pdfqa.agents.v1.Verdict
+	11, // 8: pdfqa.agents.v1.ClaimCheck.citations:type_name -> pdfqa.agents.v1.Citation
+	12, // 9: pdfqa.agents.v1.Verification.claims:type_name -> pdfqa.agents.v1.ClaimCheck
+	4,  // 10: pdfqa.agents.v1.Run.status:type_name -> pdfqa.agents.v1.RunStatus
+	8,  // 11: pdfqa.agents.v1.Run.plan:type_name -> pdfqa.agents.v1.Plan
+	9,  // 12: pdfqa.agents.v1.Run.sub_answers:type_name -> pdfqa.agents.v1.SubAnswer
+	11, // 13: pdfqa.agents.v1.Run.citations:type_name -> pdfqa.agents.v1.Citation
+	13, // 14: pdfqa.agents.v1.Run.verification:type_name -> pdfqa.agents.v1.Verification
+	14, // 15: pdfqa.agents.v1.Run.timings:type_name -> pdfqa.agents.v1.StageTiming
+	23, // 16: pdfqa.agents.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	23, // 17: pdfqa.agents.v1.Run.finish_time:type_name -> google.protobuf.Timestamp
+	22, // 18: pdfqa.agents.v1.Run.passages:type_name -> pdfqa.retrieval.v1.Passage
+	0,  // 19: pdfqa.agents.v1.Run.mode:type_name -> pdfqa.agents.v1.AskMode
+	8,  // 20: pdfqa.agents.v1.AskResponse.plan:type_name -> pdfqa.agents.v1.Plan
+	9,  // 21: pdfqa.agents.v1.AskResponse.sub_answer:type_name -> pdfqa.agents.v1.SubAnswer
+	10, // 22: pdfqa.agents.v1.AskResponse.evidence:type_name -> pdfqa.agents.v1.Evidence
+	17, // 23: pdfqa.agents.v1.AskResponse.citations:type_name -> pdfqa.agents.v1.CitationList
+	13, // 24: pdfqa.agents.v1.AskResponse.verification:type_name -> pdfqa.agents.v1.Verification
+	15, // 25: pdfqa.agents.v1.AskResponse.run:type_name -> pdfqa.agents.v1.Run
+	11, // 26: pdfqa.agents.v1.CitationList.citations:type_name -> pdfqa.agents.v1.Citation
+	15, // 27: pdfqa.agents.v1.GetRunResponse.run:type_name -> pdfqa.agents.v1.Run
+	15, // 28: pdfqa.agents.v1.ListRunsResponse.runs:type_name -> pdfqa.agents.v1.Run
+	5,  // 29: pdfqa.agents.v1.AgentsService.Ask:input_type -> pdfqa.agents.v1.AskRequest
+	18, // 30: pdfqa.agents.v1.AgentsService.GetRun:input_type -> pdfqa.agents.v1.GetRunRequest
+	20, // 31: pdfqa.agents.v1.AgentsService.ListRuns:input_type -> pdfqa.agents.v1.ListRunsRequest
+	16, // 32: pdfqa.agents.v1.AgentsService.Ask:output_type -> pdfqa.agents.v1.AskResponse
+	19, // 33: pdfqa.agents.v1.AgentsService.GetRun:output_type -> pdfqa.agents.v1.GetRunResponse
+	21, // 34: pdfqa.agents.v1.AgentsService.ListRuns:output_type -> pdfqa.agents.v1.ListRunsResponse
+	32, // [32:35] is the sub-list for method output_type
+	29, // [29:32] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_pdfqa_agents_v1_agents_proto_init() }
@@ -1688,7 +1820,7 @@ func file_pdfqa_agents_v1_agents_proto_init() {
 	if File_pdfqa_agents_v1_agents_proto != nil {
 		return
 	}
-	file_pdfqa_agents_v1_agents_proto_msgTypes[10].OneofWrappers = []any{
+	file_pdfqa_agents_v1_agents_proto_msgTypes[11].OneofWrappers = []any{
 		(*AskResponse_Plan)(nil),
 		(*AskResponse_SubAnswer)(nil),
 		(*AskResponse_Evidence)(nil),
@@ -1702,8 +1834,8 @@ func file_pdfqa_agents_v1_agents_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdfqa_agents_v1_agents_proto_rawDesc), len(file_pdfqa_agents_v1_agents_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   16,
+			NumEnums:      5,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
