@@ -139,7 +139,7 @@ func Validate(req *agentsv1.AskRequest) error {
 	case req.GetMaxSubQuestions() < 0 || req.GetMaxSubQuestions() > 8:
 		return fmt.Errorf("%w: max_sub_questions must be 0..8", ErrInvalid)
 	}
-	return nil
+	return checkHistory(req.GetHistory())
 }
 
 // Invoke answers req, filling run as it goes: a new run (NewRun), or one

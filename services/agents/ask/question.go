@@ -54,6 +54,10 @@ func newQuestion(e *Engine, req *agentsv1.AskRequest, r *liveRun) *question {
 // fails the run; a context that ends stops it.
 func (x *question) ask(ctx context.Context) error {
 	x.run.note("prompts: set " + x.e.Prompts.Name())
+	if q, ok := ResolveFollowUp(x.q, x.req.GetHistory()); ok {
+		x.run.note(fmt.Sprintf("follow-up: %q read as %q (conversation history)", x.q, q))
+		x.q = q
+	}
 	x.run.timed("plan", func() { x.makePlan(ctx) })
 	if err := ctx.Err(); err != nil {
 		return err
