@@ -62,7 +62,9 @@ func Start(t testing.TB, n int) *Cluster {
 }
 
 // StartCluster starts an n-member cluster with its data under dir.
-func StartCluster(bin, dir string, n int) (*Cluster, error) {
+func StartCluster(bin, dir string, n int) (*Cluster, error) { return startCluster(bin, dir, n, nil) }
+
+func startCluster(bin, dir string, n int, tls *TLS) (*Cluster, error) {
 	c := &Cluster{}
 	var peers []string
 	for i := range n {
@@ -77,10 +79,16 @@ func StartCluster(bin, dir string, n int) (*Cluster, error) {
 		m := &Member{Name: fmt.Sprintf("m%d", i), Client: fmt.Sprintf("127.0.0.1:%d", cp), dir: filepath.Join(dir, fmt.Sprintf("m%d", i)), bin: bin}
 		purl := fmt.Sprintf("http://127.0.0.1:%d", pp)
 		curl := "http://" + m.Client
+		if tls != nil {
+			curl = "https://" + m.Client
+		}
 		m.args = []string{"--name", m.Name, "--data-dir", m.dir,
 			"--listen-client-urls", curl, "--advertise-client-urls", curl,
 			"--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
 			"--initial-cluster-token", "pdfqa-test", "--log-level", "error"}
+		if tls != nil {
+			m.args = append(m.args, tls.args()...)
+		}
 		peers = append(peers, m.Name+"="+purl)
 		c.Members = append(c.Members, m)
 	}
