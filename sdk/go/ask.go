@@ -3,6 +3,7 @@ package pdfqa
 import (
 	"context"
 	"iter"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -103,6 +104,81 @@ func WithMaxSubQuestions(n int) AskOption {
 	return func(r *askReq) { r.req.MaxSubQuestions = int32(n) }
 }
 
+// Turn is one earlier turn of a conversation: who spoke (TurnUser or
+// TurnAssistant) and what was said.
+type Turn = agentsv1.Turn
+
+// TurnRole is who spoke a turn.
+type TurnRole = agentsv1.TurnRole
+
+// Turn roles.
+const (
+	TurnUser      = agentsv1.TurnRole_TURN_ROLE_USER
+	TurnAssistant = agentsv1.TurnRole_TURN_ROLE_ASSISTANT
+)
+
+// UserTurn is an earlier question of the conversation.
+func UserTurn(text string) *Turn { return &Turn{Role: TurnUser, Text: text} }
+
+// AssistantTurn is an earlier answer of the conversation.
+func AssistantTurn(text string) *Turn { return &Turn{Role: TurnAssistant, Text: text} }
+
+// The bounds of a conversation's history (the agents refuse more with
+// ErrInvalidArgument; TrimHistory keeps the latest turns within them).
+const (
+	MaxHistoryTurns     = 32
+	MaxHistoryTurnBytes = 4000
+	MaxHistoryBytes     = 16000
+)
+
+// WithHistory asks the question as the next turn of a conversation (turns
+// oldest first): a follow-up such as "and in the prior quarter?" is read
+// against the latest earlier question.
+func WithHistory(turns ...*Turn) AskOption {
+	return func(r *askReq) { r.req.History = append(r.req.History, turns...) }
+}
+
+// TrimHistory returns the latest turns of h that fit the history's bounds,
+// oldest first: a turn longer than MaxHistoryTurnBytes keeps its start (cut
+// at a character boundary), and empty turns are dropped.
+func TrimHistory(h []*Turn) []*Turn {
+	var out []*Turn
+	total := 0
+	for i := len(h) - 1; i >= 0 && len(out) < MaxHistoryTurns; i-- {
+		text := strings.TrimSpace(h[i].GetText())
+		if text == "" {
+			continue
+		}
+		if len(text) > MaxHistoryTurnBytes {
+			text = strings.ToValidUTF8(text[:MaxHistoryTurnBytes], "")
+		}
+		if total+len(text) > MaxHistoryBytes {
+			break
+		}
+		total += len(text)
+		out = append(out, &Turn{Role: h[i].GetRole(), Text: text})
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// AskRequest is the request Ask sends.
+type AskRequest = agentsv1.AskRequest
+
+// NewAskRequest returns the request Ask sends for these arguments (the
+// prompt set, sent as metadata, is not part of it).
+func NewAskRequest(collection, question string, opts ...AskOption) *AskRequest {
+	return newAskReq(collection, question, opts).req
+}
+
+func newAskReq(collection, question string, opts []AskOption) askReq {
+	r := askReq{req: &agentsv1.AskRequest{Collection: collection, Question: strings.TrimSpace(question)}}
+	for _, o := range opts {
+		o(&r)
+	}
+	return r
+}
+
 // WithPromptSet answers with one of the agents' prompt sets.
 func WithPromptSet(name string) AskOption { return func(r *askReq) { r.promptSet = name } }
 
@@ -113,10 +189,7 @@ const PromptSetHeader = "pdfqa-prompt-set"
 // happen; the last is RunDone. An error ends the sequence (it is yielded
 // with a nil event). Breaking out of the loop cancels the run's stream.
 func (c *Client) Ask(ctx context.Context, collection, question string, opts ...AskOption) iter.Seq2[Event, error] {
-	r := askReq{req: &agentsv1.AskRequest{Collection: collection, Question: strings.TrimSpace(question)}}
-	for _, o := range opts {
-		o(&r)
-	}
+	r := newAskReq(collection, question, opts)
 	return func(yield func(Event, error) bool) {
 		switch {
 		case r.req.Collection == "":

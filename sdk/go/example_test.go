@@ -35,3 +35,20 @@ func ExampleDial() {
 	// true
 	// true
 }
+
+// A follow-up is asked with the conversation so far; the agents read "and
+// in the prior quarter?" against the latest earlier question.
+func ExampleWithHistory() {
+	req := pdfqa.NewAskRequest("filings", "And in the prior quarter?", pdfqa.WithHistory(
+		pdfqa.UserTurn("What were net sales in Q3 2023?"),
+		pdfqa.AssistantTurn("$81.8 billion [apple-q3.pdf p.4]."),
+	))
+	for _, t := range req.GetHistory() {
+		fmt.Println(t.GetRole(), t.GetText())
+	}
+	fmt.Println(req.GetQuestion())
+	// Output:
+	// TURN_ROLE_USER What were net sales in Q3 2023?
+	// TURN_ROLE_ASSISTANT $81.8 billion [apple-q3.pdf p.4].
+	// And in the prior quarter?
+}

@@ -10,8 +10,10 @@
 //     and pdfqa/<collection>@<adapter> for each LoRA adapter.
 //   - GET  /openai/v1/models/{model} returns one, or 404.
 //   - POST /openai/v1/chat/completions asks the agents: the model names the
-//     collection (and adapter), the last user message is the question, earlier
-//     user turns are its context. Streaming (stream: true) is OpenAI's SSE
+//     collection (and adapter), the last user message is the question, and
+//     the earlier user and assistant turns are the conversation it follows
+//     (AskRequest.history: "and in the prior quarter?" is read against the
+//     question before it). Streaming (stream: true) is OpenAI's SSE
 //     format: chunks, finish_reason, usage (stream_options.include_usage),
 //     then [DONE].
 //
@@ -169,18 +171,17 @@ func (a *api) resolve(ctx context.Context, id string) (model, error) {
 }
 
 // question is what the agents are asked: the last user message, with the
-// earlier user turns as context.
+// earlier turns as the conversation's history.
 type question struct {
 	collection, adapter string
 	text                string
+	history             []*pdfqa.Turn
 	promptChars         int
 }
 
-// maxContextTurns and maxContextChars bound the earlier turns carried into a question.
-const (
-	maxContextTurns = 3
-	maxContextChars = 1200
-)
+// roles are the chat roles that are turns of the conversation's history
+// (system, developer and tool messages are not).
+var roles = map[string]pdfqa.TurnRole{"user": pdfqa.TurnUser, "assistant": pdfqa.TurnAssistant}
 
 // parse validates a chat request and returns the question it asks.
 func parse(req *chatRequest) (question, string, error) {
@@ -194,7 +195,7 @@ func parse(req *chatRequest) (question, string, error) {
 	if len(req.Messages) == 0 {
 		return q, "messages", fmt.Errorf("%w: messages is empty", errBadRequest)
 	}
-	var users []string
+	var turns []*pdfqa.Turn
 	for i, m := range req.Messages {
 		switch m.Role {
 		case "system", "developer", "user", "assistant", "tool":
@@ -205,8 +206,8 @@ func parse(req *chatRequest) (question, string, error) {
 			return q, fmt.Sprintf("messages[%d].content", i), fmt.Errorf("%w: messages[%d]: content part type %q is not supported (text only)", errBadRequest, i, m.Content.bad)
 		}
 		q.promptChars += len(m.Content.text)
-		if m.Role == "user" {
-			users = append(users, strings.TrimSpace(m.Content.text))
+		if r, ok := roles[m.Role]; ok && i < len(req.Messages)-1 {
+			turns = append(turns, &pdfqa.Turn{Role: r, Text: m.Content.text})
 		}
 	}
 	last := req.Messages[len(req.Messages)-1]
@@ -218,30 +219,10 @@ func parse(req *chatRequest) (question, string, error) {
 		return q, "model", err
 	}
 	q.collection, q.adapter = c, ad
-	q.text = withContext(users[len(users)-1], users[:len(users)-1])
+	q.text = strings.TrimSpace(last.Content.text)
+	// A long conversation keeps its latest turns, within the contract's bounds.
+	q.history = pdfqa.TrimHistory(turns)
 	return q, "", nil
-}
-
-// withContext prefixes the question with the latest earlier user turns
-// (newest last), bounded in number and size.
-func withContext(last string, earlier []string) string {
-	var ctx []string
-	n := 0
-	for i := len(earlier) - 1; i >= 0 && len(ctx) < maxContextTurns; i-- {
-		t := earlier[i]
-		if t == "" {
-			continue
-		}
-		if n+len(t) > maxContextChars {
-			break
-		}
-		n += len(t)
-		ctx = append([]string{t}, ctx...)
-	}
-	if len(ctx) == 0 {
-		return last
-	}
-	return "Earlier questions in this conversation: " + strings.Join(ctx, " | ") + "\nQuestion: " + last
 }
 
 func (a *api) chat(w http.ResponseWriter, r *http.Request) {
@@ -264,6 +245,9 @@ func (a *api) chat(w http.ResponseWriter, r *http.Request) {
 	var opts []pdfqa.AskOption
 	if q.adapter != "" {
 		opts = append(opts, pdfqa.WithAdapter(q.adapter))
+	}
+	if len(q.history) > 0 {
+		opts = append(opts, pdfqa.WithHistory(q.history...))
 	}
 	events := a.Backend.Ask(ctx, q.collection, q.text, opts...)
 	c := completion{id: newID(), created: time.Now().Unix(), model: req.Model, q: q}

@@ -23,8 +23,9 @@ import (
 // fake answers like the agents: deltas, then the run with a citation whose
 // passage has a box.
 type fake struct {
-	asked  []string
-	askErr error
+	asked    []string
+	requests []*pdfqa.AskRequest
+	askErr   error
 }
 
 func (f *fake) Collections(context.Context) ([]*pdfqa.Collection, error) {
@@ -37,6 +38,7 @@ func (f *fake) Adapters(context.Context) ([]*pdfqa.Adapter, error) {
 
 func (f *fake) Ask(_ context.Context, collection, question string, opts ...pdfqa.AskOption) iter.Seq2[pdfqa.Event, error] {
 	f.asked = append(f.asked, question)
+	f.requests = append(f.requests, pdfqa.NewAskRequest(collection, question, opts...))
 	return func(yield func(pdfqa.Event, error) bool) {
 		if f.askErr != nil {
 			yield(nil, f.askErr)
@@ -131,8 +133,15 @@ func TestChatCompletionHasInlineAndStructuredCitations(t *testing.T) {
 	if c.Usage == nil || c.Usage.TotalTokens != c.Usage.PromptTokens+c.Usage.CompletionTokens || c.Usage.CompletionTokens == 0 {
 		t.Errorf("usage %+v", c.Usage)
 	}
-	if q := f.asked[0]; !strings.HasSuffix(q, "Question: And Q3?") || !strings.Contains(q, "What is Q2 revenue?") {
-		t.Errorf("asked %q: want the last question with the earlier one as context", q)
+	// The question is the last user message as it is; the earlier user and
+	// assistant turns (not the system message) are its history.
+	req := f.requests[0]
+	var turns []string
+	for _, h := range req.GetHistory() {
+		turns = append(turns, h.GetRole().String()+": "+h.GetText())
+	}
+	if req.GetQuestion() != "And Q3?" || strings.Join(turns, " | ") != "TURN_ROLE_USER: What is Q2 revenue? | TURN_ROLE_ASSISTANT: ..." {
+		t.Errorf("asked %q with history %q: want the last question, the earlier turns as history", req.GetQuestion(), turns)
 	}
 }
 
@@ -247,5 +256,29 @@ func TestParseModel(t *testing.T) {
 		if _, _, err := ParseModel(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLongConversationKeepsItsLatestTurns checks that a conversation longer
+// than the history's bounds is asked with its latest turns, not refused.
+func TestLongConversationKeepsItsLatestTurns(t *testing.T) {
+	f := &fake{}
+	s := serve(t, f, nil)
+	var msgs []string
+	for i := range 50 {
+		msgs = append(msgs, fmt.Sprintf(`{"role":"user","content":"question %d"}`, i), fmt.Sprintf(`{"role":"assistant","content":%q}`, strings.Repeat("a", 900)))
+	}
+	msgs = append(msgs, `{"role":"user","content":"And the last one?"}`)
+	resp, body := post(t, s.URL, `{"model":"pdfqa/filings","messages":[`+strings.Join(msgs, ",")+`]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	h := f.requests[0].GetHistory()
+	total := 0
+	for _, t := range h {
+		total += len(t.GetText())
+	}
+	if len(h) == 0 || len(h) > pdfqa.MaxHistoryTurns || total > pdfqa.MaxHistoryBytes || h[len(h)-2].GetText() != "question 49" {
+		t.Errorf("history of %d turns, %d bytes, next to last %q: want the latest turns within the bounds", len(h), total, h[len(h)-2].GetText())
 	}
 }
