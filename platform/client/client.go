@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	gresolver "google.golang.org/grpc/resolver"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -26,6 +27,7 @@ import (
 	"github.com/pdfqa/pdfqa/platform/breaker"
 	"github.com/pdfqa/pdfqa/platform/discovery"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
 // Downstream describes how to call one service.
@@ -64,6 +66,33 @@ type Factory struct {
 	unary  []grpc.UnaryClientInterceptor
 	stream []grpc.StreamClientInterceptor
 	tracer trace.TracerProvider
+	tls    *tlsconf.Identity
+}
+
+// TLS makes every connection dialed after it mutual TLS with id: it
+// presents id's certificate and dials only endpoints whose certificate,
+// from id's CA, names the service dialed (an instance registered under a
+// name its certificate does not carry is never called).
+func (f *Factory) TLS(id *tlsconf.Identity) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tls = id
+}
+
+// Credentials are the transport credentials of a connection to service:
+// mutual TLS when the factory has an identity, else plaintext (for a
+// direct probe of one instance, such as a health check).
+func (f *Factory) Credentials(service string) grpc.DialOption {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.creds(service)
+}
+
+func (f *Factory) creds(service string) grpc.DialOption {
+	if f.tls == nil {
+		return grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(f.tls.ClientConfig(service)))
 }
 
 // Trace makes the client spans of every connection dialed after it with tp
@@ -177,7 +206,7 @@ func (f *Factory) Conn(d Downstream) (*grpc.ClientConn, error) {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(telemetry.GRPCClientTracing(tp))}
+	opts := []grpc.DialOption{f.creds(d.Service), grpc.WithStatsHandler(telemetry.GRPCClientTracing(tp))}
 	if d.Address != "" {
 		target = "passthrough:///" + d.Address
 	} else {

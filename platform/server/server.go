@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/pdfqa/pdfqa/platform/discovery"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
 // Options configure a Server.
@@ -58,6 +60,9 @@ type Options struct {
 	TracerProvider oteltrace.TracerProvider
 	// Extra server options (e.g. message size limits).
 	ServerOptions []grpc.ServerOption
+	// TLS serves mutual TLS with this identity: callers must present a
+	// certificate from its CA (nil: plaintext).
+	TLS *tlsconf.Identity
 }
 
 // Server is one running service instance.
@@ -105,6 +110,9 @@ func New(opts Options) (*Server, error) {
 	}
 	sopts := append(chain(links), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
 		grpc.StatsHandler(telemetry.GRPCServerTracing(tp)))
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS.ServerConfig())))
+	}
 	sopts = append(sopts, opts.ServerOptions...)
 	srv := &Server{opts: opts, Metrics: m, log: log}
 	sopts = append(sopts, grpc.ChainUnaryInterceptor(srv.unaryInstanceHeader), grpc.ChainStreamInterceptor(srv.streamInstanceHeader))
