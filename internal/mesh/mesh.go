@@ -148,7 +148,9 @@ func Lookup(name string) (Unit, error) {
 }
 
 func buildGateway(_ context.Context, d Deps) (Service, error) {
-	return gateway.New(d.Etcd, d.Clients, d.Log, d.Registry).Configure(gateway.Read(d.Env)), nil
+	set := gateway.Read(d.Env)
+	set.MaxUploadBytes = d.Limits.MaxUploadBytes
+	return gateway.New(d.Etcd, d.Clients, d.Log, d.Registry).Configure(set), nil
 }
 
 func buildRetrieval(_ context.Context, d Deps) (Service, error) {

@@ -100,6 +100,8 @@ var Policy = auth.Policy{Default: auth.Admin, Methods: map[string]auth.Role{
 	retrievalv1.RetrievalService_DeleteCollection_FullMethodName:   auth.Writer,
 	retrievalv1.RetrievalService_UploadDocument_FullMethodName:     auth.Writer,
 	retrievalv1.RetrievalService_DeleteDocument_FullMethodName:     auth.Writer,
+	// A streamed upload (the REST raw and multipart bodies go this way).
+	retrievalv1.RetrievalService_UploadDocumentStream_FullMethodName: auth.Writer,
 
 	inferencev1.InferenceService_ListModels_FullMethodName:   auth.Reader,
 	inferencev1.InferenceService_ListAdapters_FullMethodName: auth.Reader,

@@ -26,6 +26,10 @@ type Settings struct {
 	// APIKeys admit callers of the OpenAI-compatible API and the MCP tools;
 	// empty: open, like the REST API (until identity lands for all of it).
 	APIKeys []string
+	// MaxUploadBytes is the mesh's one upload limit (the composition root
+	// sets it from PDFQA_MAX_UPLOAD_BYTES): a streamed upload past it is
+	// cut off with 413. 0: retrieval's own check only.
+	MaxUploadBytes int64
 }
 
 // Read reads the gateway's settings through r.

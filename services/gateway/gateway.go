@@ -187,6 +187,7 @@ func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.H
 	}
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
+	root.Handle(UploadPath, s.uploads(mux))
 	root.HandleFunc("/healthz", s.healthz)
 	if err := s.clientRoutes(root); err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package retrieval
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -383,14 +385,19 @@ func (e *Engine) deleteBlobs(shas []string) {
 // Upload stores the bytes durably and queues ingestion, unless the same
 // bytes are already in the collection.
 func (e *Engine) Upload(coll, name string, data []byte, password string) (store.Document, bool, error) {
-	if err := checkColl(coll); err != nil {
-		return store.Document{}, false, err
-	}
-	if len(data) == 0 {
-		return store.Document{}, false, fmt.Errorf("%w: empty content", ErrInvalid)
-	}
 	if int64(len(data)) > e.cfg.MaxUploadBytes {
 		return store.Document{}, false, fmt.Errorf("%w: %d bytes > %d", ErrUploadLarge, len(data), e.cfg.MaxUploadBytes)
+	}
+	return e.UploadStream(e.ctx, coll, name, bytes.NewReader(data), password)
+}
+
+// UploadStream is Upload of a stream: the bytes go straight to the blob
+// store, hashed on the way, and are never held whole. A stream longer than
+// MaxUploadBytes is cut off as soon as it passes the limit (ErrUploadLarge);
+// then, as when r fails or ctx ends, no blob and no document are left.
+func (e *Engine) UploadStream(ctx context.Context, coll, name string, r io.Reader, password string) (store.Document, bool, error) {
+	if err := checkColl(coll); err != nil {
+		return store.Document{}, false, err
 	}
 	if e.ctx.Err() != nil {
 		return store.Document{}, false, ErrClosed
@@ -402,11 +409,25 @@ func (e *Engine) Upload(coll, name string, data []byte, password string) (store.
 		name = "document.pdf"
 	}
 	name = filepath.Base(name)
-	sha, err := e.blobs.Put(e.ctx, data)
-	if err != nil {
+	// The engine's own lifetime bounds the write too: Close aborts it.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(e.ctx, stop)()
+	lr := &limitedReader{r: r, max: e.cfg.MaxUploadBytes}
+	sha, size, err := e.blobs.PutReader(ctx, lr)
+	switch {
+	case lr.over != nil:
+		return store.Document{}, false, lr.over
+	case err != nil && e.ctx.Err() != nil:
+		return store.Document{}, false, ErrClosed
+	case err != nil:
 		return store.Document{}, false, err
 	}
-	d := store.Document{ID: sha[:24], Collection: coll, Name: name, SHA256: sha, Size: int64(len(data))}
+	if size == 0 {
+		e.deleteBlobs([]string{sha})
+		return store.Document{}, false, fmt.Errorf("%w: empty content", ErrInvalid)
+	}
+	d := store.Document{ID: sha[:24], Collection: coll, Name: name, SHA256: sha, Size: size}
 	d, dup, err := e.st.AddDocument(d, password)
 	if err != nil || dup {
 		return d, dup, err
@@ -414,6 +435,23 @@ func (e *Engine) Upload(coll, name string, data []byte, password string) (store.
 	e.hub.progress(d, StageStore, 1, 1, "stored "+humanBytes(d.Size))
 	e.queue.push(docKey{coll, d.ID})
 	return d, false, nil
+}
+
+// limitedReader fails with ErrUploadLarge as soon as r yields more than max
+// bytes.
+type limitedReader struct {
+	r      io.Reader
+	n, max int64
+	over   error
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.n += int64(n); l.n > l.max {
+		l.over = fmt.Errorf("%w: more than %d bytes", ErrUploadLarge, l.max)
+		return 0, l.over
+	}
+	return n, err
 }
 
 // Document returns a document.

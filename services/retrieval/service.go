@@ -16,6 +16,7 @@ package retrieval
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"google.golang.org/grpc"
@@ -181,6 +182,50 @@ func (s *Service) UploadDocument(ctx context.Context, r *retrievalv1.UploadDocum
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.UploadDocumentResponse{Document: docPB(d), Duplicate: dup}, nil
+}
+
+// UploadDocumentStream stores a streamed PDF (header, then chunks) and
+// starts ingestion; the bytes go to the blob store as they arrive.
+func (s *Service) UploadDocumentStream(st grpc.ClientStreamingServer[retrievalv1.UploadDocumentStreamRequest, retrievalv1.UploadDocumentStreamResponse]) error {
+	first, err := st.Recv()
+	if err != nil {
+		return errTable.Status(errors.Join(ErrInvalid, fmt.Errorf("no upload header: %w", err)))
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return errTable.Status(errors.Join(ErrInvalid, errors.New("the first message of an upload stream must be its header")))
+	}
+	c, err := coll(st.Context(), h.GetCollection())
+	if err != nil {
+		return errTable.Status(err)
+	}
+	d, dup, err := s.e.UploadStream(st.Context(), c, h.GetName(), &chunkReader{st: st}, h.GetPassword())
+	if err != nil {
+		return errTable.Status(err)
+	}
+	return st.SendAndClose(&retrievalv1.UploadDocumentStreamResponse{Document: docPB(d), Duplicate: dup})
+}
+
+// chunkReader reads an upload stream's chunks as one byte stream.
+type chunkReader struct {
+	st  grpc.ClientStreamingServer[retrievalv1.UploadDocumentStreamRequest, retrievalv1.UploadDocumentStreamResponse]
+	buf []byte
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		m, err := r.st.Recv()
+		if err != nil {
+			return 0, err // io.EOF at the end of the stream
+		}
+		if m.GetHeader() != nil {
+			return 0, errors.Join(ErrInvalid, errors.New("a second upload header"))
+		}
+		r.buf = m.GetChunk()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }
 
 // GetDocument returns a document.

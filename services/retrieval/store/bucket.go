@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -76,6 +78,49 @@ func (b *Bucket) Put(ctx context.Context, data []byte) (string, error) {
 	}
 	return sha, nil
 }
+
+// PutReader implements Blobs: r streams through a gocloud.dev blob writer
+// to a temporary key while it is hashed, then is copied to its sha256 key
+// and the temporary one deleted. When r or ctx fails the writer is aborted
+// (its context cancelled before Close), so the bucket keeps nothing.
+func (b *Bucket) PutReader(ctx context.Context, r io.Reader) (string, int64, error) {
+	ctx, cancel := b.ctx(ctx)
+	defer cancel()
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", 0, err
+	}
+	tmp := tmpPrefix + hex.EncodeToString(rnd[:])
+	wctx, abort := context.WithCancel(ctx)
+	defer abort()
+	w, err := b.b.NewWriter(wctx, tmp, &blob.WriterOptions{ContentType: "application/pdf"})
+	if err != nil {
+		return "", 0, fmt.Errorf("store: blob put: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, r})
+	if err != nil {
+		abort()
+		_ = w.Close()
+		return "", n, fmt.Errorf("store: blob put: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return "", n, fmt.Errorf("store: blob put: %w", err)
+	}
+	defer func() { _ = b.b.Delete(context.WithoutCancel(ctx), tmp) }()
+	sha := hex.EncodeToString(h.Sum(nil))
+	if a, err := b.b.Attributes(ctx, blobKey(sha)); err == nil && a.Size == n {
+		return sha, n, nil
+	}
+	if err := b.b.Copy(ctx, blobKey(sha), tmp, nil); err != nil {
+		return "", n, fmt.Errorf("store: blob put: %w", err)
+	}
+	return sha, n, nil
+}
+
+// tmpPrefix holds uploads still streaming (never a blob's key, which
+// starts with two hex digits and a slash).
+const tmpPrefix = "upload-tmp/"
 
 // Get implements Blobs.
 func (b *Bucket) Get(ctx context.Context, sha string) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,6 +84,58 @@ func (f *Files) Put(ctx context.Context, data []byte) (string, error) {
 		d.Close()
 	}
 	return sha, nil
+}
+
+// PutReader implements Blobs: r streams into a temporary file beside the
+// blobs while it is hashed; the file is fsynced and renamed to its sha256,
+// or removed when r or ctx fails.
+func (f *Files) PutReader(ctx context.Context, r io.Reader) (string, int64, error) {
+	tmp, err := os.CreateTemp(f.dir, ".upload-*")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", n, fmt.Errorf("store: blob put: %w", err)
+	}
+	sha := hex.EncodeToString(h.Sum(nil))
+	path := f.path(sha)
+	if st, err := os.Stat(path); err == nil && st.Size() == n {
+		return sha, n, nil
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", n, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", n, err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return sha, n, nil
+}
+
+// ctxReader stops reading once ctx ends (a cancelled upload).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // Get implements Blobs.

@@ -15,6 +15,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -205,6 +206,11 @@ type Blobs interface {
 	// Put stores data durably and returns its sha256; storing bytes that
 	// are already there is a no-op.
 	Put(ctx context.Context, data []byte) (sha string, err error)
+	// PutReader stores what r yields, hashing it while it streams (never
+	// holding it whole), and returns its sha256 and size. When r fails
+	// (an upload over the limit, a dropped client) or ctx ends, nothing is
+	// left behind and r's error is returned, wrapped.
+	PutReader(ctx context.Context, r io.Reader) (sha string, size int64, err error)
 	// Get returns the bytes of sha; ErrNotFound when there are none.
 	Get(ctx context.Context, sha string) ([]byte, error)
 	// Delete removes sha; deleting a missing blob is not an error.

@@ -1026,6 +1026,214 @@ func (x *UploadDocumentResponse) GetDuplicate() bool {
 	return false
 }
 
+// UploadDocumentStreamRequest is one message of a streamed upload: the
+// header first, then chunks of the PDF's bytes in order.
+type UploadDocumentStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*UploadDocumentStreamRequest_Header
+	//	*UploadDocumentStreamRequest_Chunk
+	Part          isUploadDocumentStreamRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDocumentStreamRequest) Reset() {
+	*x = UploadDocumentStreamRequest{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDocumentStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDocumentStreamRequest) ProtoMessage() {}
+
+func (x *UploadDocumentStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDocumentStreamRequest.ProtoReflect.Descriptor instead.
+func (*UploadDocumentStreamRequest) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UploadDocumentStreamRequest) GetPart() isUploadDocumentStreamRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *UploadDocumentStreamRequest) GetHeader() *UploadDocumentHeader {
+	if x != nil {
+		if x, ok := x.Part.(*UploadDocumentStreamRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *UploadDocumentStreamRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*UploadDocumentStreamRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadDocumentStreamRequest_Part interface {
+	isUploadDocumentStreamRequest_Part()
+}
+
+type UploadDocumentStreamRequest_Header struct {
+	// The first message: where the document goes.
+	Header *UploadDocumentHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type UploadDocumentStreamRequest_Chunk struct {
+	// The next piece of the PDF (any size up to the gRPC message limit;
+	// 256 KiB to 1 MiB is typical).
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadDocumentStreamRequest_Header) isUploadDocumentStreamRequest_Part() {}
+
+func (*UploadDocumentStreamRequest_Chunk) isUploadDocumentStreamRequest_Part() {}
+
+// UploadDocumentHeader opens a streamed upload.
+type UploadDocumentHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Target collection; created if missing.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// File name, used in citations.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Password for an encrypted PDF.
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDocumentHeader) Reset() {
+	*x = UploadDocumentHeader{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDocumentHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDocumentHeader) ProtoMessage() {}
+
+func (x *UploadDocumentHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDocumentHeader.ProtoReflect.Descriptor instead.
+func (*UploadDocumentHeader) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UploadDocumentHeader) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *UploadDocumentHeader) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UploadDocumentHeader) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// UploadDocumentStreamResponse returns the stored document.
+type UploadDocumentStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document (state PENDING, or its current state if already known).
+	Document *Document `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// True when the same bytes were already in the collection.
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadDocumentStreamResponse) Reset() {
+	*x = UploadDocumentStreamResponse{}
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadDocumentStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadDocumentStreamResponse) ProtoMessage() {}
+
+func (x *UploadDocumentStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadDocumentStreamResponse.ProtoReflect.Descriptor instead.
+func (*UploadDocumentStreamResponse) Descriptor() ([]byte, []int) {
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UploadDocumentStreamResponse) GetDocument() *Document {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+func (x *UploadDocumentStreamResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 // GetDocumentRequest fetches a document.
 type GetDocumentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1039,7 +1247,7 @@ type GetDocumentRequest struct {
 
 func (x *GetDocumentRequest) Reset() {
 	*x = GetDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1259,7 @@ func (x *GetDocumentRequest) String() string {
 func (*GetDocumentRequest) ProtoMessage() {}
 
 func (x *GetDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1272,7 @@ func (x *GetDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{11}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDocumentRequest) GetCollection() string {
@@ -1092,7 +1300,7 @@ type GetDocumentResponse struct {
 
 func (x *GetDocumentResponse) Reset() {
 	*x = GetDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1312,7 @@ func (x *GetDocumentResponse) String() string {
 func (*GetDocumentResponse) ProtoMessage() {}
 
 func (x *GetDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[12]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1325,7 @@ func (x *GetDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{12}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetDocumentResponse) GetDocument() *Document {
@@ -1138,7 +1346,7 @@ type ListDocumentsRequest struct {
 
 func (x *ListDocumentsRequest) Reset() {
 	*x = ListDocumentsRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1358,7 @@ func (x *ListDocumentsRequest) String() string {
 func (*ListDocumentsRequest) ProtoMessage() {}
 
 func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[13]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1371,7 @@ func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{13}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDocumentsRequest) GetCollection() string {
@@ -1184,7 +1392,7 @@ type ListDocumentsResponse struct {
 
 func (x *ListDocumentsResponse) Reset() {
 	*x = ListDocumentsResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1404,7 @@ func (x *ListDocumentsResponse) String() string {
 func (*ListDocumentsResponse) ProtoMessage() {}
 
 func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[14]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1417,7 @@ func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{14}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDocumentsResponse) GetDocuments() []*Document {
@@ -1232,7 +1440,7 @@ type GetDocumentContentRequest struct {
 
 func (x *GetDocumentContentRequest) Reset() {
 	*x = GetDocumentContentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1452,7 @@ func (x *GetDocumentContentRequest) String() string {
 func (*GetDocumentContentRequest) ProtoMessage() {}
 
 func (x *GetDocumentContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[15]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1465,7 @@ func (x *GetDocumentContentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentContentRequest.ProtoReflect.Descriptor instead.
 func (*GetDocumentContentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{15}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetDocumentContentRequest) GetCollection() string {
@@ -1287,7 +1495,7 @@ type GetDocumentContentResponse struct {
 
 func (x *GetDocumentContentResponse) Reset() {
 	*x = GetDocumentContentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1507,7 @@ func (x *GetDocumentContentResponse) String() string {
 func (*GetDocumentContentResponse) ProtoMessage() {}
 
 func (x *GetDocumentContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[16]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1520,7 @@ func (x *GetDocumentContentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDocumentContentResponse.ProtoReflect.Descriptor instead.
 func (*GetDocumentContentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{16}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetDocumentContentResponse) GetContent() []byte {
@@ -1342,7 +1550,7 @@ type DeleteDocumentRequest struct {
 
 func (x *DeleteDocumentRequest) Reset() {
 	*x = DeleteDocumentRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1562,7 @@ func (x *DeleteDocumentRequest) String() string {
 func (*DeleteDocumentRequest) ProtoMessage() {}
 
 func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[17]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1575,7 @@ func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{17}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteDocumentRequest) GetCollection() string {
@@ -1393,7 +1601,7 @@ type DeleteDocumentResponse struct {
 
 func (x *DeleteDocumentResponse) Reset() {
 	*x = DeleteDocumentResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1613,7 @@ func (x *DeleteDocumentResponse) String() string {
 func (*DeleteDocumentResponse) ProtoMessage() {}
 
 func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[18]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1626,7 @@ func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{18}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
 }
 
 // WatchIngestionRequest follows a document's ingestion.
@@ -1434,7 +1642,7 @@ type WatchIngestionRequest struct {
 
 func (x *WatchIngestionRequest) Reset() {
 	*x = WatchIngestionRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1654,7 @@ func (x *WatchIngestionRequest) String() string {
 func (*WatchIngestionRequest) ProtoMessage() {}
 
 func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[19]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1667,7 @@ func (x *WatchIngestionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionRequest.ProtoReflect.Descriptor instead.
 func (*WatchIngestionRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{19}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchIngestionRequest) GetCollection() string {
@@ -1499,7 +1707,7 @@ type WatchIngestionResponse struct {
 
 func (x *WatchIngestionResponse) Reset() {
 	*x = WatchIngestionResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1719,7 @@ func (x *WatchIngestionResponse) String() string {
 func (*WatchIngestionResponse) ProtoMessage() {}
 
 func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[20]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1732,7 @@ func (x *WatchIngestionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchIngestionResponse.ProtoReflect.Descriptor instead.
 func (*WatchIngestionResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{20}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchIngestionResponse) GetDocumentId() string {
@@ -1595,7 +1803,7 @@ type BoundingBox struct {
 
 func (x *BoundingBox) Reset() {
 	*x = BoundingBox{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1815,7 @@ func (x *BoundingBox) String() string {
 func (*BoundingBox) ProtoMessage() {}
 
 func (x *BoundingBox) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[21]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1828,7 @@ func (x *BoundingBox) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoundingBox.ProtoReflect.Descriptor instead.
 func (*BoundingBox) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{21}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BoundingBox) GetPage() int32 {
@@ -1695,7 +1903,7 @@ type Passage struct {
 
 func (x *Passage) Reset() {
 	*x = Passage{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1915,7 @@ func (x *Passage) String() string {
 func (*Passage) ProtoMessage() {}
 
 func (x *Passage) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[22]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1928,7 @@ func (x *Passage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passage.ProtoReflect.Descriptor instead.
 func (*Passage) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{22}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Passage) GetChunkId() string {
@@ -1839,7 +2047,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2059,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[23]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2072,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{23}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SearchRequest) GetCollection() string {
@@ -1927,7 +2135,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2147,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[24]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2160,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{24}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SearchResponse) GetPassages() []*Passage {
@@ -1982,7 +2190,7 @@ type ListChunksRequest struct {
 
 func (x *ListChunksRequest) Reset() {
 	*x = ListChunksRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2202,7 @@ func (x *ListChunksRequest) String() string {
 func (*ListChunksRequest) ProtoMessage() {}
 
 func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[25]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2215,7 @@ func (x *ListChunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksRequest.ProtoReflect.Descriptor instead.
 func (*ListChunksRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{25}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListChunksRequest) GetCollection() string {
@@ -2058,7 +2266,7 @@ type ListChunksResponse struct {
 
 func (x *ListChunksResponse) Reset() {
 	*x = ListChunksResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2278,7 @@ func (x *ListChunksResponse) String() string {
 func (*ListChunksResponse) ProtoMessage() {}
 
 func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[26]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2291,7 @@ func (x *ListChunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChunksResponse.ProtoReflect.Descriptor instead.
 func (*ListChunksResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{26}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListChunksResponse) GetChunks() []*Passage {
@@ -2117,7 +2325,7 @@ type RenderPageRequest struct {
 
 func (x *RenderPageRequest) Reset() {
 	*x = RenderPageRequest{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2337,7 @@ func (x *RenderPageRequest) String() string {
 func (*RenderPageRequest) ProtoMessage() {}
 
 func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[27]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2350,7 @@ func (x *RenderPageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageRequest.ProtoReflect.Descriptor instead.
 func (*RenderPageRequest) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{27}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RenderPageRequest) GetCollection() string {
@@ -2188,7 +2396,7 @@ type RenderPageResponse struct {
 
 func (x *RenderPageResponse) Reset() {
 	*x = RenderPageResponse{}
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2408,7 @@ func (x *RenderPageResponse) String() string {
 func (*RenderPageResponse) ProtoMessage() {}
 
 func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[28]
+	mi := &file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2421,7 @@ func (x *RenderPageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPageResponse.ProtoReflect.Descriptor instead.
 func (*RenderPageResponse) Descriptor() ([]byte, []int) {
-	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{28}
+	return file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RenderPageResponse) GetPng() []byte {
@@ -2308,6 +2516,19 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x12\x1a\n" +
 	"\bpassword\x18\x04 \x01(\tR\bpassword\"p\n" +
 	"\x16UploadDocumentResponse\x128\n" +
+	"\bdocument\x18\x01 \x01(\v2\x1c.pdfqa.retrieval.v1.DocumentR\bdocument\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x81\x01\n" +
+	"\x1bUploadDocumentStreamRequest\x12B\n" +
+	"\x06header\x18\x01 \x01(\v2(.pdfqa.retrieval.v1.UploadDocumentHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"f\n" +
+	"\x14UploadDocumentHeader\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"v\n" +
+	"\x1cUploadDocumentStreamResponse\x128\n" +
 	"\bdocument\x18\x01 \x01(\v2\x1c.pdfqa.retrieval.v1.DocumentR\bdocument\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"U\n" +
 	"\x12GetDocumentRequest\x12\x1e\n" +
@@ -2440,12 +2661,13 @@ const file_pdfqa_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SEARCH_MODE_HYBRID\x10\x01\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n" +
-	"\x12SEARCH_MODE_VECTOR\x10\x032\xfc\x0e\n" +
+	"\x12SEARCH_MODE_VECTOR\x10\x032\xf9\x0f\n" +
 	"\x10RetrievalService\x12\x8c\x01\n" +
 	"\x10CreateCollection\x12+.pdfqa.retrieval.v1.CreateCollectionRequest\x1a,.pdfqa.retrieval.v1.CreateCollectionResponse\"\x1d\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/collections\x90\x02\x02\x12\x86\x01\n" +
 	"\x0fListCollections\x12*.pdfqa.retrieval.v1.ListCollectionsRequest\x1a+.pdfqa.retrieval.v1.ListCollectionsResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/collections\x90\x02\x01\x12\x90\x01\n" +
 	"\x10DeleteCollection\x12+.pdfqa.retrieval.v1.DeleteCollectionRequest\x1a,.pdfqa.retrieval.v1.DeleteCollectionResponse\"!\x82\xd3\xe4\x93\x02\x18*\x16/v1/collections/{name}\x90\x02\x02\x12\x9d\x01\n" +
-	"\x0eUploadDocument\x12).pdfqa.retrieval.v1.UploadDocumentRequest\x1a*.pdfqa.retrieval.v1.UploadDocumentResponse\"4\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/collections/{collection}/documents\x90\x02\x02\x12\x9f\x01\n" +
+	"\x0eUploadDocument\x12).pdfqa.retrieval.v1.UploadDocumentRequest\x1a*.pdfqa.retrieval.v1.UploadDocumentResponse\"4\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/collections/{collection}/documents\x90\x02\x02\x12{\n" +
+	"\x14UploadDocumentStream\x12/.pdfqa.retrieval.v1.UploadDocumentStreamRequest\x1a0.pdfqa.retrieval.v1.UploadDocumentStreamResponse(\x01\x12\x9f\x01\n" +
 	"\vGetDocument\x12&.pdfqa.retrieval.v1.GetDocumentRequest\x1a'.pdfqa.retrieval.v1.GetDocumentResponse\"?\x82\xd3\xe4\x93\x026\x124/v1/collections/{collection}/documents/{document_id}\x90\x02\x01\x12\x97\x01\n" +
 	"\rListDocuments\x12(.pdfqa.retrieval.v1.ListDocumentsRequest\x1a).pdfqa.retrieval.v1.ListDocumentsResponse\"1\x82\xd3\xe4\x93\x02(\x12&/v1/collections/{collection}/documents\x90\x02\x01\x12\xa8\x01\n" +
 	"\x0eDeleteDocument\x12).pdfqa.retrieval.v1.DeleteDocumentRequest\x1a*.pdfqa.retrieval.v1.DeleteDocumentResponse\"?\x82\xd3\xe4\x93\x026*4/v1/collections/{collection}/documents/{document_id}\x90\x02\x02\x12\xbc\x01\n" +
@@ -2470,94 +2692,101 @@ func file_pdfqa_retrieval_v1_retrieval_proto_rawDescGZIP() []byte {
 }
 
 var file_pdfqa_retrieval_v1_retrieval_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_pdfqa_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_pdfqa_retrieval_v1_retrieval_proto_goTypes = []any{
-	(DocumentState)(0),                 // 0: pdfqa.retrieval.v1.DocumentState
-	(IngestionStage)(0),                // 1: pdfqa.retrieval.v1.IngestionStage
-	(PassageKind)(0),                   // 2: pdfqa.retrieval.v1.PassageKind
-	(SearchMode)(0),                    // 3: pdfqa.retrieval.v1.SearchMode
-	(*Collection)(nil),                 // 4: pdfqa.retrieval.v1.Collection
-	(*Document)(nil),                   // 5: pdfqa.retrieval.v1.Document
-	(*DocumentCard)(nil),               // 6: pdfqa.retrieval.v1.DocumentCard
-	(*CreateCollectionRequest)(nil),    // 7: pdfqa.retrieval.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),   // 8: pdfqa.retrieval.v1.CreateCollectionResponse
-	(*ListCollectionsRequest)(nil),     // 9: pdfqa.retrieval.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),    // 10: pdfqa.retrieval.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),    // 11: pdfqa.retrieval.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),   // 12: pdfqa.retrieval.v1.DeleteCollectionResponse
-	(*UploadDocumentRequest)(nil),      // 13: pdfqa.retrieval.v1.UploadDocumentRequest
-	(*UploadDocumentResponse)(nil),     // 14: pdfqa.retrieval.v1.UploadDocumentResponse
-	(*GetDocumentRequest)(nil),         // 15: pdfqa.retrieval.v1.GetDocumentRequest
-	(*GetDocumentResponse)(nil),        // 16: pdfqa.retrieval.v1.GetDocumentResponse
-	(*ListDocumentsRequest)(nil),       // 17: pdfqa.retrieval.v1.ListDocumentsRequest
-	(*ListDocumentsResponse)(nil),      // 18: pdfqa.retrieval.v1.ListDocumentsResponse
-	(*GetDocumentContentRequest)(nil),  // 19: pdfqa.retrieval.v1.GetDocumentContentRequest
-	(*GetDocumentContentResponse)(nil), // 20: pdfqa.retrieval.v1.GetDocumentContentResponse
-	(*DeleteDocumentRequest)(nil),      // 21: pdfqa.retrieval.v1.DeleteDocumentRequest
-	(*DeleteDocumentResponse)(nil),     // 22: pdfqa.retrieval.v1.DeleteDocumentResponse
-	(*WatchIngestionRequest)(nil),      // 23: pdfqa.retrieval.v1.WatchIngestionRequest
-	(*WatchIngestionResponse)(nil),     // 24: pdfqa.retrieval.v1.WatchIngestionResponse
-	(*BoundingBox)(nil),                // 25: pdfqa.retrieval.v1.BoundingBox
-	(*Passage)(nil),                    // 26: pdfqa.retrieval.v1.Passage
-	(*SearchRequest)(nil),              // 27: pdfqa.retrieval.v1.SearchRequest
-	(*SearchResponse)(nil),             // 28: pdfqa.retrieval.v1.SearchResponse
-	(*ListChunksRequest)(nil),          // 29: pdfqa.retrieval.v1.ListChunksRequest
-	(*ListChunksResponse)(nil),         // 30: pdfqa.retrieval.v1.ListChunksResponse
-	(*RenderPageRequest)(nil),          // 31: pdfqa.retrieval.v1.RenderPageRequest
-	(*RenderPageResponse)(nil),         // 32: pdfqa.retrieval.v1.RenderPageResponse
-	nil,                                // 33: pdfqa.retrieval.v1.Document.MetadataEntry
-	(*timestamppb.Timestamp)(nil),      // 34: google.protobuf.Timestamp
+	(DocumentState)(0),                   // 0: pdfqa.retrieval.v1.DocumentState
+	(IngestionStage)(0),                  // 1: pdfqa.retrieval.v1.IngestionStage
+	(PassageKind)(0),                     // 2: pdfqa.retrieval.v1.PassageKind
+	(SearchMode)(0),                      // 3: pdfqa.retrieval.v1.SearchMode
+	(*Collection)(nil),                   // 4: pdfqa.retrieval.v1.Collection
+	(*Document)(nil),                     // 5: pdfqa.retrieval.v1.Document
+	(*DocumentCard)(nil),                 // 6: pdfqa.retrieval.v1.DocumentCard
+	(*CreateCollectionRequest)(nil),      // 7: pdfqa.retrieval.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 8: pdfqa.retrieval.v1.CreateCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 9: pdfqa.retrieval.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 10: pdfqa.retrieval.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 11: pdfqa.retrieval.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 12: pdfqa.retrieval.v1.DeleteCollectionResponse
+	(*UploadDocumentRequest)(nil),        // 13: pdfqa.retrieval.v1.UploadDocumentRequest
+	(*UploadDocumentResponse)(nil),       // 14: pdfqa.retrieval.v1.UploadDocumentResponse
+	(*UploadDocumentStreamRequest)(nil),  // 15: pdfqa.retrieval.v1.UploadDocumentStreamRequest
+	(*UploadDocumentHeader)(nil),         // 16: pdfqa.retrieval.v1.UploadDocumentHeader
+	(*UploadDocumentStreamResponse)(nil), // 17: pdfqa.retrieval.v1.UploadDocumentStreamResponse
+	(*GetDocumentRequest)(nil),           // 18: pdfqa.retrieval.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),          // 19: pdfqa.retrieval.v1.GetDocumentResponse
+	(*ListDocumentsRequest)(nil),         // 20: pdfqa.retrieval.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),        // 21: pdfqa.retrieval.v1.ListDocumentsResponse
+	(*GetDocumentContentRequest)(nil),    // 22: pdfqa.retrieval.v1.GetDocumentContentRequest
+	(*GetDocumentContentResponse)(nil),   // 23: pdfqa.retrieval.v1.GetDocumentContentResponse
+	(*DeleteDocumentRequest)(nil),        // 24: pdfqa.retrieval.v1.DeleteDocumentRequest
+	(*DeleteDocumentResponse)(nil),       // 25: pdfqa.retrieval.v1.DeleteDocumentResponse
+	(*WatchIngestionRequest)(nil),        // 26: pdfqa.retrieval.v1.WatchIngestionRequest
+	(*WatchIngestionResponse)(nil),       // 27: pdfqa.retrieval.v1.WatchIngestionResponse
+	(*BoundingBox)(nil),                  // 28: pdfqa.retrieval.v1.BoundingBox
+	(*Passage)(nil),                      // 29: pdfqa.retrieval.v1.Passage
+	(*SearchRequest)(nil),                // 30: pdfqa.retrieval.v1.SearchRequest
+	(*SearchResponse)(nil),               // 31: pdfqa.retrieval.v1.SearchResponse
+	(*ListChunksRequest)(nil),            // 32: pdfqa.retrieval.v1.ListChunksRequest
+	(*ListChunksResponse)(nil),           // 33: pdfqa.retrieval.v1.ListChunksResponse
+	(*RenderPageRequest)(nil),            // 34: pdfqa.retrieval.v1.RenderPageRequest
+	(*RenderPageResponse)(nil),           // 35: pdfqa.retrieval.v1.RenderPageResponse
+	nil,                                  // 36: pdfqa.retrieval.v1.Document.MetadataEntry
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
 }
 var file_pdfqa_retrieval_v1_retrieval_proto_depIdxs = []int32{
-	34, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	37, // 0: pdfqa.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: pdfqa.retrieval.v1.Document.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	33, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
-	34, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
-	34, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
+	36, // 2: pdfqa.retrieval.v1.Document.metadata:type_name -> pdfqa.retrieval.v1.Document.MetadataEntry
+	37, // 3: pdfqa.retrieval.v1.Document.create_time:type_name -> google.protobuf.Timestamp
+	37, // 4: pdfqa.retrieval.v1.Document.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: pdfqa.retrieval.v1.Document.card:type_name -> pdfqa.retrieval.v1.DocumentCard
 	4,  // 6: pdfqa.retrieval.v1.CreateCollectionResponse.collection:type_name -> pdfqa.retrieval.v1.Collection
 	4,  // 7: pdfqa.retrieval.v1.ListCollectionsResponse.collections:type_name -> pdfqa.retrieval.v1.Collection
 	5,  // 8: pdfqa.retrieval.v1.UploadDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
-	5,  // 9: pdfqa.retrieval.v1.GetDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
-	5,  // 10: pdfqa.retrieval.v1.ListDocumentsResponse.documents:type_name -> pdfqa.retrieval.v1.Document
-	1,  // 11: pdfqa.retrieval.v1.WatchIngestionResponse.stage:type_name -> pdfqa.retrieval.v1.IngestionStage
-	0,  // 12: pdfqa.retrieval.v1.WatchIngestionResponse.state:type_name -> pdfqa.retrieval.v1.DocumentState
-	34, // 13: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
-	25, // 14: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
-	2,  // 15: pdfqa.retrieval.v1.Passage.kind:type_name -> pdfqa.retrieval.v1.PassageKind
-	6,  // 16: pdfqa.retrieval.v1.Passage.document_card:type_name -> pdfqa.retrieval.v1.DocumentCard
-	3,  // 17: pdfqa.retrieval.v1.SearchRequest.mode:type_name -> pdfqa.retrieval.v1.SearchMode
-	26, // 18: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
-	26, // 19: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
-	7,  // 20: pdfqa.retrieval.v1.RetrievalService.CreateCollection:input_type -> pdfqa.retrieval.v1.CreateCollectionRequest
-	9,  // 21: pdfqa.retrieval.v1.RetrievalService.ListCollections:input_type -> pdfqa.retrieval.v1.ListCollectionsRequest
-	11, // 22: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:input_type -> pdfqa.retrieval.v1.DeleteCollectionRequest
-	13, // 23: pdfqa.retrieval.v1.RetrievalService.UploadDocument:input_type -> pdfqa.retrieval.v1.UploadDocumentRequest
-	15, // 24: pdfqa.retrieval.v1.RetrievalService.GetDocument:input_type -> pdfqa.retrieval.v1.GetDocumentRequest
-	17, // 25: pdfqa.retrieval.v1.RetrievalService.ListDocuments:input_type -> pdfqa.retrieval.v1.ListDocumentsRequest
-	21, // 26: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
-	19, // 27: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:input_type -> pdfqa.retrieval.v1.GetDocumentContentRequest
-	23, // 28: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
-	27, // 29: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
-	29, // 30: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
-	31, // 31: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
-	8,  // 32: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
-	10, // 33: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
-	12, // 34: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
-	14, // 35: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
-	16, // 36: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
-	18, // 37: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
-	22, // 38: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
-	20, // 39: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:output_type -> pdfqa.retrieval.v1.GetDocumentContentResponse
-	24, // 40: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
-	28, // 41: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
-	30, // 42: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
-	32, // 43: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
-	32, // [32:44] is the sub-list for method output_type
-	20, // [20:32] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	16, // 9: pdfqa.retrieval.v1.UploadDocumentStreamRequest.header:type_name -> pdfqa.retrieval.v1.UploadDocumentHeader
+	5,  // 10: pdfqa.retrieval.v1.UploadDocumentStreamResponse.document:type_name -> pdfqa.retrieval.v1.Document
+	5,  // 11: pdfqa.retrieval.v1.GetDocumentResponse.document:type_name -> pdfqa.retrieval.v1.Document
+	5,  // 12: pdfqa.retrieval.v1.ListDocumentsResponse.documents:type_name -> pdfqa.retrieval.v1.Document
+	1,  // 13: pdfqa.retrieval.v1.WatchIngestionResponse.stage:type_name -> pdfqa.retrieval.v1.IngestionStage
+	0,  // 14: pdfqa.retrieval.v1.WatchIngestionResponse.state:type_name -> pdfqa.retrieval.v1.DocumentState
+	37, // 15: pdfqa.retrieval.v1.WatchIngestionResponse.time:type_name -> google.protobuf.Timestamp
+	28, // 16: pdfqa.retrieval.v1.Passage.boxes:type_name -> pdfqa.retrieval.v1.BoundingBox
+	2,  // 17: pdfqa.retrieval.v1.Passage.kind:type_name -> pdfqa.retrieval.v1.PassageKind
+	6,  // 18: pdfqa.retrieval.v1.Passage.document_card:type_name -> pdfqa.retrieval.v1.DocumentCard
+	3,  // 19: pdfqa.retrieval.v1.SearchRequest.mode:type_name -> pdfqa.retrieval.v1.SearchMode
+	29, // 20: pdfqa.retrieval.v1.SearchResponse.passages:type_name -> pdfqa.retrieval.v1.Passage
+	29, // 21: pdfqa.retrieval.v1.ListChunksResponse.chunks:type_name -> pdfqa.retrieval.v1.Passage
+	7,  // 22: pdfqa.retrieval.v1.RetrievalService.CreateCollection:input_type -> pdfqa.retrieval.v1.CreateCollectionRequest
+	9,  // 23: pdfqa.retrieval.v1.RetrievalService.ListCollections:input_type -> pdfqa.retrieval.v1.ListCollectionsRequest
+	11, // 24: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:input_type -> pdfqa.retrieval.v1.DeleteCollectionRequest
+	13, // 25: pdfqa.retrieval.v1.RetrievalService.UploadDocument:input_type -> pdfqa.retrieval.v1.UploadDocumentRequest
+	15, // 26: pdfqa.retrieval.v1.RetrievalService.UploadDocumentStream:input_type -> pdfqa.retrieval.v1.UploadDocumentStreamRequest
+	18, // 27: pdfqa.retrieval.v1.RetrievalService.GetDocument:input_type -> pdfqa.retrieval.v1.GetDocumentRequest
+	20, // 28: pdfqa.retrieval.v1.RetrievalService.ListDocuments:input_type -> pdfqa.retrieval.v1.ListDocumentsRequest
+	24, // 29: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:input_type -> pdfqa.retrieval.v1.DeleteDocumentRequest
+	22, // 30: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:input_type -> pdfqa.retrieval.v1.GetDocumentContentRequest
+	26, // 31: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:input_type -> pdfqa.retrieval.v1.WatchIngestionRequest
+	30, // 32: pdfqa.retrieval.v1.RetrievalService.Search:input_type -> pdfqa.retrieval.v1.SearchRequest
+	32, // 33: pdfqa.retrieval.v1.RetrievalService.ListChunks:input_type -> pdfqa.retrieval.v1.ListChunksRequest
+	34, // 34: pdfqa.retrieval.v1.RetrievalService.RenderPage:input_type -> pdfqa.retrieval.v1.RenderPageRequest
+	8,  // 35: pdfqa.retrieval.v1.RetrievalService.CreateCollection:output_type -> pdfqa.retrieval.v1.CreateCollectionResponse
+	10, // 36: pdfqa.retrieval.v1.RetrievalService.ListCollections:output_type -> pdfqa.retrieval.v1.ListCollectionsResponse
+	12, // 37: pdfqa.retrieval.v1.RetrievalService.DeleteCollection:output_type -> pdfqa.retrieval.v1.DeleteCollectionResponse
+	14, // 38: pdfqa.retrieval.v1.RetrievalService.UploadDocument:output_type -> pdfqa.retrieval.v1.UploadDocumentResponse
+	17, // 39: pdfqa.retrieval.v1.RetrievalService.UploadDocumentStream:output_type -> pdfqa.retrieval.v1.UploadDocumentStreamResponse
+	19, // 40: pdfqa.retrieval.v1.RetrievalService.GetDocument:output_type -> pdfqa.retrieval.v1.GetDocumentResponse
+	21, // 41: pdfqa.retrieval.v1.RetrievalService.ListDocuments:output_type -> pdfqa.retrieval.v1.ListDocumentsResponse
+	25, // 42: pdfqa.retrieval.v1.RetrievalService.DeleteDocument:output_type -> pdfqa.retrieval.v1.DeleteDocumentResponse
+	23, // 43: pdfqa.retrieval.v1.RetrievalService.GetDocumentContent:output_type -> pdfqa.retrieval.v1.GetDocumentContentResponse
+	27, // 44: pdfqa.retrieval.v1.RetrievalService.WatchIngestion:output_type -> pdfqa.retrieval.v1.WatchIngestionResponse
+	31, // 45: pdfqa.retrieval.v1.RetrievalService.Search:output_type -> pdfqa.retrieval.v1.SearchResponse
+	33, // 46: pdfqa.retrieval.v1.RetrievalService.ListChunks:output_type -> pdfqa.retrieval.v1.ListChunksResponse
+	35, // 47: pdfqa.retrieval.v1.RetrievalService.RenderPage:output_type -> pdfqa.retrieval.v1.RenderPageResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_pdfqa_retrieval_v1_retrieval_proto_init() }
@@ -2565,13 +2794,17 @@ func file_pdfqa_retrieval_v1_retrieval_proto_init() {
 	if File_pdfqa_retrieval_v1_retrieval_proto != nil {
 		return
 	}
+	file_pdfqa_retrieval_v1_retrieval_proto_msgTypes[11].OneofWrappers = []any{
+		(*UploadDocumentStreamRequest_Header)(nil),
+		(*UploadDocumentStreamRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc), len(file_pdfqa_retrieval_v1_retrieval_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,18 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RetrievalService_CreateCollection_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/CreateCollection"
-	RetrievalService_ListCollections_FullMethodName    = "/pdfqa.retrieval.v1.RetrievalService/ListCollections"
-	RetrievalService_DeleteCollection_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/DeleteCollection"
-	RetrievalService_UploadDocument_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/UploadDocument"
-	RetrievalService_GetDocument_FullMethodName        = "/pdfqa.retrieval.v1.RetrievalService/GetDocument"
-	RetrievalService_ListDocuments_FullMethodName      = "/pdfqa.retrieval.v1.RetrievalService/ListDocuments"
-	RetrievalService_DeleteDocument_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/DeleteDocument"
-	RetrievalService_GetDocumentContent_FullMethodName = "/pdfqa.retrieval.v1.RetrievalService/GetDocumentContent"
-	RetrievalService_WatchIngestion_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/WatchIngestion"
-	RetrievalService_Search_FullMethodName             = "/pdfqa.retrieval.v1.RetrievalService/Search"
-	RetrievalService_ListChunks_FullMethodName         = "/pdfqa.retrieval.v1.RetrievalService/ListChunks"
-	RetrievalService_RenderPage_FullMethodName         = "/pdfqa.retrieval.v1.RetrievalService/RenderPage"
+	RetrievalService_CreateCollection_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/CreateCollection"
+	RetrievalService_ListCollections_FullMethodName      = "/pdfqa.retrieval.v1.RetrievalService/ListCollections"
+	RetrievalService_DeleteCollection_FullMethodName     = "/pdfqa.retrieval.v1.RetrievalService/DeleteCollection"
+	RetrievalService_UploadDocument_FullMethodName       = "/pdfqa.retrieval.v1.RetrievalService/UploadDocument"
+	RetrievalService_UploadDocumentStream_FullMethodName = "/pdfqa.retrieval.v1.RetrievalService/UploadDocumentStream"
+	RetrievalService_GetDocument_FullMethodName          = "/pdfqa.retrieval.v1.RetrievalService/GetDocument"
+	RetrievalService_ListDocuments_FullMethodName        = "/pdfqa.retrieval.v1.RetrievalService/ListDocuments"
+	RetrievalService_DeleteDocument_FullMethodName       = "/pdfqa.retrieval.v1.RetrievalService/DeleteDocument"
+	RetrievalService_GetDocumentContent_FullMethodName   = "/pdfqa.retrieval.v1.RetrievalService/GetDocumentContent"
+	RetrievalService_WatchIngestion_FullMethodName       = "/pdfqa.retrieval.v1.RetrievalService/WatchIngestion"
+	RetrievalService_Search_FullMethodName               = "/pdfqa.retrieval.v1.RetrievalService/Search"
+	RetrievalService_ListChunks_FullMethodName           = "/pdfqa.retrieval.v1.RetrievalService/ListChunks"
+	RetrievalService_RenderPage_FullMethodName           = "/pdfqa.retrieval.v1.RetrievalService/RenderPage"
 )
 
 // RetrievalServiceClient is the client API for RetrievalService service.
@@ -48,6 +49,13 @@ type RetrievalServiceClient interface {
 	// UploadDocument stores a PDF durably and starts its ingestion job.
 	// Uploading the same bytes again returns the existing document.
 	UploadDocument(ctx context.Context, in *UploadDocumentRequest, opts ...grpc.CallOption) (*UploadDocumentResponse, error)
+	// UploadDocumentStream is UploadDocument for large PDFs: the client sends
+	// a header (collection, name) first, then the bytes in chunks; neither
+	// side holds the whole file. A stream longer than the upload limit is
+	// refused (RESOURCE_EXHAUSTED) as soon as it passes it, leaving nothing
+	// stored. REST: POST /v1/collections/{collection}/documents with a raw
+	// application/pdf or a multipart/form-data body (served by the gateway).
+	UploadDocumentStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadDocumentStreamRequest, UploadDocumentStreamResponse], error)
 	// GetDocument returns a document and its ingestion state.
 	GetDocument(ctx context.Context, in *GetDocumentRequest, opts ...grpc.CallOption) (*GetDocumentResponse, error)
 	// ListDocuments lists the documents of a collection.
@@ -116,6 +124,19 @@ func (c *retrievalServiceClient) UploadDocument(ctx context.Context, in *UploadD
 	return out, nil
 }
 
+func (c *retrievalServiceClient) UploadDocumentStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadDocumentStreamRequest, UploadDocumentStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RetrievalService_ServiceDesc.Streams[0], RetrievalService_UploadDocumentStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadDocumentStreamRequest, UploadDocumentStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrievalService_UploadDocumentStreamClient = grpc.ClientStreamingClient[UploadDocumentStreamRequest, UploadDocumentStreamResponse]
+
 func (c *retrievalServiceClient) GetDocument(ctx context.Context, in *GetDocumentRequest, opts ...grpc.CallOption) (*GetDocumentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetDocumentResponse)
@@ -158,7 +179,7 @@ func (c *retrievalServiceClient) GetDocumentContent(ctx context.Context, in *Get
 
 func (c *retrievalServiceClient) WatchIngestion(ctx context.Context, in *WatchIngestionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchIngestionResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &RetrievalService_ServiceDesc.Streams[0], RetrievalService_WatchIngestion_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &RetrievalService_ServiceDesc.Streams[1], RetrievalService_WatchIngestion_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +241,13 @@ type RetrievalServiceServer interface {
 	// UploadDocument stores a PDF durably and starts its ingestion job.
 	// Uploading the same bytes again returns the existing document.
 	UploadDocument(context.Context, *UploadDocumentRequest) (*UploadDocumentResponse, error)
+	// UploadDocumentStream is UploadDocument for large PDFs: the client sends
+	// a header (collection, name) first, then the bytes in chunks; neither
+	// side holds the whole file. A stream longer than the upload limit is
+	// refused (RESOURCE_EXHAUSTED) as soon as it passes it, leaving nothing
+	// stored. REST: POST /v1/collections/{collection}/documents with a raw
+	// application/pdf or a multipart/form-data body (served by the gateway).
+	UploadDocumentStream(grpc.ClientStreamingServer[UploadDocumentStreamRequest, UploadDocumentStreamResponse]) error
 	// GetDocument returns a document and its ingestion state.
 	GetDocument(context.Context, *GetDocumentRequest) (*GetDocumentResponse, error)
 	// ListDocuments lists the documents of a collection.
@@ -259,6 +287,9 @@ func (UnimplementedRetrievalServiceServer) DeleteCollection(context.Context, *De
 }
 func (UnimplementedRetrievalServiceServer) UploadDocument(context.Context, *UploadDocumentRequest) (*UploadDocumentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UploadDocument not implemented")
+}
+func (UnimplementedRetrievalServiceServer) UploadDocumentStream(grpc.ClientStreamingServer[UploadDocumentStreamRequest, UploadDocumentStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadDocumentStream not implemented")
 }
 func (UnimplementedRetrievalServiceServer) GetDocument(context.Context, *GetDocumentRequest) (*GetDocumentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDocument not implemented")
@@ -376,6 +407,13 @@ func _RetrievalService_UploadDocument_Handler(srv interface{}, ctx context.Conte
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _RetrievalService_UploadDocumentStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RetrievalServiceServer).UploadDocumentStream(&grpc.GenericServerStream[UploadDocumentStreamRequest, UploadDocumentStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RetrievalService_UploadDocumentStreamServer = grpc.ClientStreamingServer[UploadDocumentStreamRequest, UploadDocumentStreamResponse]
 
 func _RetrievalService_GetDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetDocumentRequest)
@@ -567,6 +605,11 @@ var RetrievalService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadDocumentStream",
+			Handler:       _RetrievalService_UploadDocumentStream_Handler,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "WatchIngestion",
 			Handler:       _RetrievalService_WatchIngestion_Handler,
