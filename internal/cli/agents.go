@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
@@ -61,34 +59,7 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
-// askStream runs one Ask, passing answer deltas to onDelta, and returns the final run.
-func askStream(ctx context.Context, c agentsv1.AgentsServiceClient, req *agentsv1.AskRequest, onDelta func(string)) (*agentsv1.Run, error) {
-	st, err := c.Ask(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	var run *agentsv1.Run
-	for {
-		ev, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			if run == nil {
-				return nil, errors.New("the stream ended without a run")
-			}
-			return run, nil
-		}
-		if err != nil {
-			return run, err
-		}
-		if d := ev.GetAnswerDelta(); d != "" && onDelta != nil {
-			onDelta(d)
-		}
-		if r := ev.GetRun(); r != nil {
-			run = r
-		}
-	}
-}
-
-func printRun(stdout, stderr io.Writer, run *agentsv1.Run) {
+func printRun(stdout, stderr io.Writer, run *pdfqa.Run) {
 	if len(run.GetCitations()) > 0 {
 		fmt.Fprintln(stdout, "\nCitations:")
 		for _, c := range run.GetCitations() {

@@ -2,19 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
-
-	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
-	"github.com/pdfqa/pdfqa/platform/auth"
-	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/registry"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 )
 
 // meshFlags are the flags every client command uses to find the mesh.
@@ -37,96 +32,34 @@ func (m *meshFlags) apiKey() string {
 	return mesh.ReadKeyFile(m.data)
 }
 
-// meshClient is the one way CLI commands reach services: a connection
-// factory (breakers, deadlines, retries) resolving through etcd, or dialing
-// one address directly.
-type meshClient struct {
-	etcd    *clientv3.Client
-	ownEtcd bool
-	f       *client.Factory
-	addr    string
-}
-
-// connect finds the mesh: a direct address, or etcd from the flags or the
-// data directory of a running `pdfqa up`, checked to answer.
-func (m *meshFlags) connect() (*meshClient, error) {
+// target is where the flags say the mesh is: --addr, else etcd from
+// --etcd or the data directory of a running `pdfqa up`.
+func (m *meshFlags) target() string {
 	if m.addr != "" {
-		return newMeshClient(nil, m.addr, m.apiKey())
+		return m.addr
 	}
-	ep := mesh.FindEtcd(m.etcd, m.data)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("no mesh reachable at etcd %s (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	_, err = cli.Status(ctx, splitList(ep)[0])
-	cancel()
-	if err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("no mesh running: etcd %s does not answer (start one with `pdfqa up`, or pass --etcd/--addr): %w", ep, err)
-	}
-	mc, err := newMeshClient(cli, "", m.apiKey())
-	if err != nil {
-		cli.Close()
-		return nil, err
-	}
-	mc.ownEtcd = true
-	return mc, nil
+	return "etcd://" + mesh.FindEtcd(m.etcd, m.data)
 }
 
-// newMeshClient wraps an etcd client (e.g. an in-process mesh's) or an
-// address; its calls present key ("": none).
-func newMeshClient(cli *clientv3.Client, addr, key string) (*meshClient, error) {
-	f, err := client.NewFactory(cli, nil)
-	if err != nil {
-		return nil, err
-	}
-	if key != "" {
-		f.Use(auth.KeyClient(key))
-	}
-	return &meshClient{etcd: cli, f: f, addr: addr}, nil
+// sdk is the one client the commands use: the Go SDK over the mesh the
+// flags name.
+func (m *meshFlags) sdk(ctx context.Context) (*pdfqa.Client, error) {
+	return dial(ctx, m.target(), m.apiKey())
 }
 
-// conn returns the connection to the service that serves desc, with the
-// registry's deadlines for calls from the command line.
-func (c *meshClient) conn(desc *grpc.ServiceDesc) (*grpc.ClientConn, error) {
-	return c.connAt(desc, "")
-}
-
-// connAt is conn dialing addr ("": --addr when one was given, else etcd).
-func (c *meshClient) connAt(desc *grpc.ServiceDesc, addr string) (*grpc.ClientConn, error) {
-	s, err := mesh.Registry().Of(desc)
-	if err != nil {
-		return nil, err
+// dial connects the Go SDK to target ("etcd://HOST:PORT" or a service
+// address), presenting key ("": none), with the mesh table's deadlines for
+// calls from the command line.
+func dial(ctx context.Context, target, key string) (*pdfqa.Client, error) {
+	reg := mesh.Registry()
+	opts := []pdfqa.Option{pdfqa.WithRegistry(reg), pdfqa.WithAPIKey(key)}
+	for _, s := range reg {
+		d := s.CLIDownstream()
+		opts = append(opts, pdfqa.WithTimeouts(s.Name, registry.Timeouts{Unary: d.UnaryTimeout, Stream: d.StreamTimeout}))
 	}
-	d := s.CLIDownstream()
-	if d.Address = addr; d.Address == "" {
-		d.Address = c.addr
+	c, err := pdfqa.Dial(ctx, target, opts...)
+	if errors.Is(err, pdfqa.ErrUnavailable) {
+		return nil, fmt.Errorf("no mesh running at %s (start one with `pdfqa up`, or pass --etcd/--addr): %w", target, err)
 	}
-	return c.f.Conn(d)
-}
-
-// retrieval is the retrieval client.
-func (c *meshClient) retrieval() (retrievalv1.RetrievalServiceClient, error) {
-	conn, err := c.conn(&retrievalv1.RetrievalService_ServiceDesc)
-	if err != nil {
-		return nil, err
-	}
-	return retrievalv1.NewRetrievalServiceClient(conn), nil
-}
-
-// agents is the agents client.
-func (c *meshClient) agents() (agentsv1.AgentsServiceClient, error) {
-	conn, err := c.conn(&agentsv1.AgentsService_ServiceDesc)
-	if err != nil {
-		return nil, err
-	}
-	return agentsv1.NewAgentsServiceClient(conn), nil
-}
-
-func (c *meshClient) Close() {
-	_ = c.f.Close()
-	if c.ownEtcd {
-		_ = c.etcd.Close()
-	}
+	return c, err
 }

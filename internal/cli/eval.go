@@ -10,19 +10,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
-	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/config"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
@@ -94,11 +92,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usageErr("--prompt-set: %v", err)
 	}
-	askMode := agentsv1.AskMode_ASK_MODE_AGENTIC
+	var askOpts []pdfqa.AskOption
 	switch *mode {
 	case "agentic":
 	case "single-shot":
-		askMode = agentsv1.AskMode_ASK_MODE_SINGLE_SHOT
+		askOpts = append(askOpts, pdfqa.SingleShot())
 	default:
 		return usageErr("--mode is agentic or single-shot, not %q", *mode)
 	}
@@ -113,19 +111,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*collection = fmt.Sprintf("eval-%d", time.Now().Unix())
 	}
 
-	var m *meshClient
-	var rc retrievalv1.RetrievalServiceClient
+	// ac asks; rc ingests and lists (the same client unless --retrieval-addr).
+	var ac, rc *pdfqa.Client
 	if *addr != "" || *etcd != "" {
 		mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", "")}
-		if m, err = mf.connect(); err != nil {
+		if ac, err = dial(ctx, mf.target(), mf.key); err != nil {
 			return err
 		}
+		defer ac.Close()
 		if *retrievalAddr != "" {
-			conn, err := m.connAt(&retrievalv1.RetrievalService_ServiceDesc, *retrievalAddr)
-			if err != nil {
+			if rc, err = dial(ctx, *retrievalAddr, mf.key); err != nil {
 				return err
 			}
-			rc = retrievalv1.NewRetrievalServiceClient(conn)
+			defer rc.Close()
 		}
 	} else {
 		dir := *data
@@ -148,9 +146,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err := waitHealthy(ctx, "http://"+mm.Gateway().HTTPAddr+"/healthz", 5*time.Minute); err != nil {
 				return err
 			}
-			if m, err = newMeshClient(mm.Client, "", mm.AdminKey); err != nil {
+			if ac, err = dial(ctx, "etcd://"+mm.Etcd.Endpoint(), mm.AdminKey); err != nil {
 				return err
 			}
+			defer ac.Close()
 		case err := <-upErr:
 			upErr <- err
 			return fmt.Errorf("starting the mesh: %w", err)
@@ -159,15 +158,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stderr, "eval: mesh up in %s\n", dir)
 	}
-	defer m.Close()
 	if rc == nil {
-		if rc, err = m.retrieval(); err != nil {
-			return err
-		}
-	}
-	ac, err := m.agents()
-	if err != nil {
-		return err
+		rc = ac
 	}
 	if !*skipIngest {
 		if err := ingest(ctx, rc, *collection, *docs, stderr); err != nil {
@@ -178,7 +170,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		waitRefined(ctx, rc, *collection, *refineWait, stderr)
 	}
 	if len(sets) == 0 {
-		return askEach(ctx, ac, *collection, askMode, "", qs, *concurrency, *out, stdout, stderr)
+		return askEach(ctx, ac, *collection, askOpts, "", qs, *concurrency, *out, stdout, stderr)
 	}
 	// One set after the other, each over every question, so that their
 	// latencies are measured on the same machine load.
@@ -189,7 +181,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			path = strings.TrimSuffix(*out, ".jsonl") + "." + set + ".jsonl"
 		}
 		fmt.Fprintf(stderr, "eval: prompt set %s -> %s\n", set, path)
-		if err := askEach(ctx, ac, *collection, askMode, set, qs, *concurrency, path, stdout, stderr); err != nil {
+		if err := askEach(ctx, ac, *collection, askOpts, set, qs, *concurrency, path, stdout, stderr); err != nil {
 			errs = append(errs, fmt.Errorf("prompt set %s: %w", set, err))
 		}
 	}
@@ -252,8 +244,8 @@ func readQuestions(path string) ([]string, error) {
 
 // ingest uploads every PDF of dir into collection and waits until each is
 // READY or FAILED, reporting failures; it fails only when none is ready.
-func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection, dir string, stderr io.Writer) error {
-	if _, err := rc.CreateCollection(ctx, &retrievalv1.CreateCollectionRequest{Name: collection}); err != nil && status.Code(err) != codes.AlreadyExists {
+func ingest(ctx context.Context, rc *pdfqa.Client, collection, dir string, stderr io.Writer) error {
+	if _, err := rc.CreateCollection(ctx, collection); err != nil && !errors.Is(err, pdfqa.ErrAlreadyExists) {
 		return fmt.Errorf("create collection %s: %w", collection, err)
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))
@@ -271,12 +263,12 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 		if err != nil {
 			return err
 		}
-		r, err := rc.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: collection, Name: filepath.Base(p), Content: b})
+		r, err := rc.Upload(ctx, collection, filepath.Base(p), b, nil)
 		if err != nil {
 			fmt.Fprintf(stderr, "ingest: %s: upload failed: %v\n", filepath.Base(p), err)
 			continue
 		}
-		docs = append(docs, doc{filepath.Base(p), r.GetDocument().GetId()})
+		docs = append(docs, doc{filepath.Base(p), r.Document.GetId()})
 	}
 	ready := 0
 	for i, d := range docs {
@@ -285,7 +277,7 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 		switch {
 		case err != nil:
 			fmt.Fprintf(stderr, "ingest [%d/%d] %s: watch failed: %v\n", i+1, len(docs), d.name, err)
-		case state == retrievalv1.DocumentState_DOCUMENT_STATE_READY:
+		case state == pdfqa.DocumentReady:
 			ready++
 			fmt.Fprintf(stderr, "ingest [%d/%d] %s: READY (%.0fs)\n", i+1, len(docs), d.name, time.Since(start).Seconds())
 		default:
@@ -300,18 +292,18 @@ func ingest(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collecti
 
 // waitRefined waits until every READY document of collection has refined
 // vectors (so that every question is searched the same way), at most wait.
-func waitRefined(ctx context.Context, rc retrievalv1.RetrievalServiceClient, collection string, wait time.Duration, stderr io.Writer) {
+func waitRefined(ctx context.Context, rc *pdfqa.Client, collection string, wait time.Duration, stderr io.Writer) {
 	start := time.Now()
 	last := ""
 	for {
-		r, err := rc.ListDocuments(ctx, &retrievalv1.ListDocumentsRequest{Collection: collection})
+		docs, err := rc.Documents(ctx, collection)
 		if err != nil {
 			fmt.Fprintf(stderr, "eval: cannot list documents to wait for refinement: %v\n", err)
 			return
 		}
 		ready, refined := 0, 0
-		for _, d := range r.GetDocuments() {
-			if d.GetState() != retrievalv1.DocumentState_DOCUMENT_STATE_READY || d.GetChunkCount() == 0 {
+		for _, d := range docs {
+			if d.GetState() != pdfqa.DocumentReady || d.GetChunkCount() == 0 {
 				continue
 			}
 			ready++
@@ -341,7 +333,7 @@ func waitRefined(ctx context.Context, rc retrievalv1.RetrievalServiceClient, col
 
 // askEach asks every question (prompt set: the agents' prompt set for each
 // call, "" for the service's) and writes one result line each to out.
-func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection string, mode agentsv1.AskMode, set string, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
+func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts []pdfqa.AskOption, set string, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -362,10 +354,11 @@ func askEach(ctx context.Context, ac agentsv1.AgentsServiceClient, collection st
 			defer func() { <-sem }()
 			t := time.Now()
 			qctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+			opts := askOpts
 			if set != "" {
-				qctx = metadata.AppendToOutgoingContext(qctx, agents.PromptSetHeader, set)
+				opts = append(slices.Clip(askOpts), pdfqa.WithPromptSet(set))
 			}
-			run, err := askStream(qctx, ac, &agentsv1.AskRequest{Collection: collection, Question: q, Mode: mode}, nil)
+			run, err := ac.Answer(qctx, collection, q, nil, opts...)
 			cancel()
 			res := evalResult{Question: q, LatencyMs: float64(time.Since(t).Microseconds()) / 1000, Citations: []evalCitation{}, Passages: []evalPassage{}, PromptSet: set}
 			if err != nil {

@@ -14,11 +14,11 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents"
 )
 
@@ -66,15 +66,15 @@ func TestAskEachSendsThePromptSet(t *testing.T) {
 	agentsv1.RegisterAgentsServiceServer(g, rec)
 	go func() { _ = g.Serve(lis) }()
 	defer g.Stop()
-	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	// The SDK the command uses, over an in-memory connection to the recorder.
+	ac, err := pdfqa.Dial(context.Background(), "bufnet",
+		pdfqa.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	ac := agentsv1.NewAgentsServiceClient(conn)
+	defer ac.Close()
 	out := filepath.Join(t.TempDir(), "r.v1-fewshot.jsonl")
-	if err := askEach(context.Background(), ac, "c", agentsv1.AskMode_ASK_MODE_AGENTIC, "v1-fewshot", []string{"a?", "b?"}, 2, out, io.Discard, io.Discard); err != nil {
+	if err := askEach(context.Background(), ac, "c", nil, "v1-fewshot", []string{"a?", "b?"}, 2, out, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(out)
@@ -96,7 +96,7 @@ func TestAskEachSendsThePromptSet(t *testing.T) {
 		t.Errorf("results %q", lines)
 	}
 	// Without a set the call carries none: the service's own applies.
-	if err := askEach(context.Background(), ac, "c", agentsv1.AskMode_ASK_MODE_AGENTIC, "", []string{"a?"}, 1, out, io.Discard, io.Discard); err != nil {
+	if err := askEach(context.Background(), ac, "c", nil, "", []string{"a?"}, 1, out, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if rec.sets[len(rec.sets)-1] != "" {

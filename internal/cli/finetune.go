@@ -9,10 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 )
 
 func init() {
@@ -38,82 +35,66 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *collection == "" {
 		return usageErr("--collection is required")
 	}
-	mc, err := m.connect()
+	c, err := m.sdk(ctx)
 	if err != nil {
 		return err
 	}
-	defer mc.Close()
-	conn, err := mc.conn(&trainerv1.TrainerService_ServiceDesc)
-	if err != nil {
-		return err
-	}
-	tc := trainerv1.NewTrainerServiceClient(conn)
+	defer c.Close()
 	// Every step may take minutes on CPU: give each call its own long deadline.
 	long := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 6*time.Hour) }
 
 	fmt.Fprintf(stderr, "building a dataset from %q (generating grounded QA pairs)…\n", *collection)
 	c1, done1 := long()
-	b, err := tc.BuildDataset(c1, &trainerv1.BuildDatasetRequest{Collection: *collection, MaxExamples: int32(*maxExamples)})
+	d, job, err := c.FineTune(c1, *collection, pdfqa.FineTuneOptions{MaxExamples: *maxExamples, Lora: &pdfqa.LoraConfig{
+		MaxSteps: int32(*steps), BatchSize: int32(*batch), MaxSeqLen: int32(*seqLen), LearningRate: float32(*lr)}})
 	done1()
-	if err != nil {
+	if d == nil && err != nil {
 		return fmt.Errorf("build dataset: %w", err)
 	}
-	d := b.GetDataset()
 	fmt.Fprintf(stderr, "dataset %s: train %d, validation %d, test %d (filtered: %v)\n", d.GetId(),
 		d.GetCounts().GetTrain(), d.GetCounts().GetValidation(), d.GetCounts().GetTest(), d.GetFiltered())
-
-	st, err := tc.StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: d.GetId(), Config: &trainerv1.LoraConfig{
-		MaxSteps: int32(*steps), BatchSize: int32(*batch), MaxSeqLen: int32(*seqLen), LearningRate: float32(*lr)}})
 	if err != nil {
 		return fmt.Errorf("start job: %w", err)
 	}
-	id := st.GetJob().GetId()
+	id := job.GetId()
 	fmt.Fprintf(stderr, "job %s started\n", id)
 	c2, done2 := long()
-	last, err := watchJob(c2, tc, id, stderr)
+	last, err := watchJob(c2, c, id, stderr)
 	done2()
 	if err != nil {
 		return err
 	}
-	if last.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED {
+	if last.GetState() != pdfqa.JobSucceeded {
 		return fmt.Errorf("job %s %s: %s (pdfqa finetune does not resume; the ResumeJob RPC does)", id, last.GetState(), last.GetMessage())
 	}
 
 	fmt.Fprintln(stderr, "evaluating base vs adapter on the held-out split…")
 	c3, done3 := long()
-	ev, err := tc.EvaluateAdapter(c3, &trainerv1.EvaluateAdapterRequest{JobId: id, MaxExamples: int32(*evalExamples)})
+	report, err := c.EvaluateAdapter(c3, id, *evalExamples)
 	done3()
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
-	printReport(stdout, ev.GetReport())
+	printReport(stdout, report)
 
 	c4, done4 := long()
-	pub, err := tc.PublishAdapter(c4, &trainerv1.PublishAdapterRequest{JobId: id, Name: *name, Force: *force})
+	adapter, path, err := c.PublishAdapter(c4, id, *name, *force)
 	done4()
-	if status.Code(err) == codes.FailedPrecondition {
-		return fmt.Errorf("not published: %s", status.Convert(err).Message())
+	var perr *pdfqa.Error
+	if errors.Is(err, pdfqa.ErrFailedPrecondition) && errors.As(err, &perr) {
+		return fmt.Errorf("not published: %s", perr.Message)
 	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	fmt.Fprintf(stdout, "\npublished adapter %s (%s)\nuse it: pdfqa ask --adapter %s \"your question\"\n", pub.GetAdapterName(), pub.GetPath(), pub.GetAdapterName())
+	fmt.Fprintf(stdout, "\npublished adapter %s (%s)\nuse it: pdfqa ask --adapter %s \"your question\"\n", adapter, path, adapter)
 	return nil
 }
 
 // watchJob draws a progress bar until the job ends and returns its last event.
-func watchJob(ctx context.Context, tc trainerv1.TrainerServiceClient, id string, w io.Writer) (*trainerv1.WatchJobResponse, error) {
-	st, err := tc.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: id})
-	if err != nil {
-		return nil, err
-	}
-	var last *trainerv1.WatchJobResponse
-	for {
-		ev, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			fmt.Fprintln(w)
-			return last, nil
-		}
+func watchJob(ctx context.Context, c *pdfqa.Client, id string, w io.Writer) (*pdfqa.JobProgress, error) {
+	var last *pdfqa.JobProgress
+	for ev, err := range c.WatchJob(ctx, id) {
 		if err != nil {
 			fmt.Fprintln(w)
 			return nil, fmt.Errorf("watch job: %w", err)
@@ -121,9 +102,11 @@ func watchJob(ctx context.Context, tc trainerv1.TrainerServiceClient, id string,
 		last = ev
 		fmt.Fprintf(w, "\r%s", progressLine(ev))
 	}
+	fmt.Fprintln(w)
+	return last, nil
 }
 
-func progressLine(ev *trainerv1.WatchJobResponse) string {
+func progressLine(ev *pdfqa.JobProgress) string {
 	const width = 30
 	total := ev.GetTotalSteps()
 	filled := 0
@@ -136,7 +119,7 @@ func progressLine(ev *trainerv1.WatchJobResponse) string {
 		ev.GetLoss(), ev.GetTokensPerSecond(), eta, strings.ToLower(strings.TrimPrefix(ev.GetState().String(), "JOB_STATE_")))
 }
 
-func printReport(w io.Writer, r *trainerv1.EvaluationReport) {
+func printReport(w io.Writer, r *pdfqa.EvaluationReport) {
 	fmt.Fprintf(w, "\nheld-out examples: %d\n", r.GetExamples())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "metric\tbase\tadapter\t")

@@ -7,25 +7,12 @@ import (
 	"strings"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
-	"github.com/pdfqa/pdfqa/platform/client"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 )
 
 func init() {
 	register("generate", "generate text with the served model: pdfqa generate [--max-tokens N] \"prompt\"", runGenerate)
 	register("embed", "embed texts with the served embedding model: pdfqa embed \"text\"...", runEmbed)
-}
-
-func inferenceClient(m *meshFlags) (inferencev1.InferenceServiceClient, func(), error) {
-	mc, err := m.connect()
-	if err != nil {
-		return nil, nil, err
-	}
-	conn, err := mc.conn(&inferencev1.InferenceService_ServiceDesc)
-	if err != nil {
-		mc.Close()
-		return nil, nil, err
-	}
-	return inferencev1.NewInferenceServiceClient(conn), mc.Close, nil
 }
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,12 +32,12 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if prompt == "" {
 		return usageErr("give a prompt")
 	}
-	ic, done, err := inferenceClient(&m)
+	c, err := m.sdk(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
-	req := &inferencev1.GenerateRequest{MaxTokens: int32(*maxTokens), JsonSchema: *schema, Adapter: *adapter}
+	defer c.Close()
+	req := &pdfqa.GenerateRequest{MaxTokens: int32(*maxTokens), JsonSchema: *schema, Adapter: *adapter}
 	t := float32(*temp)
 	req.Temperature = &t
 	if *seed >= 0 {
@@ -60,11 +47,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		req.Messages = append(req.Messages, &inferencev1.ChatMessage{Role: inferencev1.Role_ROLE_SYSTEM, Content: *system})
 	}
 	req.Messages = append(req.Messages, &inferencev1.ChatMessage{Role: inferencev1.Role_ROLE_USER, Content: prompt})
-	st, err := ic.Generate(ctx, req)
-	if err != nil {
-		return err
-	}
-	_, err = client.Text(st, func(r *inferencev1.GenerateResponse) {
+	_, err = c.Generate(ctx, req, func(r *pdfqa.GenerateResponse) {
 		fmt.Fprint(stdout, r.GetDelta())
 		if r.GetFinishReason() != inferencev1.FinishReason_FINISH_REASON_UNSPECIFIED {
 			t := r.GetTimings()
@@ -87,12 +70,12 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() == 0 {
 		return usageErr("give one or more texts")
 	}
-	ic, done, err := inferenceClient(&m)
+	c, err := m.sdk(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
-	r, err := ic.Embed(ctx, &inferencev1.EmbedRequest{Texts: fs.Args()})
+	defer c.Close()
+	r, err := c.Embed(ctx, fs.Args()...)
 	if err != nil {
 		return err
 	}

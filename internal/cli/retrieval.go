@@ -11,9 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"google.golang.org/grpc"
-
-	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
@@ -48,19 +45,12 @@ func pdfPaths(args []string) ([]string, error) {
 	return out, nil
 }
 
-var stageNames = map[retrievalv1.IngestionStage]string{
-	retrievalv1.IngestionStage_INGESTION_STAGE_STORE: "store", retrievalv1.IngestionStage_INGESTION_STAGE_PARSE: "parse",
-	retrievalv1.IngestionStage_INGESTION_STAGE_OCR: "ocr", retrievalv1.IngestionStage_INGESTION_STAGE_CHUNK: "chunk",
-	retrievalv1.IngestionStage_INGESTION_STAGE_EMBED: "embed", retrievalv1.IngestionStage_INGESTION_STAGE_INDEX: "index",
-	retrievalv1.IngestionStage_INGESTION_STAGE_DONE: "done",
-}
-
-func bar(done, total int32) string {
+func bar(done, total int) string {
 	const w = 20
 	if total <= 0 {
 		return "[" + strings.Repeat(" ", w) + "]"
 	}
-	n := int(done) * w / int(total)
+	n := done * w / total
 	return "[" + strings.Repeat("#", min(n, w)) + strings.Repeat(".", w-min(n, w)) + "]"
 }
 
@@ -83,11 +73,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(paths) == 0 {
 		return errors.New("no PDF files found")
 	}
-	rc, done, err := retrievalClient(&m)
+	c, err := m.sdk(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer c.Close()
 	type result struct{ name, state, detail, card string }
 	var results []result
 	failed := 0
@@ -99,7 +89,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			failed++
 			continue
 		}
-		up, err := rc.UploadDocument(ctx, &retrievalv1.UploadDocumentRequest{Collection: *coll, Name: name, Content: data, Password: *password})
+		up, err := c.Upload(ctx, *coll, name, data, &pdfqa.UploadOptions{Password: *password})
 		if err != nil {
 			results = append(results, result{name, "FAILED", "upload: " + err.Error(), ""})
 			failed++
@@ -110,13 +100,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if up.Duplicate {
 			fmt.Fprintf(stderr, "%s: already in %q (%s)\n", prefix, *coll, doc.State)
 		}
-		final, err := follow(ctx, rc, *coll, doc.Id, prefix, stderr)
+		final, err := follow(ctx, c, *coll, doc.Id, prefix, stderr)
 		if err != nil {
 			results = append(results, result{name, "FAILED", "watch: " + err.Error(), ""})
 			failed++
 			continue
 		}
-		if final.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
+		if final.State != pdfqa.DocumentReady {
 			failed++
 			results = append(results, result{name, "FAILED", final.Error, ""})
 			continue
@@ -144,31 +134,16 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // follow draws one progress line per document until READY/FAILED and
 // returns the final document.
-func follow(ctx context.Context, rc retrievalv1.RetrievalServiceClient, coll, id, prefix string, stderr io.Writer) (*retrievalv1.Document, error) {
-	st, err := rc.WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: coll, DocumentId: id}, grpc.WaitForReady(true))
-	if err != nil {
-		return nil, err
-	}
+func follow(ctx context.Context, c *pdfqa.Client, coll, id, prefix string, stderr io.Writer) (*pdfqa.Document, error) {
 	width := 0
-	for {
-		ev, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		line := fmt.Sprintf("%s %-5s %s %d/%d %s", prefix, stageNames[ev.Stage], bar(ev.Done, ev.Total), ev.Done, ev.Total, truncateLine(ev.Message, 60))
+	doc, err := c.Follow(ctx, coll, id, func(p pdfqa.Progress) {
+		line := fmt.Sprintf("%s %-5s %s %d/%d %s", prefix, p.Stage, bar(p.Done, p.Total), p.Done, p.Total, truncateLine(p.Message, 60))
 		pad := max(0, width-len(line))
 		width = len(line)
 		fmt.Fprintf(stderr, "\r%s%s", line, strings.Repeat(" ", pad))
-	}
+	})
 	fmt.Fprintln(stderr)
-	got, err := rc.GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: coll, DocumentId: id})
-	if err != nil {
-		return nil, err
-	}
-	return got.Document, nil
+	return doc, err
 }
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -186,8 +161,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if strings.TrimSpace(q) == "" {
 		return usageErr("give a query")
 	}
-	modes := map[string]retrievalv1.SearchMode{"hybrid": retrievalv1.SearchMode_SEARCH_MODE_HYBRID,
-		"keyword": retrievalv1.SearchMode_SEARCH_MODE_KEYWORD, "vector": retrievalv1.SearchMode_SEARCH_MODE_VECTOR}
+	modes := map[string]pdfqa.SearchMode{"hybrid": pdfqa.Hybrid, "keyword": pdfqa.Keyword, "vector": pdfqa.Vector}
 	md, ok := modes[*mode]
 	if !ok {
 		return usageErr("--mode must be hybrid, keyword or vector")
@@ -220,18 +194,4 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "   %s\n\n", truncateLine(p.Text, 400))
 	}
 	return nil
-}
-
-// retrievalClient connects to the retrieval service of the mesh m names.
-func retrievalClient(m *meshFlags) (retrievalv1.RetrievalServiceClient, func(), error) {
-	mc, err := m.connect()
-	if err != nil {
-		return nil, nil, err
-	}
-	rc, err := mc.retrieval()
-	if err != nil {
-		mc.Close()
-		return nil, nil, err
-	}
-	return rc, mc.Close, nil
 }

@@ -1,6 +1,8 @@
 package pdfqa
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,5 +39,25 @@ func TestNewAskRequestIsWhatAskSends(t *testing.T) {
 	r := NewAskRequest("c", "  q?  ", WithAdapter("a"), SingleShot(), WithHistory(UserTurn("p")), WithHistory(AssistantTurn("x")))
 	if r.GetCollection() != "c" || r.GetQuestion() != "q?" || r.GetAdapter() != "a" || r.GetMode() != 2 || len(r.GetHistory()) != 2 || r.GetHistory()[1].GetText() != "x" {
 		t.Errorf("request %v", r)
+	}
+}
+
+// Bad arguments are refused before anything is sent (the address is never dialed).
+func TestBadArgumentsAreRefusedLocally(t *testing.T) {
+	ctx := context.Background()
+	c, err := Dial(ctx, "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, e1 := c.Upload(ctx, "", "a.pdf", []byte("%PDF"), nil)
+	_, e2 := c.Upload(ctx, "c", " ", []byte("%PDF"), nil)
+	_, e3 := c.Follow(ctx, "c", "", nil)
+	_, e4 := c.Generate(ctx, &GenerateRequest{}, nil)
+	_, e5 := c.Embed(ctx)
+	for i, err := range []error{e1, e2, e3, e4, e5} {
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("call %d: %v, want ErrInvalidArgument", i+1, err)
+		}
 	}
 }

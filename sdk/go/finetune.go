@@ -18,6 +18,16 @@ type (
 	LoraConfig       = trainerv1.LoraConfig
 )
 
+// JobState is where a fine-tuning job is.
+type JobState = trainerv1.JobState
+
+// Job states a job ends in.
+const (
+	JobSucceeded = trainerv1.JobState_JOB_STATE_SUCCEEDED
+	JobFailed    = trainerv1.JobState_JOB_STATE_FAILED
+	JobCancelled = trainerv1.JobState_JOB_STATE_CANCELLED
+)
+
 // FineTuneOptions tune FineTune; zero fields take the trainer's defaults.
 type FineTuneOptions struct {
 	// MaxExamples bounds the generated QA pairs.

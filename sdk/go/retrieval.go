@@ -65,6 +65,18 @@ func (c *Client) Adapters(ctx context.Context) ([]*Adapter, error) {
 	return r.GetAdapters(), nil
 }
 
+// DocumentState is where a document is in its ingestion.
+type DocumentState = retrievalv1.DocumentState
+
+// Document states: queued or being ingested, searchable, or failed (the
+// reason in Document.Error).
+const (
+	DocumentPending    = retrievalv1.DocumentState_DOCUMENT_STATE_PENDING
+	DocumentProcessing = retrievalv1.DocumentState_DOCUMENT_STATE_PROCESSING
+	DocumentReady      = retrievalv1.DocumentState_DOCUMENT_STATE_READY
+	DocumentFailed     = retrievalv1.DocumentState_DOCUMENT_STATE_FAILED
+)
+
 // SearchMode picks how Search ranks passages.
 type SearchMode = retrievalv1.SearchMode
 
@@ -184,13 +196,60 @@ func (c *Client) IngestDocument(ctx context.Context, collection, name string, da
 }
 
 func (c *Client) ingest(ctx context.Context, collection, name string, data []byte, p Progress, progress func(Progress)) (*Document, error) {
-	up, err := c.retrieval.UploadDocument(c.call(ctx), &retrievalv1.UploadDocumentRequest{Collection: collection, Name: name, Content: data})
+	up, err := c.Upload(ctx, collection, name, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.Name, p.DocumentID, p.Duplicate = name, up.Document.GetId(), up.Duplicate
+	return c.follow(ctx, collection, p, progress)
+}
+
+// UploadOptions tune Upload; the zero value (or nil) is none.
+type UploadOptions struct {
+	// Password opens an encrypted PDF.
+	Password string
+}
+
+// Uploaded is the answer to an upload: the document (PENDING, or its
+// current state when the collection already held the same bytes:
+// Duplicate).
+type Uploaded struct {
+	Document  *Document
+	Duplicate bool
+}
+
+// Upload stores one PDF, given as bytes, under name in collection (created
+// on first upload) and queues it for ingestion; Follow follows it. Ingest
+// is both steps for files.
+func (c *Client) Upload(ctx context.Context, collection, name string, data []byte, o *UploadOptions) (*Uploaded, error) {
+	switch {
+	case strings.TrimSpace(collection) == "":
+		return nil, invalid("upload: no collection")
+	case strings.TrimSpace(name) == "":
+		return nil, invalid("upload: empty document name")
+	}
+	if o == nil {
+		o = &UploadOptions{}
+	}
+	up, err := c.retrieval.UploadDocument(c.call(ctx), &retrievalv1.UploadDocumentRequest{Collection: collection, Name: name, Content: data, Password: o.Password})
 	if err != nil {
 		return nil, wrap(err)
 	}
-	id := up.GetDocument().GetId()
-	p.Name, p.DocumentID, p.Duplicate = name, id, up.GetDuplicate()
-	st, err := c.retrieval.WatchIngestion(c.call(ctx), &retrievalv1.WatchIngestionRequest{Collection: collection, DocumentId: id}, grpc.WaitForReady(true))
+	return &Uploaded{Document: up.GetDocument(), Duplicate: up.GetDuplicate()}, nil
+}
+
+// Follow follows one document's ingestion until it ends, calling progress
+// (if not nil) with each step, and returns the document as it ended (READY,
+// or FAILED with the reason in Document.Error).
+func (c *Client) Follow(ctx context.Context, collection, documentID string, progress func(Progress)) (*Document, error) {
+	if strings.TrimSpace(documentID) == "" {
+		return nil, invalid("follow: empty document id")
+	}
+	return c.follow(ctx, collection, Progress{DocumentID: documentID, Files: 1}, progress)
+}
+
+func (c *Client) follow(ctx context.Context, collection string, p Progress, progress func(Progress)) (*Document, error) {
+	st, err := c.retrieval.WatchIngestion(c.call(ctx), &retrievalv1.WatchIngestionRequest{Collection: collection, DocumentId: p.DocumentID}, grpc.WaitForReady(true))
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -204,9 +263,24 @@ func (c *Client) ingest(ctx context.Context, collection, name string, data []byt
 	if err != nil {
 		return nil, wrap(err)
 	}
+	return c.Document(ctx, collection, p.DocumentID)
+}
+
+// Document returns one document of collection by id.
+func (c *Client) Document(ctx context.Context, collection, id string) (*Document, error) {
 	got, err := c.retrieval.GetDocument(c.call(ctx), &retrievalv1.GetDocumentRequest{Collection: collection, DocumentId: id})
 	if err != nil {
 		return nil, wrap(err)
 	}
 	return got.GetDocument(), nil
+}
+
+// CreateCollection creates an empty collection (ErrAlreadyExists when one
+// has that name; Upload creates one on first upload too).
+func (c *Client) CreateCollection(ctx context.Context, name string) (*Collection, error) {
+	r, err := c.retrieval.CreateCollection(c.call(ctx), &retrievalv1.CreateCollectionRequest{Name: name})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return r.GetCollection(), nil
 }
