@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
@@ -45,10 +45,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds per configuration")
 	noRepack := flag.Bool("no-repack", true, "start the bare llama-server with --no-repack, as the service's engine runs after a startup fault (AMX repack kernels on virtualised CPUs); false on machines where the engine starts with repacking")
 	flag.Parse()
-	if err := run(*tokens, *rounds, *noRepack); err != nil {
-		fmt.Fprintln(os.Stderr, "enginebench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("enginebench", func() error { return run(*tokens, *rounds, *noRepack) })
 }
 
 type result struct {
@@ -149,7 +146,7 @@ func run(tokens, rounds int, noRepack bool) error {
 		}
 		fmt.Printf("| batch %d, ~256 tokens each | %.1f |\n", batch, float64(n)/time.Since(t0).Seconds())
 	}
-	fmt.Printf("\nRSS: bare llama-server (chat) %.0f MiB\n", rssMiB(bare.Process.Pid))
+	fmt.Printf("\nRSS: bare llama-server (chat) %.0f MiB\n", benchutil.RSSMiB(bare.Process.Pid))
 	return nil
 }
 
@@ -204,28 +201,14 @@ func bareGen(base, prompt string, tokens int) (float64, float64, int, error) {
 	defer resp.Body.Close()
 	var first time.Time
 	n := 0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "data: ") || strings.HasSuffix(line, "[DONE]") {
-			continue
+	err = benchutil.ChatDeltas(resp.Body, func(string) {
+		if first.IsZero() {
+			first = time.Now()
 		}
-		var c struct {
-			Choices []struct {
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		if json.Unmarshal([]byte(line[6:]), &c) == nil && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
-			if first.IsZero() {
-				first = time.Now()
-			}
-			n++
-		}
-	}
+		n++
+	})
 	end := time.Now()
-	return float64(n-1) / end.Sub(first).Seconds(), float64(first.Sub(t0).Microseconds()) / 1000, n, sc.Err()
+	return float64(n-1) / end.Sub(first).Seconds(), float64(first.Sub(t0).Microseconds()) / 1000, n, err
 }
 
 // svcGen streams one completion through the inference service.
@@ -292,18 +275,4 @@ func maxf(xs []float64) float64 {
 		m = max(m, x)
 	}
 	return m
-}
-
-func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			kb, _ := strconv.Atoi(strings.Fields(l)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }

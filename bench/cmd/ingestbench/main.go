@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	"github.com/pdfqa/pdfqa/internal/samples"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
@@ -57,10 +57,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "runs per document; the best is kept")
 	note := flag.String("note", "", "a note on the machine's state, kept in the report")
 	flag.Parse()
-	if err := run(*out, *textSizes, *scanSizes, *rounds, *note); err != nil {
-		fmt.Fprintln(os.Stderr, "ingestbench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("ingestbench", func() error { return run(*out, *textSizes, *scanSizes, *rounds, *note) })
 }
 
 func sizes(s string) ([]int, error) {
@@ -135,16 +132,7 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 			rep.Results = append(rep.Results, best)
 		}
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if out == "" {
-		_, err = os.Stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(out, b, 0o644)
+	return benchutil.WriteJSON(out, rep)
 }
 
 func commit() string {

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	"github.com/pdfqa/pdfqa/internal/samples"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
@@ -54,10 +54,7 @@ func main() {
 	httpAddr := flag.String("http", "127.0.0.1:18393", "gateway REST address for the run")
 	out := flag.String("out", "", "JSON file to write (default: stdout)")
 	flag.Parse()
-	if err := run(*bin, *httpAddr, *out); err != nil {
-		fmt.Fprintln(os.Stderr, "membench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("membench", func() error { return run(*bin, *httpAddr, *out) })
 }
 
 func run(bin, httpAddr, out string) error {
@@ -149,16 +146,7 @@ func run(bin, httpAddr, out string) error {
 	}
 	rep.IdleMiB = float64(int(rep.IdleMiB*10+0.5)) / 10
 	rep.PeakMiB = float64(int(rep.PeakMiB*10+0.5)) / 10
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if out == "" {
-		_, err = os.Stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(out, b, 0o644)
+	return benchutil.WriteJSON(out, rep)
 }
 
 // peak runs f while sampling the process tree under root every 200 ms and
@@ -176,7 +164,7 @@ func peak(f func(), root int) []Usage {
 				now[c] = u
 			}
 			u.Instances++
-			u.RSSMiB += rssMiB(p)
+			u.RSSMiB += benchutil.RSSMiB(p)
 		}
 		mu.Lock()
 		for c, u := range now {
@@ -260,18 +248,4 @@ func classify(pid, root int) string {
 	default:
 		return "other children"
 	}
-}
-
-func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

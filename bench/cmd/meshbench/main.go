@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/discovery"
 	"github.com/pdfqa/pdfqa/platform/testenv"
@@ -32,10 +32,7 @@ func main() {
 	n := flag.Int("n", 2000, "calls per path")
 	httpAddr := flag.String("http", "127.0.0.1:18080", "gateway REST address for the run")
 	flag.Parse()
-	if err := run(*bin, *n, *httpAddr); err != nil {
-		fmt.Fprintln(os.Stderr, "meshbench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("meshbench", func() error { return run(*bin, *n, *httpAddr) })
 }
 
 func run(bin string, n int, httpAddr string) error {
@@ -116,7 +113,7 @@ func run(bin string, n int, httpAddr string) error {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	rss, err := rssKiB(cmd.Process.Pid)
+	rss, err := benchutil.RSSKiB(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -135,17 +132,4 @@ func pct(ds []time.Duration, p int) string {
 		i = len(s) - 1
 	}
 	return fmt.Sprintf("%.0f µs", float64(s[max(i-1, 0)].Nanoseconds())/1000)
-}
-
-func rssKiB(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return strconv.Atoi(strings.Fields(l)[1])
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS")
 }

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 )
@@ -70,10 +70,7 @@ func main() {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "ttftbench:", err)
-	os.Exit(1)
-}
+func fail(err error) { benchutil.Fail("ttftbench", err) }
 
 // nativeTTFT is the time to the first answer delta of an Ask.
 func nativeTTFT(ctx context.Context, c *pdfqa.Client, coll, q string) (time.Duration, error) {
@@ -116,28 +113,16 @@ func openaiTTFT(ctx context.Context, addr, key, coll, q string) (time.Duration, 
 		return 0, fmt.Errorf("openai: HTTP %d", resp.StatusCode)
 	}
 	var first time.Duration
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		d, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok || d == "[DONE]" {
-			continue
-		}
-		var ch struct {
-			Choices []struct {
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(d), &ch); err != nil {
-			return 0, fmt.Errorf("openai: bad chunk %q", d)
-		}
-		if first == 0 && len(ch.Choices) > 0 && ch.Choices[0].Delta.Content != "" {
+	err = benchutil.ChatDeltas(resp.Body, func(string) {
+		if first == 0 {
 			first = time.Since(t0)
 		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("openai: %w", err)
 	}
 	if first == 0 {
 		return 0, fmt.Errorf("openai: no answer text")
 	}
-	return first, sc.Err()
+	return first, nil
 }

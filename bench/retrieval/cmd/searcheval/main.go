@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
@@ -103,10 +104,7 @@ func (r rpcEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, er
 
 func main() {
 	parse.RunWorkerIfRequested() // the engine parses in re-exec'd worker processes
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "searcheval:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("searcheval", run)
 }
 
 func run() error {
@@ -372,8 +370,7 @@ func run() error {
 		sum.SearchP50MS[rn.name] = lat[len(lat)/2]
 		sum.Modes = append(sum.Modes, rn.name)
 	}
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	return os.WriteFile(filepath.Join(*out, "summary.json"), append(b, '\n'), 0o644)
+	return benchutil.WriteJSON(filepath.Join(*out, "summary.json"), sum)
 }
 
 func readQuestions(path string) ([]string, error) {

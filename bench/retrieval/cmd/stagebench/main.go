@@ -20,6 +20,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
@@ -32,10 +33,7 @@ import (
 
 func main() {
 	parse.RunWorkerIfRequested() // the process parser re-execs this binary
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "stagebench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("stagebench", run)
 }
 
 func run() error {
