@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -28,6 +29,10 @@ const UploadPath = "POST /v1/collections/{collection}/documents"
 
 // uploadChunk is the size of one streamed piece.
 const uploadChunk = 256 << 10
+
+// refusalWait bounds the wait for retrieval's refusal of an over-limit
+// stream.
+const refusalWait = 10 * time.Second
 
 // PasswordHeader carries an encrypted PDF's password with a raw upload.
 const PasswordHeader = "X-Pdf-Password"
@@ -132,6 +137,14 @@ func (s *Service) streamUpload(w http.ResponseWriter, r *http.Request, h *retrie
 		n, rerr := io.ReadFull(body, buf)
 		total += int64(n)
 		if limit > 0 && total > limit {
+			// Retrieval checks the same limit: sent this piece, it refuses
+			// the stream once it has removed what it wrote, so the 413
+			// comes after the cleanup. The stream is cancelled when it
+			// does not answer soon (a retrieval with a larger limit).
+			_ = st.Send(&retrievalv1.UploadDocumentStreamRequest{Part: &retrievalv1.UploadDocumentStreamRequest_Chunk{Chunk: buf[:n]}})
+			stop := time.AfterFunc(refusalWait, cancel)
+			_ = st.RecvMsg(new(retrievalv1.UploadDocumentStreamResponse))
+			stop.Stop()
 			cancel()
 			writeError(w, fmt.Errorf("%w: more than %d bytes", errUploadLarge, limit))
 			return
