@@ -3,6 +3,7 @@ package trainer
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -175,9 +176,11 @@ func splitByDocument(exs []example, valFrac, testFrac float32, seed int64) map[s
 	return out
 }
 
-// writeDataset writes the split files and manifest.json and returns the dataset.
-func (s store) writeDataset(d *trainerv1.Dataset, splits map[string][]example) (*trainerv1.Dataset, error) {
-	dir := s.datasetDir(d.GetId())
+// writeDataset writes the split files, then records the dataset (its
+// manifest; with the shared store the files go to the bucket first) and
+// returns it.
+func (s *Service) writeDataset(ctx context.Context, d *trainerv1.Dataset, splits map[string][]example) (*trainerv1.Dataset, error) {
+	dir := s.store.datasetDir(d.GetId())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -208,7 +211,7 @@ func (s store) writeDataset(d *trainerv1.Dataset, splits map[string][]example) (
 			d.Counts.Test = n
 		}
 	}
-	if err := s.saveDataset(d); err != nil {
+	if err := s.putDataset(ctx, d); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
+	"github.com/pdfqa/pdfqa/platform/pg"
 )
 
 // Domain errors; errs maps them to gRPC codes.
@@ -26,4 +27,6 @@ var errs = grpcerr.Table{
 	{Err: ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrAlreadyExist, Code: codes.AlreadyExists},
 	{Err: ErrBusy, Code: codes.ResourceExhausted},
+	{Err: pg.ErrUnavailable, Code: codes.Unavailable},
+	{Err: ErrLost, Code: codes.Aborted},
 }

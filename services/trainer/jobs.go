@@ -30,6 +30,18 @@ type entry struct {
 	done      chan struct{}
 	cancelled bool // CancelJob asked for it
 	busy      bool // evaluate or publish in progress
+
+	// running: this replica's worker runs the job (from launch to its end).
+	running bool
+	// epoch is this replica's claim on the job (the shared store; 0: none
+	// or the embedded default); lost: another replica claimed it since, so
+	// nothing more is written; renewed: the claim's last renewal.
+	epoch   int64
+	lost    bool
+	renewed time.Time
+	// handover: the service is stopping; the job is released for another
+	// replica instead of being marked interrupted.
+	handover bool
 }
 
 func terminal(s trainerv1.JobState) bool {
@@ -107,10 +119,10 @@ func withDefaults(c *trainerv1.LoraConfig) (*trainerv1.LoraConfig, error) {
 	return out, nil
 }
 
-func (s *Service) workerConfig(j *trainerv1.Job, ds *trainerv1.Dataset) workerConfig {
+func (s *Service) workerConfig(j *trainerv1.Job, dsDir string) workerConfig {
 	c := j.GetConfig()
 	return workerConfig{
-		BaseGGUF: s.cfg.BaseGGUF, BaseDir: s.cfg.BaseDir, DatasetDir: ds.GetPath(), OutputDir: j.GetOutputDir(),
+		BaseGGUF: s.cfg.BaseGGUF, BaseDir: s.cfg.BaseDir, DatasetDir: dsDir, OutputDir: s.outDir(j.GetId()),
 		R: c.GetR(), LoraAlpha: c.GetAlpha(), LoraDropout: c.GetDropout(), TargetModules: c.GetTargetModules(),
 		LearningRate: c.GetLearningRate(), Epochs: c.GetEpochs(), MaxSteps: c.GetMaxSteps(), BatchSize: c.GetBatchSize(),
 		GradientAccumulationSteps: c.GetGradientAccumulationSteps(), CheckpointEvery: c.GetCheckpointEvery(),
@@ -126,17 +138,21 @@ func writeWorkerConfig(path string, wc workerConfig) error {
 	return writeFileAtomic(path, b)
 }
 
-// recover loads persisted jobs; those that were running are marked failed
-// (interrupted) and stay resumable.
-func (s *Service) recover() error {
-	jobs, err := s.store.jobs()
+// recover loads persisted jobs of the embedded default; those that were
+// running are marked failed (interrupted) and stay resumable. (With the
+// shared store a job whose replica stopped is taken over by a live one.)
+func (s *Service) recover(ctx context.Context) error {
+	if s.shared != nil {
+		return nil
+	}
+	jobs, err := s.meta.jobs(ctx)
 	if err != nil {
 		return err
 	}
 	for _, j := range jobs {
 		if !terminal(j.GetState()) {
 			j.State, j.Error, j.UpdateTime = trainerv1.JobState_JOB_STATE_FAILED, interrupted, timestamppb.Now()
-			if err := s.store.saveJob(j); err != nil {
+			if err := s.meta.putJob(ctx, j, progressOf(j, ""), 0, true); err != nil {
 				return err
 			}
 			s.log.Warn("job interrupted by a restart", "job", j.GetId(), "step", j.GetStep())
@@ -153,10 +169,18 @@ func progressOf(j *trainerv1.Job, msg string) *trainerv1.WatchJobResponse {
 	return &trainerv1.WatchJobResponse{JobId: j.GetId(), State: j.GetState(), Step: j.GetStep(), TotalSteps: j.GetTotalSteps(), Loss: j.GetLoss(), Message: msg}
 }
 
-// update applies f to the job under the lock, persists it and wakes watchers.
+// storeTimeout bounds each write of a job's state.
+const storeTimeout = 10 * time.Second
+
+// update applies f to the job under the lock, persists it and wakes
+// watchers. A job this replica lost is not written (nor changed): its new
+// owner writes it.
 func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJobResponse)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e.lost {
+		return
+	}
 	w := progressOf(e.job, "")
 	w.TokensPerSecond, w.EtaSeconds = e.last.GetTokensPerSecond(), e.last.GetEtaSeconds()
 	f(e.job, w)
@@ -166,19 +190,44 @@ func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJo
 	e.version++
 	close(e.changed)
 	e.changed = make(chan struct{})
-	if err := s.store.saveJob(e.job); err != nil {
+	release := !activeState(e.job.GetState()) || e.handover
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err := s.meta.putJob(ctx, e.job, w, e.epoch, release)
+	switch {
+	case errors.Is(err, ErrLost):
+		e.lost = true
+		s.log.Warn("job lost to another replica; stopping its worker", "job", e.job.GetId(), "epoch", e.epoch)
+		if e.cancel != nil {
+			e.cancel()
+		}
+	case err != nil:
 		s.log.Error("persist job", "job", e.job.GetId(), "err", err)
+	case release:
+		e.epoch = 0
 	}
 }
 
-func (s *Service) entry(id string) (*entry, error) {
+// local is the entry of a job this replica holds: every job with the
+// embedded default, the ones it runs (or evaluates) with the shared store.
+func (s *Service) local(id string) (*entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.jobs[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
+	if ok && s.shared != nil && !e.running {
+		return nil, false
 	}
-	return e, nil
+	return e, ok
+}
+
+// getJob is the job as this replica knows it best: its own live entry, else
+// the store's row.
+func (s *Service) getJob(ctx context.Context, id string) (*trainerv1.Job, error) {
+	if e, ok := s.local(id); ok {
+		return s.snapshot(e), nil
+	}
+	j, _, err := s.meta.job(ctx, id)
+	return j, err
 }
 
 func (s *Service) snapshot(e *entry) *trainerv1.Job {
@@ -187,9 +236,18 @@ func (s *Service) snapshot(e *entry) *trainerv1.Job {
 	return proto.Clone(e.job).(*trainerv1.Job)
 }
 
-// startJob creates and launches a job.
-func (s *Service) startJob(datasetID string, cfg *trainerv1.LoraConfig) (*trainerv1.Job, error) {
-	ds, err := s.store.dataset(datasetID)
+func (s *Service) maxJobs() int {
+	if s.cfg.MaxJobs <= 0 {
+		return 1
+	}
+	return s.cfg.MaxJobs
+}
+
+// startJob creates and launches a job. The cap (Config.MaxJobs jobs queued
+// or running, across replicas with the shared store; every job is a
+// training process) is checked in the store, in the step that adds it.
+func (s *Service) startJob(ctx context.Context, datasetID string, cfg *trainerv1.LoraConfig) (*trainerv1.Job, error) {
+	ds, err := s.meta.dataset(ctx, datasetID)
 	if err != nil {
 		return nil, err
 	}
@@ -200,23 +258,18 @@ func (s *Service) startJob(datasetID string, cfg *trainerv1.LoraConfig) (*traine
 	if err != nil {
 		return nil, err
 	}
-	if err := s.roomForJob(); err != nil {
-		return nil, err
-	}
 	id := newID("job")
 	now := timestamppb.Now()
 	j := &trainerv1.Job{Id: id, DatasetId: datasetID, State: trainerv1.JobState_JOB_STATE_QUEUED, Config: c, Tenant: ds.GetTenant(),
-		OutputDir: filepath.Join(s.store.jobDir(id), "out"), CreateTime: now, UpdateTime: now}
+		OutputDir: s.outDir(id), CreateTime: now, UpdateTime: now}
+	epoch, err := s.meta.createJob(ctx, j, progressOf(j, ""), s.maxJobs())
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(j.OutputDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeWorkerConfig(filepath.Join(s.store.jobDir(id), "train.json"), s.workerConfig(j, ds)); err != nil {
-		return nil, err
-	}
-	if err := s.store.saveJob(j); err != nil {
-		return nil, err
-	}
-	e := &entry{job: j, changed: make(chan struct{}), last: progressOf(j, "")}
+	e := &entry{job: j, changed: make(chan struct{}), last: progressOf(j, ""), epoch: epoch, renewed: time.Now()}
 	s.mu.Lock()
 	s.jobs[id] = e
 	s.mu.Unlock()
@@ -224,12 +277,32 @@ func (s *Service) startJob(datasetID string, cfg *trainerv1.LoraConfig) (*traine
 	return s.snapshot(e), nil
 }
 
+// prepare writes the worker's job file with this machine's paths: the
+// dataset (fetched from the bucket when another replica made it) and the
+// checkpoint to continue from (the newest recorded one, with the shared
+// store). It returns the step restored.
+func (s *Service) prepare(ctx context.Context, j *trainerv1.Job) (int32, error) {
+	ds, err := s.meta.dataset(ctx, j.GetDatasetId())
+	if err != nil {
+		return 0, err
+	}
+	dir, err := s.datasetDir(ctx, ds)
+	if err != nil {
+		return 0, err
+	}
+	step, err := s.restoreCheckpoint(ctx, j.GetId())
+	if err != nil {
+		return 0, err
+	}
+	return step, writeWorkerConfig(filepath.Join(s.store.jobDir(j.GetId()), "train.json"), s.workerConfig(j, dir))
+}
+
 // launch runs the training worker for e in the background.
 func (s *Service) launch(e *entry) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan struct{})
 	s.mu.Lock()
-	e.cancel, e.done, e.cancelled = cancel, done, false
+	e.cancel, e.done, e.cancelled, e.running, e.handover, e.renewed = cancel, done, false, true, false, time.Now()
 	id := e.job.GetId()
 	s.mu.Unlock()
 	s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) {
@@ -241,12 +314,32 @@ func (s *Service) launch(e *entry) {
 		defer close(done)
 		defer cancel()
 		defer s.metrics.running.Dec()
-		spec := RunSpec{Mode: ModeTrain, ConfigPath: filepath.Join(s.store.jobDir(id), "train.json"), LogPath: filepath.Join(s.store.jobDir(id), "worker.log"),
-			Lock: s.store.workerLock(id)}
-		err := s.runner.Run(ctx, spec, func(ev Event) { s.onEvent(e, ev) })
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Minute)
+		step, err := s.prepare(pctx, s.snapshot(e))
+		pcancel()
+		if err == nil {
+			if step > 0 {
+				s.log.Info("continuing from the last recorded checkpoint", "job", id, "step", step)
+			}
+			spec := RunSpec{Mode: ModeTrain, ConfigPath: filepath.Join(s.store.jobDir(id), "train.json"), LogPath: filepath.Join(s.store.jobDir(id), "worker.log"),
+				Lock: s.store.workerLock(id)}
+			err = s.runner.Run(ctx, spec, func(ev Event) { s.onEvent(ctx, e, ev) })
+		}
 		s.mu.Lock()
-		cancelled := e.cancelled
+		cancelled, lost, epoch := e.cancelled, e.lost, e.epoch
+		// The service is stopping (not a CancelJob): with the shared store
+		// the job goes back to the queue for another replica.
+		handover := s.shared != nil && s.ctx.Err() != nil && !cancelled && !lost
+		e.handover = handover
 		s.mu.Unlock()
+		if err == nil {
+			uctx, ucancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			err = s.saveAdapter(uctx, id, epoch)
+			ucancel()
+			if err != nil {
+				err = fmt.Errorf("upload the trained adapter: %w", err)
+			}
+		}
 		s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) {
 			switch {
 			case err == nil:
@@ -255,6 +348,9 @@ func (s *Service) launch(e *entry) {
 			case cancelled:
 				j.State = trainerv1.JobState_JOB_STATE_CANCELLED
 				w.Message = "cancelled; ResumeJob continues from the last checkpoint"
+			case handover:
+				j.State = trainerv1.JobState_JOB_STATE_QUEUED
+				w.Message = "handed over: its replica stopped; another continues from the last checkpoint"
 			case errors.Is(err, context.Canceled):
 				j.State, j.Error = trainerv1.JobState_JOB_STATE_FAILED, interrupted
 			default:
@@ -264,11 +360,14 @@ func (s *Service) launch(e *entry) {
 				w.Message = j.Error
 			}
 		})
-		s.log.Info("job ended", "job", id, "state", e.job.GetState().String(), "err", err)
+		s.mu.Lock()
+		e.running = false
+		s.mu.Unlock()
+		s.log.Info("job ended here", "job", id, "state", s.snapshot(e).GetState().String(), "lost", lost, "err", err)
 	}()
 }
 
-func (s *Service) onEvent(e *entry, ev Event) {
+func (s *Service) onEvent(ctx context.Context, e *entry, ev Event) {
 	switch ev.Event {
 	case "start", "progress", "checkpoint", "done", "error", "warning", "stopped":
 	default:
@@ -278,6 +377,23 @@ func (s *Service) onEvent(e *entry, ev Event) {
 		s.metrics.steps.Inc()
 		s.metrics.loss.Set(ev.Loss)
 		s.metrics.tps.Set(ev.TokensPerSecond)
+	}
+	if ev.Event == "checkpoint" {
+		// The checkpoint is in the bucket and recorded before the job's
+		// step says so: a replica taking over continues from it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		err := s.saveCheckpoint(cctx, e, ev)
+		cancel()
+		if err != nil {
+			s.log.Warn("checkpoint not saved to the shared store", "job", e.job.GetId(), "step", ev.Step, "err", err)
+			if errors.Is(err, ErrLost) {
+				s.mu.Lock()
+				e.lost = true
+				e.cancel()
+				s.mu.Unlock()
+			}
+			return
+		}
 	}
 	s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) {
 		if ev.Step > 0 || ev.Event == "start" {
@@ -303,15 +419,20 @@ func (s *Service) onEvent(e *entry, ev Event) {
 	})
 }
 
-// cancelJob stops a running job and waits for its worker to checkpoint.
+// cancelJob stops a running job and waits for its worker to checkpoint;
+// with the shared store a job running on another replica is flagged, and
+// stopped there.
 func (s *Service) cancelJob(ctx context.Context, id string) (*trainerv1.Job, error) {
-	e, err := s.entry(id)
-	if err != nil {
-		return nil, err
+	e, ok := s.local(id)
+	if !ok {
+		if s.shared == nil {
+			return nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
+		}
+		return s.cancelRemote(ctx, id)
 	}
 	s.mu.Lock()
 	state, done, cancel := e.job.GetState(), e.done, e.cancel
-	if state == trainerv1.JobState_JOB_STATE_RUNNING || state == trainerv1.JobState_JOB_STATE_QUEUED {
+	if activeState(state) {
 		e.cancelled = true
 	}
 	s.mu.Unlock()
@@ -332,33 +453,55 @@ func (s *Service) cancelJob(ctx context.Context, id string) (*trainerv1.Job, err
 	return s.snapshot(e), nil
 }
 
-// resumeJob relaunches a cancelled or failed job from its last checkpoint.
-func (s *Service) resumeJob(id string) (*trainerv1.Job, error) {
-	e, err := s.entry(id)
+func (s *Service) cancelRemote(ctx context.Context, id string) (*trainerv1.Job, error) {
+	j, err := s.shared.requestCancel(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		switch st := j.GetState(); st {
+		case trainerv1.JobState_JOB_STATE_CANCELLED:
+			return j, nil
+		case trainerv1.JobState_JOB_STATE_SUCCEEDED, trainerv1.JobState_JOB_STATE_FAILED:
+			return nil, fmt.Errorf("%w: job %s already ended (%s)", ErrState, id, st)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if j, _, err = s.meta.job(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// resumeJob relaunches a cancelled or failed job from its last checkpoint,
+// on this replica, under the cap.
+func (s *Service) resumeJob(ctx context.Context, id string) (*trainerv1.Job, error) {
+	j, epoch, err := s.meta.requeueJob(ctx, id, s.maxJobs())
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	state := e.job.GetState()
-	if state != trainerv1.JobState_JOB_STATE_CANCELLED && state != trainerv1.JobState_JOB_STATE_FAILED {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: job %s is %s; only cancelled or failed jobs resume", ErrState, id, state)
+	e, ok := s.jobs[id]
+	if !ok {
+		e = &entry{changed: make(chan struct{})}
+		s.jobs[id] = e
 	}
-	if err := s.roomForJobLocked(); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	e.job.State = trainerv1.JobState_JOB_STATE_QUEUED
+	e.job, e.epoch, e.lost, e.last = j, epoch, false, progressOf(j, "")
 	s.mu.Unlock()
 	s.launch(e)
 	return s.snapshot(e), nil
 }
 
-// watch sends the job's progress until it ends or ctx is done.
+// watch sends the job's progress until it ends or ctx is done: from the
+// live entry when this replica runs it, else from the store (another
+// replica's job), read every watchPoll.
 func (s *Service) watch(ctx context.Context, id string, send func(*trainerv1.WatchJobResponse) error) error {
-	e, err := s.entry(id)
-	if err != nil {
-		return err
+	e, ok := s.local(id)
+	if !ok {
+		return s.watchStore(ctx, id, send)
 	}
 	seen := -1
 	for {
@@ -382,33 +525,101 @@ func (s *Service) watch(ctx context.Context, id string, send func(*trainerv1.Wat
 	}
 }
 
-func (s *Service) listJobs() []*trainerv1.Job {
-	s.mu.Lock()
-	out := make([]*trainerv1.Job, 0, len(s.jobs))
-	for _, e := range s.jobs {
-		out = append(out, proto.Clone(e.job).(*trainerv1.Job))
+const watchPoll = 250 * time.Millisecond
+
+func (s *Service) watchStore(ctx context.Context, id string, send func(*trainerv1.WatchJobResponse) error) error {
+	var last *trainerv1.WatchJobResponse
+	for {
+		_, w, err := s.meta.job(ctx, id)
+		if err != nil {
+			return err
+		}
+		if last == nil || !proto.Equal(w, last) {
+			if err := send(w); err != nil {
+				return err
+			}
+			last = w
+		}
+		if terminal(w.GetState()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(watchPoll):
+		}
 	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].GetCreateTime().AsTime().After(out[j].GetCreateTime().AsTime()) })
-	return out
 }
 
-// reserve marks a finished job busy for evaluate/publish.
-func (s *Service) reserve(id string) (*entry, func(), error) {
-	e, err := s.entry(id)
-	if err != nil {
-		return nil, nil, err
+func (s *Service) listJobs(ctx context.Context) ([]*trainerv1.Job, error) {
+	var out []*trainerv1.Job
+	if s.shared != nil {
+		js, err := s.meta.jobs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		for i, j := range js {
+			if e, ok := s.jobs[j.GetId()]; ok && e.running {
+				js[i] = proto.Clone(e.job).(*trainerv1.Job)
+			}
+		}
+		s.mu.Unlock()
+		out = js
+	} else {
+		s.mu.Lock()
+		out = make([]*trainerv1.Job, 0, len(s.jobs))
+		for _, e := range s.jobs {
+			out = append(out, proto.Clone(e.job).(*trainerv1.Job))
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetCreateTime().AsTime().After(out[j].GetCreateTime().AsTime()) })
+	return out, nil
+}
+
+// reserve marks a finished job busy for evaluate/publish (with the shared
+// store: its row, read afresh, and its adapter fetched to this machine).
+func (s *Service) reserve(ctx context.Context, id string) (*entry, func(), error) {
+	var e *entry
+	if s.shared != nil {
+		j, _, err := s.meta.job(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.mu.Lock()
+		e = s.jobs[id]
+		switch {
+		case e == nil:
+			e = &entry{job: j, changed: make(chan struct{}), last: progressOf(j, "")}
+			s.jobs[id] = e
+		case !e.running && !e.busy:
+			e.job, e.epoch = j, 0
+		}
+		s.mu.Unlock()
+	} else {
+		var ok bool
+		if e, ok = s.local(id); !ok {
+			return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
+		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if e.job.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED {
+		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: job %s is %s; it must have succeeded", ErrState, id, e.job.GetState())
 	}
 	if e.busy {
+		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: job %s is being evaluated or published", ErrState, id)
 	}
 	e.busy = true
-	return e, func() { s.mu.Lock(); e.busy = false; s.mu.Unlock() }, nil
+	s.mu.Unlock()
+	release := func() { s.mu.Lock(); e.busy = false; s.mu.Unlock() }
+	if err := s.fetchAdapter(ctx, id); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return e, release, nil
 }
 
 // waitAll waits for every running worker to exit (after Close cancels them).
@@ -429,29 +640,4 @@ func (s *Service) waitAll(d time.Duration) {
 			return
 		}
 	}
-}
-
-// roomForJob fails with ErrBusy when Config.MaxJobs jobs are queued or
-// running: every job is a training process.
-func (s *Service) roomForJob() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.roomForJobLocked()
-}
-
-func (s *Service) roomForJobLocked() error {
-	limit := s.cfg.MaxJobs
-	if limit <= 0 {
-		limit = 1
-	}
-	n := 0
-	for _, e := range s.jobs {
-		if st := e.job.GetState(); st == trainerv1.JobState_JOB_STATE_RUNNING || st == trainerv1.JobState_JOB_STATE_QUEUED {
-			n++
-		}
-	}
-	if n >= limit {
-		return fmt.Errorf("%w: %d of %d training jobs already running; wait for one to finish or cancel one", ErrBusy, n, limit)
-	}
-	return nil
 }

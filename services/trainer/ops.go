@@ -59,7 +59,7 @@ func (s *Service) buildDataset(ctx context.Context, req *trainerv1.BuildDatasetR
 	gen["pairs_per_chunk"], gen["seed"], gen["chunks"] = "2", fmt.Sprint(req.GetSeed()), fmt.Sprint(len(chunks))
 	d := &trainerv1.Dataset{Id: newID("ds"), Collection: req.GetCollection(), Generator: gen, ChatTemplate: s.cfg.chatTemplate(), Filtered: filtered,
 		Tenant: auth.Tenant(ctx)}
-	return s.store.writeDataset(d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
+	return s.writeDataset(ctx, d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
 }
 
 func (s *Service) importDataset(ctx context.Context, req *trainerv1.ImportDatasetRequest) (*trainerv1.Dataset, error) {
@@ -71,7 +71,7 @@ func (s *Service) importDataset(ctx context.Context, req *trainerv1.ImportDatase
 		return nil, err
 	}
 	d := &trainerv1.Dataset{Id: newID("ds"), Generator: map[string]string{"source": "import"}, ChatTemplate: s.cfg.chatTemplate(), Tenant: auth.Tenant(ctx)}
-	return s.store.writeDataset(d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
+	return s.writeDataset(ctx, d, splitByDocument(exs, req.GetValidationFraction(), req.GetTestFraction(), req.GetSeed()))
 }
 
 // evalReport is the worker's eval.json.
@@ -90,13 +90,17 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 	if maxExamples < 0 {
 		return nil, fmt.Errorf("%w: max_examples must not be negative", ErrInvalid)
 	}
-	e, release, err := s.reserve(id)
+	e, release, err := s.reserve(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	j := s.snapshot(e)
-	ds, err := s.store.dataset(j.GetDatasetId())
+	ds, err := s.meta.dataset(ctx, j.GetDatasetId())
+	if err != nil {
+		return nil, err
+	}
+	dsDir, err := s.datasetDir(ctx, ds)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +110,7 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 			return nil, fmt.Errorf("%w: dataset %s has no held-out examples", ErrState, ds.GetId())
 		}
 	}
-	wc := s.workerConfig(j, ds)
+	wc := s.workerConfig(j, dsDir)
 	wc.EvalMaxExamples = maxExamples
 	raw, _ := json.Marshal(wc)
 	var m map[string]any
@@ -157,7 +161,7 @@ func (s *Service) publish(ctx context.Context, id, name string, force bool) (str
 	if s.adapters == nil {
 		return "", "", fmt.Errorf("%w: PublishAdapter needs the inference service", ErrUnavailable)
 	}
-	e, release, err := s.reserve(id)
+	e, release, err := s.reserve(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
@@ -172,8 +176,8 @@ func (s *Service) publish(ctx context.Context, id, name string, force bool) (str
 				ErrState, j.GetEvaluation().GetAdapter().GetTokenF1(), j.GetEvaluation().GetBase().GetTokenF1())
 		}
 	}
-	out := filepath.Join(j.GetOutputDir(), "adapter.gguf")
-	if err := s.convert(ctx, filepath.Join(j.GetOutputDir(), "adapter"), out, filepath.Join(s.store.jobDir(id), "worker.log")); err != nil {
+	out := filepath.Join(s.outDir(id), "adapter.gguf")
+	if err := s.convert(ctx, filepath.Join(s.outDir(id), "adapter"), out, filepath.Join(s.store.jobDir(id), "worker.log")); err != nil {
 		return "", "", err
 	}
 	if err := s.adapters.Load(ctx, name, out); err != nil {

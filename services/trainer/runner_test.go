@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/platform/proc"
 )
 
@@ -41,8 +42,12 @@ func TestMain(m *testing.M) {
 		os.Exit(helperTrainer())
 	case "worker", "escape":
 		os.Exit(fakeWorker())
+	case "replica":
+		os.Exit(helperReplica())
+	case "ckworker":
+		os.Exit(checkpointWorker())
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 // testJob is one job's files.

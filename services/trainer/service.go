@@ -32,6 +32,16 @@ type Options struct {
 	Chunks    ChunkSource
 	Generator QAGenerator
 	Adapters  AdapterLoader
+	// StoreURL (postgres://…, the mesh's --store / PDFQA_STORE) keeps the
+	// datasets, jobs and checkpoints in PostgreSQL (schema trainer) and
+	// their bytes in the bucket at BlobsURL (gocloud.dev/blob), shared by
+	// every trainer replica; empty: JSON files under DataDir.
+	StoreURL string
+	BlobsURL string
+	// Lease is how long a replica's claim on a running job lasts without
+	// renewal (default 15s): a job whose replica died is taken over by
+	// another within about that long.
+	Lease time.Duration
 }
 
 // Service implements trainerv1.TrainerServiceServer.
@@ -40,19 +50,26 @@ type Service struct {
 	log      *slog.Logger
 	cfg      Config
 	store    store
+	meta     meta
+	shared   *pgMeta    // the shared store, nil with the embedded default
+	blobs    *blobStore // its bucket
+	lease    time.Duration
 	runner   Runner
 	chunks   ChunkSource
 	gen      QAGenerator
 	adapters AdapterLoader
 	metrics  metrics
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	jobs   map[string]*entry
+	ctx        context.Context
+	cancel     context.CancelFunc
+	replicated chan struct{} // closed when replicate returns
+	mu         sync.Mutex
+	jobs       map[string]*entry
 }
 
-// New loads persisted jobs (marking interrupted ones) and returns the service.
+// New loads persisted jobs (marking interrupted ones) and returns the
+// service; with the shared store it connects (migrating schema trainer)
+// and starts keeping and taking over job leases.
 func New(o Options) (*Service, error) {
 	log := o.Log
 	if log == nil {
@@ -71,9 +88,38 @@ func New(o Options) (*Service, error) {
 		s.cfg.WorkerDir = dir
 		s.runner = &LocalRunner{Python: o.Config.Python, WorkerDir: dir, Threads: o.Config.Threads}
 	}
+	if s.lease = o.Lease; s.lease <= 0 {
+		s.lease = 15 * time.Second
+	}
+	s.meta = &fileMeta{store: s.store}
+	if o.StoreURL != "" {
+		if o.BlobsURL == "" {
+			return nil, fmt.Errorf("%w: the shared store needs a blob bucket for datasets and checkpoints", ErrInvalid)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		b, err := openBlobs(ctx, o.BlobsURL)
+		if err != nil {
+			return nil, err
+		}
+		pm, err := openPG(ctx, o.StoreURL, s.lease, log)
+		if err != nil {
+			_ = b.b.Close()
+			return nil, err
+		}
+		s.meta, s.shared, s.blobs = pm, pm, b
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.recover(); err != nil {
+	s.replicated = make(chan struct{})
+	if err := s.recover(s.ctx); err != nil {
+		s.cancel()
+		s.meta.close()
 		return nil, err
+	}
+	if s.shared != nil {
+		go s.replicate()
+	} else {
+		close(s.replicated)
 	}
 	return s, nil
 }
@@ -83,9 +129,17 @@ func (s *Service) Register(g *grpc.Server) { trainerv1.RegisterTrainerServiceSer
 
 // Close stops running workers (they checkpoint on SIGTERM; the jobs stay
 // resumable) and waits for them briefly.
+//
+// With the shared store each job goes back to the queue (released), and
+// another replica continues it from its last checkpoint.
 func (s *Service) Close() error {
 	s.cancel()
+	<-s.replicated
 	s.waitAll(90 * time.Second)
+	s.meta.close()
+	if s.blobs != nil {
+		_ = s.blobs.b.Close()
+	}
 	return nil
 }
 
@@ -118,7 +172,7 @@ func (s *Service) GetDataset(ctx context.Context, req *trainerv1.GetDatasetReque
 
 // ListDatasets lists datasets, newest first.
 func (s *Service) ListDatasets(ctx context.Context, _ *trainerv1.ListDatasetsRequest) (*trainerv1.ListDatasetsResponse, error) {
-	ds, err := s.store.datasets()
+	ds, err := s.meta.datasets(ctx)
 	if err != nil {
 		return nil, errs.Status(err)
 	}
@@ -130,7 +184,7 @@ func (s *Service) StartJob(ctx context.Context, req *trainerv1.StartJobRequest) 
 	if _, err := s.ownDataset(ctx, req.GetDatasetId()); err != nil {
 		return nil, errs.Status(err)
 	}
-	j, err := s.startJob(req.GetDatasetId(), req.GetConfig())
+	j, err := s.startJob(ctx, req.GetDatasetId(), req.GetConfig())
 	if err != nil {
 		return nil, errs.Status(err)
 	}
@@ -162,7 +216,7 @@ func (s *Service) ResumeJob(ctx context.Context, req *trainerv1.ResumeJobRequest
 	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
 		return nil, errs.Status(err)
 	}
-	j, err := s.resumeJob(req.GetJobId())
+	j, err := s.resumeJob(ctx, req.GetJobId())
 	if err != nil {
 		return nil, errs.Status(err)
 	}
@@ -174,16 +228,20 @@ func (s *Service) GetJob(ctx context.Context, req *trainerv1.GetJobRequest) (*tr
 	if err := s.ownJob(ctx, req.GetJobId()); err != nil {
 		return nil, errs.Status(err)
 	}
-	e, err := s.entry(req.GetJobId())
+	j, err := s.getJob(ctx, req.GetJobId())
 	if err != nil {
 		return nil, errs.Status(err)
 	}
-	return &trainerv1.GetJobResponse{Job: s.snapshot(e)}, nil
+	return &trainerv1.GetJobResponse{Job: j}, nil
 }
 
 // ListJobs lists jobs, newest first.
 func (s *Service) ListJobs(ctx context.Context, _ *trainerv1.ListJobsRequest) (*trainerv1.ListJobsResponse, error) {
-	return &trainerv1.ListJobsResponse{Jobs: mine(ctx, s.listJobs())}, nil
+	js, err := s.listJobs(ctx)
+	if err != nil {
+		return nil, errs.Status(err)
+	}
+	return &trainerv1.ListJobsResponse{Jobs: mine(ctx, js)}, nil
 }
 
 // EvaluateAdapter compares base and adapter on the held-out split.

@@ -303,7 +303,7 @@ func TestJobLifecycleWithFakeWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j2, err := svc2.startJob(ds.GetDataset().GetId(), nil)
+	j2, err := svc2.startJob(ctx, ds.GetDataset().GetId(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,14 +311,14 @@ func TestJobLifecycleWithFakeWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := svc3.entry(j2.GetId())
-	if err != nil || e.job.GetState() != trainerv1.JobState_JOB_STATE_FAILED || !strings.Contains(e.job.GetError(), "interrupted") {
-		t.Fatalf("restarted: %v %v", e, err)
+	got, err := svc3.getJob(ctx, j2.GetId())
+	if err != nil || got.GetState() != trainerv1.JobState_JOB_STATE_FAILED || !strings.Contains(got.GetError(), "interrupted") {
+		t.Fatalf("restarted: %v %v", got, err)
 	}
-	if len(svc3.listJobs()) != 2 {
-		t.Errorf("jobs after restart: %d", len(svc3.listJobs()))
+	if js, err := svc3.listJobs(ctx); err != nil || len(js) != 2 {
+		t.Errorf("jobs after restart: %d %v", len(js), err)
 	}
-	if _, err := svc3.resumeJob(j2.GetId()); err != nil {
+	if _, err := svc3.resumeJob(ctx, j2.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	_ = svc2.Close()

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -17,11 +19,16 @@ import (
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 )
 
-// store keeps datasets and jobs as JSON files under one directory, so a
-// restarted trainer (or an operator with cat) sees every job:
+// store is the trainer's directory on this machine:
 //
 //	datasets/<id>/{train,validation,test}.jsonl, manifest.json
 //	jobs/<id>/job.json, train.json, worker.log, out/{checkpoints,adapter,eval.json,adapter.gguf}
+//
+// With the embedded default (fileMeta) it is the whole truth, so a restarted
+// trainer (or an operator with cat) sees every job; with the shared store
+// (pgMeta) the manifests and jobs are in PostgreSQL and the bytes in the
+// blob bucket, and this directory is the replica's working copy of the jobs
+// it runs (the worker reads and writes local files).
 type store struct{ dir string }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -90,11 +97,62 @@ func readJSON(path string, m proto.Message) error {
 	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, m)
 }
 
-func (s store) saveDataset(d *trainerv1.Dataset) error {
+// meta keeps the datasets' manifests and the jobs: fileMeta (JSON files,
+// the embedded default) or pgMeta (PostgreSQL, shared by the replicas).
+//
+// A job runs on the replica that claimed it: createJob and requeueJob
+// claim for this replica and return the claim's epoch; putJob writes a job
+// only while this replica still holds it at that epoch (else ErrLost: it
+// writes nothing), or, with epoch 0, a job no replica holds (the results
+// of EvaluateAdapter and PublishAdapter on a finished job). The single
+// process of the embedded default holds every job.
+type meta interface {
+	putDataset(ctx context.Context, d *trainerv1.Dataset) error
+	dataset(ctx context.Context, id string) (*trainerv1.Dataset, error)
+	datasets(ctx context.Context) ([]*trainerv1.Dataset, error)
+	// createJob stores j, claimed by this replica, unless limit jobs are
+	// already queued or running (ErrBusy): the check and the insert are
+	// one atomic step, so concurrent calls never pass the cap together.
+	createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, limit int) (epoch int64, err error)
+	// requeueJob moves a cancelled or failed job back to QUEUED, claimed
+	// by this replica, under the same cap (ErrState for other states).
+	requeueJob(ctx context.Context, id string, limit int) (*trainerv1.Job, int64, error)
+	// putJob persists j and its last progress; release gives up the claim
+	// (the job ended, or is handed to another replica).
+	putJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, epoch int64, release bool) error
+	job(ctx context.Context, id string) (*trainerv1.Job, *trainerv1.WatchJobResponse, error)
+	jobs(ctx context.Context) ([]*trainerv1.Job, error)
+	close()
+}
+
+// ErrLost: this replica no longer holds the job (its lease expired and
+// another replica claimed it); nothing was written.
+var ErrLost = errors.New("job lost to another replica")
+
+// activeState is a job that counts against the cap: queued or running.
+func activeState(s trainerv1.JobState) bool {
+	return s == trainerv1.JobState_JOB_STATE_QUEUED || s == trainerv1.JobState_JOB_STATE_RUNNING
+}
+
+func capError(n, limit int) error {
+	return fmt.Errorf("%w: %d of %d training jobs already queued or running; wait for one to finish or cancel one", ErrBusy, n, limit)
+}
+
+// fileMeta is the embedded default: JSON files in the store's directory,
+// owned by one trainer process (pdfqa up), whose mutex makes the cap's
+// count and the new job's write one step.
+type fileMeta struct {
+	store
+	mu sync.Mutex
+}
+
+func (s *fileMeta) close() {}
+
+func (s *fileMeta) putDataset(_ context.Context, d *trainerv1.Dataset) error {
 	return writeJSON(filepath.Join(s.datasetDir(d.GetId()), "manifest.json"), d)
 }
 
-func (s store) dataset(id string) (*trainerv1.Dataset, error) {
+func (s *fileMeta) dataset(_ context.Context, id string) (*trainerv1.Dataset, error) {
 	if !idPattern.MatchString(id) {
 		return nil, fmt.Errorf("%w: dataset id %q", ErrInvalid, id)
 	}
@@ -108,7 +166,7 @@ func (s store) dataset(id string) (*trainerv1.Dataset, error) {
 	return d, nil
 }
 
-func (s store) datasets() ([]*trainerv1.Dataset, error) {
+func (s *fileMeta) datasets(context.Context) ([]*trainerv1.Dataset, error) {
 	var out []*trainerv1.Dataset
 	ms, _ := filepath.Glob(filepath.Join(s.dir, "datasets", "*", "manifest.json"))
 	for _, m := range ms {
@@ -121,11 +179,75 @@ func (s store) datasets() ([]*trainerv1.Dataset, error) {
 	return out, nil
 }
 
-func (s store) saveJob(j *trainerv1.Job) error {
+// activeLocked counts the queued and running jobs on disk (every update is
+// written through, so the files are the live state).
+func (s *fileMeta) activeLocked(ctx context.Context) (int, error) {
+	js, err := s.jobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range js {
+		if activeState(j.GetState()) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *fileMeta) createJob(ctx context.Context, j *trainerv1.Job, _ *trainerv1.WatchJobResponse, limit int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.activeLocked(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n >= limit {
+		return 0, capError(n, limit)
+	}
+	return 0, writeJSON(filepath.Join(s.jobDir(j.GetId()), "job.json"), j)
+}
+
+func (s *fileMeta) requeueJob(ctx context.Context, id string, limit int) (*trainerv1.Job, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, _, err := s.job(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := resumable(j); err != nil {
+		return nil, 0, err
+	}
+	n, err := s.activeLocked(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n >= limit {
+		return nil, 0, capError(n, limit)
+	}
+	j.State = trainerv1.JobState_JOB_STATE_QUEUED
+	return j, 0, writeJSON(filepath.Join(s.jobDir(id), "job.json"), j)
+}
+
+func (s *fileMeta) putJob(_ context.Context, j *trainerv1.Job, _ *trainerv1.WatchJobResponse, _ int64, _ bool) error {
 	return writeJSON(filepath.Join(s.jobDir(j.GetId()), "job.json"), j)
 }
 
-func (s store) jobs() ([]*trainerv1.Job, error) {
+func (s *fileMeta) job(_ context.Context, id string) (*trainerv1.Job, *trainerv1.WatchJobResponse, error) {
+	if !idPattern.MatchString(id) {
+		return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
+	}
+	j := &trainerv1.Job{}
+	if err := readJSON(filepath.Join(s.jobDir(id), "job.json"), j); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
+		}
+		return nil, nil, err
+	}
+	return j, progressOf(j, ""), nil
+}
+
+func (s *fileMeta) jobs(context.Context) ([]*trainerv1.Job, error) {
 	var out []*trainerv1.Job
 	ms, _ := filepath.Glob(filepath.Join(s.dir, "jobs", "*", "job.json"))
 	for _, m := range ms {
@@ -135,4 +257,12 @@ func (s store) jobs() ([]*trainerv1.Job, error) {
 		}
 	}
 	return out, nil
+}
+
+// resumable: only cancelled or failed jobs resume.
+func resumable(j *trainerv1.Job) error {
+	if st := j.GetState(); st != trainerv1.JobState_JOB_STATE_CANCELLED && st != trainerv1.JobState_JOB_STATE_FAILED {
+		return fmt.Errorf("%w: job %s is %s; only cancelled or failed jobs resume", ErrState, j.GetId(), st)
+	}
+	return nil
 }

@@ -21,7 +21,7 @@ func owner(t string) string {
 
 // ownDataset returns dataset id if the caller's tenant owns it.
 func (s *Service) ownDataset(ctx context.Context, id string) (*trainerv1.Dataset, error) {
-	d, err := s.store.dataset(id)
+	d, err := s.meta.dataset(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +33,11 @@ func (s *Service) ownDataset(ctx context.Context, id string) (*trainerv1.Dataset
 
 // ownJob fails with ErrNotFound unless the caller's tenant owns job id.
 func (s *Service) ownJob(ctx context.Context, id string) error {
-	e, err := s.entry(id)
+	j, err := s.getJob(ctx, id)
 	if err != nil {
 		return err
 	}
-	if owner(s.snapshot(e).GetTenant()) != auth.Tenant(ctx) {
+	if owner(j.GetTenant()) != auth.Tenant(ctx) {
 		return fmt.Errorf("%w: job %q", ErrNotFound, id)
 	}
 	return nil

@@ -1,0 +1,3 @@
+DROP TABLE checkpoints;
+DROP TABLE jobs;
+DROP TABLE datasets;

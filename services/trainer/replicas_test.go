@@ -1,0 +1,341 @@
+//go:build unix
+
+package trainer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/pgtest"
+)
+
+// replicaEnv carries a "replica" child's settings (replicaSpec as JSON).
+const replicaEnv = "PDFQA_TRAINER_TEST_REPLICA"
+
+type replicaSpec struct {
+	Store, Blobs, Data string
+	Lease              time.Duration
+}
+
+// testLease is the replicas' job lease: a dead replica's job is taken over
+// about this long after it died.
+const testLease = 2 * time.Second
+
+// helperReplica is one trainer replica in a process of its own, on the
+// shared store, its workers checkpointWorker; it prints the address it
+// serves gRPC on and runs until killed.
+func helperReplica() int {
+	var sp replicaSpec
+	if err := json.Unmarshal([]byte(os.Getenv(replicaEnv)), &sp); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	os.Setenv(roleEnv, "ckworker")
+	svc, err := New(Options{DataDir: sp.Data, StoreURL: sp.Store, BlobsURL: sp.Blobs, Lease: sp.Lease, Runner: testRunner()})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	g := grpc.NewServer()
+	svc.Register(g)
+	fmt.Println("listening", lis.Addr().String())
+	_ = g.Serve(lis)
+	return 1
+}
+
+// ckState is a checkpoint of checkpointWorker: the step and the pid of
+// the worker that wrote it.
+type ckState struct {
+	Step int32 `json:"step"`
+	Pid  int   `json:"pid"`
+}
+
+// resumed is what a checkpointWorker found when it started.
+type resumed struct {
+	Step    int32 `json:"step"`
+	FromPid int   `json:"from_pid"`
+	Pid     int   `json:"pid"`
+	StartNS int64 `json:"start_ns"`
+}
+
+// checkpointWorker stands in for python -m pdfqa_trainer train with the
+// real worker's file layout: it continues from the newest
+// checkpoints/step-NNNNNNNN/state.json, writes a checkpoint every
+// checkpoint_every steps (announcing it like the worker does), and at
+// max_steps writes adapter/ and ends. It appends what it resumed from to
+// <output_dir>/resumed.
+func checkpointWorker() int {
+	i := slices.Index(os.Args, "--config")
+	if i < 0 || i+1 >= len(os.Args) {
+		return 2
+	}
+	b, err := os.ReadFile(os.Args[i+1])
+	var wc workerConfig
+	if err == nil {
+		err = json.Unmarshal(b, &wc)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if _, err := os.Stat(filepath.Join(wc.DatasetDir, "train.jsonl")); err != nil {
+		fmt.Fprintln(os.Stderr, "no dataset:", err)
+		return 1
+	}
+	root := filepath.Join(wc.OutputDir, "checkpoints")
+	var from ckState
+	done, _ := filepath.Glob(filepath.Join(root, "step-*", "state.json"))
+	sort.Strings(done)
+	if len(done) > 0 {
+		b, _ := os.ReadFile(done[len(done)-1])
+		_ = json.Unmarshal(b, &from)
+	}
+	me := os.Getpid()
+	rb, _ := json.Marshal(resumed{Step: from.Step, FromPid: from.Pid, Pid: me, StartNS: time.Now().UnixNano()})
+	f, err := os.OpenFile(filepath.Join(wc.OutputDir, "resumed"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 1
+	}
+	fmt.Fprintln(f, string(rb))
+	f.Close()
+	total, every := wc.MaxSteps, wc.CheckpointEvery
+	fmt.Printf(`{"event":"start","step":%d,"total_steps":%d,"message":"%d"}`+"\n", from.Step, total, me)
+	for step := from.Step; step < total; {
+		time.Sleep(20 * time.Millisecond)
+		step++
+		fmt.Printf(`{"event":"progress","step":%d,"total_steps":%d,"loss":0.5}`+"\n", step, total)
+		if step%every == 0 && step < total {
+			d := filepath.Join(root, fmt.Sprintf("step-%08d", step))
+			sb, _ := json.Marshal(ckState{Step: step, Pid: me})
+			if os.MkdirAll(d, 0o755) != nil || os.WriteFile(filepath.Join(d, "adapter_model.safetensors"), []byte(strings.Repeat("w", 4096)), 0o644) != nil ||
+				os.WriteFile(filepath.Join(d, "state.json"), sb, 0o644) != nil {
+				return 1
+			}
+			fmt.Printf(`{"event":"checkpoint","step":%d,"path":%q}`+"\n", step, d)
+		}
+	}
+	ad := filepath.Join(wc.OutputDir, "adapter")
+	if os.MkdirAll(ad, 0o755) != nil || os.WriteFile(filepath.Join(ad, "adapter_config.json"), []byte(`{"r":8}`), 0o644) != nil {
+		return 1
+	}
+	fmt.Printf(`{"event":"done","step":%d,"total_steps":%d}`+"\n", total, total)
+	return 0
+}
+
+// startReplica runs a replica process on the shared store and returns it
+// with a client of its gRPC server.
+func startReplica(t *testing.T, sp replicaSpec) (*exec.Cmd, trainerv1.TrainerServiceClient) {
+	t.Helper()
+	sb, _ := json.Marshal(sp)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), roleEnv+"=replica", replicaEnv+"="+string(sb))
+	logf, err := os.Create(filepath.Join(t.TempDir(), "replica.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("replica log:\n%s", b)
+		}
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			return cmd, trainerv1.NewTrainerServiceClient(conn)
+		}
+		t.Logf("replica: %s", sc.Text())
+	}
+	t.Fatal("replica exited before serving")
+	return nil, nil
+}
+
+func readResumed(t *testing.T, outDir string) []resumed {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(outDir, "resumed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []resumed
+	for _, line := range strings.Fields(string(b)) {
+		var r resumed
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestKilledReplicaJobIsTakenOver runs two trainer replicas on one
+// PostgreSQL and one bucket: replica A, a process of its own, and B, in
+// this process, each with its own data directory. A dataset imported
+// through B trains on A (which fetches it from the bucket); the job shows
+// in B's ListJobs and GetJob and B's WatchJob follows it. A is SIGKILLed
+// mid-job (its worker dies with it): once A's lease runs out B takes the
+// job over and its worker, the job's one writer from then on, continues
+// from A's last recorded checkpoint (fetched from the bucket: A's worker
+// wrote it) to the end.
+func TestKilledReplicaJobIsTakenOver(t *testing.T) {
+	t.Setenv(roleEnv, "ckworker") // for B's workers
+	sp := replicaSpec{Store: pgtest.DSN(t), Blobs: bucketURL(t), Data: t.TempDir(), Lease: testLease}
+	a, ca := startReplica(t, sp)
+	b := newService(t, Options{DataDir: t.TempDir(), StoreURL: sp.Store, BlobsURL: sp.Blobs, Lease: testLease, Runner: testRunner()})
+	cb := serve(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	ds, err := cb.ImportDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(tinyJSONL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total, every = 300, 20
+	st, err := ca.StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: ds.GetDataset().GetId(), Config: &trainerv1.LoraConfig{MaxSteps: total, CheckpointEvery: every}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := st.GetJob().GetId()
+	list, err := cb.ListJobs(ctx, &trainerv1.ListJobsRequest{})
+	if err != nil || len(list.GetJobs()) != 1 || list.GetJobs()[0].GetId() != id {
+		t.Fatalf("B's ListJobs: %v %v, want job %s", list, err, id)
+	}
+	watch, err := cb.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := make(chan *trainerv1.WatchJobResponse, 1)
+	go func() {
+		var last *trainerv1.WatchJobResponse
+		for {
+			ev, err := watch.Recv()
+			if err != nil {
+				watched <- last
+				return
+			}
+			last = ev
+		}
+	}()
+
+	// Let A's worker pass a few checkpoints, as B sees it.
+	for {
+		g, err := cb.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.GetJob().GetState() != trainerv1.JobState_JOB_STATE_RUNNING && g.GetJob().GetState() != trainerv1.JobState_JOB_STATE_QUEUED {
+			t.Fatalf("job on A: %v", g.GetJob())
+		}
+		if g.GetJob().GetStep() >= 3*every {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("A's job made no progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	aOut := filepath.Join(sp.Data, "trainer", "jobs", id, "out")
+	first := readResumed(t, aOut)
+	if len(first) != 1 || first[0].Step != 0 {
+		t.Fatalf("A's worker: %+v, want one start from step 0", first)
+	}
+	aWorker := first[0].Pid
+	killed := time.Now()
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Wait()
+	waitDead(t, aWorker, "worker of the SIGKILLed replica")
+
+	var last *trainerv1.WatchJobResponse
+	select {
+	case last = <-watched:
+	case <-ctx.Done():
+		t.Fatal("B's WatchJob did not see the job end")
+	}
+	if last.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED || last.GetStep() != total {
+		t.Fatalf("last event through B: %v, want SUCCEEDED at step %d", last, total)
+	}
+	g, err := cb.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id})
+	if err != nil || g.GetJob().GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED || g.GetJob().GetStep() != total {
+		t.Fatalf("B's GetJob: %v %v", g, err)
+	}
+
+	// B's worker continued from A's newest recorded checkpoint, written by
+	// A's worker, and started only after A was killed.
+	conn, err := pgx.Connect(ctx, sp.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var lastA int32
+	if err := conn.QueryRow(ctx, `SELECT max(step) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 1`, id).Scan(&lastA); err != nil {
+		t.Fatal(err)
+	}
+	var epoch int64
+	var owner *string
+	if err := conn.QueryRow(ctx, `SELECT epoch, owner FROM trainer.jobs WHERE id = $1`, id).Scan(&epoch, &owner); err != nil {
+		t.Fatal(err)
+	}
+	if epoch != 2 || owner != nil {
+		t.Errorf("job row: epoch %d, owner %v; want epoch 2 (A's claim, then B's) and released", epoch, owner)
+	}
+	bRuns := readResumed(t, b.outDir(id))
+	if len(bRuns) != 1 {
+		t.Fatalf("B's workers: %+v, want one", bRuns)
+	}
+	br := bRuns[0]
+	if lastA < 3*every-every || br.Step != lastA || br.FromPid != aWorker {
+		t.Errorf("B's worker resumed from step %d written by pid %d; want A's last recorded checkpoint, step %d by A's worker %d", br.Step, br.FromPid, lastA, aWorker)
+	}
+	if time.Unix(0, br.StartNS).Before(killed) {
+		t.Errorf("B's worker started before A was killed")
+	}
+	var late int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 2 AND step <= $2`, id, lastA).Scan(&late); err != nil || late != 0 {
+		t.Errorf("B recorded %d checkpoints at or before the step it resumed from (%v)", late, err)
+	}
+	if _, err := os.Stat(filepath.Join(b.outDir(id), "adapter", "adapter_config.json")); err != nil {
+		t.Errorf("the adapter: %v", err)
+	}
+}
