@@ -242,11 +242,20 @@ func buildTrainer(ctx context.Context, d Deps) (Service, error) {
 			return nil, err
 		}
 	}
-	return trainer.New(trainer.Options{
+	o := trainer.Options{
 		Config: trainer.Read(d.Env, d.Cache), DataDir: d.Data, Log: d.Log, Registry: d.Server.Metrics.Registry,
 		Chunks:    trainer.RetrievalChunks{Client: retrievalv1.NewRetrievalServiceClient(ret)},
 		Generator: trainer.InferenceQA{Client: ic}, Adapters: adapters,
-	})
+	}
+	if d.Store != "" {
+		// Datasets, jobs and checkpoints on the shared store, their bytes
+		// in the shared bucket: any trainer replica serves and resumes them.
+		if o.BlobsURL, err = sharedBlobs(d); err != nil {
+			return nil, err
+		}
+		o.StoreURL = d.Store
+	}
+	return trainer.New(o)
 }
 
 // modelAndSearch dials the two downstreams the agents and the trainer share.
