@@ -49,7 +49,7 @@ func Prompt(ps *prompts.Set, evs []*agentsv1.Evidence, missing []string) (string
 func answerMessages(ps *prompts.Set, q string, evs []*agentsv1.Evidence, missing, pages []string) ([]Message, error) {
 	var items []labelled
 	for _, ev := range evs {
-		items = append(items, labelled{quoted(Label(ev.GetPassage())), quoted(ev.GetPassage().GetText())})
+		items = append(items, labelled{quoted(Label(ev.GetPassage())), quoted(defuseSteering(ev.GetPassage().GetText()))})
 	}
 	sys, err := ps.Render("answerer.tmpl", nil)
 	if err != nil {

@@ -211,6 +211,15 @@ func (x *question) draft(ctx context.Context) {
 			backbone = CiteableExtracts(x.q, x.packed.Evidence, 1)
 		}
 		x.answer = Compose(kept, backbone)
+		var steered []string
+		if x.answer, steered = dropSteered(x.answer, x.q, x.packed.Evidence); len(steered) > 0 {
+			for _, d := range steered {
+				x.run.note("answerer: dropped a sentence taken from text in the documents addressed to an assistant: " + d)
+			}
+			if !labelRe.MatchString(x.answer) {
+				x.answer = Compose(x.answer, CiteableExtracts(x.q, x.packed.Evidence, 1))
+			}
+		}
 		if live != nil && strings.HasPrefix(x.answer, draft) && len(x.answer) > len(draft) {
 			live(x.answer[len(draft):])
 		}

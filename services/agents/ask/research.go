@@ -301,6 +301,9 @@ func BestExtracts(q string, evs []*agentsv1.Evidence, n int) []Extract {
 	var all []Extract
 	for rank, ev := range evs {
 		for _, x := range ev.GetExtracts() {
+			if isSteering(x) {
+				continue // text addressed to a model is never an answer (steering.go)
+			}
 			all = append(all, Extract{Text: x, Label: Label(ev.GetPassage()), Score: scoreUnit(qi, x, docTitle(ev.GetPassage()), rank), Rank: rank, Ev: ev})
 		}
 	}
