@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,10 +11,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/pdfqa/pdfqa/platform/breaker"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // scripted answers health checks with a programmable error and records what
@@ -49,21 +48,15 @@ func (s *scripted) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*
 
 func start(t *testing.T, d Downstream) (*scripted, healthpb.HealthClient, *Factory) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
 	sc := &scripted{requestIDs: make(chan string, 16)}
-	healthpb.RegisterHealthServer(srv, sc)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
+	lis := testenv.ServeGRPC(t, func(g *grpc.Server) { healthpb.RegisterHealthServer(g, sc) })
 	f, err := NewFactory(nil, telemetry.NewMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	d.Address = "bufnet"
-	d.DialOptions = append(d.DialOptions, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return lis.DialContext(ctx)
-	}))
+	d.DialOptions = append(d.DialOptions, testenv.BufDialer(lis))
 	conn, err := f.Conn(d)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,20 @@ type Setting struct {
 	Secret bool
 }
 
+// Section names a group of settings; its Setting spells one of the
+// group's rows, so a service's Read names each setting in one line:
+//
+//	set := config.Section("inference").Setting
+//	r.Int(set("PDFQA_CHAT_SLOTS", "chat engine parallel slots", ""), 4)
+type Section string
+
+// Setting is the row of this section for env, with no flag and not
+// secret: doc says what it does, docDefault describes a machine-dependent
+// default ("" renders the default itself).
+func (s Section) Setting(env, doc, docDefault string) Setting {
+	return Setting{Section: string(s), Env: env, Doc: doc, DocDefault: docDefault}
+}
+
 // Source says where a value came from.
 type Source string
 

@@ -143,3 +143,22 @@ func TestWriteMarkdown(t *testing.T) {
 		t.Errorf("Sections = %v", got)
 	}
 }
+
+func TestSectionSetting(t *testing.T) {
+	set := Section("inference").Setting
+	want := Setting{Section: "inference", Env: "PDFQA_THREADS", Doc: "engine threads", DocDefault: "CPU count"}
+	if got := set("PDFQA_THREADS", "engine threads", "CPU count"); got != want {
+		t.Errorf("Section.Setting = %+v, want %+v", got, want)
+	}
+	r := NewReader(MapEnv(map[string]string{"PDFQA_THREADS": "3"}))
+	if got := r.Int(set("PDFQA_THREADS", "engine threads", "CPU count"), 8); got != 3 {
+		t.Errorf("Int = %d", got)
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r.Values(), "inference"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "PDFQA_THREADS") || !strings.Contains(md.String(), "CPU count") {
+		t.Errorf("the section's row is not in its table:\n%s", md.String())
+	}
+}

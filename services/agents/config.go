@@ -22,9 +22,7 @@ type Config struct {
 // ReadConfig reads the agents settings through r: the one place they are
 // read (and documented). A malformed value is an error.
 func ReadConfig(r *config.Reader) (Config, error) {
-	set := func(env, doc, docDefault string) config.Setting {
-		return config.Setting{Section: "agents", Env: env, Doc: doc, DocDefault: docDefault}
-	}
+	set := config.Section("agents").Setting
 	var c Config
 	name := r.String(set("PDFQA_PROMPT_SET",
 		"prompt set (one folder each in `services/agents/prompts`: "+"`"+strings.Join(prompts.Sets(), "`, `")+"`"+"); a call may pick another with gRPC metadata `"+PromptSetHeader+

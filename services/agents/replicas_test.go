@@ -5,11 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/remote"
 	"github.com/pdfqa/pdfqa/services/agents/runstore"
@@ -28,13 +26,7 @@ func replica(t *testing.T, dsn string) agentsv1.AgentsServiceClient {
 	}
 	svc := NewWithRuns(nil, &ask.Engine{LLM: remote.NewLLM(ic), Search: remote.NewSearcher(rc)}, runs)
 	t.Cleanup(func() { _ = svc.Close() })
-	lis := serve(t, svc.Register)
-	conn, err := grpc.NewClient("passthrough:///bufnet", dialer(lis), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return agentsv1.NewAgentsServiceClient(conn)
+	return agentsv1.NewAgentsServiceClient(testenv.GRPC(t, svc.Register))
 }
 
 // A run asked on replica A is read, and listed, through replica B (each

@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
 	"github.com/pdfqa/pdfqa/services/agents/remote"
 	"github.com/pdfqa/pdfqa/services/agents/runstore"
@@ -64,20 +62,6 @@ func (fakeRetrieval) Search(context.Context, *retrievalv1.SearchRequest) (*retri
 	}}, nil
 }
 
-func serve(t *testing.T, register func(*grpc.Server)) *bufconn.Listener {
-	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	register(g)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return lis
-}
-
-func dialer(lis *bufconn.Listener) grpc.DialOption {
-	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })
-}
-
 // mesh starts agents over real gRPC with the given inference server and a
 // fake retrieval, the downstreams dialed through the platform client factory.
 func mesh(t *testing.T, inf inferencev1.InferenceServiceServer, dir string) (agentsv1.AgentsServiceClient, *Service) {
@@ -89,18 +73,18 @@ func mesh(t *testing.T, inf inferencev1.InferenceServiceServer, dir string) (age
 // client factory's connections to them.
 func downstreams(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrievalv1.RetrievalServiceServer) (ic, rc *grpc.ClientConn) {
 	t.Helper()
-	infLis := serve(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, inf) })
-	retLis := serve(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, ret) })
+	infLis := testenv.ServeGRPC(t, func(g *grpc.Server) { inferencev1.RegisterInferenceServiceServer(g, inf) })
+	retLis := testenv.ServeGRPC(t, func(g *grpc.Server) { retrievalv1.RegisterRetrievalServiceServer(g, ret) })
 	f, err := client.NewFactory(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
-	ic, err = f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(infLis)}})
+	ic, err = f.Conn(client.Downstream{Service: "inference", GRPCService: inferencev1.InferenceService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{testenv.BufDialer(infLis)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err = f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{dialer(retLis)}})
+	rc, err = f.Conn(client.Downstream{Service: "retrieval", GRPCService: retrievalv1.RetrievalService_ServiceDesc.ServiceName, Address: "bufnet", DialOptions: []grpc.DialOption{testenv.BufDialer(retLis)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,13 +100,7 @@ func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrieva
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Close() })
-	agLis := serve(t, svc.Register)
-	conn, err := grpc.NewClient("passthrough:///bufnet", dialer(agLis), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return agentsv1.NewAgentsServiceClient(conn), svc
+	return agentsv1.NewAgentsServiceClient(testenv.GRPC(t, svc.Register)), svc
 }
 
 func askAll(t *testing.T, c agentsv1.AgentsServiceClient, req *agentsv1.AskRequest) (*agentsv1.Run, string, error) {
