@@ -2,6 +2,7 @@ package parse
 
 import (
 	"cmp"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -206,6 +207,93 @@ type numTable struct {
 	cols        []column
 }
 
+// isFillBox reports whether a path object's box can be a cell or row
+// background on a page pageWidth wide: taller than a rule, at most a few
+// lines high, narrower than the page (not a page or frame background).
+func isFillBox(r Rect, pageWidth float64) bool {
+	return finite(r.X0) && finite(r.X1) && finite(r.Y0) && finite(r.Y1) &&
+		r.Height() > 2 && r.Height() <= 48 && r.Width() >= 8 && (pageWidth <= 0 || r.Width() < 0.9*pageWidth)
+}
+
+// band is the vertical extent of one table row as its shading draws it.
+type band struct{ y0, y1 float64 }
+
+// rowBands returns the row extents the fills draw, top to bottom: each run
+// of fills sharing a top and bottom edge (a shaded row: one fill across it
+// or one per cell) is a band, and so is the unshaded gap between two
+// bands of a striped table when it is no taller than a band beside it (the
+// other rows of the stripes).
+func rowBands(fills []Rect) []band {
+	if len(fills) == 0 {
+		return nil
+	}
+	fs := slices.Clone(fills)
+	slices.SortFunc(fs, func(a, b Rect) int { return cmp.Or(cmp.Compare(a.Y0, b.Y0), cmp.Compare(a.Y1, b.Y1)) })
+	var bs []band
+	for _, f := range fs {
+		if n := len(bs); n > 0 && math.Abs(bs[n-1].y0-f.Y0) <= 1 && math.Abs(bs[n-1].y1-f.Y1) <= 1 {
+			continue
+		}
+		bs = append(bs, band{f.Y0, f.Y1})
+	}
+	out := make([]band, 0, 2*len(bs))
+	for i, b := range bs {
+		if i > 0 {
+			prev := bs[i-1]
+			gap := b.y0 - prev.y1
+			if gap >= 3 && gap <= 1.25*max(prev.y1-prev.y0, b.y1-b.y0) {
+				out = append(out, band{prev.y1, b.y0})
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// joinBanded joins each label-only row (the first line of a wrapped label)
+// with the row below it when both stand in one band: the cells that
+// overlap the label continue it ("… net of tax of $76, $36, $136, and" +
+// "$4"), the rest are that row's values.
+func joinBanded(rows []vrow, bands []band) []vrow {
+	if len(bands) == 0 {
+		return rows
+	}
+	in := func(r vrow) int {
+		mid := (r.box.Y0 + r.box.Y1) / 2
+		for i, b := range bands {
+			if mid >= b.y0-0.5 && mid <= b.y1+0.5 {
+				return i
+			}
+		}
+		return -1
+	}
+	out := make([]vrow, 0, len(rows))
+	for _, r := range rows {
+		if n := len(out); n > 0 {
+			prev := &out[n-1]
+			if bi := in(r); bi >= 0 && bi == in(*prev) && prev.isLabelOnly() && len(r.cells) > 0 {
+				lab := &prev.cells[0]
+				rest := make([]cell, 0, len(r.cells))
+				for _, c := range r.cells {
+					if min(c.box.X1, lab.box.X1)-max(c.box.X0, lab.box.X0) > 0 {
+						lab.text += " " + c.text
+						lab.box = lab.box.Union(c.box)
+					} else {
+						rest = append(rest, c)
+					}
+				}
+				prev.cells = append(prev.cells, rest...)
+				slices.SortStableFunc(prev.cells, func(a, b cell) int { return cmp.Compare(a.box.X0, b.box.X0) })
+				prev.box = prev.box.Union(r.box)
+				prev.h = max(prev.h, r.h)
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // isRule reports whether a path object's box is a horizontal ruling line.
 func isRule(r Rect) bool {
 	return finite(r.X0) && finite(r.X1) && finite(r.Y0) && finite(r.Y1) &&
@@ -241,9 +329,10 @@ func spanOf(c cell, cols []column, rules []Rect, h float64) ([]bool, int) {
 }
 
 // detectNumericTables finds the numeric tables of a page; rules are its
-// horizontal ruling lines (they tell which columns a header spans).
-func detectNumericTables(lines []Line, rules []Rect) []Table {
-	rows := visualRows(lines)
+// horizontal ruling lines (they tell which columns a header spans), fills
+// its shaded rectangles (a row's background holds a wrapped label's lines).
+func detectNumericTables(lines []Line, rules, fills []Rect) []Table {
+	rows := joinBanded(visualRows(lines), rowBands(fills))
 	var out []Table
 	for i := 0; i < len(rows); i++ {
 		if !rows[i].isBody() {

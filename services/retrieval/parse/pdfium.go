@@ -465,6 +465,8 @@ func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef refer
 				r := Rect{X0: float64(b.Left), X1: float64(b.Right), Y0: page.Height - float64(b.Top), Y1: page.Height - float64(b.Bottom)}
 				if isRule(r) {
 					page.Rules = append(page.Rules, r)
+				} else if isFillBox(r, page.Width) && len(page.Fills) < maxRules && shaded(inst, obj.PageObject) {
+					page.Fills = append(page.Fills, r)
 				}
 			}
 		}
@@ -527,7 +529,7 @@ func (p *PDFium) parsePage(ctx context.Context, inst pdfium.Pdfium, docRef refer
 
 	page.Text = linesText(page.Lines)
 	if !o.DisableTables {
-		page.Tables = detectTables(page.Lines, page.Rules)
+		page.Tables = detectTables(page.Lines, page.Rules, page.Fills)
 	}
 	if o.OmitLines {
 		page.Lines = nil
@@ -575,4 +577,19 @@ func remaining(ctx context.Context, d time.Duration) time.Duration {
 		}
 	}
 	return d
+}
+
+// shaded reports whether path object obj is filled with a colour other
+// than white (a cell or row background, not a page's white ground).
+func shaded(inst pdfium.Pdfium, obj references.FPDF_PAGEOBJECT) bool {
+	dm, err := inst.FPDFPath_GetDrawMode(&requests.FPDFPath_GetDrawMode{PageObject: obj})
+	if err != nil || dm.FillMode == enums.FPDF_FILLMODE_NONE {
+		return false
+	}
+	fc, err := inst.FPDFPageObj_GetFillColor(&requests.FPDFPageObj_GetFillColor{PageObject: obj})
+	if err != nil || fc == nil {
+		return false
+	}
+	c := fc.FillColor
+	return c.A > 0 && !(c.R >= 250 && c.G >= 250 && c.B >= 250)
 }

@@ -125,8 +125,8 @@ func consistent(rows [][]cell) bool {
 	return good >= 2
 }
 
-func detectTables(lines []Line, rules []Rect) []Table {
-	tables := detectNumericTables(lines, rules)
+func detectTables(lines []Line, rules, fills []Rect) []Table {
+	tables := detectNumericTables(lines, rules, fills)
 	if len(tables) > 0 {
 		var rest []Line
 		for _, l := range lines {

@@ -283,7 +283,10 @@ type Page struct {
 	Images int `json:"images"`
 	// Rules are the page's horizontal ruling lines (thin path objects:
 	// table borders, the underline of a header spanning its columns).
-	Rules  []Rect  `json:"rules,omitempty"`
+	Rules []Rect `json:"rules,omitempty"`
+	// Fills are the page's shaded rectangles (filled path objects, not
+	// white, not rules): cell and row backgrounds of tables.
+	Fills  []Rect  `json:"fills,omitempty"`
 	Tables []Table `json:"tables,omitempty"`
 	// Warnings lists non-fatal problems with this page (for example: OCR
 	// needed but Tesseract is not installed).
