@@ -28,7 +28,7 @@ func init() {
 type upFlags struct {
 	c                  config.Common
 	httpAddr, etcdAddr string
-	insecure           bool
+	insecure, tls      bool
 }
 
 func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
@@ -36,6 +36,7 @@ func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	r.StringFlag(fs, &f.httpAddr, config.Setting{Section: "up", Env: "PDFQA_HTTP", Flag: "http", Doc: "REST gateway listen address"}, "127.0.0.1:8080")
 	fs.StringVar(&f.etcdAddr, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants: anyone reaching a port reads and deletes everything (local development only)")
+	fs.BoolVar(&f.tls, "tls", false, "mutual TLS between the services and to etcd, with certificates made into <data>/tls on first start (automatic with --tls-dir)")
 }
 
 // serveFlags are the settings of `pdfqa serve`.
@@ -68,6 +69,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := f.c
 	return mesh.Up(ctx, mesh.UpOptions{
 		Data: c.Data, Store: c.Store, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
+		TLS: f.tls, TLSDir: c.TLSDir,
 		Ready: func(m *mesh.Mesh) {
 			fmt.Fprintf(stdout, "pdfqa mesh up: REST http://%s (OpenAPI at /openapi.json), etcd %s, data %s\n",
 				m.Gateway().HTTPAddr, m.Etcd.Endpoint(), c.Data)
@@ -97,12 +99,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	c := f.c
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.EtcdEndpoints(), DialTimeout: 5 * time.Second})
+	cli, err := mesh.EtcdClient(c.EtcdEndpoints(), c.TLSDir, name)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-	inst, err := mesh.Start(ctx, name, mesh.RunOptions{
+	inst, err := mesh.Start(ctx, name, mesh.RunOptions{TLSDir: c.TLSDir,
 		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
 		Data: c.Data, Store: c.Store, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
 		Security: mesh.Security{Insecure: f.insecure, ServiceToken: os.Getenv(mesh.ServiceTokenEnv), Limits: mesh.ReadLimits(config.Environment())},

@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
 // Embedded is an etcd server running inside this process.
@@ -19,14 +22,25 @@ type Embedded struct {
 // StartEmbedded starts a single-node etcd storing its data in dir, serving
 // clients on clientAddr (127.0.0.1:0 picks a free port).
 func StartEmbedded(dir, clientAddr string) (*Embedded, error) {
+	return StartEmbeddedTLS(dir, clientAddr, "")
+}
+
+// StartEmbeddedTLS is StartEmbedded serving clients over TLS with the etcd
+// identity of tlsDir and client-cert auth: only clients presenting a
+// certificate from its CA are served ("" : plaintext).
+func StartEmbeddedTLS(dir, clientAddr, tlsDir string) (*Embedded, error) {
 	if clientAddr == "" {
 		clientAddr = "127.0.0.1:0"
 	}
-	cu, err := freeURL(clientAddr)
+	scheme := "http"
+	if tlsDir != "" {
+		scheme = "https"
+	}
+	cu, err := freeURL(clientAddr, scheme)
 	if err != nil {
 		return nil, err
 	}
-	pu, err := freeURL("127.0.0.1:0")
+	pu, err := freeURL("127.0.0.1:0", "http")
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +57,13 @@ func StartEmbedded(dir, clientAddr string) (*Embedded, error) {
 	// through e.Err() and StartEtcd's error.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.ListenMetricsUrls = nil
+	if tlsDir != "" {
+		id, err := tlsconf.Load(tlsDir, EtcdIdentity, nil)
+		if err != nil {
+			return nil, fmt.Errorf("embedded etcd: %w", err)
+		}
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: id.CertPath, KeyFile: id.KeyPath, TrustedCAFile: id.CAPath, ClientCertAuth: true}
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -67,7 +88,7 @@ func (m *Embedded) Endpoint() string { return m.endpoint }
 func (m *Embedded) Close() { m.e.Close() }
 
 // freeURL resolves a :0 port to a concrete free one (etcd needs real URLs).
-func freeURL(addr string) (*url.URL, error) {
+func freeURL(addr, scheme string) (*url.URL, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -82,5 +103,5 @@ func freeURL(addr string) (*url.URL, error) {
 	} else {
 		addr = net.JoinHostPort(host, port)
 	}
-	return url.Parse("http://" + addr)
+	return url.Parse(scheme + "://" + addr)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/platform/telemetry"
+	"github.com/pdfqa/pdfqa/platform/tlsconf"
 	"github.com/pdfqa/pdfqa/services/gateway/webui"
 )
 
@@ -43,6 +44,9 @@ type RunOptions struct {
 	// Security authenticates and bounds callers (the zero value refuses to
 	// start: set ServiceToken, or Insecure).
 	Security Security
+	// TLSDir serves and calls over mutual TLS with the instance's identity
+	// from this directory (tlsconf.Load; "" : plaintext).
+	TLSDir string
 }
 
 // Instance is a running service instance.
@@ -92,7 +96,13 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 		log.Info("exporting traces", slog.String("exporter", e))
 	}
 	tp := tracing.Provider(name)
-	srv, err := server.New(server.Options{
+	var id *tlsconf.Identity
+	if o.TLSDir != "" {
+		if id, err = tlsconf.Load(o.TLSDir, name, log); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	srv, err := server.New(server.Options{TLS: id,
 		Name: name, Addr: o.Addr, MetricsAddr: o.MetricsAddr, Etcd: o.Etcd, LeaseTTL: o.LeaseTTL,
 		Logger: log, Metrics: m, GRPCServices: []string{u.GRPCService()},
 		ServerOptions: []grpc.ServerOption{grpc.MaxRecvMsgSize(o.Security.Limits.grpcMessageBytes())}, TracerProvider: tp,
@@ -114,6 +124,9 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 		return nil, err
 	}
 	clients.Trace(tp)
+	if id != nil {
+		clients.TLS(id)
+	}
 	if !o.Security.Insecure {
 		var front *auth.Policy
 		if u.Fronts {
@@ -186,6 +199,11 @@ type UpOptions struct {
 	LogLevel string
 	// Insecure runs without authentication (--insecure-no-auth).
 	Insecure bool
+	// TLS runs the mesh over mutual TLS (etcd too) with certificates from
+	// TLSDir, or with TLSDir empty from the data directory's tls/ folder,
+	// made by a development CA on first start.
+	TLS    bool
+	TLSDir string
 	// Tracing feeds every instance's spans; nil: read from the OTEL_*
 	// environment (telemetry.NewTracing) and flushed when the mesh stops.
 	Tracing *telemetry.Tracing
@@ -202,6 +220,8 @@ type Mesh struct {
 	// AdminKeyCreated says this start made it.
 	AdminKey        string
 	AdminKeyCreated bool
+	// TLSDir holds the mesh's certificates ("" : plaintext).
+	TLSDir string
 }
 
 // Gateway returns the instance that serves REST (the gateway).
@@ -226,7 +246,11 @@ func Up(ctx context.Context, o UpOptions) error {
 	if err := os.MkdirAll(o.Data, 0o755); err != nil {
 		return err
 	}
-	etcd, err := StartEmbedded(filepath.Join(o.Data, "etcd"), o.EtcdAddr)
+	tlsDir, err := upTLSDir(o)
+	if err != nil {
+		return err
+	}
+	etcd, err := StartEmbeddedTLS(filepath.Join(o.Data, "etcd"), o.EtcdAddr, tlsDir)
 	if err != nil {
 		return err
 	}
@@ -236,12 +260,12 @@ func Up(ctx context.Context, o UpOptions) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(o.Data, "etcd.endpoint"))
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Endpoint()}, DialTimeout: 5 * time.Second})
+	cli, err := EtcdClient([]string{etcd.Endpoint()}, tlsDir, ClientIdentity)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-	m := &Mesh{Etcd: etcd, Client: cli}
+	m := &Mesh{Etcd: etcd, Client: cli, TLSDir: tlsDir}
 	if o.Tracing == nil {
 		if o.Tracing, err = telemetry.NewTracing(ctx); err != nil {
 			return err
@@ -270,7 +294,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

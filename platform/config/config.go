@@ -25,6 +25,10 @@ type Common struct {
 	// Store is the shared state's server (postgres://…); empty: the
 	// embedded stores in Data.
 	Store string
+	// TLSDir holds the mesh's certificates (ca.crt and tls.crt/tls.key, or
+	// one <service>/ folder each): mutual TLS between services and to
+	// etcd; empty: plaintext.
+	TLSDir string
 }
 
 // Env returns the environment variable key, or def when unset or empty.
@@ -55,6 +59,7 @@ var (
 	DataSetting     = Setting{Section: "common", Env: "PDFQA_DATA", Flag: "data", Doc: "data directory"}
 	CacheSetting    = Setting{Section: "common", Env: "PDFQA_CACHE", Flag: "cache", Doc: "model and engine cache directory", DocDefault: "`~/.cache/pdfqa` (the user cache directory)"}
 	LogLevelSetting = Setting{Section: "common", Env: "PDFQA_LOG_LEVEL", Flag: "log-level", Doc: "log level: debug, info, warn, error"}
+	TLSDirSetting   = Setting{Section: "common", Env: "PDFQA_TLS_DIR", Flag: "tls-dir", Doc: "directory of certificates for mutual TLS between services and to etcd: ca.crt with tls.crt and tls.key, or a folder of them per service named after it, as pdfqa certs writes; unset: plaintext"}
 	StoreSetting    = Setting{Section: "common", Env: "PDFQA_STORE", Flag: "store", Doc: "shared state on a PostgreSQL server with pgvector (`postgres://user:pass@host/db`), for running services as several replicas; empty: embedded files in the data directory", Secret: true}
 )
 
@@ -68,6 +73,7 @@ func (c *Common) BindFrom(fs *flag.FlagSet, r *Reader) {
 	r.StringFlag(fs, &c.Cache, CacheSetting, userCache())
 	r.StringFlag(fs, &c.LogLevel, LogLevelSetting, "info")
 	r.StringFlag(fs, &c.Store, StoreSetting, "")
+	r.StringFlag(fs, &c.TLSDir, TLSDirSetting, "")
 }
 
 // EtcdEndpoints splits Etcd into endpoints.

@@ -69,13 +69,18 @@ func (s *Service) Close() error {
 }
 
 // probe checks one instance's health directly (not through the balancer), so
-// status shows every replica.
-func (s *Service) probe(ctx context.Context, addr string) (gatewayv1.ServingStatus, time.Duration) {
+// status shows every replica; over mutual TLS when the gateway's clients
+// use it, the instance's certificate checked to name service.
+func (s *Service) probe(ctx context.Context, service, addr string) (gatewayv1.ServingStatus, time.Duration) {
 	s.mu.Lock()
 	c, ok := s.probes[addr]
 	if !ok {
+		creds := grpc.WithTransportCredentials(insecure.NewCredentials())
+		if s.clients != nil {
+			creds = s.clients.Credentials(service)
+		}
 		var err error
-		c, err = grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err = grpc.NewClient("passthrough:///"+addr, creds)
 		if err != nil {
 			s.mu.Unlock()
 			return gatewayv1.ServingStatus_SERVING_STATUS_UNREACHABLE, 0
@@ -114,7 +119,7 @@ func (s *Service) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusRequest) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, d := s.probe(ctx, in.Addr)
+			st, d := s.probe(ctx, in.Service, in.Addr)
 			out[i] = &gatewayv1.Instance{Service: in.Service, Address: in.Addr, Id: in.ID, Status: st, LatencyMs: float64(d.Microseconds()) / 1000}
 		}()
 	}
