@@ -7,25 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 )
 
 // Results are the committed benchmark results (bench/recorded).
 type Results struct {
 	Bench  benchmarks
-	Ingest ingestReport
-	Memory memoryReport
-}
-
-type memoryReport struct {
-	Date string  `json:"date"`
-	Idle []usage `json:"idle"`
-	Peak []usage `json:"peak_under_load"`
-}
-
-type usage struct {
-	Process   string  `json:"process"`
-	Instances int     `json:"instances"`
-	RSSMiB    float64 `json:"rss_mib"`
+	Ingest benchutil.IngestReport
+	Memory benchutil.MemoryReport
 }
 
 type benchmarks struct {
@@ -68,16 +58,6 @@ type benchmarks struct {
 			P95   float64 `json:"p95_ms"`
 		} `json:"rows"`
 	} `json:"ask_stages"`
-}
-
-type ingestReport struct {
-	Date    string  `json:"date"`
-	Load1   float64 `json:"load1_at_start"`
-	Results []struct {
-		Kind    string  `json:"kind"`
-		Pages   float64 `json:"pages"`
-		PagesPS float64 `json:"pages_per_second"`
-	} `json:"results"`
 }
 
 // Load reads the results in dir (bench/recorded).
@@ -157,9 +137,9 @@ func Figures(r *Results) (map[string][]byte, error) {
 	var xt []float64
 	for _, row := range r.Ingest.Results {
 		k := index(kinds, row.Kind)
-		pts[k] = append(pts[k], Point{row.Pages, row.PagesPS})
-		if index(fmtAll(xt), fmtNum(row.Pages)) < 0 {
-			xt = append(xt, row.Pages)
+		pts[k] = append(pts[k], Point{float64(row.Pages), row.PagesPerSecond})
+		if index(fmtAll(xt), fmtNum(float64(row.Pages))) < 0 {
+			xt = append(xt, float64(row.Pages))
 		}
 	}
 	sort.Float64s(xt)
@@ -193,7 +173,7 @@ func Figures(r *Results) (map[string][]byte, error) {
 
 	procs := ordered(len(r.Memory.Peak), func(i int) string { return r.Memory.Peak[i].Process })
 	mem := grid(2, len(procs))
-	for si, us := range [][]usage{r.Memory.Idle, r.Memory.Peak} {
+	for si, us := range [][]benchutil.MemoryUsage{r.Memory.Idle, r.Memory.Peak} {
 		for _, u := range us {
 			if i := index(procs, u.Process); i >= 0 {
 				mem[si][i] = u.RSSMiB

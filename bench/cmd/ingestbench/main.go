@@ -27,28 +27,6 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
 
-// Result is one (page type, size) measurement.
-type Result struct {
-	Kind           samples.Kind `json:"kind"`
-	Pages          int          `json:"pages"`
-	Bytes          int          `json:"bytes"`
-	Chunks         int          `json:"chunks"`
-	Seconds        float64      `json:"seconds"`
-	PagesPerSecond float64      `json:"pages_per_second"`
-}
-
-// Report is the file ingestbench writes.
-type Report struct {
-	Bench   string   `json:"bench"`
-	Date    string   `json:"date"`
-	Commit  string   `json:"commit"`
-	Command string   `json:"command"`
-	CPUs    int      `json:"cpus"`
-	Load1   float64  `json:"load1_at_start"`
-	Note    string   `json:"note"`
-	Results []Result `json:"results"`
-}
-
 func main() {
 	parse.RunWorkerIfRequested() // the process parser re-execs this binary
 	out := flag.String("out", "", "JSON file to write (default: stdout)")
@@ -102,7 +80,7 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 		return err
 	}
 	defer p.Close()
-	rep := Report{Bench: "ingest-pagetype", Date: time.Now().UTC().Format(time.RFC3339), Commit: commit(),
+	rep := benchutil.IngestReport{Bench: "ingest-pagetype", Date: time.Now().UTC().Format(time.RFC3339), Commit: commit(),
 		Command: "go run ./bench/cmd/ingestbench " + strings.Join(os.Args[1:], " "), CPUs: runtime.NumCPU(), Load1: load1(), Note: note}
 	for _, kind := range samples.Kinds {
 		list := ts
@@ -114,7 +92,7 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 			if err != nil {
 				return err
 			}
-			best := Result{Kind: kind, Pages: n, Bytes: len(data)}
+			best := benchutil.IngestResult{Kind: string(kind), Pages: n, Bytes: len(data)}
 			for r := 0; r < rounds; r++ {
 				start := time.Now()
 				doc, err := p.Parse(ctx, data, parse.Options{})

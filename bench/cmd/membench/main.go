@@ -28,26 +28,6 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
 
-// Usage is one process class's memory.
-type Usage struct {
-	Process   string  `json:"process"`
-	Instances int     `json:"instances"`
-	RSSMiB    float64 `json:"rss_mib"`
-}
-
-// Report is the file membench writes.
-type Report struct {
-	Bench    string  `json:"bench"`
-	Date     string  `json:"date"`
-	Command  string  `json:"command"`
-	CPUs     int     `json:"cpus"`
-	Workload string  `json:"workload"`
-	Idle     []Usage `json:"idle"`
-	Peak     []Usage `json:"peak_under_load"`
-	IdleMiB  float64 `json:"idle_total_mib"`
-	PeakMiB  float64 `json:"peak_total_mib"`
-}
-
 func main() {
 	parse.RunWorkerIfRequested()
 	bin := flag.String("bin", "bin/pdfqa", "pdfqa binary")
@@ -135,7 +115,7 @@ func run(bin, httpAddr, out string) error {
 	}
 	load := peak(workload, up.Process.Pid)
 
-	rep := Report{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: "go run ./bench/cmd/membench " + strings.Join(os.Args[1:], " "),
+	rep := benchutil.MemoryReport{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: "go run ./bench/cmd/membench " + strings.Join(os.Args[1:], " "),
 		CPUs: runtime.NumCPU(), Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
 		Idle: idle, Peak: load}
 	for _, u := range idle {
@@ -151,16 +131,16 @@ func run(bin, httpAddr, out string) error {
 
 // peak runs f while sampling the process tree under root every 200 ms and
 // returns each class's largest sum of RSS seen (and most instances).
-func peak(f func(), root int) []Usage {
+func peak(f func(), root int) []benchutil.MemoryUsage {
 	var mu sync.Mutex
-	best := map[string]*Usage{}
+	best := map[string]*benchutil.MemoryUsage{}
 	sample := func() {
-		now := map[string]*Usage{}
+		now := map[string]*benchutil.MemoryUsage{}
 		for _, p := range tree(root) {
 			c := classify(p, root)
 			u := now[c]
 			if u == nil {
-				u = &Usage{Process: c}
+				u = &benchutil.MemoryUsage{Process: c}
 				now[c] = u
 			}
 			u.Instances++
@@ -169,7 +149,7 @@ func peak(f func(), root int) []Usage {
 		mu.Lock()
 		for c, u := range now {
 			if b := best[c]; b == nil {
-				best[c] = &Usage{Process: c, Instances: u.Instances, RSSMiB: u.RSSMiB}
+				best[c] = &benchutil.MemoryUsage{Process: c, Instances: u.Instances, RSSMiB: u.RSSMiB}
 			} else {
 				b.Instances = max(b.Instances, u.Instances)
 				b.RSSMiB = max(b.RSSMiB, u.RSSMiB)
@@ -193,7 +173,7 @@ func peak(f func(), root int) []Usage {
 	f()
 	close(done)
 	sample()
-	var out []Usage
+	var out []benchutil.MemoryUsage
 	for _, u := range best {
 		u.RSSMiB = float64(int(u.RSSMiB*10+0.5)) / 10
 		out = append(out, *u)
