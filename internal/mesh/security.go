@@ -21,6 +21,7 @@ import (
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/limits"
 	"github.com/pdfqa/pdfqa/platform/server"
+	"github.com/pdfqa/pdfqa/services/gateway"
 )
 
 // Security is how a service instance authenticates and bounds its callers.
@@ -170,7 +171,8 @@ func (g *guard) http(h http.Handler) http.Handler {
 		return h
 	}
 	return g.verifier.HTTP(h, auth.HTTPOptions{
-		Exempt: func(r *http.Request) bool { return publicPaths[r.URL.Path] },
+		Exempt:     func(r *http.Request) bool { return publicPaths[r.URL.Path] },
+		WriteError: gateway.WriteAuthError, // OpenAI's error shape under /openai/v1
 		Admit: func(r *http.Request) error {
 			p, _ := auth.FromContext(r.Context())
 			return g.rate.Allow(p, time.Now())

@@ -19,6 +19,10 @@ type HTTPOptions struct {
 	// Admit runs after authentication (rate limits); an error that has a
 	// RetryAfter() time.Duration method becomes 429 with Retry-After.
 	Admit func(r *http.Request) error
+	// WriteError writes a refusal (a gRPC status error; retry > 0: when to
+	// retry) in the shape of the route asked (nil: WriteError, the REST
+	// API's), e.g. OpenAI's for an OpenAI-compatible API.
+	WriteError func(w http.ResponseWriter, r *http.Request, err error, retry time.Duration)
 }
 
 // RetryAfterer is an admission error that says when to retry.
@@ -27,6 +31,10 @@ type RetryAfterer interface{ RetryAfter() time.Duration }
 // HTTP authenticates every request's Authorization: Bearer key and serves it
 // as the key's principal; failures answer in the REST API's error shape.
 func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
+	refuse := o.WriteError
+	if refuse == nil {
+		refuse = func(w http.ResponseWriter, _ *http.Request, err error, retry time.Duration) { WriteError(w, err, retry) }
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.Exempt != nil && o.Exempt(r) {
 			next.ServeHTTP(w, r)
@@ -39,7 +47,7 @@ func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
 		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pdfqa"`)
-			WriteError(w, Status(err), 0)
+			refuse(w, r, Status(err), 0)
 			return
 		}
 		r = r.WithContext(WithPrincipal(r.Context(), p))
@@ -50,7 +58,7 @@ func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
 				if errors.As(err, &ra) {
 					wait = ra.RetryAfter()
 				}
-				WriteError(w, status.Error(codes.ResourceExhausted, err.Error()), wait)
+				refuse(w, r, status.Error(codes.ResourceExhausted, err.Error()), wait)
 				return
 			}
 		}

@@ -2,15 +2,16 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
+	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/registry"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
@@ -23,26 +24,17 @@ const MCPPath = "/mcp"
 
 // Settings are the gateway's own settings.
 type Settings struct {
-	// APIKeys admit callers of the OpenAI-compatible API and the MCP tools;
-	// empty: open, like the REST API (until identity lands for all of it).
-	APIKeys []string
 	// MaxUploadBytes is the mesh's one upload limit (the composition root
 	// sets it from PDFQA_MAX_UPLOAD_BYTES): a streamed upload past it is
 	// cut off with 413. 0: retrieval's own check only.
 	MaxUploadBytes int64
 }
 
-// Read reads the gateway's settings through r.
-func Read(r *config.Reader) Settings {
-	keys := r.String(config.Setting{Section: "gateway", Env: "PDFQA_GATEWAY_API_KEYS", Secret: true,
-		Doc: "comma-separated API keys the OpenAI-compatible API (/openai/v1) and MCP (/mcp) require as a bearer token (unset: open)"}, "")
-	var s Settings
-	for _, k := range strings.Split(keys, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			s.APIKeys = append(s.APIKeys, k)
-		}
-	}
-	return s
+// Read reads the gateway's settings through r. API keys are not among
+// them: the OpenAI-compatible API and MCP take the mesh's own keys, checked
+// by platform/auth like every REST route (WriteAuthError shapes refusals).
+func Read(*config.Reader) Settings {
+	return Settings{}
 }
 
 // Configure applies settings to the gateway; call before HTTPHandler.
@@ -51,21 +43,27 @@ func (s *Service) Configure(set Settings) *Service {
 	return s
 }
 
-// authorize admits a request bearing one of the API keys (any, when none is set).
-func (s *Service) authorize(r *http.Request) error {
-	if len(s.settings.APIKeys) == 0 {
-		return nil
+// WriteAuthError writes a refusal of the mesh's HTTP authentication (a
+// gRPC status error) in the shape of the route asked: OpenAI's error for
+// the OpenAI-compatible API, the REST API's for every other route. It is
+// the auth middleware's auth.HTTPOptions.WriteError.
+func WriteAuthError(w http.ResponseWriter, r *http.Request, err error, retry time.Duration) {
+	if strings.HasPrefix(r.URL.Path, openai.Prefix+"/") {
+		openai.WriteStatusError(w, err, retry)
+		return
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return fmt.Errorf("%w: no API key: send Authorization: Bearer <key>", openai.ErrUnauthorized)
+	auth.WriteError(w, err, retry)
+}
+
+// authorize admits a request the mesh's authentication let through (its
+// key's principal is in the context; none without auth) whose role may
+// read; the refusal is an SDK error, as the clients' routes report them.
+func authorize(r *http.Request) error {
+	if err := auth.Require(r.Context(), auth.Reader); err != nil {
+		st := status.Convert(auth.Status(err))
+		return &pdfqa.Error{Code: st.Code(), Message: st.Message()}
 	}
-	for _, k := range s.settings.APIKeys {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(k)) == 1 {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: incorrect API key provided", openai.ErrUnauthorized)
+	return nil
 }
 
 // sdk is a client of the mesh over the gateway's own connections (their
@@ -94,13 +92,12 @@ func (s *Service) clientRoutes(root *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	root.Handle(openai.Prefix+"/", openai.Handler(openai.Options{Backend: c, Log: s.log, Authorize: s.authorize}))
+	root.Handle(openai.Prefix+"/", openai.Handler(openai.Options{Backend: c, Log: s.log, Authorize: authorize}))
 	srv := mcptools.NewServer(mcptools.Options{Backend: c})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
 	root.Handle(MCPPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.authorize(r); err != nil {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, err.Error(), http.StatusUnauthorized)
+		if err := auth.Require(r.Context(), auth.Reader); err != nil {
+			auth.WriteError(w, auth.Status(err), 0)
 			return
 		}
 		h.ServeHTTP(w, r)

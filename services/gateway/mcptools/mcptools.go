@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
+	"github.com/pdfqa/pdfqa/services/gateway/clientwire"
 )
 
 // Backend is what the tools call: the SDK's Client.
@@ -87,13 +88,7 @@ type SearchIn struct {
 }
 
 // Box is a region of a page, in PDF points from the page's top left.
-type Box struct {
-	Page int32   `json:"page"`
-	X0   float32 `json:"x0"`
-	Y0   float32 `json:"y0"`
-	X1   float32 `json:"x1"`
-	Y1   float32 `json:"y1"`
-}
+type Box = clientwire.Box
 
 // Passage is one search result.
 type Passage struct {
@@ -133,12 +128,8 @@ func (t tools) search(ctx context.Context, _ *mcp.CallToolRequest, in SearchIn) 
 }
 
 func passage(p *pdfqa.Passage) Passage {
-	out := Passage{Document: p.GetDocumentName(), DocumentID: p.GetDocumentId(), Page: p.GetPage(), PageEnd: max(p.GetPageEnd(), p.GetPage()),
-		Text: p.GetText(), Score: p.GetScore(), Boxes: []Box{}}
-	for _, b := range p.GetBoxes() {
-		out.Boxes = append(out.Boxes, Box{Page: b.GetPage(), X0: b.GetX0(), Y0: b.GetY0(), X1: b.GetX1(), Y1: b.GetY1()})
-	}
-	return out
+	return Passage{Document: p.GetDocumentName(), DocumentID: p.GetDocumentId(), Page: p.GetPage(), PageEnd: max(p.GetPageEnd(), p.GetPage()),
+		Text: p.GetText(), Score: p.GetScore(), Boxes: clientwire.Boxes(p, 0)}
 }
 
 // AskIn is ask's input.
@@ -149,15 +140,9 @@ type AskIn struct {
 	SingleShot bool   `json:"single_shot,omitempty" jsonschema:"one search and one answer, no planner or verifier (faster)"`
 }
 
-// Citation is one source of an answer.
-type Citation struct {
-	Document   string  `json:"document"`
-	DocumentID string  `json:"document_id"`
-	Page       int32   `json:"page"`
-	Text       string  `json:"text"`
-	Score      float32 `json:"score"`
-	Boxes      []Box   `json:"boxes"`
-}
+// Citation is one source of an answer: document, page, quoted text, and
+// the score and boxes of the passage it quotes.
+type Citation = clientwire.Citation
 
 // AskOut is ask's result.
 type AskOut struct {
@@ -188,29 +173,11 @@ func (t tools) ask(ctx context.Context, _ *mcp.CallToolRequest, in AskIn) (*mcp.
 			run = d.Run
 		}
 	}
-	if run == nil || strings.TrimSpace(run.GetAnswer()) == "" {
-		msg := "no answer"
-		if run != nil && run.GetError() != "" {
-			msg = run.GetError()
-		}
-		return nil, AskOut{}, fmt.Errorf("pdfqa could not answer: %s", msg)
+	run, err := clientwire.Answered(run)
+	if err != nil {
+		return nil, AskOut{}, fmt.Errorf("pdfqa could not answer: %w", err)
 	}
-	out := AskOut{Answer: run.GetAnswer(), RunID: run.GetId(), Citations: []Citation{}, Degraded: run.GetDegraded(), Note: run.GetError()}
-	for _, c := range run.GetCitations() {
-		ci := Citation{Document: c.GetDocument(), DocumentID: c.GetDocumentId(), Page: c.GetPage(), Text: c.GetQuote(), Boxes: []Box{}}
-		for _, p := range run.GetPassages() {
-			if p.GetDocumentId() == c.GetDocumentId() && c.GetPage() >= p.GetPage() && c.GetPage() <= max(p.GetPageEnd(), p.GetPage()) {
-				ci.Score = p.GetScore()
-				for _, b := range passage(p).Boxes {
-					if b.Page == c.GetPage() {
-						ci.Boxes = append(ci.Boxes, b)
-					}
-				}
-				break
-			}
-		}
-		out.Citations = append(out.Citations, ci)
-	}
+	out := AskOut{Answer: run.GetAnswer(), RunID: run.GetId(), Citations: clientwire.Citations(run), Degraded: run.GetDegraded(), Note: run.GetError()}
 	// The text block is the answer as a person reads it; the structured
 	// content holds the citations for the host.
 	var sb strings.Builder

@@ -3,8 +3,13 @@ package openai
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/status"
 
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
+	"github.com/pdfqa/pdfqa/services/gateway/clientwire"
 )
 
 // The API's own errors; the mesh's arrive as the SDK's (pdfqa.Err*).
@@ -12,7 +17,6 @@ var (
 	errBadRequest    = errors.New("invalid request")
 	errModelNotFound = errors.New("model not found")
 	errUnauthorized  = errors.New("invalid API key")
-	errNoAnswer      = errors.New("no answer")
 )
 
 // ErrUnauthorized is what an Authorize hook returns to refuse a caller (401).
@@ -32,7 +36,7 @@ var errTable = []errKind{
 	{errBadRequest, http.StatusBadRequest, "invalid_request_error", "invalid_request"},
 	{errModelNotFound, http.StatusNotFound, "invalid_request_error", "model_not_found"},
 	{errUnauthorized, http.StatusUnauthorized, "invalid_request_error", "invalid_api_key"},
-	{errNoAnswer, http.StatusBadGateway, "server_error", "no_answer"},
+	{clientwire.ErrNoAnswer, http.StatusBadGateway, "server_error", "no_answer"},
 	{pdfqa.ErrInvalidArgument, http.StatusBadRequest, "invalid_request_error", "invalid_request"},
 	{pdfqa.ErrNotFound, http.StatusNotFound, "invalid_request_error", "not_found"},
 	{pdfqa.ErrUnauthenticated, http.StatusUnauthorized, "invalid_request_error", "invalid_api_key"},
@@ -64,4 +68,15 @@ func errorOf(err error, param string) (int, errorBody) {
 		b.Error.Param = &param
 	}
 	return k.status, b
+}
+
+// WriteStatusError writes a gRPC status error (the mesh's authentication
+// refusing a caller, a rate limit) in OpenAI's error shape, with
+// Retry-After when retry > 0.
+func WriteStatusError(w http.ResponseWriter, err error, retry time.Duration) {
+	st := status.Convert(err)
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	}
+	writeError(w, &pdfqa.Error{Code: st.Code(), Message: st.Message()}, "")
 }

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
+	"github.com/pdfqa/pdfqa/services/gateway/clientwire"
 )
 
 // Prefix is where the API is mounted.
@@ -274,22 +275,10 @@ func drain(events iter.Seq2[pdfqa.Event, error]) (*pdfqa.Run, error) {
 			return nil, err
 		}
 		if d, ok := ev.(pdfqa.RunDone); ok {
-			return answered(d.Run)
+			return clientwire.Answered(d.Run)
 		}
 	}
-	return nil, fmt.Errorf("%w: the run ended without a record", errNoAnswer)
-}
-
-// answered returns the run, or errNoAnswer when it failed without one.
-func answered(run *pdfqa.Run) (*pdfqa.Run, error) {
-	if strings.TrimSpace(run.GetAnswer()) == "" {
-		msg := run.GetError()
-		if msg == "" {
-			msg = "the agents returned an empty answer"
-		}
-		return nil, fmt.Errorf("%w: run %s: %s", errNoAnswer, run.GetId(), msg)
-	}
-	return run, nil
+	return nil, fmt.Errorf("%w: the run ended without a record", clientwire.ErrNoAnswer)
 }
 
 // completion is one answer being written.
@@ -310,50 +299,13 @@ func tokens(chars int) int { return (chars + 3) / 4 }
 // extension is the run's structured citations: each citation with the
 // score and boxes of the passage it quotes (same document and page).
 func (c *completion) extension(run *pdfqa.Run) *extension {
-	ext := &extension{RunID: run.GetId(), Collection: c.q.collection, Adapter: c.q.adapter, Citations: []citation{},
+	ext := &extension{RunID: run.GetId(), Collection: c.q.collection, Adapter: c.q.adapter, Citations: clientwire.Citations(run),
 		Degraded: run.GetDegraded(), Note: run.GetError()}
 	if v := run.GetVerification(); v != nil && len(v.GetClaims()) > 0 {
 		s := v.GetSupportScore()
 		ext.SupportScore = &s
 	}
-	for _, ci := range run.GetCitations() {
-		out := citation{Document: ci.GetDocument(), DocumentID: ci.GetDocumentId(), Page: ci.GetPage(), Text: ci.GetQuote(), Boxes: []box{}}
-		if p := passageFor(run.GetPassages(), ci); p != nil {
-			out.Score = p.GetScore()
-			for _, b := range p.GetBoxes() {
-				if b.GetPage() == ci.GetPage() {
-					out.Boxes = append(out.Boxes, box{Page: b.GetPage(), X0: b.GetX0(), Y0: b.GetY0(), X1: b.GetX1(), Y1: b.GetY1()})
-				}
-			}
-			if out.Text == "" {
-				out.Text = p.GetText()
-			}
-		}
-		ext.Citations = append(ext.Citations, out)
-	}
 	return ext
-}
-
-// passageFor is the best passage of the citation's document whose pages
-// hold the cited page, preferring one that contains the quote.
-func passageFor(ps []*pdfqa.Passage, c *pdfqa.Citation) *pdfqa.Passage {
-	var best *pdfqa.Passage
-	for _, p := range ps {
-		if p.GetDocumentId() != c.GetDocumentId() && p.GetDocumentName() != c.GetDocument() {
-			continue
-		}
-		end := max(p.GetPageEnd(), p.GetPage())
-		if c.GetPage() < p.GetPage() || c.GetPage() > end {
-			continue
-		}
-		if q := c.GetQuote(); q != "" && strings.Contains(p.GetText(), q) {
-			return p
-		}
-		if best == nil || p.GetScore() > best.GetScore() {
-			best = p
-		}
-	}
-	return best
 }
 
 // stream writes the answer as OpenAI's server-sent events.
@@ -404,7 +356,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request, c *completion, even
 				return // the client went away; the context ends the run's stream
 			}
 		case pdfqa.RunDone:
-			run, err := answered(ev.Run)
+			run, err := clientwire.Answered(ev.Run)
 			if err != nil {
 				fail(err)
 				return
@@ -437,7 +389,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request, c *completion, even
 			return
 		}
 	}
-	fail(fmt.Errorf("%w: the run ended without a record", errNoAnswer))
+	fail(fmt.Errorf("%w: the run ended without a record", clientwire.ErrNoAnswer))
 }
 
 func sse(w http.ResponseWriter, rc *http.ResponseController, v any) error {

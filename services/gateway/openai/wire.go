@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/pdfqa/pdfqa/services/gateway/clientwire"
 )
 
 // The OpenAI wire format, as much of it as pdfqa reads and writes. Unknown
@@ -100,32 +102,15 @@ type usage struct {
 
 // extension is what pdfqa adds to an answer.
 type extension struct {
-	RunID      string     `json:"run_id"`
-	Collection string     `json:"collection"`
-	Adapter    string     `json:"adapter,omitempty"`
-	Citations  []citation `json:"citations"`
+	RunID      string                `json:"run_id"`
+	Collection string                `json:"collection"`
+	Adapter    string                `json:"adapter,omitempty"`
+	Citations  []clientwire.Citation `json:"citations"`
 	// SupportScore is the verifier's fraction of supported claims (agentic runs).
 	SupportScore *float32 `json:"support_score,omitempty"`
 	// Degraded: the answer was built without the language model.
 	Degraded bool   `json:"degraded,omitempty"`
 	Note     string `json:"note,omitempty"`
-}
-
-type citation struct {
-	Document   string  `json:"document"`
-	DocumentID string  `json:"document_id"`
-	Page       int32   `json:"page"`
-	Text       string  `json:"text"`
-	Score      float32 `json:"score"`
-	Boxes      []box   `json:"boxes"`
-}
-
-type box struct {
-	Page int32   `json:"page"`
-	X0   float32 `json:"x0"`
-	Y0   float32 `json:"y0"`
-	X1   float32 `json:"x1"`
-	Y1   float32 `json:"y1"`
 }
 
 type model struct {
