@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/platform/pg"
@@ -163,10 +162,7 @@ func (s *Postgres) Sweep(ctx context.Context) (int, error) {
 				rows.Close()
 				return err
 			}
-			r.Status = agentsv1.RunStatus_RUN_STATUS_INTERRUPTED
-			r.Error = InterruptedError
-			r.FinishTime = timestamppb.Now()
-			nb, err := proto.Marshal(r)
+			nb, err := interrupt(r)
 			if err != nil {
 				rows.Close()
 				return err

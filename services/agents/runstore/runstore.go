@@ -115,6 +115,15 @@ func (s *Store) List(limit int, keep func(*agentsv1.Run) bool) ([]*agentsv1.Run,
 	return out, err
 }
 
+// interrupt marks r, a run whose process is gone, INTERRUPTED now and
+// returns its encoding: the one way both stores finish a lost run.
+func interrupt(r *agentsv1.Run) ([]byte, error) {
+	r.Status = agentsv1.RunStatus_RUN_STATUS_INTERRUPTED
+	r.Error = InterruptedError
+	r.FinishTime = timestamppb.Now()
+	return proto.Marshal(r)
+}
+
 func (s *Store) interruptRunning() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucket)
@@ -131,10 +140,7 @@ func (s *Store) interruptRunning() error {
 			if r.Status != agentsv1.RunStatus_RUN_STATUS_RUNNING {
 				return nil
 			}
-			r.Status = agentsv1.RunStatus_RUN_STATUS_INTERRUPTED
-			r.Error = InterruptedError
-			r.FinishTime = timestamppb.Now()
-			b, err := proto.Marshal(r)
+			b, err := interrupt(r)
 			if err != nil {
 				return err
 			}
