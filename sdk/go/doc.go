@@ -49,6 +49,19 @@
 // Answer does the same and returns the finished run. Breaking out of the
 // loop ends the stream.
 //
+// # Conversations
+//
+// A follow-up question is asked with the turns before it; the agents read
+// "and in the prior quarter?" against the latest earlier question
+// ("What were net sales in Q3 2023?" makes it "... in Q2 2023?"):
+//
+//	run, err := c.Answer(ctx, "filings", "And in the prior quarter?", nil,
+//		pdfqa.WithHistory(pdfqa.UserTurn(prev.GetQuestion()), pdfqa.AssistantTurn(prev.GetAnswer())))
+//
+// The history is bounded (MaxHistoryTurns, MaxHistoryTurnBytes,
+// MaxHistoryBytes; more is ErrInvalidArgument): TrimHistory keeps a long
+// conversation's latest turns within the bounds.
+//
 // # Errors
 //
 // Errors from the mesh match the sentinels of this package by their gRPC
@@ -56,8 +69,20 @@
 //
 //	if errors.Is(err, pdfqa.ErrNotFound) { ... }
 //
+// # Documents one at a time
+//
+// Upload stores one PDF given as bytes (UploadOptions carries an encrypted
+// PDF's password) and Follow follows its ingestion; Ingest is both for
+// files. CreateCollection, Collections, Documents and Document list what is
+// there.
+//
 // # Fine-tuning
 //
 // FineTune builds a grounded QA dataset from a collection and starts a LoRA
 // job; WatchJob follows it; EvaluateAdapter and PublishAdapter finish it.
+//
+// # The models directly
+//
+// Generate and Embed call the served language and embedding models without
+// documents (operator calls: an admin key).
 package pdfqa
