@@ -7,6 +7,8 @@ import (
 	"image"
 	"strings"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/pdfqa/pdfqa/services/retrieval/parse/pdftest"
 )
 
@@ -115,29 +117,21 @@ func textWidth(s string, size float64, f font) float64 {
 	return float64(w) * size / 1000 * k
 }
 
-// winAnsi encodes s for a WinAnsiEncoding font (the few non-ASCII runes the
-// samples use) and escapes PDF string delimiters.
+// winAnsi encodes s for a WinAnsiEncoding font (Windows-1252; the samples
+// use € – — ’ • · beyond ASCII, a rune it lacks becomes '?') and escapes
+// PDF string delimiters; a byte over 127 is written as an octal escape.
 func winAnsi(s string) string {
 	var b strings.Builder
 	for _, r := range s {
+		c, ok := charmap.Windows1252.EncodeRune(r)
 		switch {
 		case r == '\\' || r == '(' || r == ')':
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		case r < 128:
 			b.WriteRune(r)
-		case r == '€':
-			b.WriteString(`\200`)
-		case r == '–':
-			b.WriteString(`\226`)
-		case r == '—':
-			b.WriteString(`\227`)
-		case r == '’':
-			b.WriteString(`\222`)
-		case r == '•':
-			b.WriteString(`\225`)
-		case r == '·':
-			b.WriteString(`\267`)
+		case ok:
+			fmt.Fprintf(&b, "\\%03o", c)
 		default:
 			b.WriteByte('?')
 		}

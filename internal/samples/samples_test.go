@@ -193,3 +193,14 @@ func TestDemoScriptChecksItsAnswers(t *testing.T) {
 		t.Fatalf("demo.sh --self-test: %v\n%s", err, out)
 	}
 }
+
+// TestWinAnsi: the samples' non-ASCII runes become their WinAnsiEncoding
+// octal escapes, PDF string delimiters are escaped, and a rune the
+// encoding lacks is '?'.
+func TestWinAnsi(t *testing.T) {
+	got := winAnsi(`€1 – 2 — it’s • a·b (x) \ é ✓`)
+	want := `\2001 \226 2 \227 it\222s \225 a\267b \(x\) \\ \351 ?`
+	if got != want {
+		t.Errorf("winAnsi = %s, want %s", got, want)
+	}
+}
