@@ -238,6 +238,16 @@ func TestSplitEmpty(t *testing.T) {
 	}
 }
 
+// packRows renders bs's table rows, counts their words and packs them into
+// chunks of document "d" (200 words, 32 overlap), as Split does.
+func packRows(bs []block) []store.Chunk {
+	renderRows(bs)
+	for i := range bs {
+		bs[i].tokens = WordCount(bs[i].text())
+	}
+	return pack(bs, "d", "d.pdf", Options{MaxTokens: 200, Overlap: 32, Count: WordCount})
+}
+
 // TestRowsNamedAfterHeading checks that a table without a title of its own
 // is named after the heading in force, and that rows of two tables never
 // share a chunk.
@@ -250,11 +260,7 @@ func TestRowsNamedAfterHeading(t *testing.T) {
 		{lines: []line{{page: 1}}, kind: store.KindTable, table: a, tableID: "p1-t0", row: 1},
 		{lines: []line{{page: 1}}, kind: store.KindTable, table: b, tableID: "p1-t1", row: 0},
 	}
-	renderRows(bs)
-	for i := range bs {
-		bs[i].tokens = WordCount(bs[i].text())
-	}
-	cs := pack(bs, "d", "d.pdf", Options{MaxTokens: 200, Overlap: 32, Count: WordCount})
+	cs := packRows(bs)
 	var got []string
 	for _, c := range cs {
 		got = append(got, c.Table+": "+c.Text)
@@ -279,11 +285,7 @@ func TestRowTermsWeighLabels(t *testing.T) {
 		{lines: []line{{page: 4}}, kind: store.KindTable, table: tb, tableID: "p4-t0", row: 0},
 		{lines: []line{{page: 4}}, kind: store.KindTable, table: tb, tableID: "p4-t0", row: 1},
 	}
-	renderRows(bs)
-	for i := range bs {
-		bs[i].tokens = WordCount(bs[i].text())
-	}
-	cs := pack(bs, "d", "d.pdf", Options{MaxTokens: 200, Overlap: 32, Count: WordCount})
+	cs := packRows(bs)
 	if len(cs) != 1 {
 		t.Fatalf("%d chunks, want the two rows in one", len(cs))
 	}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"container/heap"
 	"math"
 	"math/rand/v2"
@@ -118,17 +119,12 @@ func (g *HNSW) searchLayer(q []float32, ep cand, ef, l int) []cand {
 		}
 	}
 	out := []cand(*best)
-	slices.SortFunc(out, func(a, b cand) int {
-		switch {
-		case a.sim > b.sim:
-			return -1
-		case a.sim < b.sim:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, bySimDesc)
 	return out
 }
+
+// bySimDesc orders candidates most similar first (NaN last).
+func bySimDesc(a, b cand) int { return cmp.Compare(b.sim, a.sim) }
 
 func closest(c []cand, m int) []int {
 	out := make([]int, 0, min(m, len(c)))
@@ -144,14 +140,6 @@ func (g *HNSW) prune(id int, nb []int, m int) []int {
 	for i, n := range nb {
 		cs[i] = cand{n, dot(q, g.vec(n))}
 	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		switch {
-		case a.sim > b.sim:
-			return -1
-		case a.sim < b.sim:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(cs, bySimDesc)
 	return closest(cs, m)
 }
