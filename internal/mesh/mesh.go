@@ -222,6 +222,7 @@ func buildAgents(ctx context.Context, d Deps) (Service, error) {
 		return nil, err
 	}
 	svc := agents.NewWithRuns(d.Log, engine, runs)
+	svc.RetainRuns(cfg.RunRetention)
 	return agents.Instrument(svc, d.Server.Metrics.Registry)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/agents/ask"
@@ -17,7 +18,13 @@ type Config struct {
 	MaxImages int
 	// Prompts is the service's prompt set.
 	Prompts *prompts.Set
+	// RunRetention is how long runs are kept before they are purged (0:
+	// forever); see Service.RetainRuns.
+	RunRetention time.Duration
 }
+
+// DefaultRunRetention is PDFQA_RUN_RETENTION's default: 30 days.
+const DefaultRunRetention = 30 * 24 * time.Hour
 
 // ReadConfig reads the agents settings through r: the one place they are
 // read (and documented). A malformed value is an error.
@@ -42,6 +49,16 @@ func ReadConfig(r *config.Reader) (Config, error) {
 		if n <= 0 {
 			c.MaxImages = -1
 		}
+	}
+	keep := r.String(set("PDFQA_RUN_RETENTION",
+		"how long runs (questions, answers and the evidence text they quote) are kept before they are purged, a Go duration (`720h` is 30 days); `0`: forever", "`720h`"), "")
+	c.RunRetention = DefaultRunRetention
+	if keep != "" {
+		d, err := time.ParseDuration(keep)
+		if err != nil || d < 0 {
+			return Config{}, fmt.Errorf("PDFQA_RUN_RETENTION=%q: want a duration such as 720h, or 0 to keep runs forever", keep)
+		}
+		c.RunRetention = d
 	}
 	return c, nil
 }

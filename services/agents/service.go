@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,8 @@ type Service struct {
 	log    *slog.Logger
 	engine *ask.Engine
 	runs   runstore.Runs
+	// retain stops the run retention loop (RetainRuns) and waits for it.
+	retain func()
 }
 
 // PromptSetHeader is the gRPC metadata key that picks the prompt set of one
@@ -76,8 +79,28 @@ func NewWithRuns(log *slog.Logger, engine *ask.Engine, runs runstore.Runs) *Serv
 // Register adds the service to g.
 func (s *Service) Register(g *grpc.Server) { agentsv1.RegisterAgentsServiceServer(g, s) }
 
+// RetainRuns purges runs older than keep (Config.RunRetention) now and
+// then periodically until Close; keep <= 0 keeps them forever.
+func (s *Service) RetainRuns(keep time.Duration) {
+	if keep <= 0 || s.retain != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runstore.Retain(ctx, s.runs, keep, 0, s.log)
+	}()
+	s.retain = func() { cancel(); <-done }
+}
+
 // Close releases the service's resources.
-func (s *Service) Close() error { return s.runs.Close() }
+func (s *Service) Close() error {
+	if s.retain != nil {
+		s.retain()
+	}
+	return s.runs.Close()
+}
 
 // Ask answers a question, streaming the run's events.
 func (s *Service) Ask(req *agentsv1.AskRequest, stream grpc.ServerStreamingServer[agentsv1.AskResponse]) error {

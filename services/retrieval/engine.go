@@ -242,6 +242,12 @@ func Open(cfg Config) (*Engine, error) {
 			defer e.wg.Done()
 			_ = w.Watch(e.ctx, func(ch store.Change) {
 				e.cache.changed(ch)
+				switch ch.What {
+				case "document_deleted":
+					e.pipe.running.deleted(ch.Coll, ch.Doc)
+				case "collection_deleted":
+					e.pipe.running.deleted(ch.Coll, "")
+				}
 				if ch.What == "job" || ch == (store.Change{}) {
 					e.queue.signal()
 				}
@@ -368,6 +374,7 @@ func (e *Engine) DeleteCollection(name string) error {
 		return err
 	}
 	e.cache.deletedCollection(name)
+	e.pipe.running.deleted(name, "")
 	e.deleteBlobs(unref)
 	return nil
 }
@@ -467,6 +474,8 @@ func (e *Engine) DeleteDocument(coll, id string) error {
 		return err
 	}
 	e.cache.deletedDoc(coll, id)
+	e.pipe.running.deleted(coll, id)
+	e.hub.gone(docKey{coll, id})
 	e.deleteBlobs(unref)
 	return nil
 }

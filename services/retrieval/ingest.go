@@ -61,6 +61,9 @@ type pipeline struct {
 	hub    *hub
 	log    *slog.Logger
 	stages []stage
+	// running are the ingestions in progress (deleting a document cancels
+	// its own).
+	running runs
 }
 
 func newPipeline(cfg Config, st store.Store, blobs store.Blobs, parser parse.Parser, count chunk.Counter, cache *vectorCache, h *hub) *pipeline {
@@ -72,6 +75,8 @@ func newPipeline(cfg Config, st store.Store, blobs store.Blobs, parser parse.Par
 // ingest runs one document's job. A run interrupted by ctx leaves the
 // document PROCESSING; the next Open re-queues it.
 func (p *pipeline) ingest(ctx context.Context, k docKey) {
+	ctx, done := p.running.start(ctx, k)
+	defer done()
 	d, err := p.st.UpdateDocument(k.coll, k.id, func(d *store.Document) {
 		if d.State == store.StatePending || d.State == store.StateProcessing {
 			d.Attempts++
@@ -89,6 +94,10 @@ func (p *pipeline) ingest(ctx context.Context, k docKey) {
 	j := &ingestJob{doc: d}
 	for _, s := range p.stages {
 		if err := s.run(ctx, j); err != nil {
+			if errors.Is(context.Cause(ctx), errDeleted) || errors.Is(err, store.ErrNotFound) {
+				p.log.Info("ingestion cancelled: the document was deleted", "collection", d.Collection, "document", d.ID, "stage", s.name)
+				return
+			}
 			if ctx.Err() != nil {
 				p.log.Info("ingestion interrupted; it resumes on restart", "document", d.ID, "stage", s.name)
 				return
