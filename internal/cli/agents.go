@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
@@ -12,6 +13,45 @@ import (
 
 func init() {
 	register("ask", `ask a question over a collection: pdfqa ask --collection NAME "question"`, runAsk)
+	register("runs", "list recent runs, newest first, or show one: pdfqa runs [--limit N] [RUN_ID]", runRuns)
+}
+
+func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("runs", stderr)
+	limit := fs.Int("limit", 20, "runs to list (at most 1000)")
+	var mf meshFlags
+	mf.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 || *limit < 1 {
+		return usageErr("pdfqa runs [--limit N] [RUN_ID]")
+	}
+	c, err := mf.sdk(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if fs.NArg() == 1 {
+		run, err := c.Run(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Q: %s\n%s\n", run.GetQuestion(), run.GetAnswer())
+		printRun(stdout, stderr, run)
+		return nil
+	}
+	runs, err := c.Runs(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTATUS\tCREATED\tCOLLECTION\tQUESTION")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.GetId(), strings.TrimPrefix(r.GetStatus().String(), "RUN_STATUS_"),
+			r.GetCreateTime().AsTime().Local().Format("2006-01-02 15:04:05"), r.GetCollection(), truncateLine(r.GetQuestion(), 70))
+	}
+	return tw.Flush()
 }
 
 func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error {
