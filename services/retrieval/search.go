@@ -3,7 +3,6 @@ package retrieval
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -125,7 +124,7 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	var lists [][]index.Hit
 	var weights []float64
 	if q.Mode != ModeVector {
-		bm, err := e.bm25(q.Collection, q.Text, depth, allow)
+		bm, err := e.bm25(ctx, q.Collection, q.Text, depth, allow)
 		if err != nil {
 			return nil, err
 		}
@@ -175,20 +174,25 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if len(hits) > window {
 		hits = hits[:window]
 	}
-	out := make([]Result, 0, len(hits))
+	refs := make([]store.ChunkRef, 0, len(hits))
+	score := make(map[store.ChunkRef]float64, len(hits))
 	for _, h := range hits {
 		doc, seq, ok := splitChunkID(h.ID)
 		if !ok {
 			continue
 		}
-		c, err := e.st.Chunk(q.Collection, doc, seq)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted since the lists were built
-		}
-		if err != nil {
-			return nil, err // the store failed: an error, never an empty result
-		}
-		out = append(out, Result{c, h.Score})
+		r := store.ChunkRef{DocID: doc, Seq: seq}
+		refs, score[r] = append(refs, r), h.Score
+	}
+	// one read for all candidates; a chunk deleted since the lists were
+	// built is left out, a store failure is an error (never an empty result)
+	cs, err := e.st.Chunks(ctx, q.Collection, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(cs))
+	for i, c := range cs {
+		out[i] = Result{c, score[store.ChunkRef{DocID: c.DocID, Seq: c.Seq}]}
 	}
 	if reserve > 0 || q.MaxPerDoc > 0 {
 		out = selectResults(out, n, q.MaxPerDoc, reserve)
@@ -291,15 +295,7 @@ func capPerDoc(hits []index.Hit, k int) []index.Hit {
 	return out
 }
 
-func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.Hit, error) {
-	c, err := e.st.GetCollection(coll)
-	if err != nil {
-		return nil, err
-	}
-	if c.Chunks <= 0 {
-		return nil, nil
-	}
-	avg := float64(c.TotalLen) / float64(c.Chunks)
+func (e *Engine) bm25(ctx context.Context, coll, text string, k int, allow map[string]bool) ([]index.Hit, error) {
 	terms := uniq(index.Terms(text))
 	weight := map[string]float64{}
 	var expand []string
@@ -310,6 +306,17 @@ func (e *Engine) bm25(coll, text string, k int, allow map[string]bool) ([]index.
 		weight[t] = index.ExpansionWeight
 		terms = append(terms, t)
 	}
+	if r, ok := e.st.(store.KeywordRanker); ok {
+		return bm25Ranked(ctx, e.st, r, coll, terms, weight, k, allow)
+	}
+	c, err := e.st.GetCollection(coll)
+	if err != nil {
+		return nil, err
+	}
+	if c.Chunks <= 0 {
+		return nil, nil
+	}
+	avg := float64(c.TotalLen) / float64(c.Chunks)
 	scores := map[string]float64{}
 	err = e.st.Postings(coll, terms, func(term string, df int64, ps []store.Posting) {
 		w := 1.0

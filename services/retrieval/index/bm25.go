@@ -14,10 +14,16 @@ func BM25(tf, dl int, df, n int64, avgdl float64) float64 {
 	if tf <= 0 || df <= 0 || n <= 0 {
 		return 0
 	}
-	idf := math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
+	idf := IDF(df, n)
 	if avgdl <= 0 {
 		avgdl = 1
 	}
 	t := float64(tf)
 	return idf * t * (BM25K1 + 1) / (t + BM25K1*(1-BM25B+BM25B*float64(dl)/avgdl))
+}
+
+// IDF is BM25's inverse document frequency of a term in df of n chunks
+// (df, n > 0).
+func IDF(df, n int64) float64 {
+	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -111,6 +112,21 @@ func (s *Bolt) Chunk(coll, docID string, seq int) (c Chunk, err error) {
 		return nil
 	})
 	return c, err
+}
+
+// Chunks implements Index (one read transaction).
+func (s *Bolt) Chunks(_ context.Context, coll string, refs []ChunkRef) (out []Chunk, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bChunks)
+		for _, r := range refs {
+			var c Chunk
+			if getJSON(b, chunkKey(coll, r.DocID, r.Seq), &c) {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Postings implements Index.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -154,6 +155,15 @@ func testIndexContract(t *testing.T, s Store) {
 		if got[i].term != want[i].term || got[i].df != want[i].df || !slices.Equal(got[i].ps, want[i].ps) {
 			t.Errorf("postings[%d] = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+	// Chunks: in the order asked, a missing one left out, one read
+	cs, err := s.Chunks(context.Background(), "c", []ChunkRef{{"b", 0}, {"a", 7}, {"a", 1}, {"a", 0}, {"zz", 0}})
+	if err != nil || len(cs) != 3 || cs[0].DocID != "b" || cs[1].DocID != "a" || cs[1].Seq != 1 || cs[2].Seq != 0 ||
+		cs[1].Terms["revenu"] != 1 || cs[0].Terms["margin"] != 3 {
+		t.Fatalf("Chunks = %+v, %v", cs, err)
+	}
+	if cs, err := s.Chunks(context.Background(), "other", []ChunkRef{{"a", 0}}); err != nil || len(cs) != 0 {
+		t.Fatalf("Chunks of another collection = %+v, %v", cs, err)
 	}
 	ch, err := s.Chunk("c", "a", 1)
 	if err != nil || ch.Terms["revenu"] != 1 || len(ch.Boxes) != 1 || ch.Boxes[0].X1 != 3 || ch.Kind != KindText {

@@ -99,6 +99,117 @@ func (s *Postgres) Chunk(coll, docID string, seq int) (c Chunk, err error) {
 	return c, err
 }
 
+// Chunks implements Index: one query for all of refs.
+func (s *Postgres) Chunks(ctx context.Context, coll string, refs []ChunkRef) (out []Chunk, err error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	docs, seqs := make([]string, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		docs[i], seqs[i] = r.DocID, int32(r.Seq)
+	}
+	err = s.db.Do(ctx, func(ctx context.Context) error {
+		rows, err := s.db.Pool.Query(ctx, `SELECT c.chunk FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r (doc, seq, ord)
+			JOIN chunks c ON c.coll = $1 AND c.doc = r.doc AND c.seq = r.seq ORDER BY r.ord`, coll, docs, seqs)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c Chunk, err error) {
+			var raw []byte
+			if err := r.Scan(&raw); err != nil {
+				return c, err
+			}
+			return c, json.Unmarshal(raw, &c)
+		})
+		return err
+	})
+	return out, err
+}
+
+var _ KeywordRanker = (*Postgres)(nil)
+
+// DocFreqs implements KeywordRanker: the collection's counts and each
+// term's posting count (an index-only count of its range), in one query.
+func (s *Postgres) DocFreqs(ctx context.Context, coll string, terms []string) (c Collection, dfs []int64, err error) {
+	err = s.db.Do(ctx, func(ctx context.Context) error {
+		err := s.db.Pool.QueryRow(ctx, `SELECT c.name, c.create_time, c.documents, c.chunks, c.total_len,
+				coalesce((SELECT array_agg((SELECT count(*) FROM postings p WHERE p.coll = $1 AND p.term = t.term) ORDER BY t.ord)
+					FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)), '{}')
+			FROM collections c WHERE c.name = $1`, coll, terms).
+			Scan(&c.Name, &c.CreateTime, &c.Documents, &c.Chunks, &c.TotalLen, &dfs)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return collNotFound(coll)
+		}
+		c.CreateTime = c.CreateTime.UTC()
+		return err
+	})
+	return c, dfs, err
+}
+
+// RankBM25 implements KeywordRanker with the function bm25_top (migration
+// 0002): the posting lists are summed and cut on the server, and only the
+// top chunks' ids and scores come back.
+func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) (out []Scored, err error) {
+	if len(w) != len(terms) || len(idf) != len(terms) {
+		return nil, fmt.Errorf("store: %d terms, %d weights, %d idfs", len(terms), len(w), len(idf))
+	}
+	if len(terms) == 0 || k <= 0 {
+		return nil, nil
+	}
+	err = s.db.Do(ctx, func(ctx context.Context) error {
+		rows, err := s.db.Pool.Query(ctx, `SELECT doc, seq, score FROM bm25_top($1, $2, $3, $4, $5, $6, $7)`, coll, terms, w, idf, avg, k, allow)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (x Scored, err error) {
+			err = r.Scan(&x.DocID, &x.Seq, &x.Score)
+			return x, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// TermCounts implements KeywordRanker: one primary-key probe per (chunk,
+// term) pair, in one query.
+func (s *Postgres) TermCounts(ctx context.Context, coll string, terms []string, refs []ChunkRef, fn func(ref, term, tf int)) error {
+	if len(terms) == 0 || len(refs) == 0 {
+		return nil
+	}
+	docs, seqs := make([]string, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		docs[i], seqs[i] = r.DocID, int32(r.Seq)
+	}
+	type hit struct{ ref, term, tf int }
+	var hits []hit
+	err := s.db.Do(ctx, func(ctx context.Context) error {
+		hits = hits[:0]
+		rows, err := s.db.Pool.Query(ctx, `SELECT r.ord, t.ord, p.tf
+			FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r (doc, seq, ord)
+			CROSS JOIN unnest($4::text[]) WITH ORDINALITY AS t (term, ord)
+			JOIN postings p ON p.coll = $1 AND p.term = t.term AND p.doc = r.doc AND p.seq = r.seq`, coll, docs, seqs, terms)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.ref, &h.term, &h.tf); err != nil {
+				return err
+			}
+			hits = append(hits, hit{h.ref - 1, h.term - 1, h.tf})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range hits {
+		fn(h.ref, h.term, h.tf)
+	}
+	return nil
+}
+
 // Postings implements Index: one query for all terms, each term's list in
 // the embedded store's order (document, then chunk).
 func (s *Postgres) Postings(coll string, terms []string, fn func(string, int64, []Posting)) error {

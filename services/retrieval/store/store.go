@@ -177,6 +177,10 @@ type Index interface {
 	// transaction with the document's metadata.
 	CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (Document, error)
 	Chunk(coll, docID string, seq int) (Chunk, error)
+	// Chunks returns the chunks refs name that exist, in the order of refs
+	// (one read for a search's candidates; a chunk deleted meanwhile is
+	// left out).
+	Chunks(ctx context.Context, coll string, refs []ChunkRef) ([]Chunk, error)
 	// Postings calls fn for every posting of term in coll.
 	Postings(coll string, terms []string, fn func(term string, df int64, ps []Posting)) error
 	// Vectors calls fn for every stored vector of coll, by document.
@@ -190,6 +194,39 @@ type Index interface {
 	RefinedVectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
 	// ListChunks returns up to limit chunks after the key token (exclusive).
 	ListChunks(coll, docID, after string, limit int) ([]Chunk, string, error)
+}
+
+// ChunkRef names one chunk of a collection.
+type ChunkRef struct {
+	DocID string
+	Seq   int
+}
+
+// Scored is one chunk and its score.
+type Scored struct {
+	DocID string
+	Seq   int
+	Score float64
+}
+
+// KeywordRanker is implemented by a store that scores BM25 where its
+// postings are (a database server) instead of handing every posting of
+// every query term to the caller. The caller computes the weights and idfs
+// (from DocFreqs) with the arithmetic it uses on the postings itself; the
+// ranker adds each chunk's contributions in the order of terms, so that
+// scores, and the order of ties, are those of the caller's own BM25.
+type KeywordRanker interface {
+	// DocFreqs returns the collection (its chunk count and total length)
+	// and, for each of terms, how many of its chunks hold it.
+	DocFreqs(ctx context.Context, coll string, terms []string) (Collection, []int64, error)
+	// RankBM25 returns the k best-scoring chunks, best first, and every
+	// chunk tied with the k-th, of the documents allow (nil: all); chunk
+	// (d, s) scores the sum over i of w[i] * BM25 with idf[i] of terms[i]
+	// in it, mean chunk length avg.
+	RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) ([]Scored, error)
+	// TermCounts calls fn with every (chunk of refs, term of terms) pair
+	// the chunk holds the term in: indexes into refs and terms, the count.
+	TermCounts(ctx context.Context, coll string, terms []string, refs []ChunkRef, fn func(ref, term, tf int)) error
 }
 
 // Store is the transactional part of the persistence: metadata and index

@@ -1,0 +1,393 @@
+// Command searchbench measures hybrid search latency at scale on the
+// embedded store (bbolt) and on PostgreSQL side by side, in one run: for
+// each size it writes the same synthetic collection into both stores
+// through the ingestion path's CommitIndex, opens a retrieval engine on
+// each, and runs the same queries on both, alternating, so that the two
+// see the same machine. Every query's results are compared between the
+// stores (documents, chunks and scores): the report says how many differ.
+//
+// The text is synthetic but shaped like filings: chunks of 120-220 words
+// drawn from a Zipf distribution (s 1.1) over a 40,000-word vocabulary
+// whose head is English stopwords and financial vocabulary, one word in
+// ten a number; queries are 2-5 words drawn from the same distribution
+// (stopwords excluded), a third with a number, some with words the
+// financial expansion adds terms for. Vectors are the test embedder's
+// (embed.Hash) at the models' dimension, 384.
+//
+//	nice -n 19 go run ./bench/cmd/searchbench -sizes 10000,100000 -out bench/recorded/search-scale.json
+//
+// Without -pg it starts its own PostgreSQL from scripts/setup/postgres.sh's
+// install (platform/pgtest).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/services/retrieval"
+	"github.com/pdfqa/pdfqa/services/retrieval/embed"
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+	"github.com/pdfqa/pdfqa/services/retrieval/parse"
+	"github.com/pdfqa/pdfqa/services/retrieval/store"
+)
+
+// Row is one store at one size (the shape of benchmarks.json's
+// search_latency rows, which bench/plots reads).
+type Row struct {
+	Store  string  `json:"store"`
+	Chunks int     `json:"chunks"`
+	P50    float64 `json:"p50_ms"`
+	P95    float64 `json:"p95_ms"`
+	P99    float64 `json:"p99_ms"`
+	Max    float64 `json:"max_ms"`
+	// LoadSeconds is the time to write the collection (CommitIndex per
+	// document, and on PostgreSQL VACUUM ANALYZE after it).
+	LoadSeconds float64 `json:"load_s"`
+}
+
+// Report is the file searchbench writes.
+type Report struct {
+	Bench   string `json:"bench"`
+	Date    string `json:"date"`
+	Commit  string `json:"commit"`
+	Command string `json:"command"`
+	CPUs    int    `json:"cpus"`
+	Load1   string `json:"load_at_start"`
+	Corpus  string `json:"corpus"`
+	Queries int    `json:"queries"`
+	// Mismatches counts queries whose results differ between the stores
+	// (0: identical documents, chunks and scores for every query).
+	Mismatches int   `json:"mismatches"`
+	Rows       []Row `json:"rows"`
+}
+
+const (
+	embeddedName = "embedded (bbolt)"
+	postgresName = "PostgreSQL + pgvector"
+	coll         = "bench"
+	perDoc       = 250
+	dim          = 384
+)
+
+func main() {
+	out := flag.String("out", "", "JSON file to write (default: stdout)")
+	sizeList := flag.String("sizes", "10000,100000", "collection sizes in chunks")
+	queries := flag.Int("queries", 300, "timed queries per store and size")
+	pgURL := flag.String("pg", "", "PostgreSQL URL of an empty database (default: start a server)")
+	dir := flag.String("dir", "", "directory for the embedded stores (default: a temporary one, removed)")
+	flag.Parse()
+	if err := run(*out, *sizeList, *queries, *pgURL, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "searchbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, sizeList string, queries int, pgURL, dir string) error {
+	var sizes []int
+	for _, f := range strings.Split(sizeList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < perDoc {
+			return fmt.Errorf("bad size %q (at least %d)", f, perDoc)
+		}
+		sizes = append(sizes, n)
+	}
+	if queries < 10 {
+		return errors.New("-queries must be at least 10")
+	}
+	if pgURL == "" {
+		srv, err := pgtest.Start()
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		if pgURL, err = srv.CreateDatabase(); err != nil {
+			return err
+		}
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "searchbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	parser, err := parse.New(parse.Config{Instances: 1}) // the engine needs one; nothing is parsed
+	if err != nil {
+		return err
+	}
+	defer parser.Close()
+	load, _ := os.ReadFile("/proc/loadavg")
+	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	rep := Report{Bench: "search-scale", Date: time.Now().UTC().Format(time.RFC3339), Commit: strings.TrimSpace(string(commit)),
+		Command: "go run ./bench/cmd/searchbench " + strings.Join(os.Args[1:], " "), CPUs: runtime.NumCPU(),
+		Load1: strings.Join(strings.Fields(string(load))[:3], " "), Queries: queries,
+		Corpus: fmt.Sprintf("synthetic filings-like text: %d-chunk documents, 120-220 words a chunk, Zipf(1.1) over %d words, 1 in 10 a number; 384-dim embed.Hash vectors", perDoc, vocabSize)}
+	voc := vocabulary()
+	for _, n := range sizes {
+		rows, mism, err := measure(dir, pgURL, n, queries, voc, parser)
+		if err != nil {
+			return fmt.Errorf("%d chunks: %w", n, err)
+		}
+		rep.Rows = append(rep.Rows, rows...)
+		rep.Mismatches += mism
+		for _, r := range rows {
+			fmt.Fprintf(os.Stderr, "%-22s %7d chunks  p50 %7.1f  p95 %7.1f  p99 %7.1f  max %7.1f ms  (load %.0f s)\n",
+				r.Store, r.Chunks, r.P50, r.P95, r.P99, r.Max, r.LoadSeconds)
+		}
+		fmt.Fprintf(os.Stderr, "%d chunks: %d of %d queries differ between the stores\n", n, mism, queries)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// measure builds an n-chunk collection on both stores and times queries
+// on both, alternating.
+func measure(dir, pgURL string, n, queries int, voc []string, parser parse.ParseRenderer) ([]Row, int, error) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	bolt, err := store.Open(fmt.Sprintf("%s/bolt-%d", dir, n))
+	if err != nil {
+		return nil, 0, err
+	}
+	pg, err := store.OpenPostgres(ctx, pgURL, store.PostgresOptions{Log: log, StatementTimeout: 10 * time.Minute, CallTimeout: 10 * time.Minute})
+	if err != nil {
+		bolt.Close()
+		return nil, 0, err
+	}
+	// one collection per size, named apart, on the one database
+	name := fmt.Sprintf("%s%d", coll, n)
+	stores := []struct {
+		name string
+		st   store.Store
+	}{{embeddedName, bolt}, {postgresName, pg}}
+	rows := make([]Row, len(stores))
+	engines := make([]*retrieval.Engine, len(stores))
+	for i, s := range stores {
+		t := time.Now()
+		if err := fill(s.st, name, n, voc); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+		}
+		if s.st == pg {
+			if _, err := pg.DB().Pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+				return nil, 0, err
+			}
+		}
+		rows[i] = Row{Store: s.name, Chunks: n, LoadSeconds: time.Since(t).Seconds()}
+		fmt.Fprintf(os.Stderr, "%s: %d chunks written in %.0f s\n", s.name, n, rows[i].LoadSeconds)
+		files, err := store.OpenFiles(fmt.Sprintf("%s/blobs-%d-%d", dir, n, i))
+		if err != nil {
+			return nil, 0, err
+		}
+		e, err := retrieval.Open(retrieval.Config{Store: s.st, Blobs: files, Parser: parser, Embedder: embed.Hash{Dim: dim}, Log: log, Workers: 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		defer e.Close()
+		engines[i] = e
+	}
+	qs := queryTexts(voc, queries, uint64(n))
+	lat := make([][]time.Duration, len(stores))
+	mism := 0
+	// warm up: load the vector index (and HNSW) and the caches
+	for _, e := range engines {
+		for _, q := range qs[:5] {
+			if _, err := e.Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10}); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	for qi, q := range qs[5:] {
+		var res [][]retrieval.Result
+		for i := range engines {
+			// alternate which store goes first
+			k := (i + qi) % len(engines)
+			t := time.Now()
+			r, err := engines[k].Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10})
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: %q: %w", stores[k].name, q, err)
+			}
+			lat[k] = append(lat[k], time.Since(t))
+			for len(res) <= k {
+				res = append(res, nil)
+			}
+			res[k] = r
+		}
+		if !same(res[0], res[1]) {
+			mism++
+			if mism <= 3 {
+				fmt.Fprintf(os.Stderr, "query %q differs:\n  %s\n  %s\n", q, brief(res[0]), brief(res[1]))
+			}
+		}
+	}
+	for i := range rows {
+		l := lat[i]
+		slices.Sort(l)
+		pct := func(p float64) float64 {
+			j := int(math.Ceil(p*float64(len(l)))) - 1
+			return float64(l[max(j, 0)].Microseconds()) / 1000
+		}
+		rows[i].P50, rows[i].P95, rows[i].P99, rows[i].Max = pct(0.50), pct(0.95), pct(0.99), pct(1)
+	}
+	return rows, mism, nil
+}
+
+func same(a, b []retrieval.Result) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Chunk.DocID != b[i].Chunk.DocID || a[i].Chunk.Seq != b[i].Chunk.Seq || a[i].Score != b[i].Score {
+			return false
+		}
+	}
+	return true
+}
+
+func brief(rs []retrieval.Result) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprintf("%s-%d:%.6g", r.Chunk.DocID, r.Chunk.Seq, r.Score))
+	}
+	return strings.Join(s, " ")
+}
+
+const vocabSize = 40000
+
+// head is the distribution's head: stopwords (dropped by the analyzer, as
+// in real text) and financial words, in rough frequency order.
+var head = strings.Fields(`the of and to in a is for on that by with as are from our we this be or at which
+	revenue million quarter net income total cash operating expenses fiscal period increase compared results year
+	sales billion financial share months ended costs tax product products customers growth margin services
+	december september june march interest assets liabilities stock diluted per earnings gross lease debt
+	segment approximately primarily due impact inflation guidance outlook demand supply cloud subscription
+	customer retention operating cost research development marketing general administrative acquisition`)
+
+// vocabulary returns vocabSize distinct words, most frequent first: the
+// head, then pronounceable synthetic words.
+func vocabulary() []string {
+	seen := map[string]bool{}
+	var v []string
+	for _, w := range head {
+		if !seen[w] {
+			seen[w] = true
+			v = append(v, w)
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	syl := strings.Fields("ka ro mi te lu sa no vi de pa ren tor gal mon ber cas fin lex dor qua spe tri")
+	for len(v) < vocabSize {
+		var b strings.Builder
+		for range 2 + r.IntN(3) {
+			b.WriteString(syl[r.IntN(len(syl))])
+		}
+		if w := b.String(); !seen[w] {
+			seen[w] = true
+			v = append(v, w)
+		}
+	}
+	return v
+}
+
+func number(r *rand.Rand) string {
+	switch r.IntN(4) {
+	case 0:
+		return strconv.Itoa(2015 + r.IntN(11))
+	case 1:
+		return fmt.Sprintf("%d.%d", r.IntN(100), r.IntN(10))
+	case 2:
+		return fmt.Sprintf("$%d,%03d", 1+r.IntN(99), r.IntN(1000))
+	}
+	return strconv.Itoa(r.IntN(1000))
+}
+
+// fill writes n chunks into coll through CommitIndex, perDoc a document.
+func fill(st store.Store, coll string, n int, voc []string) error {
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	z := rand.NewZipf(r, 1.1, 1, uint64(len(voc)-1))
+	emb := embed.Hash{Dim: dim}
+	for d := 0; d*perDoc < n; d++ {
+		id := fmt.Sprintf("doc%05d", d)
+		doc, _, err := st.AddDocument(store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, "")
+		if err != nil {
+			return err
+		}
+		m := min(perDoc, n-d*perDoc)
+		chunks := make([]store.Chunk, m)
+		texts := make([]string, m)
+		for i := range chunks {
+			var b strings.Builder
+			for range 120 + r.IntN(101) {
+				if r.IntN(10) == 0 {
+					b.WriteString(number(r))
+				} else {
+					b.WriteString(voc[z.Uint64()])
+				}
+				b.WriteByte(' ')
+			}
+			texts[i] = b.String()
+			c := store.Chunk{DocID: id, Seq: i, DocName: id + ".pdf", Page: 1 + i/4, PageEnd: 1 + i/4, Text: texts[i], Kind: store.KindText, Terms: map[string]int{}}
+			for _, w := range index.Terms(texts[i]) {
+				c.Terms[w]++
+				c.Len++
+			}
+			c.Tokens = c.Len
+			chunks[i] = c
+		}
+		vecs, err := emb.Embed(context.Background(), texts)
+		if err != nil {
+			return err
+		}
+		if _, err := st.CommitIndex(coll, doc.ID, chunks, vecs, func(x *store.Document) {
+			x.State, x.Chunks, x.EmbedModel = store.StateReady, m, embed.ModelName(emb)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryTexts returns n queries of 2-5 words from the text's distribution
+// (stopwords excluded), a third with a number.
+func queryTexts(voc []string, n int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(3, seed))
+	z := rand.NewZipf(r, 1.1, 1, uint64(len(voc)-1))
+	out := make([]string, n+5)
+	for i := range out {
+		var ws []string
+		for k := 2 + r.IntN(4); len(ws) < k; {
+			w := voc[z.Uint64()]
+			if len(index.Terms(w)) == 0 {
+				continue // a stopword
+			}
+			ws = append(ws, w)
+		}
+		if r.IntN(3) == 0 {
+			ws = append(ws, number(r))
+		}
+		out[i] = strings.Join(ws, " ")
+	}
+	return out
+}
