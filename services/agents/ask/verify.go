@@ -111,7 +111,10 @@ func judge(claim string, evs []*agentsv1.Evidence) (agentsv1.Verdict, *agentsv1.
 	bestV, bestLex := agentsv1.Verdict_VERDICT_UNSUPPORTED, -1.0
 	var best *agentsv1.Evidence
 	for _, ev := range evs {
-		text := ev.GetPassage().GetText()
+		// the passage and what names its document (file, title, issuer,
+		// fiscal period, period): "Amazon's Q3 2022 10-Q reported …" is
+		// the filing's own identity, not a figure the passage must print
+		text := ev.GetPassage().GetText() + " " + docTitle(ev.GetPassage()) + " " + ev.GetPassage().GetDocumentCard().GetPeriod()
 		have := numbers(text)
 		ok := true
 		for n := range nums {
