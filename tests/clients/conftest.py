@@ -22,4 +22,5 @@ def mesh():
         "question": _env("PDFQA_TEST_QUESTION"),
         "pdfqa": _env("PDFQA_BIN"),
         "data": _env("PDFQA_DATA"),
+        "mcp_url": _env("PDFQA_MCP_URL"),
     }
