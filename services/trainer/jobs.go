@@ -362,6 +362,8 @@ func (s *Service) launch(e *entry) {
 		})
 		s.mu.Lock()
 		e.running = false
+		close(e.changed) // watchers of a job lost or handed over read the store from now on
+		e.changed = make(chan struct{})
 		s.mu.Unlock()
 		s.log.Info("job ended here", "job", id, "state", s.snapshot(e).GetState().String(), "lost", lost, "err", err)
 	}()
@@ -506,8 +508,11 @@ func (s *Service) watch(ctx context.Context, id string, send func(*trainerv1.Wat
 	seen := -1
 	for {
 		s.mu.Lock()
-		last, v, ch := proto.Clone(e.last).(*trainerv1.WatchJobResponse), e.version, e.changed
+		last, v, ch, here := proto.Clone(e.last).(*trainerv1.WatchJobResponse), e.version, e.changed, e.running
 		s.mu.Unlock()
+		if s.shared != nil && !here && !terminal(last.GetState()) {
+			return s.watchStore(ctx, id, send)
+		}
 		if v != seen {
 			if err := send(last); err != nil {
 				return err

@@ -20,7 +20,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
@@ -99,6 +101,16 @@ func checkpointWorker() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if slices.Contains(os.Args, string(ModeEval)) {
+		// The adapter must be on this machine (fetched from the bucket
+		// when another replica trained it).
+		if _, err := os.Stat(filepath.Join(wc.OutputDir, "adapter", "adapter_config.json")); err != nil {
+			fmt.Fprintln(os.Stderr, "no adapter:", err)
+			return 1
+		}
+		fmt.Println(`{"event":"eval","report":{"base":{"token_f1":0.2},"adapter":{"token_f1":0.4},"examples":1,"improved":true}}`)
+		return 0
 	}
 	if _, err := os.Stat(filepath.Join(wc.DatasetDir, "train.jsonl")); err != nil {
 		fmt.Fprintln(os.Stderr, "no dataset:", err)
@@ -328,8 +340,10 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	if lastA < 3*every-every || br.Step != lastA || br.FromPid != aWorker {
 		t.Errorf("B's worker resumed from step %d written by pid %d; want A's last recorded checkpoint, step %d by A's worker %d", br.Step, br.FromPid, lastA, aWorker)
 	}
-	if time.Unix(0, br.StartNS).Before(killed) {
+	if took := time.Unix(0, br.StartNS).Sub(killed); took < 0 {
 		t.Errorf("B's worker started before A was killed")
+	} else {
+		t.Logf("B's worker resumed step %d %v after A was SIGKILLed (lease %v)", br.Step, took.Round(10*time.Millisecond), testLease)
 	}
 	var late int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 2 AND step <= $2`, id, lastA).Scan(&late); err != nil || late != 0 {
@@ -337,5 +351,131 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.outDir(id), "adapter", "adapter_config.json")); err != nil {
 		t.Errorf("the adapter: %v", err)
+	}
+}
+
+// TestCancelResumeEvaluateThroughOtherReplicas: a job running on replica A
+// is cancelled through B (A's worker stops), resumed through B (it runs on
+// B, from the checkpoint A's worker wrote), watched through A to its end
+// and evaluated through A, which fetches the adapter B trained from the
+// bucket; B then reads A's evaluation.
+func TestCancelResumeEvaluateThroughOtherReplicas(t *testing.T) {
+	t.Setenv(roleEnv, "ckworker")
+	o := Options{StoreURL: pgtest.DSN(t), BlobsURL: bucketURL(t), Lease: testLease, Runner: testRunner()}
+	oa, ob := o, o
+	oa.DataDir, ob.DataDir = t.TempDir(), t.TempDir()
+	a, b := newService(t, oa), newService(t, ob)
+	ca, cb := serve(t, a), serve(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ds, err := ca.ImportDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(tinyJSONL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total, every = 200, 20
+	st, err := ca.StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: ds.GetDataset().GetId(), Config: &trainerv1.LoraConfig{MaxSteps: total, CheckpointEvery: every}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := st.GetJob().GetId()
+	for {
+		g, err := cb.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.GetJob().GetStep() >= 2*every+5 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cj, err := cb.CancelJob(ctx, &trainerv1.CancelJobRequest{JobId: id})
+	if err != nil || cj.GetJob().GetState() != trainerv1.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("cancel through B: %v %v", cj, err)
+	}
+	first := readResumed(t, a.outDir(id))
+	if len(first) != 1 {
+		t.Fatalf("A's workers: %+v", first)
+	}
+	waitDead(t, first[0].Pid, "A's worker of the cancelled job")
+	if g, err := ca.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id}); err != nil || g.GetJob().GetState() != trainerv1.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("A's GetJob after the cancel: %v %v", g, err)
+	}
+
+	if _, err := cb.ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: id}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := ca.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *trainerv1.WatchJobResponse
+	for {
+		ev, err := w.Recv()
+		if err != nil {
+			break
+		}
+		last = ev
+	}
+	if last.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED || last.GetStep() != total {
+		t.Fatalf("watched through A: %v", last)
+	}
+	second := readResumed(t, b.outDir(id))
+	if len(second) != 1 || second[0].Step < 2*every || second[0].Step%every != 0 || second[0].FromPid != first[0].Pid {
+		t.Fatalf("B's worker: %+v, want it to continue from a checkpoint (>= step %d) of A's worker %d", second, 2*every, first[0].Pid)
+	}
+	if _, err := os.Stat(filepath.Join(a.outDir(id), "adapter")); err == nil {
+		t.Fatal("A has an adapter before evaluating: the test would not show the fetch")
+	}
+	rep, err := ca.EvaluateAdapter(ctx, &trainerv1.EvaluateAdapterRequest{JobId: id})
+	if err != nil || !rep.GetReport().GetImproved() {
+		t.Fatalf("evaluate through A: %v %v", rep, err)
+	}
+	g, err := cb.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id})
+	if err != nil || g.GetJob().GetEvaluation().GetAdapter().GetTokenF1() != 0.4 {
+		t.Fatalf("B's GetJob after A evaluated: %v %v", g, err)
+	}
+}
+
+// TestStoreDownIsUnavailable: while PostgreSQL is down the trainer's calls
+// fail with Unavailable, and they work again once it is back, without a
+// restart.
+func TestStoreDownIsUnavailable(t *testing.T) {
+	srv := pgtest.New(t)
+	dsn, err := srv.CreateDatabase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serve(t, newService(t, Options{DataDir: t.TempDir(), StoreURL: dsn, BlobsURL: bucketURL(t), Runner: holdRunner{}}))
+	ctx := context.Background()
+	if _, err := c.ListJobs(ctx, &trainerv1.ListJobsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListJobs(ctx, &trainerv1.ListJobsRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("ListJobs with the store down: %v, want Unavailable", err)
+	}
+	_, err = c.GetDataset(ctx, &trainerv1.GetDatasetRequest{DatasetId: "ds-1"})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("GetDataset with the store down: %v, want Unavailable", err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.ImportDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(tinyJSONL)})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store back, ImportDataset still fails: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -354,8 +354,8 @@ func (s *Service) renewAll() {
 			h.cancel()
 		case err != nil:
 			// Until the lease is renewed the job may be claimed elsewhere:
-			// past the lease this replica stops writing it.
-			if time.Since(h.e.renewed) > s.lease {
+			// before the lease runs out this replica stops its worker.
+			if time.Since(h.e.renewed) > s.lease*3/4 {
 				h.e.lost = true
 				s.log.Warn("job lease not renewed in time; stopping its worker", "job", h.id, "err", err)
 				h.cancel()
@@ -399,11 +399,29 @@ func (s *Service) takeOver() {
 		id := c.job.GetId()
 		e := &entry{job: c.job, changed: make(chan struct{}), last: progressOf(c.job, ""), epoch: c.epoch}
 		s.mu.Lock()
-		if old, ok := s.jobs[id]; ok {
+		old, ok := s.jobs[id]
+		switch {
+		case ok && old.running && !old.lost:
+			// Its lease ran out while this replica's worker still runs it
+			// (renewals failed): it keeps running it, under the new claim.
+			old.epoch, old.renewed = c.epoch, time.Now()
+			s.mu.Unlock()
+			continue
+		case ok && old.running:
+			// This replica's worker of it is still stopping: give the claim
+			// back until it has.
+			s.mu.Unlock()
+			rctx, rcancel := context.WithTimeout(s.ctx, storeTimeout)
+			if err := s.meta.putJob(rctx, c.job, progressOf(c.job, ""), c.epoch, true); err != nil {
+				s.log.Warn("give back a job claim", "job", id, "err", err)
+			}
+			rcancel()
+			return
+		case ok:
 			// A job this replica ran before: its watchers stay attached.
 			old.job, old.epoch, old.lost, old.cancelled = c.job, c.epoch, false, false
 			e = old
-		} else {
+		default:
 			s.jobs[id] = e
 		}
 		s.mu.Unlock()
