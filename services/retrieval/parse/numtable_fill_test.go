@@ -94,11 +94,7 @@ func TestShadedStatementRealFiling(t *testing.T) {
 	if len(pg.Fills) == 0 {
 		t.Fatal("no cell backgrounds read on the shaded page")
 	}
-	var rows []string
-	for _, tb := range pg.Tables {
-		rows = append(rows, tb.RowLines("")...)
-	}
-	all := strings.Join(rows, "\n")
+	all := tableRows(pg)
 	h := "Consolidated Statements of Comprehensive Income (loss) (in millions) — "
 	for _, want := range []string{
 		h + "Net income (loss): Three Months Ended September 30, 2022 $2,872; Three Months Ended September 30, 2023 $9,879; Nine Months Ended September 30, 2022 $(3,000); Nine Months Ended September 30, 2023 $19,801",

@@ -185,11 +185,7 @@ func TestTableRealFiling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []string
-	for _, tb := range doc.Pages[3].Tables {
-		rows = append(rows, tb.RowLines("")...)
-	}
-	all := strings.Join(rows, "\n")
+	all := tableRows(doc.Pages[3])
 	h := "Apple Inc. Condensed Consolidated Statements of Operations (in millions) — "
 	for _, want := range []string{
 		h + "Net sales › Products: Three Months Ended June 25, 2022 $63,355; Three Months Ended June 26, 2021 $63,948; Nine Months Ended June 25, 2022 $245,241; Nine Months Ended June 26, 2021 $232,309",
@@ -206,6 +202,15 @@ func TestTableRealFiling(t *testing.T) {
 	}
 }
 
+// tableRows is every row of pg's tables as RowLines renders it, one a line.
+func tableRows(pg Page) string {
+	var rows []string
+	for _, tb := range pg.Tables {
+		rows = append(rows, tb.RowLines("")...)
+	}
+	return strings.Join(rows, "\n")
+}
+
 // TestTableRealSample uses the real table in the Google Docs sample.
 func TestTableRealSample(t *testing.T) {
 	path := testenv.Data(t, "pdf-samples", "011-google-doc-document", "google-doc-document.pdf")
@@ -213,11 +218,7 @@ func TestTableRealSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []string
-	for _, tb := range doc.Pages[0].Tables {
-		rows = append(rows, tb.RowLines("")...)
-	}
-	all := strings.Join(rows, "\n")
+	all := tableRows(doc.Pages[0])
 	for _, want := range []string{"Capital: Indonesia Jakarta; Germany Berlin; Austria Vienna; France Paris; Vatican Vatican City"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing row %q in\n%s", want, all)
