@@ -41,9 +41,7 @@ func FromEnv(cache string) Config { return Read(config.Environment(), cache) }
 // Read reads the trainer settings through r over defaults derived from the
 // cache dir: the one place they are read (and documented).
 func Read(r *config.Reader, cache string) Config {
-	set := func(env, doc, docDefault string) config.Setting {
-		return config.Setting{Section: "trainer", Env: env, Doc: doc, DocDefault: docDefault}
-	}
+	set := config.Section("trainer").Setting
 	base := r.String(set("PDFQA_CHAT_MODEL", "the served chat model GGUF, the base every adapter is trained on", "cached `"+DefaultBaseModelFile+"`"),
 		filepath.Join(cache, "models", DefaultBaseModelFile))
 	return Config{

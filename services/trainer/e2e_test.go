@@ -13,6 +13,7 @@ import (
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference"
 )
 
@@ -43,7 +44,7 @@ func TestEndToEndOnCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inf.Close()
-	ic := inferencev1.NewInferenceServiceClient(serveInference(t, inf))
+	ic := inferencev1.NewInferenceServiceClient(testenv.GRPC(t, inf.Register))
 
 	tcfg.WorkerDir, _ = filepath.Abs("worker")
 	svc, err := New(Options{Config: tcfg, DataDir: t.TempDir(), Adapters: InferenceAdapters{Client: ic}})

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,38 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 func serve(t *testing.T, svc *Service) trainerv1.TrainerServiceClient {
 	t.Helper()
-	return trainerv1.NewTrainerServiceClient(dial(t, svc))
-}
-
-func serveInference(t *testing.T, svc interface{ Register(*grpc.Server) }) *grpc.ClientConn {
-	t.Helper()
-	return dial(t, svc)
-}
-
-func dial(t *testing.T, svc interface{ Register(*grpc.Server) }) *grpc.ClientConn {
-	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	svc.Register(g)
-	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///buf", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); g.Stop() })
-	return conn
+	return trainerv1.NewTrainerServiceClient(testenv.GRPC(t, svc.Register))
 }
 
 const tinyJSONL = `{"question": "What was revenue?", "answer": "$4.2 billion", "context": "Revenue was $4.2 billion.", "document_id": "d1"}
