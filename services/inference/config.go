@@ -58,9 +58,7 @@ func FromEnv(cache string) Config { return Read(config.Environment(), cache) }
 // Read reads the inference settings through r over defaults derived from
 // the cache dir: the one place they are read (and documented).
 func Read(r *config.Reader, cache string) Config {
-	set := func(env, doc, docDefault string) config.Setting {
-		return config.Setting{Section: "inference", Env: env, Doc: doc, DocDefault: docDefault}
-	}
+	set := config.Section("inference").Setting
 	const openai = "OpenAI-compatible upstream (vLLM, Ollama, a hosted API) used instead of the local engines, behind its own breaker"
 	return Config{
 		LlamaServer:      r.String(set("PDFQA_LLAMA_SERVER", "llama-server binary", "cached build (CUDA when built, else CPU)"), FindLlamaServer(cache)),

@@ -6,22 +6,20 @@ import (
 	"errors"
 	"io"
 	"math"
-	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference/engine"
+	"github.com/pdfqa/pdfqa/services/inference/internal/vectest"
 )
 
 var (
@@ -65,17 +63,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// serve starts svc on an in-memory gRPC server; for TestMain, which has
+// no test to clean up after (a test uses testenv.GRPC).
 func serve(svc *Service) (inferencev1.InferenceServiceClient, func()) {
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	svc.Register(g)
-	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///buf", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	lis, stop := testenv.StartGRPC(svc.Register)
+	conn, err := testenv.DialBuf(lis)
 	if err != nil {
 		panic(err)
 	}
-	return inferencev1.NewInferenceServiceClient(conn), func() { conn.Close(); g.Stop() }
+	return inferencev1.NewInferenceServiceClient(conn), func() { conn.Close(); stop() }
 }
 
 func user(s string) []*inferencev1.ChatMessage {
@@ -173,14 +169,6 @@ func TestInvalidRequests(t *testing.T) {
 	}
 }
 
-func cos(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		s += float64(a[i]) * float64(b[i])
-	}
-	return s
-}
-
 func TestEmbedParaphrasesCloser(t *testing.T) {
 	r, err := sharedCli.Embed(context.Background(), &inferencev1.EmbedRequest{Texts: []string{
 		"Product revenue grew 84% year over year.",
@@ -201,7 +189,7 @@ func TestEmbedParaphrasesCloser(t *testing.T) {
 	if math.Abs(norm-1) > 1e-3 {
 		t.Errorf("vector norm² %.4f, want 1", norm)
 	}
-	para, unrel := cos(v[0].Values, v[1].Values), cos(v[0].Values, v[2].Values)
+	para, unrel := vectest.Cosine(v[0].Values, v[1].Values), vectest.Cosine(v[0].Values, v[2].Values)
 	if para <= unrel+0.2 {
 		t.Errorf("cosine paraphrase %.3f vs unrelated %.3f: paraphrase should be clearly closer", para, unrel)
 	}
@@ -234,7 +222,7 @@ func TestStaticEmbeddingsFromTheRealEngine(t *testing.T) {
 		t.Fatalf("model %q dimension %d", r.GetModel(), r.GetDimension())
 	}
 	v := r.GetEmbeddings()
-	para, unrel := cos(v[0].Values, v[1].Values), cos(v[0].Values, v[2].Values)
+	para, unrel := vectest.Cosine(v[0].Values, v[1].Values), vectest.Cosine(v[0].Values, v[2].Values)
 	if para <= unrel+0.2 {
 		t.Errorf("static cosine paraphrase %.3f vs unrelated %.3f: paraphrase should be clearly closer", para, unrel)
 	}
@@ -344,8 +332,7 @@ func (f *fakeBackend) Models() []*inferencev1.Model {
 func TestAdmissionQueueFull(t *testing.T) {
 	fb := &fakeBackend{gate: make(chan struct{})}
 	svc := newService(fb, &adapters{}, Options{Config: Config{MaxConcurrent: 1, MaxQueue: 1}}, nil)
-	cli, stop := serve(svc)
-	defer stop()
+	cli := inferencev1.NewInferenceServiceClient(testenv.GRPC(t, svc.Register))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := func() (inferencev1.InferenceService_GenerateClient, error) {

@@ -3,6 +3,7 @@ package static
 import (
 	"context"
 	"errors"
+	"github.com/pdfqa/pdfqa/services/inference/internal/vectest"
 	"hash/fnv"
 	"math"
 	"os"
@@ -36,16 +37,6 @@ func topicEmbed(_ context.Context, texts []string) ([][]float32, error) {
 		out[i] = v
 	}
 	return out, nil
-}
-
-func cos(a, b []float32) float64 {
-	var d, na, nb float64
-	for i := range a {
-		d += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return d / math.Sqrt(na*nb)
 }
 
 func TestDistillSaveLoadEmbed(t *testing.T) {
@@ -84,7 +75,7 @@ func TestDistillSaveLoadEmbed(t *testing.T) {
 		t.Fatalf("vectors %d x %d", len(vs), len(vs[0]))
 	}
 	// Centring removed the shared component, so topics separate.
-	if a, b := cos(vs[0], vs[1]), cos(vs[0], vs[2]); a < 0.8 || b > 0.3 {
+	if a, b := vectest.Cosine(vs[0], vs[1]), vectest.Cosine(vs[0], vs[2]); a < 0.8 || b > 0.3 {
 		t.Errorf("cos(revenue grew, sales increased) = %.2f, cos(revenue grew, sunny weather) = %.2f", a, b)
 	}
 	for _, x := range vs[3] {
