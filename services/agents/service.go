@@ -166,6 +166,7 @@ func (s *Service) GetRun(ctx context.Context, req *agentsv1.GetRunRequest) (*age
 	if !ownRun(ctx, run) {
 		return nil, errs.Status(runstore.ErrNotFound) // another tenant's run is not found, not forbidden
 	}
+	s.markDeleted(ctx, run)
 	return &agentsv1.GetRunResponse{Run: run}, nil
 }
 

@@ -751,9 +751,13 @@ type Citation struct {
 	// Document id.
 	DocumentId string `protobuf:"bytes,3,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
 	// Supporting text quoted from the page.
-	Quote         string `protobuf:"bytes,4,opt,name=quote,proto3" json:"quote,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quote string `protobuf:"bytes,4,opt,name=quote,proto3" json:"quote,omitempty"`
+	// True when the document has been deleted since the run: GetRun checks,
+	// and the quote is the run's own copy of the evidence (kept until the
+	// run is purged, PDFQA_RUN_RETENTION).
+	DocumentDeleted bool `protobuf:"varint,5,opt,name=document_deleted,json=documentDeleted,proto3" json:"document_deleted,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Citation) Reset() {
@@ -812,6 +816,13 @@ func (x *Citation) GetQuote() string {
 		return x.Quote
 	}
 	return ""
+}
+
+func (x *Citation) GetDocumentDeleted() bool {
+	if x != nil {
+		return x.DocumentDeleted
+	}
+	return false
 }
 
 // ClaimCheck is one claim of the answer with its verdict.
@@ -1635,13 +1646,14 @@ const file_pdfqa_agents_v1_agents_proto_rawDesc = "" +
 	"\bEvidence\x125\n" +
 	"\apassage\x18\x01 \x01(\v2\x1b.pdfqa.retrieval.v1.PassageR\apassage\x12\x1a\n" +
 	"\bextracts\x18\x02 \x03(\tR\bextracts\x12&\n" +
-	"\x0fsub_question_id\x18\x03 \x01(\tR\rsubQuestionId\"q\n" +
+	"\x0fsub_question_id\x18\x03 \x01(\tR\rsubQuestionId\"\x9c\x01\n" +
 	"\bCitation\x12\x1a\n" +
 	"\bdocument\x18\x01 \x01(\tR\bdocument\x12\x12\n" +
 	"\x04page\x18\x02 \x01(\x05R\x04page\x12\x1f\n" +
 	"\vdocument_id\x18\x03 \x01(\tR\n" +
 	"documentId\x12\x14\n" +
-	"\x05quote\x18\x04 \x01(\tR\x05quote\"\x8f\x01\n" +
+	"\x05quote\x18\x04 \x01(\tR\x05quote\x12)\n" +
+	"\x10document_deleted\x18\x05 \x01(\bR\x0fdocumentDeleted\"\x8f\x01\n" +
 	"\n" +
 	"ClaimCheck\x12\x14\n" +
 	"\x05claim\x18\x01 \x01(\tR\x05claim\x122\n" +
