@@ -244,3 +244,39 @@ func waitRegistered(t *testing.T, cli *clientv3.Client, service string, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// pdfqa up --tls makes the certificates once, into the data directory, and
+// reuses them; a configured directory without a CA is an error naming the
+// command that makes one.
+func TestUpTLSDir(t *testing.T) {
+	data := t.TempDir()
+	if dir, err := upTLSDir(UpOptions{Data: data}); err != nil || dir != "" {
+		t.Fatalf("plaintext: %q, %v", dir, err)
+	}
+	dir, err := upTLSDir(UpOptions{Data: data, TLS: true})
+	if err != nil || dir != filepath.Join(data, TLSDirName) {
+		t.Fatalf("--tls: %q, %v", dir, err)
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, tlsconf.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range CertNames() {
+		if _, err := tlsconf.Load(dir, n, nil); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if again, err := upTLSDir(UpOptions{Data: data, TLS: true}); err != nil || again != dir {
+		t.Fatalf("second start: %q, %v", again, err)
+	}
+	if ca2, _ := os.ReadFile(filepath.Join(dir, tlsconf.CAFile)); !bytes.Equal(ca, ca2) {
+		t.Fatal("a second start made a new CA")
+	}
+	empty := t.TempDir()
+	if _, err := upTLSDir(UpOptions{Data: data, TLSDir: empty}); err == nil || !strings.Contains(err.Error(), "pdfqa certs") {
+		t.Fatalf("--tls-dir without a CA: %v", err)
+	}
+	if got, err := upTLSDir(UpOptions{Data: data, TLSDir: dir}); err != nil || got != dir {
+		t.Fatalf("--tls-dir %s: %q, %v", dir, got, err)
+	}
+}
