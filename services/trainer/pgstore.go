@@ -347,6 +347,37 @@ func (s *pgMeta) addCheckpoint(ctx context.Context, id string, epoch int64, step
 	})
 }
 
+// keepCheckpoints is how many recorded checkpoints a job keeps (the
+// worker's own keep_checkpoints); older ones are dropped as newer land.
+const keepCheckpoints = 2
+
+// pruneCheckpoints forgets job id's recorded checkpoints but the newest
+// keepCheckpoints, if this replica holds the job at epoch, and returns the
+// keys it forgot (their objects are the caller's to delete).
+func (s *pgMeta) pruneCheckpoints(ctx context.Context, id string, epoch int64) ([]string, error) {
+	var keys []string
+	err := s.db.Do(ctx, func(ctx context.Context) error {
+		keys = keys[:0]
+		rows, err := s.db.Pool.Query(ctx, `DELETE FROM checkpoints c WHERE c.job_id = $1
+				AND EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND owner = $2 AND epoch = $3)
+				AND (c.step, c.epoch) NOT IN (SELECT step, epoch FROM checkpoints WHERE job_id = $1 ORDER BY step DESC, epoch DESC LIMIT $4)
+			RETURNING c.key`, id, s.owner, epoch, keepCheckpoints)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	return keys, err
+}
+
 // latestCheckpoint is the newest recorded checkpoint of job id.
 func (s *pgMeta) latestCheckpoint(ctx context.Context, id string) (key string, step int32, ok bool, err error) {
 	err = s.db.Do(ctx, func(ctx context.Context) error {

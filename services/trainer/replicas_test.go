@@ -298,6 +298,17 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	}
 	_ = a.Wait()
 	waitDead(t, aWorker, "worker of the SIGKILLed replica")
+	// A's newest recorded checkpoint, read before B can claim the job (A's
+	// lease has at least 3/4 of its term left) and prune it.
+	conn, err := pgx.Connect(ctx, sp.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var lastA int32
+	if err := conn.QueryRow(ctx, `SELECT max(step) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 1`, id).Scan(&lastA); err != nil {
+		t.Fatal(err)
+	}
 
 	var last *trainerv1.WatchJobResponse
 	select {
@@ -315,15 +326,6 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 
 	// B's worker continued from A's newest recorded checkpoint, written by
 	// A's worker, and started only after A was killed.
-	conn, err := pgx.Connect(ctx, sp.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var lastA int32
-	if err := conn.QueryRow(ctx, `SELECT max(step) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 1`, id).Scan(&lastA); err != nil {
-		t.Fatal(err)
-	}
 	var epoch int64
 	var owner *string
 	if err := conn.QueryRow(ctx, `SELECT epoch, owner FROM trainer.jobs WHERE id = $1`, id).Scan(&epoch, &owner); err != nil {
@@ -351,6 +353,37 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.outDir(id), "adapter", "adapter_config.json")); err != nil {
 		t.Errorf("the adapter: %v", err)
+	}
+	// Only the newest checkpoints stay recorded, and only theirs (and the
+	// adapter's) objects stay in the bucket.
+	var kept []string
+	rows, err := conn.Query(ctx, `SELECT key FROM trainer.checkpoints WHERE job_id = $1 ORDER BY step`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		kept = append(kept, k)
+	}
+	rows.Close()
+	want := []string{jobKey(id, 2, fmt.Sprintf("checkpoints/step-%08d", total-2*every)), jobKey(id, 2, fmt.Sprintf("checkpoints/step-%08d", total-every))}
+	if !slices.Equal(kept, want) {
+		t.Errorf("recorded checkpoints %v, want %v", kept, want)
+	}
+	bucket := strings.TrimPrefix(strings.Split(sp.Blobs, "?")[0], "file://")
+	files, _ := filepath.Glob(filepath.Join(bucket, "trainer", "jobs", id, "*", "checkpoints", "*", "*"))
+	var objs []string
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+			rel, _ := filepath.Rel(bucket, filepath.Dir(f))
+			if !slices.Contains(objs, rel) {
+				objs = append(objs, rel)
+			}
+		}
+	}
+	if !slices.Equal(objs, want) {
+		t.Errorf("checkpoints in the bucket %v, want %v", objs, want)
 	}
 }
 

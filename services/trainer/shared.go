@@ -171,6 +171,27 @@ func (b *blobStore) getDir(ctx context.Context, prefix, dir string) error {
 	return os.Rename(tmp, dir)
 }
 
+// deletePrefix deletes the objects under prefix/.
+func (b *blobStore) deletePrefix(ctx context.Context, prefix string) error {
+	return b.do(ctx, "delete "+prefix, func(ctx context.Context) error {
+		it := b.b.List(&blob.ListOptions{Prefix: prefix + "/"})
+		for {
+			o, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !o.IsDir {
+				if err := b.b.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+					return err
+				}
+			}
+		}
+	})
+}
+
 func datasetKey(id, split string) string { return "trainer/datasets/" + id + "/" + split + ".jsonl" }
 
 func jobKey(id string, epoch int64, what string) string {
@@ -270,7 +291,19 @@ func (s *Service) saveCheckpoint(ctx context.Context, e *entry, ev Event) error 
 	if err := s.blobs.putDir(ctx, key, dir); err != nil {
 		return err
 	}
-	return s.shared.addCheckpoint(ctx, id, epoch, ev.Step, key)
+	if err := s.shared.addCheckpoint(ctx, id, epoch, ev.Step, key); err != nil {
+		return err
+	}
+	old, err := s.shared.pruneCheckpoints(ctx, id, epoch)
+	if err != nil {
+		s.log.Warn("prune old checkpoints", "job", id, "err", err)
+	}
+	for _, k := range old {
+		if err := s.blobs.deletePrefix(ctx, k); err != nil {
+			s.log.Warn("delete an old checkpoint's objects", "job", id, "key", k, "err", err)
+		}
+	}
+	return nil
 }
 
 // saveAdapter uploads the trained adapter and records it.
