@@ -238,11 +238,15 @@ func (a *api) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, param)
 		return
 	}
-	ctx := r.Context()
-	if _, err := a.resolve(ctx, req.Model); err != nil {
-		writeError(w, err, "model")
-		return
-	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	// The model is checked (two listings) while the agents start on the
+	// question, not before: its time stays out of the time to first token.
+	resolved := make(chan error, 1)
+	go func() {
+		_, err := a.resolve(ctx, req.Model)
+		resolved <- err
+	}()
 	var opts []pdfqa.AskOption
 	if q.adapter != "" {
 		opts = append(opts, pdfqa.WithAdapter(q.adapter))
@@ -250,7 +254,7 @@ func (a *api) chat(w http.ResponseWriter, r *http.Request) {
 	if len(q.history) > 0 {
 		opts = append(opts, pdfqa.WithHistory(q.history...))
 	}
-	events := a.Backend.Ask(ctx, q.collection, q.text, opts...)
+	events := gated(a.Backend.Ask(ctx, q.collection, q.text, opts...), resolved, cancel)
 	c := completion{id: newID(), created: time.Now().Unix(), model: req.Model, q: q}
 	if req.Stream {
 		a.stream(w, r, &c, events, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
@@ -258,7 +262,7 @@ func (a *api) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := drain(events)
 	if err != nil {
-		writeError(w, err, "")
+		writeError(w, err, paramOf(err))
 		return
 	}
 	text := run.GetAnswer()
@@ -266,6 +270,42 @@ func (a *api) chat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created, Model: c.model,
 		Choices: []choice{{Message: &responseMessage{Role: "assistant", Content: &text, Pdfqa: c.extension(run)}, FinishReason: &stop}},
 		Usage:   c.usage(text)})
+}
+
+// gated yields events only once the model is known to exist (resolved
+// says; an error stops the run with cancel and is what is yielded, before
+// any event), so a request for an unknown model answers 404 whatever the
+// agents made of it.
+func gated(events iter.Seq2[pdfqa.Event, error], resolved <-chan error, cancel context.CancelFunc) iter.Seq2[pdfqa.Event, error] {
+	return func(yield func(pdfqa.Event, error) bool) {
+		checked := false
+		for ev, err := range events {
+			if !checked {
+				checked = true
+				if rerr := <-resolved; rerr != nil {
+					cancel()
+					yield(nil, rerr)
+					return
+				}
+			}
+			if !yield(ev, err) {
+				return
+			}
+		}
+		if !checked {
+			if rerr := <-resolved; rerr != nil {
+				yield(nil, rerr)
+			}
+		}
+	}
+}
+
+// paramOf names the request field an error is about ("" for none).
+func paramOf(err error) string {
+	if errors.Is(err, errModelNotFound) {
+		return "model"
+	}
+	return ""
 }
 
 // drain returns the run an Ask ends with, or why there is no answer.
@@ -326,7 +366,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request, c *completion, even
 	}
 	fail := func(err error) {
 		if !started {
-			writeError(w, err, "")
+			writeError(w, err, paramOf(err))
 			return
 		}
 		_, body := errorOf(err, "")

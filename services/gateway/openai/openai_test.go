@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,9 +27,19 @@ type fake struct {
 	asked    []string
 	requests []*pdfqa.AskRequest
 	askErr   error
+	// asking, when set, is closed once the Ask stream has started; the
+	// listings wait for it (at most 5 s).
+	asking chan struct{}
 }
 
 func (f *fake) Collections(context.Context) ([]*pdfqa.Collection, error) {
+	if f.asking != nil {
+		select {
+		case <-f.asking:
+		case <-time.After(5 * time.Second):
+			return nil, fmt.Errorf("the models were listed before the question was asked")
+		}
+	}
 	return []*pdfqa.Collection{{Name: "filings", CreateTime: timestamppb.New(timestamppb.Now().AsTime())}}, nil
 }
 
@@ -40,6 +51,13 @@ func (f *fake) Ask(_ context.Context, collection, question string, opts ...pdfqa
 	f.asked = append(f.asked, question)
 	f.requests = append(f.requests, pdfqa.NewAskRequest(collection, question, opts...))
 	return func(yield func(pdfqa.Event, error) bool) {
+		if f.asking != nil {
+			select {
+			case <-f.asking:
+			default:
+				close(f.asking)
+			}
+		}
 		if f.askErr != nil {
 			yield(nil, f.askErr)
 			return
@@ -280,5 +298,26 @@ func TestLongConversationKeepsItsLatestTurns(t *testing.T) {
 	}
 	if len(h) == 0 || len(h) > pdfqa.MaxHistoryTurns || total > pdfqa.MaxHistoryBytes || h[len(h)-2].GetText() != "question 49" {
 		t.Errorf("history of %d turns, %d bytes, next to last %q: want the latest turns within the bounds", len(h), total, h[len(h)-2].GetText())
+	}
+}
+
+// TestModelIsCheckedWhileTheAgentsStart checks that the model's listing
+// runs beside the question (its time is not added to the first token),
+// and that an unknown model is still a 404 before any answer, streamed or
+// not, even when the agents would have answered.
+func TestModelIsCheckedWhileTheAgentsStart(t *testing.T) {
+	f := &fake{asking: make(chan struct{})}
+	s := serve(t, f, nil)
+	resp, body := post(t, s.URL, `{"model":"pdfqa/filings","stream":true,"messages":[{"role":"user","content":"q"}]}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "[DONE]") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	for _, stream := range []string{"false", "true"} {
+		resp, body := post(t, s.URL, `{"model":"pdfqa/nope","stream":`+stream+`,"messages":[{"role":"user","content":"q"}]}`)
+		var e errorBody
+		if err := json.Unmarshal([]byte(body), &e); err != nil || resp.StatusCode != 404 || e.Error.Code == nil || *e.Error.Code != "model_not_found" ||
+			e.Error.Param == nil || *e.Error.Param != "model" {
+			t.Errorf("stream %s, unknown model: %d %s; want a 404 model_not_found error about model", stream, resp.StatusCode, body)
+		}
 	}
 }
