@@ -4,15 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
@@ -51,17 +48,9 @@ func serve(t *testing.T, cfg Config) (*Service, retrievalv1.RetrievalServiceClie
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
-	svc.Register(g)
-	go g.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///buf", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); g.Stop(); svc.Close() })
+	t.Cleanup(func() { svc.Close() }) // after the server stops
+	lis := testenv.ServeGRPC(t, svc.Register, grpc.MaxRecvMsgSize(64<<20))
+	conn := testenv.DialGRPC(t, lis, grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
 	return svc, retrievalv1.NewRetrievalServiceClient(conn)
 }
 
@@ -225,11 +214,11 @@ func TestRestartRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := st.AddDocument(store.Document{ID: sha[:24], Collection: "c", Name: "q1.pdf", SHA256: sha, Size: int64(len(data))}, "")
+	d, _, err := st.AddDocument(t.Context(), store.Document{ID: sha[:24], Collection: "c", Name: "q1.pdf", SHA256: sha, Size: int64(len(data))}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateDocument("c", d.ID, func(x *store.Document) { x.State = store.StateProcessing; x.Attempts = 1 }); err != nil {
+	if _, err := st.UpdateDocument(t.Context(), "c", d.ID, func(x *store.Document) { x.State = store.StateProcessing; x.Attempts = 1 }); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -31,9 +31,7 @@ type Settings struct {
 // ReadSettings reads retrieval's settings through r: the one place they
 // are read (and documented).
 func ReadSettings(r *config.Reader) Settings {
-	set := func(env, doc, docDefault string) config.Setting {
-		return config.Setting{Section: "retrieval", Env: env, Doc: doc, DocDefault: docDefault}
-	}
+	set := config.Section("retrieval").Setting
 	return Settings{
 		EmbedModel: r.String(set("PDFQA_RETRIEVAL_EMBED_MODEL",
 			"inference model retrieval embeds chunks and queries with at ingestion; empty: the contextual MiniLM engine (slower ingestion)", ""), DefaultEmbedModel),

@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
@@ -31,6 +32,11 @@ type vectorCache struct {
 	docs      map[string][]store.Document // readyDocs answers
 }
 
+// cacheCtx is the context of the cache's loads from the store: a load is
+// shared by every search waiting on it, so no one request's deadline
+// bounds it (the store's call timeout does).
+var cacheCtx = context.Background()
+
 func newVectorCache(st store.Store, log *slog.Logger, fastModel, refinedModel string, annThreshold int) *vectorCache {
 	return &vectorCache{st: st, log: log, fastModel: fastModel, refinedModel: refinedModel, annThreshold: annThreshold,
 		fastVecs: map[string]*index.Vectors{}, refVecs: map[string]*index.Vectors{},
@@ -60,7 +66,7 @@ func (c *vectorCache) refined(coll string) *index.Vectors {
 // vectors of the documents keep accepts (documents the store does not list
 // any more are kept: deletion removes them from the index).
 func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
-	load func(string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
+	load func(context.Context, string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := cache[coll]; ok {
@@ -71,7 +77,7 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 		v.ANNThreshold = c.annThreshold
 	}
 	docs := map[string]store.Document{}
-	ds, err := c.st.ListDocuments(coll)
+	ds, err := c.st.ListDocuments(cacheCtx, coll)
 	if err != nil {
 		c.log.Error("listing documents to load vectors", "collection", coll, "err", err)
 		return v // not cached either
@@ -79,7 +85,7 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 	for _, d := range ds {
 		docs[d.ID] = d
 	}
-	err = load(coll, func(doc string, seqs []int, vecs [][]float32) {
+	err = load(cacheCtx, coll, func(doc string, seqs []int, vecs [][]float32) {
 		if d, ok := docs[doc]; ok && !keep(d) {
 			return
 		}
@@ -105,58 +111,64 @@ func (c *vectorCache) refinedReady(coll string) bool {
 	if c.refinedModel == "" {
 		return false
 	}
-	c.mu.Lock()
-	ok, known := c.refinedOK[coll]
-	c.mu.Unlock()
-	if known {
-		return ok
-	}
-	docs, err := c.st.ListDocuments(coll)
-	if err != nil {
-		return false
-	}
-	n := 0
-	ok = true
-	for _, d := range docs {
-		if d.State != store.StateReady || d.Chunks == 0 {
-			continue
+	ok, err := cached(&c.mu, c.refinedOK, coll, func() (bool, error) {
+		docs, err := c.st.ListDocuments(cacheCtx, coll)
+		if err != nil {
+			return false, err
 		}
-		if d.RefinedModel != c.refinedModel {
-			ok = false
-			break
+		n := 0
+		for _, d := range docs {
+			if d.State != store.StateReady || d.Chunks == 0 {
+				continue
+			}
+			if d.RefinedModel != c.refinedModel {
+				return false, nil
+			}
+			n++
 		}
-		n++
-	}
-	ok = ok && n > 0
-	c.mu.Lock()
-	c.refinedOK[coll] = ok
-	c.mu.Unlock()
-	return ok
+		return n > 0, nil
+	})
+	return err == nil && ok
 }
 
 // readyDocs returns a collection's READY documents, cached per collection
 // until a document of it is indexed, refined or deleted.
 func (c *vectorCache) readyDocs(coll string) []store.Document {
-	c.mu.Lock()
-	ds, ok := c.docs[coll]
-	c.mu.Unlock()
-	if ok {
-		return ds
-	}
-	all, err := c.st.ListDocuments(coll)
-	if err != nil {
-		return nil
-	}
-	ds = ds[:0:0]
-	for _, d := range all {
-		if d.State == store.StateReady {
-			ds = append(ds, d)
+	ds, _ := cached(&c.mu, c.docs, coll, func() ([]store.Document, error) {
+		all, err := c.st.ListDocuments(cacheCtx, coll)
+		if err != nil {
+			return nil, err
 		}
-	}
-	c.mu.Lock()
-	c.docs[coll] = ds
-	c.mu.Unlock()
+		var ds []store.Document
+		for _, d := range all {
+			if d.State == store.StateReady {
+				ds = append(ds, d)
+			}
+		}
+		return ds, nil
+	})
 	return ds
+}
+
+// cached returns m[key] (m guarded by mu), computing and storing it on a
+// miss; a computation that fails is returned, not stored. mu is not held
+// while it computes.
+func cached[T any](mu *sync.Mutex, m map[string]T, key string, compute func() (T, error)) (T, error) {
+	mu.Lock()
+	v, ok := m[key]
+	mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	mu.Lock()
+	m[key] = v
+	mu.Unlock()
+	return v, nil
 }
 
 // forget drops coll's cached answers about its documents (under mu).
