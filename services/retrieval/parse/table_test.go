@@ -186,17 +186,11 @@ func TestTableRealFiling(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := tableRows(doc.Pages[3])
-	h := "Apple Inc. Condensed Consolidated Statements of Operations (in millions) — "
-	for _, want := range []string{
-		h + "Net sales › Products: Three Months Ended June 25, 2022 $63,355; Three Months Ended June 26, 2021 $63,948; Nine Months Ended June 25, 2022 $245,241; Nine Months Ended June 26, 2021 $232,309",
-		h + "Net sales › Total net sales: Three Months Ended June 25, 2022 82,959; Three Months Ended June 26, 2021 81,434; Nine Months Ended June 25, 2022 304,182; Nine Months Ended June 26, 2021 282,457",
-		h + "Other income/(expense), net: Three Months Ended June 25, 2022 (10); Three Months Ended June 26, 2021 243; Nine Months Ended June 25, 2022 (97); Nine Months Ended June 26, 2021 796",
-		h + "Earnings per share › Diluted: Three Months Ended June 25, 2022 $1.20; Three Months Ended June 26, 2021 $1.30; Nine Months Ended June 25, 2022 $4.82; Nine Months Ended June 26, 2021 $4.38",
-	} {
-		if !strings.Contains(all, want) {
-			t.Errorf("missing row\n%s\nin\n%s", want, all)
-		}
-	}
+	hasRows(t, all, "Apple Inc. Condensed Consolidated Statements of Operations (in millions) — ",
+		"Net sales › Products: Three Months Ended June 25, 2022 $63,355; Three Months Ended June 26, 2021 $63,948; Nine Months Ended June 25, 2022 $245,241; Nine Months Ended June 26, 2021 $232,309",
+		"Net sales › Total net sales: Three Months Ended June 25, 2022 82,959; Three Months Ended June 26, 2021 81,434; Nine Months Ended June 25, 2022 304,182; Nine Months Ended June 26, 2021 282,457",
+		"Other income/(expense), net: Three Months Ended June 25, 2022 (10); Three Months Ended June 26, 2021 243; Nine Months Ended June 25, 2022 (97); Nine Months Ended June 26, 2021 796",
+		"Earnings per share › Diluted: Three Months Ended June 25, 2022 $1.20; Three Months Ended June 26, 2021 $1.30; Nine Months Ended June 25, 2022 $4.82; Nine Months Ended June 26, 2021 $4.38")
 	if len(doc.Pages[3].Tables) != 1 {
 		t.Errorf("tables on page 4 = %d, want 1", len(doc.Pages[3].Tables))
 	}
@@ -211,6 +205,17 @@ func tableRows(pg Page) string {
 	return strings.Join(rows, "\n")
 }
 
+// hasRows fails t for each row of want, after the table title prefix,
+// that rows (tableRows' lines) lacks.
+func hasRows(t *testing.T, rows, prefix string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(rows, prefix+w) {
+			t.Errorf("missing row\n%s\nin\n%s", prefix+w, rows)
+		}
+	}
+}
+
 // TestTableRealSample uses the real table in the Google Docs sample.
 func TestTableRealSample(t *testing.T) {
 	path := testenv.Data(t, "pdf-samples", "011-google-doc-document", "google-doc-document.pdf")
@@ -219,11 +224,7 @@ func TestTableRealSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := tableRows(doc.Pages[0])
-	for _, want := range []string{"Capital: Indonesia Jakarta; Germany Berlin; Austria Vienna; France Paris; Vatican Vatican City"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("missing row %q in\n%s", want, all)
-		}
-	}
+	hasRows(t, all, "", "Capital: Indonesia Jakarta; Germany Berlin; Austria Vienna; France Paris; Vatican Vatican City")
 	if len(doc.Pages[0].Tables) != 1 {
 		t.Errorf("tables = %d, want 1:\n%s", len(doc.Pages[0].Tables), all)
 	}
