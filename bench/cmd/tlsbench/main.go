@@ -196,7 +196,7 @@ func (t *target) stop() {
 // directory, the client identity with mTLS, the admin key with auth) and
 // ingests a one-page document to search.
 func (t *target) ready() error {
-	if err := testenv.WaitHTTP(t.base+"/healthz", 5*time.Minute); err != nil {
+	if err := testenv.WaitHTTP(t.base+"/healthz", 10*time.Minute); err != nil {
 		return err
 	}
 	if t.auth {
