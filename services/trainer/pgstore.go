@@ -353,15 +353,27 @@ const keepCheckpoints = 2
 
 // pruneCheckpoints forgets job id's recorded checkpoints but the newest
 // keepCheckpoints, if this replica holds the job at epoch, and returns the
-// keys it forgot (their objects are the caller's to delete).
+// keys still recorded (the objects of any other checkpoint of the job are
+// the caller's to delete).
 func (s *pgMeta) pruneCheckpoints(ctx context.Context, id string, epoch int64) ([]string, error) {
-	var keys []string
-	err := s.db.Do(ctx, func(ctx context.Context) error {
-		keys = keys[:0]
-		rows, err := s.db.Pool.Query(ctx, `DELETE FROM checkpoints c WHERE c.job_id = $1
+	var kept []string
+	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
+		kept = kept[:0]
+		_, err := tx.Exec(ctx, `DELETE FROM checkpoints c WHERE c.job_id = $1
 				AND EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND owner = $2 AND epoch = $3)
-				AND (c.step, c.epoch) NOT IN (SELECT step, epoch FROM checkpoints WHERE job_id = $1 ORDER BY step DESC, epoch DESC LIMIT $4)
-			RETURNING c.key`, id, s.owner, epoch, keepCheckpoints)
+				AND (c.step, c.epoch) NOT IN (SELECT step, epoch FROM checkpoints WHERE job_id = $1 ORDER BY step DESC, epoch DESC LIMIT $4)`,
+			id, s.owner, epoch, keepCheckpoints)
+		if err != nil {
+			return err
+		}
+		var held bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND owner = $2 AND epoch = $3)`, id, s.owner, epoch).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return fmt.Errorf("%w: job %s (epoch %d)", ErrLost, id, epoch)
+		}
+		rows, err := tx.Query(ctx, `SELECT key FROM checkpoints WHERE job_id = $1`, id)
 		if err != nil {
 			return err
 		}
@@ -371,11 +383,11 @@ func (s *pgMeta) pruneCheckpoints(ctx context.Context, id string, epoch int64) (
 			if err := rows.Scan(&k); err != nil {
 				return err
 			}
-			keys = append(keys, k)
+			kept = append(kept, k)
 		}
 		return rows.Err()
 	})
-	return keys, err
+	return kept, err
 }
 
 // latestCheckpoint is the newest recorded checkpoint of job id.

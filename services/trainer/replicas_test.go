@@ -309,6 +309,16 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT max(step) FROM trainer.checkpoints WHERE job_id = $1 AND epoch = 1`, id).Scan(&lastA); err != nil {
 		t.Fatal(err)
 	}
+	// What a replica killed between uploading a checkpoint and recording it
+	// leaves in the bucket: B's pruning removes it.
+	bucket := strings.TrimPrefix(strings.Split(sp.Blobs, "?")[0], "file://")
+	orphan := filepath.Join(bucket, filepath.FromSlash(jobKey(id, 1, "checkpoints/step-00009999")), "adapter_model.safetensors")
+	if err := os.MkdirAll(filepath.Dir(orphan), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orphan, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	var last *trainerv1.WatchJobResponse
 	select {
@@ -371,7 +381,6 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 	if !slices.Equal(kept, want) {
 		t.Errorf("recorded checkpoints %v, want %v", kept, want)
 	}
-	bucket := strings.TrimPrefix(strings.Split(sp.Blobs, "?")[0], "file://")
 	files, _ := filepath.Glob(filepath.Join(bucket, "trainer", "jobs", id, "*", "checkpoints", "*", "*"))
 	var objs []string
 	for _, f := range files {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,9 +172,10 @@ func (b *blobStore) getDir(ctx context.Context, prefix, dir string) error {
 	return os.Rename(tmp, dir)
 }
 
-// deletePrefix deletes the objects under prefix/.
-func (b *blobStore) deletePrefix(ctx context.Context, prefix string) error {
-	return b.do(ctx, "delete "+prefix, func(ctx context.Context) error {
+// deleteCheckpointsExcept deletes the checkpoint objects under prefix/
+// (keys with a /checkpoints/ part) that are not under one of the keep keys.
+func (b *blobStore) deleteCheckpointsExcept(ctx context.Context, prefix string, keep []string) error {
+	return b.do(ctx, "prune "+prefix, func(ctx context.Context) error {
 		it := b.b.List(&blob.ListOptions{Prefix: prefix + "/"})
 		for {
 			o, err := it.Next(ctx)
@@ -183,10 +185,11 @@ func (b *blobStore) deletePrefix(ctx context.Context, prefix string) error {
 			if err != nil {
 				return err
 			}
-			if !o.IsDir {
-				if err := b.b.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-					return err
-				}
+			if o.IsDir || !strings.Contains(o.Key, "/checkpoints/") || slices.ContainsFunc(keep, func(k string) bool { return strings.HasPrefix(o.Key, k+"/") }) {
+				continue
+			}
+			if err := b.b.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+				return err
 			}
 		}
 	})
@@ -294,14 +297,15 @@ func (s *Service) saveCheckpoint(ctx context.Context, e *entry, ev Event) error 
 	if err := s.shared.addCheckpoint(ctx, id, epoch, ev.Step, key); err != nil {
 		return err
 	}
-	old, err := s.shared.pruneCheckpoints(ctx, id, epoch)
+	// Older checkpoints go: the records but the newest, then every
+	// checkpoint object not recorded (older ones, and what a replica that
+	// died mid-upload left).
+	kept, err := s.shared.pruneCheckpoints(ctx, id, epoch)
+	if err == nil {
+		err = s.blobs.deleteCheckpointsExcept(ctx, "trainer/jobs/"+id, kept)
+	}
 	if err != nil {
 		s.log.Warn("prune old checkpoints", "job", id, "err", err)
-	}
-	for _, k := range old {
-		if err := s.blobs.deletePrefix(ctx, k); err != nil {
-			s.log.Warn("delete an old checkpoint's objects", "job", id, "key", k, "err", err)
-		}
 	}
 	return nil
 }
