@@ -32,7 +32,7 @@ func benchEngineOn(b *testing.B, n int, storeURL string) *Engine {
 	const perDoc = 1000
 	for d := 0; d < n/perDoc; d++ {
 		id := fmt.Sprintf("doc%04d", d)
-		doc, _, err := e.st.AddDocument(store.Document{ID: id, Collection: "bench", Name: id + ".pdf", SHA256: id}, "")
+		doc, _, err := e.st.AddDocument(b.Context(), store.Document{ID: id, Collection: "bench", Name: id + ".pdf", SHA256: id}, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func benchEngineOn(b *testing.B, n int, storeURL string) *Engine {
 			chunks[i] = c
 		}
 		vecs, _ := embed.Hash{Dim: 384}.Embed(context.Background(), texts)
-		if _, err := e.st.CommitIndex("bench", doc.ID, chunks, vecs, func(x *store.Document) { x.State = store.StateReady }); err != nil {
+		if _, err := e.st.CommitIndex(b.Context(), "bench", doc.ID, chunks, vecs, func(x *store.Document) { x.State = store.StateReady }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		for _, id := range ids {
 			_ = e.Watch(context.Background(), "bench", id, func(Event) error { return nil })
-			d, _ := e.Document("bench", id)
+			d, _ := e.Document(b.Context(), "bench", id)
 			pages += d.Pages
 		}
 		e.Close()

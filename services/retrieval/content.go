@@ -7,8 +7,8 @@ import (
 )
 
 // DocumentContent returns a document's PDF bytes as uploaded and its name.
-func (e *Engine) DocumentContent(coll, id string) ([]byte, string, error) {
-	d, err := e.st.GetDocument(coll, id)
+func (e *Engine) DocumentContent(ctx context.Context, coll, id string) ([]byte, string, error) {
+	d, err := e.st.GetDocument(ctx, coll, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -26,7 +26,7 @@ func (s *Service) GetDocumentContent(ctx context.Context, r *retrievalv1.GetDocu
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	data, name, err := s.e.DocumentContent(c, r.GetDocumentId())
+	data, name, err := s.e.DocumentContent(ctx, c, r.GetDocumentId())
 	if err != nil {
 		return nil, errTable.Status(err)
 	}

@@ -33,17 +33,17 @@ type indexOf struct {
 func storeIndexOf(t *testing.T, st store.Store, coll, doc string, terms []string) indexOf {
 	t.Helper()
 	var x indexOf
-	if _, err := st.GetCollection(coll); err == nil {
+	if _, err := st.GetCollection(t.Context(), coll); err == nil {
 		x.collFound = true
 	} else if !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)
 	}
-	cs, _, err := st.ListChunks(coll, doc, "", 100000)
+	cs, _, err := st.ListChunks(t.Context(), coll, doc, "", 100000)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)
 	}
 	x.chunks = len(cs)
-	err = st.Postings(coll, terms, func(_ string, _ int64, ps []store.Posting) {
+	err = st.Postings(t.Context(), coll, terms, func(_ string, _ int64, ps []store.Posting) {
 		for _, p := range ps {
 			x.postings = x.postings || p.DocID == doc
 		}
@@ -52,10 +52,10 @@ func storeIndexOf(t *testing.T, st store.Store, coll, doc string, terms []string
 		t.Fatal(err)
 	}
 	for _, load := range []struct {
-		f   func(string, func(string, []int, [][]float32)) error
+		f   func(context.Context, string, func(string, []int, [][]float32)) error
 		out *bool
 	}{{st.Vectors, &x.vectors}, {st.RefinedVectors, &x.refined}} {
-		err := load.f(coll, func(d string, _ []int, _ [][]float32) { *load.out = *load.out || d == doc })
+		err := load.f(t.Context(), coll, func(d string, _ []int, _ [][]float32) { *load.out = *load.out || d == doc })
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 			seqs[i], vecs[i] = i, make([]float32, 384)
 			vecs[i][i%384] = 1
 		}
-		if _, err := e.st.PutRefinedVectors("calls", gone.Id, n, seqs, vecs, "m"); err != nil {
+		if _, err := e.st.PutRefinedVectors(t.Context(), "calls", gone.Id, n, seqs, vecs, "m"); err != nil {
 			t.Fatal(err)
 		}
 		before := storeIndexOf(t, e.st, "calls", gone.Id, terms)
@@ -285,7 +285,7 @@ func TestDeleteCancelsIngestionInFlight(t *testing.T) {
 		if l := logs.String(); !strings.Contains(l, "ingestion cancelled: the document was deleted") || strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "ingestion failed") {
 			t.Errorf("log of a cancelled ingestion:\n%s", l)
 		}
-		if _, err := svc.Engine().Document("calls", up.Document.Id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := svc.Engine().Document(t.Context(), "calls", up.Document.Id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the document after the delete: %v", err)
 		}
 		if fs := blobFiles(t, cfg.Dir); len(fs) != 0 {

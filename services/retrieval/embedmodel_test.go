@@ -40,7 +40,7 @@ func TestVectorsOfAnotherModelAreNotLoaded(t *testing.T) {
 	if err := e.Watch(ctx, "c", d.ID, func(Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.Document("c", d.ID); got.EmbedModel != "model-a" {
+	if got, _ := e.Document(t.Context(), "c", d.ID); got.EmbedModel != "model-a" {
 		t.Fatalf("document records embed model %q", got.EmbedModel)
 	}
 	q := Query{Collection: "c", Text: "product revenue guidance", TopK: 5, Mode: ModeVector}

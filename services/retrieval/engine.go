@@ -265,7 +265,7 @@ func Open(cfg Config) (*Engine, error) {
 			}()
 		}
 	} else {
-		left, err := e.st.Unfinished()
+		left, err := e.st.Unfinished(context.Background())
 		if err != nil {
 			e.Close()
 			return nil, err
@@ -356,20 +356,22 @@ func checkColl(name string) error {
 }
 
 // CreateCollection creates (or returns the existing) collection.
-func (e *Engine) CreateCollection(name string) (store.Collection, error) {
+func (e *Engine) CreateCollection(ctx context.Context, name string) (store.Collection, error) {
 	if err := checkColl(name); err != nil {
 		return store.Collection{}, err
 	}
-	c, _, err := e.st.CreateCollection(name)
+	c, _, err := e.st.CreateCollection(ctx, name)
 	return c, err
 }
 
 // ListCollections lists collections.
-func (e *Engine) ListCollections() ([]store.Collection, error) { return e.st.ListCollections() }
+func (e *Engine) ListCollections(ctx context.Context) ([]store.Collection, error) {
+	return e.st.ListCollections(ctx)
+}
 
 // DeleteCollection deletes a collection with its documents and indexes.
-func (e *Engine) DeleteCollection(name string) error {
-	unref, err := e.st.DeleteCollection(name)
+func (e *Engine) DeleteCollection(ctx context.Context, name string) error {
+	unref, err := e.st.DeleteCollection(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -435,7 +437,7 @@ func (e *Engine) UploadStream(ctx context.Context, coll, name string, r io.Reade
 		return store.Document{}, false, fmt.Errorf("%w: empty content", ErrInvalid)
 	}
 	d := store.Document{ID: sha[:24], Collection: coll, Name: name, SHA256: sha, Size: size}
-	d, dup, err := e.st.AddDocument(d, password)
+	d, dup, err := e.st.AddDocument(ctx, d, password)
 	if err != nil || dup {
 		return d, dup, err
 	}
@@ -462,14 +464,18 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 // Document returns a document.
-func (e *Engine) Document(coll, id string) (store.Document, error) { return e.st.GetDocument(coll, id) }
+func (e *Engine) Document(ctx context.Context, coll, id string) (store.Document, error) {
+	return e.st.GetDocument(ctx, coll, id)
+}
 
 // Documents lists a collection's documents.
-func (e *Engine) Documents(coll string) ([]store.Document, error) { return e.st.ListDocuments(coll) }
+func (e *Engine) Documents(ctx context.Context, coll string) ([]store.Document, error) {
+	return e.st.ListDocuments(ctx, coll)
+}
 
 // DeleteDocument removes a document from the store and every index.
-func (e *Engine) DeleteDocument(coll, id string) error {
-	unref, err := e.st.DeleteDocument(coll, id)
+func (e *Engine) DeleteDocument(ctx context.Context, coll, id string) error {
+	unref, err := e.st.DeleteDocument(ctx, coll, id)
 	if err != nil {
 		return err
 	}

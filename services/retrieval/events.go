@@ -109,7 +109,7 @@ func (e *Engine) Watch(ctx context.Context, coll, id string, fn func(Event) erro
 	k := docKey{coll, id}
 	ch, last, ok, stop := e.hub.subscribe(k)
 	defer stop()
-	d, err := e.st.GetDocument(coll, id)
+	d, err := e.st.GetDocument(ctx, coll, id)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (e *Engine) Watch(ctx context.Context, coll, id string, fn func(Event) erro
 			if !open {
 				// The terminal event may have been dropped for a slow
 				// watcher: the store has the outcome.
-				d, err := e.st.GetDocument(coll, id)
+				d, err := e.st.GetDocument(ctx, coll, id)
 				if err != nil {
 					return err
 				}

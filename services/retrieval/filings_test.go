@@ -48,7 +48,7 @@ func ingestFilings(t *testing.T) (*Engine, map[string]store.Document) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, err = e.st.GetDocument("tenq", d.ID); err != nil || d.State != store.StateReady {
+		if d, err = e.st.GetDocument(t.Context(), "tenq", d.ID); err != nil || d.State != store.StateReady {
 			t.Fatalf("%s: %+v %v", f, d, err)
 		}
 		docs[d.Name] = d

@@ -77,7 +77,7 @@ func newPipeline(cfg Config, st store.Store, blobs store.Blobs, parser parse.Par
 func (p *pipeline) ingest(ctx context.Context, k docKey) {
 	ctx, done := p.running.start(ctx, k)
 	defer done()
-	d, err := p.st.UpdateDocument(k.coll, k.id, func(d *store.Document) {
+	d, err := p.st.UpdateDocument(ctx, k.coll, k.id, func(d *store.Document) {
 		if d.State == store.StatePending || d.State == store.StateProcessing {
 			d.Attempts++
 			d.State = store.StateProcessing
@@ -112,7 +112,9 @@ func (p *pipeline) ingest(ctx context.Context, k docKey) {
 
 func (p *pipeline) fail(d store.Document, reason string) {
 	reason = parse.Clip(reason, maxReason)
-	d, err := p.st.UpdateDocument(d.Collection, d.ID, func(x *store.Document) {
+	// not under the ingestion's context: a failure is recorded even when
+	// that context ends (the pool's call timeout bounds the write)
+	d, err := p.st.UpdateDocument(context.Background(), d.Collection, d.ID, func(x *store.Document) {
 		x.State, x.Error = store.StateFailed, reason
 	})
 	if err != nil {
@@ -144,7 +146,7 @@ func (p *pipeline) parse(ctx context.Context, j *ingestJob) error {
 		return stageErr{"the stored PDF bytes are missing: " + err.Error()}
 	}
 	j.pdf = data
-	j.password, _ = p.st.JobPassword(d.Collection, d.ID)
+	j.password, _ = p.st.JobPassword(ctx, d.Collection, d.ID)
 
 	p.hub.progress(d, StageParse, 0, 0, "parsing")
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.ParseTimeout)
@@ -305,7 +307,7 @@ func (p *pipeline) commit(ctx context.Context, j *ingestJob) error {
 	for i, w := range warnings {
 		warnings[i] = parse.Clip(w, parse.MaxBrief)
 	}
-	d, err := p.st.CommitIndex(d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
+	d, err := p.st.CommitIndex(ctx, d.Collection, d.ID, chunks, vecs, func(x *store.Document) {
 		x.State, x.Error = store.StateReady, ""
 		x.Pages, x.Chunks, x.OCRPages, x.Metadata, x.Warnings = doc.PageCount, len(chunks), j.ocr, meta, warnings
 		x.Card = j.card

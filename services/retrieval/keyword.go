@@ -134,7 +134,7 @@ func maxScore(ctx context.Context, st store.Index, r store.KeywordRanker, coll s
 	at := map[store.ChunkRef]int{}
 	var refs []store.ChunkRef
 	var cands []cand
-	err := st.Postings(coll, rare, func(term string, _ int64, ps []store.Posting) {
+	err := st.Postings(ctx, coll, rare, func(term string, _ int64, ps []store.Posting) {
 		for _, x := range ps {
 			if allow != nil && !allow[x.DocID] {
 				continue

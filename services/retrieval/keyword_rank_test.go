@@ -35,7 +35,7 @@ func fillRanked(t *testing.T, st store.Store) {
 	r := rand.New(rand.NewPCG(5, 5))
 	for d := range 12 {
 		id := fmt.Sprintf("d%02d", d)
-		if _, _, err := st.AddDocument(store.Document{ID: id, Collection: "c", Name: id + ".pdf", SHA256: id}, ""); err != nil {
+		if _, _, err := st.AddDocument(t.Context(), store.Document{ID: id, Collection: "c", Name: id + ".pdf", SHA256: id}, ""); err != nil {
 			t.Fatal(err)
 		}
 		chunks := make([]store.Chunk, 40)
@@ -65,7 +65,7 @@ func fillRanked(t *testing.T, st store.Store) {
 			}
 			chunks[i] = c
 		}
-		if _, err := st.CommitIndex("c", id, chunks, nil, func(x *store.Document) { x.State, x.Chunks = store.StateReady, len(chunks) }); err != nil {
+		if _, err := st.CommitIndex(t.Context(), "c", id, chunks, nil, func(x *store.Document) { x.State, x.Chunks = store.StateReady, len(chunks) }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -77,7 +77,7 @@ func (b testBed) add(t *testing.T, data string) store.Document {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := b.st.AddDocument(store.Document{ID: sha[:24], Collection: "c", Name: "acme.pdf", SHA256: sha, Size: int64(len(data))}, "")
+	d, _, err := b.st.AddDocument(t.Context(), store.Document{ID: sha[:24], Collection: "c", Name: "acme.pdf", SHA256: sha, Size: int64(len(data))}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (b testBed) ingest(t *testing.T, ctx context.Context, d store.Document) ([]
 	for len(ch) > 0 {
 		evs = append(evs, <-ch)
 	}
-	got, err := b.st.GetDocument(d.Collection, d.ID)
+	got, err := b.st.GetDocument(t.Context(), d.Collection, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPipelineStagesRunInOrderAndAFailureFailsTheDocument(t *testing.T) {
 			if len(evs) == 0 || !evs[len(evs)-1].Terminal() || evs[len(evs)-1].Message != failAt+" went wrong" {
 				t.Errorf("events %+v: want a terminal FAILED event with the reason", evs)
 			}
-			if left, err := b.st.Unfinished(); err != nil || len(left) != 0 {
+			if left, err := b.st.Unfinished(t.Context()); err != nil || len(left) != 0 {
 				t.Errorf("a FAILED document keeps its job: %v, %v", left, err)
 			}
 		})
@@ -179,7 +179,7 @@ func TestPipelineIngestsADocument(t *testing.T) {
 	if !slices.Equal(stages, want) {
 		t.Errorf("stages reported %v, want %v", stages, want)
 	}
-	c, err := b.st.Chunk("c", d.ID, 0)
+	c, err := b.st.Chunk(t.Context(), "c", d.ID, 0)
 	if err != nil || c.Context != got.Card.Summary {
 		t.Errorf("first chunk %+v, %v: want the card's summary %q as its context", c, err, got.Card.Summary)
 	}
@@ -210,7 +210,7 @@ func TestPipelineFailures(t *testing.T) {
 	t.Run("too many attempts", func(t *testing.T) {
 		b := newTestBed(t, fakeParser{doc: twoPages()})
 		d := b.add(t, "%PDF-1.7")
-		if _, err := b.st.UpdateDocument("c", d.ID, func(x *store.Document) { x.Attempts = b.p.cfg.MaxAttempts }); err != nil {
+		if _, err := b.st.UpdateDocument(t.Context(), "c", d.ID, func(x *store.Document) { x.Attempts = b.p.cfg.MaxAttempts }); err != nil {
 			t.Fatal(err)
 		}
 		_, got := b.ingest(t, context.Background(), d)
@@ -239,11 +239,11 @@ func TestPipelineFailures(t *testing.T) {
 			return err
 		}
 		b.p.stages[2].run = func(ctx context.Context, j *ingestJob) error {
-			_, err := b.st.DeleteDocument("c", d.ID)
+			_, err := b.st.DeleteDocument(t.Context(), "c", d.ID)
 			return err
 		}
 		b.p.ingest(context.Background(), docKey{"c", d.ID})
-		if _, err := b.st.GetDocument("c", d.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := b.st.GetDocument(t.Context(), "c", d.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleted document came back: %v", err)
 		}
 	})

@@ -80,13 +80,13 @@ func (e *Engine) refiner() {
 
 // nextUnrefined finds a READY document without refined vectors.
 func (e *Engine) nextUnrefined(failed map[docKey]time.Time) (store.Document, bool) {
-	colls, err := e.st.ListCollections()
+	colls, err := e.st.ListCollections(e.ctx)
 	if err != nil {
 		return store.Document{}, false
 	}
 	name := e.refinerName()
 	for _, c := range colls {
-		docs, err := e.st.ListDocuments(c.Name)
+		docs, err := e.st.ListDocuments(e.ctx, c.Name)
 		if err != nil {
 			continue
 		}
@@ -108,7 +108,7 @@ func (e *Engine) refine(d store.Document) error {
 	var chunks []store.Chunk
 	tok := ""
 	for {
-		cs, next, err := e.st.ListChunks(d.Collection, d.ID, tok, 500)
+		cs, next, err := e.st.ListChunks(e.ctx, d.Collection, d.ID, tok, 500)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (e *Engine) refine(d store.Document) error {
 		vecs = append(vecs, v...)
 	}
 	name := e.refinerName()
-	if _, err := e.st.PutRefinedVectors(d.Collection, d.ID, d.Chunks, seqs, vecs, name); err != nil {
+	if _, err := e.st.PutRefinedVectors(ctx, d.Collection, d.ID, d.Chunks, seqs, vecs, name); err != nil {
 		return err
 	}
 	e.cache.refinedDoc(d.Collection, d.ID, chunkIDs(d.ID, seqs), vecs)

@@ -83,7 +83,7 @@ func TestBackgroundRefinement(t *testing.T) {
 	close(ref.open)
 	deadline := time.Now().Add(time.Minute)
 	for {
-		got, _ := e.Document("c", d.ID)
+		got, _ := e.Document(t.Context(), "c", d.ID)
 		if got.RefinedModel == "refined-model" {
 			break
 		}
@@ -120,7 +120,7 @@ func TestBackgroundRefinement(t *testing.T) {
 		t.Errorf("refined again after restart: %d distinct texts, was %d", n, chunkCalls)
 	}
 	// Deleting the document removes its refined vectors too.
-	if err := e.DeleteDocument("c", d.ID); err != nil {
+	if err := e.DeleteDocument(t.Context(), "c", d.ID); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := e.Search(ctx, q); len(res) != 0 {

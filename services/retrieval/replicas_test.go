@@ -45,7 +45,7 @@ func TestReplicasShareDocumentsAndSearch(t *testing.T) {
 	}
 	a, b := replica(t, dsn, blobs), replica(t, dsn, blobs)
 	ctx := context.Background()
-	if _, err := b.CreateCollection("calls"); err != nil {
+	if _, err := b.CreateCollection(t.Context(), "calls"); err != nil {
 		t.Fatal(err)
 	}
 	q := Query{Collection: "calls", Text: "Snowflake product revenue growth", TopK: 5, Mode: "hybrid"}
@@ -59,7 +59,7 @@ func TestReplicasShareDocumentsAndSearch(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	var ready time.Time
 	for {
-		got, err := a.Document("calls", d.ID)
+		got, err := a.Document(t.Context(), "calls", d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,12 +86,12 @@ func TestReplicasShareDocumentsAndSearch(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	got, err := b.Document("calls", d.ID)
+	got, err := b.Document(t.Context(), "calls", d.ID)
 	if err != nil || got.Attempts != 1 || got.Chunks == 0 {
 		t.Fatalf("document through B = %+v, %v; want READY after one attempt", got, err)
 	}
 	// Deleted through B: gone from A's searches too.
-	if err := b.DeleteDocument("calls", d.ID); err != nil {
+	if err := b.DeleteDocument(t.Context(), "calls", d.ID); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)

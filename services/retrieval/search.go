@@ -71,7 +71,7 @@ func (e *Engine) Search(ctx context.Context, q Query) ([]Result, error) {
 	if q.TopK > 200 {
 		return nil, fmt.Errorf("%w: top_k %d > 200", ErrInvalid, q.TopK)
 	}
-	if _, err := e.st.GetCollection(q.Collection); err != nil {
+	if _, err := e.st.GetCollection(ctx, q.Collection); err != nil {
 		return nil, err
 	}
 	if q.MaxPerDoc < 0 {
@@ -309,7 +309,7 @@ func (e *Engine) bm25(ctx context.Context, coll, text string, k int, allow map[s
 	if r, ok := e.st.(store.KeywordRanker); ok {
 		return bm25Ranked(ctx, e.st, r, coll, terms, weight, k, allow)
 	}
-	c, err := e.st.GetCollection(coll)
+	c, err := e.st.GetCollection(ctx, coll)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (e *Engine) bm25(ctx context.Context, coll, text string, k int, allow map[s
 	}
 	avg := float64(c.TotalLen) / float64(c.Chunks)
 	scores := map[string]float64{}
-	err = e.st.Postings(coll, terms, func(term string, df int64, ps []store.Posting) {
+	err = e.st.Postings(ctx, coll, terms, func(term string, df int64, ps []store.Posting) {
 		w := 1.0
 		if x, ok := weight[term]; ok {
 			w = x
@@ -415,14 +415,14 @@ func rerank(query string, rs []Result) []Result {
 }
 
 // ListChunks pages through a collection's chunks.
-func (e *Engine) ListChunks(coll, doc, token string, size int) ([]store.Chunk, string, error) {
+func (e *Engine) ListChunks(ctx context.Context, coll, doc, token string, size int) ([]store.Chunk, string, error) {
 	if size <= 0 {
 		size = 100
 	}
 	if size > 1000 {
 		size = 1000
 	}
-	return e.st.ListChunks(coll, doc, token, size)
+	return e.st.ListChunks(ctx, coll, doc, token, size)
 }
 
 // maxTableChunks bounds the chunks TableChunks returns (a table is a few
@@ -431,17 +431,17 @@ const maxTableChunks = 1000
 
 // TableChunks returns the chunks of one table of a document, in order: a
 // row's passage expanded to its whole table.
-func (e *Engine) TableChunks(coll, doc, table string) ([]store.Chunk, error) {
+func (e *Engine) TableChunks(ctx context.Context, coll, doc, table string) ([]store.Chunk, error) {
 	if doc == "" {
 		return nil, fmt.Errorf("%w: table_id needs document_id", ErrInvalid)
 	}
-	if _, err := e.st.GetDocument(coll, doc); err != nil {
+	if _, err := e.st.GetDocument(ctx, coll, doc); err != nil {
 		return nil, err
 	}
 	var out []store.Chunk
 	tok := ""
 	for {
-		cs, next, err := e.st.ListChunks(coll, doc, tok, 500)
+		cs, next, err := e.st.ListChunks(ctx, coll, doc, tok, 500)
 		if err != nil {
 			return nil, err
 		}
@@ -472,7 +472,7 @@ func (e *Engine) RenderPage(ctx context.Context, coll, id string, page, dpi int)
 	if dpi == 0 {
 		dpi = 100
 	}
-	d, err := e.st.GetDocument(coll, id)
+	d, err := e.st.GetDocument(ctx, coll, id)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -480,6 +480,6 @@ func (e *Engine) RenderPage(ctx context.Context, coll, id string, page, dpi int)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	pw, _ := e.st.JobPassword(coll, id)
+	pw, _ := e.st.JobPassword(ctx, coll, id)
 	return e.parser.RenderPNG(ctx, data, pw, page, dpi)
 }

@@ -132,7 +132,7 @@ func (s *Service) CreateCollection(ctx context.Context, r *retrievalv1.CreateCol
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	c, err := s.e.CreateCollection(name)
+	c, err := s.e.CreateCollection(ctx, name)
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -141,7 +141,7 @@ func (s *Service) CreateCollection(ctx context.Context, r *retrievalv1.CreateCol
 
 // ListCollections lists the caller's tenant's collections.
 func (s *Service) ListCollections(ctx context.Context, _ *retrievalv1.ListCollectionsRequest) (*retrievalv1.ListCollectionsResponse, error) {
-	cs, err := s.e.ListCollections()
+	cs, err := s.e.ListCollections(ctx)
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -165,7 +165,7 @@ func (s *Service) DeleteCollection(ctx context.Context, r *retrievalv1.DeleteCol
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	if err := s.e.DeleteCollection(name); err != nil {
+	if err := s.e.DeleteCollection(ctx, name); err != nil {
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.DeleteCollectionResponse{}, nil
@@ -234,7 +234,7 @@ func (s *Service) GetDocument(ctx context.Context, r *retrievalv1.GetDocumentReq
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	d, err := s.e.Document(c, r.GetDocumentId())
+	d, err := s.e.Document(ctx, c, r.GetDocumentId())
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -247,7 +247,7 @@ func (s *Service) ListDocuments(ctx context.Context, r *retrievalv1.ListDocument
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	ds, err := s.e.Documents(c)
+	ds, err := s.e.Documents(ctx, c)
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
@@ -264,7 +264,7 @@ func (s *Service) DeleteDocument(ctx context.Context, r *retrievalv1.DeleteDocum
 	if err != nil {
 		return nil, errTable.Status(err)
 	}
-	if err := s.e.DeleteDocument(c, r.GetDocumentId()); err != nil {
+	if err := s.e.DeleteDocument(ctx, c, r.GetDocumentId()); err != nil {
 		return nil, errTable.Status(err)
 	}
 	return &retrievalv1.DeleteDocumentResponse{}, nil
@@ -324,9 +324,9 @@ func (s *Service) ListChunks(ctx context.Context, r *retrievalv1.ListChunksReque
 	var cs []store.Chunk
 	var next string
 	if r.GetTableId() != "" {
-		cs, err = s.e.TableChunks(c, r.GetDocumentId(), r.GetTableId())
+		cs, err = s.e.TableChunks(ctx, c, r.GetDocumentId(), r.GetTableId())
 	} else {
-		cs, next, err = s.e.ListChunks(c, r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
+		cs, next, err = s.e.ListChunks(ctx, c, r.GetDocumentId(), r.GetPageToken(), int(r.GetPageSize()))
 	}
 	if err != nil {
 		return nil, errTable.Status(err)

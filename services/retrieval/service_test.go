@@ -214,11 +214,11 @@ func TestRestartRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := st.AddDocument(store.Document{ID: sha[:24], Collection: "c", Name: "q1.pdf", SHA256: sha, Size: int64(len(data))}, "")
+	d, _, err := st.AddDocument(t.Context(), store.Document{ID: sha[:24], Collection: "c", Name: "q1.pdf", SHA256: sha, Size: int64(len(data))}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UpdateDocument("c", d.ID, func(x *store.Document) { x.State = store.StateProcessing; x.Attempts = 1 }); err != nil {
+	if _, err := st.UpdateDocument(t.Context(), "c", d.ID, func(x *store.Document) { x.State = store.StateProcessing; x.Attempts = 1 }); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -162,10 +162,10 @@ func TestOverLimitStreamIsRefusedEarlyAndLeavesNothing(t *testing.T) {
 		if fs := blobFiles(t, cfg.Dir); len(fs) != 0 {
 			t.Errorf("blob store after a refused upload: %v", fs)
 		}
-		if ds, err := svc.Engine().Documents("big"); !errors.Is(err, store.ErrNotFound) || len(ds) != 0 {
+		if ds, err := svc.Engine().Documents(t.Context(), "big"); !errors.Is(err, store.ErrNotFound) || len(ds) != 0 {
 			t.Errorf("documents after a refused upload: %v, %v; want no collection", ds, err)
 		}
-		if left, err := svc.Engine().st.Unfinished(); err != nil || len(left) != 0 {
+		if left, err := svc.Engine().st.Unfinished(t.Context()); err != nil || len(left) != 0 {
 			t.Errorf("jobs after a refused upload: %v, %v", left, err)
 		}
 	})
@@ -206,7 +206,7 @@ func TestUploadStreamBadInput(t *testing.T) {
 	if fs := blobFiles(t, cfg.Dir); len(fs) != 0 {
 		t.Errorf("blob store after refused uploads: %v", fs)
 	}
-	if cs, _ := svc.Engine().ListCollections(); len(cs) != 0 {
+	if cs, _ := svc.Engine().ListCollections(t.Context()); len(cs) != 0 {
 		t.Errorf("collections after refused uploads: %v", cs)
 	}
 }

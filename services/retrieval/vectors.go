@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
@@ -31,6 +32,11 @@ type vectorCache struct {
 	docs      map[string][]store.Document // readyDocs answers
 }
 
+// cacheCtx is the context of the cache's loads from the store: a load is
+// shared by every search waiting on it, so no one request's deadline
+// bounds it (the store's call timeout does).
+var cacheCtx = context.Background()
+
 func newVectorCache(st store.Store, log *slog.Logger, fastModel, refinedModel string, annThreshold int) *vectorCache {
 	return &vectorCache{st: st, log: log, fastModel: fastModel, refinedModel: refinedModel, annThreshold: annThreshold,
 		fastVecs: map[string]*index.Vectors{}, refVecs: map[string]*index.Vectors{},
@@ -60,7 +66,7 @@ func (c *vectorCache) refined(coll string) *index.Vectors {
 // vectors of the documents keep accepts (documents the store does not list
 // any more are kept: deletion removes them from the index).
 func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
-	load func(string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
+	load func(context.Context, string, func(string, []int, [][]float32)) error, keep func(store.Document) bool) *index.Vectors {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := cache[coll]; ok {
@@ -71,7 +77,7 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 		v.ANNThreshold = c.annThreshold
 	}
 	docs := map[string]store.Document{}
-	ds, err := c.st.ListDocuments(coll)
+	ds, err := c.st.ListDocuments(cacheCtx, coll)
 	if err != nil {
 		c.log.Error("listing documents to load vectors", "collection", coll, "err", err)
 		return v // not cached either
@@ -79,7 +85,7 @@ func (c *vectorCache) load(cache map[string]*index.Vectors, coll string,
 	for _, d := range ds {
 		docs[d.ID] = d
 	}
-	err = load(coll, func(doc string, seqs []int, vecs [][]float32) {
+	err = load(cacheCtx, coll, func(doc string, seqs []int, vecs [][]float32) {
 		if d, ok := docs[doc]; ok && !keep(d) {
 			return
 		}
@@ -106,7 +112,7 @@ func (c *vectorCache) refinedReady(coll string) bool {
 		return false
 	}
 	ok, err := cached(&c.mu, c.refinedOK, coll, func() (bool, error) {
-		docs, err := c.st.ListDocuments(coll)
+		docs, err := c.st.ListDocuments(cacheCtx, coll)
 		if err != nil {
 			return false, err
 		}
@@ -129,7 +135,7 @@ func (c *vectorCache) refinedReady(coll string) bool {
 // until a document of it is indexed, refined or deleted.
 func (c *vectorCache) readyDocs(coll string) []store.Document {
 	ds, _ := cached(&c.mu, c.docs, coll, func() ([]store.Document, error) {
-		all, err := c.st.ListDocuments(coll)
+		all, err := c.st.ListDocuments(cacheCtx, coll)
 		if err != nil {
 			return nil, err
 		}

@@ -21,7 +21,7 @@ func openStore(t *testing.T) *store.Bolt {
 
 func commitDoc(t *testing.T, st store.Store, coll, id string, n int, vecs bool) ([]string, [][]float32) {
 	t.Helper()
-	if _, _, err := st.AddDocument(store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, ""); err != nil {
+	if _, _, err := st.AddDocument(t.Context(), store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, ""); err != nil {
 		t.Fatal(err)
 	}
 	chunks := make([]store.Chunk, n)
@@ -34,7 +34,7 @@ func commitDoc(t *testing.T, st store.Store, coll, id string, n int, vecs bool) 
 			vs = append(vs, []float32{1, float32(i)})
 		}
 	}
-	if _, err := st.CommitIndex(coll, id, chunks, vs, func(d *store.Document) {
+	if _, err := st.CommitIndex(t.Context(), coll, id, chunks, vs, func(d *store.Document) {
 		d.State, d.Chunks, d.Card = store.StateReady, n, store.Card{Title: id + " card"}
 		d.EmbedModel = ""
 		if vecs {
@@ -53,7 +53,7 @@ func refineDoc(t *testing.T, st store.Store, c *vectorCache, coll, id string, n 
 	for i := range seqs {
 		seqs[i], vecs[i] = i, []float32{0, 1, float32(i)}
 	}
-	if _, err := st.PutRefinedVectors(coll, id, n, seqs, vecs, "refined"); err != nil {
+	if _, err := st.PutRefinedVectors(t.Context(), coll, id, n, seqs, vecs, "refined"); err != nil {
 		t.Fatal(err)
 	}
 	c.refinedDoc(coll, id, chunkIDs(id, seqs), vecs)
@@ -81,7 +81,7 @@ func TestVectorCacheInvalidation(t *testing.T) {
 	if c.refinedReady("c") {
 		t.Error("refinedReady with d2 not refined")
 	}
-	if _, err := st.PutRefinedVectors("c", "d2", 1, []int{0}, [][]float32{{1, 1, 1}}, "refined"); err != nil {
+	if _, err := st.PutRefinedVectors(t.Context(), "c", "d2", 1, []int{0}, [][]float32{{1, 1, 1}}, "refined"); err != nil {
 		t.Fatal(err)
 	}
 	if c.refinedReady("c") {
@@ -94,7 +94,7 @@ func TestVectorCacheInvalidation(t *testing.T) {
 
 	// index: d1 re-indexed with 3 chunks; its refined vectors are gone
 	// (the store dropped them), so the collection is not refined-ready.
-	if _, err := st.DeleteDocument("c", "d1"); err != nil {
+	if _, err := st.DeleteDocument(t.Context(), "c", "d1"); err != nil {
 		t.Fatal(err)
 	}
 	ids, vecs := commitDoc(t, st, "c", "d1", 3, true)
@@ -107,7 +107,7 @@ func TestVectorCacheInvalidation(t *testing.T) {
 			fast.Len(), c.refined("c").Len(), c.refinedReady("c"))
 	}
 	// index keyword-only: the document's old fast vectors leave the index.
-	if _, err := st.DeleteDocument("c", "d2"); err != nil {
+	if _, err := st.DeleteDocument(t.Context(), "c", "d2"); err != nil {
 		t.Fatal(err)
 	}
 	commitDoc(t, st, "c", "d2", 1, false)
@@ -126,7 +126,7 @@ func TestVectorCacheInvalidation(t *testing.T) {
 	if fast.Len() != 3 || c.refined("c").Len() != 3 {
 		t.Fatalf("after refining d1 again: %d fast, %d refined; want 3, 3", fast.Len(), c.refined("c").Len())
 	}
-	if _, err := st.DeleteDocument("c", "d1"); err != nil {
+	if _, err := st.DeleteDocument(t.Context(), "c", "d1"); err != nil {
 		t.Fatal(err)
 	}
 	c.deletedDoc("c", "d1")
@@ -139,7 +139,7 @@ func TestVectorCacheInvalidation(t *testing.T) {
 
 	// delete the collection: everything of it is dropped, then reloaded
 	// (empty) on next use.
-	if _, err := st.DeleteCollection("c"); err != nil {
+	if _, err := st.DeleteCollection(t.Context(), "c"); err != nil {
 		t.Fatal(err)
 	}
 	c.deletedCollection("c")

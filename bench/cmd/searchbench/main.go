@@ -330,7 +330,7 @@ func fill(st store.Store, coll string, n int, voc []string) error {
 	emb := embed.Hash{Dim: dim}
 	for d := 0; d*perDoc < n; d++ {
 		id := fmt.Sprintf("doc%05d", d)
-		doc, _, err := st.AddDocument(store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, "")
+		doc, _, err := st.AddDocument(context.Background(), store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, "")
 		if err != nil {
 			return err
 		}
@@ -360,7 +360,7 @@ func fill(st store.Store, coll string, n int, voc []string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := st.CommitIndex(coll, doc.ID, chunks, vecs, func(x *store.Document) {
+		if _, err := st.CommitIndex(context.Background(), coll, doc.ID, chunks, vecs, func(x *store.Document) {
 			x.State, x.Chunks, x.EmbedModel = store.StateReady, m, embed.ModelName(emb)
 		}); err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -101,7 +102,7 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 }
 
 // CreateCollection implements Meta; created is false when it existed.
-func (s *Bolt) CreateCollection(name string) (c Collection, created bool, err error) {
+func (s *Bolt) CreateCollection(_ context.Context, name string) (c Collection, created bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		c, created, err = createColl(tx, name)
 		return err
@@ -120,7 +121,7 @@ func createColl(tx *bolt.Tx, name string) (Collection, bool, error) {
 }
 
 // GetCollection implements Meta.
-func (s *Bolt) GetCollection(name string) (c Collection, err error) {
+func (s *Bolt) GetCollection(_ context.Context, name string) (c Collection, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bCollections), []byte(name), &c) {
 			return fmt.Errorf("collection %q: %w", name, ErrNotFound)
@@ -131,7 +132,7 @@ func (s *Bolt) GetCollection(name string) (c Collection, err error) {
 }
 
 // ListCollections implements Meta.
-func (s *Bolt) ListCollections() (out []Collection, err error) {
+func (s *Bolt) ListCollections(_ context.Context) (out []Collection, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bCollections).ForEach(func(_, v []byte) error {
 			var c Collection
@@ -145,7 +146,7 @@ func (s *Bolt) ListCollections() (out []Collection, err error) {
 }
 
 // DeleteCollection implements Meta.
-func (s *Bolt) DeleteCollection(name string) (unreferenced []string, err error) {
+func (s *Bolt) DeleteCollection(_ context.Context, name string) (unreferenced []string, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(name)) == nil {
 			return fmt.Errorf("collection %q: %w", name, ErrNotFound)
@@ -196,7 +197,7 @@ func unused(tx *bolt.Tx, shas []string) []string {
 }
 
 // AddDocument implements Meta.
-func (s *Bolt) AddDocument(d Document, password string) (out Document, dup bool, err error) {
+func (s *Bolt) AddDocument(_ context.Context, d Document, password string) (out Document, dup bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if _, _, err := createColl(tx, d.Collection); err != nil {
 			return err
@@ -238,7 +239,7 @@ func bumpColl(tx *bolt.Tx, name string, docs int, chunks, totalLen int64) error 
 }
 
 // GetDocument implements Meta.
-func (s *Bolt) GetDocument(coll, id string) (d Document, err error) {
+func (s *Bolt) GetDocument(_ context.Context, coll, id string) (d Document, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bDocs), key(coll, id), &d) {
 			if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
@@ -252,7 +253,7 @@ func (s *Bolt) GetDocument(coll, id string) (d Document, err error) {
 }
 
 // ListDocuments implements Meta (upload order).
-func (s *Bolt) ListDocuments(coll string) (out []Document, err error) {
+func (s *Bolt) ListDocuments(_ context.Context, coll string) (out []Document, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
 			return fmt.Errorf("collection %q: %w", coll, ErrNotFound)
@@ -280,7 +281,7 @@ func sortBySeq(ds []Document) {
 }
 
 // UpdateDocument implements Meta.
-func (s *Bolt) UpdateDocument(coll, id string, fn func(*Document)) (d Document, err error) {
+func (s *Bolt) UpdateDocument(_ context.Context, coll, id string, fn func(*Document)) (d Document, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bDocs)
 		k := key(coll, id)
@@ -300,7 +301,7 @@ func (s *Bolt) UpdateDocument(coll, id string, fn func(*Document)) (d Document, 
 }
 
 // JobPassword implements Meta.
-func (s *Bolt) JobPassword(coll, id string) (pw string, err error) {
+func (s *Bolt) JobPassword(_ context.Context, coll, id string) (pw string, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		pw = string(tx.Bucket(bJobs).Get(key(coll, id)))
 		return nil
@@ -309,7 +310,7 @@ func (s *Bolt) JobPassword(coll, id string) (pw string, err error) {
 }
 
 // Unfinished implements Meta.
-func (s *Bolt) Unfinished() (out []Document, err error) {
+func (s *Bolt) Unfinished(_ context.Context) (out []Document, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bDocs).ForEach(func(_, v []byte) error {
 			var d Document
@@ -325,7 +326,7 @@ func (s *Bolt) Unfinished() (out []Document, err error) {
 
 // DeleteDocument implements Meta: the document, its job, chunks, postings
 // and vectors go in one transaction.
-func (s *Bolt) DeleteDocument(coll, id string) (unreferenced []string, err error) {
+func (s *Bolt) DeleteDocument(_ context.Context, coll, id string) (unreferenced []string, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		var d Document
 		k := key(coll, id)

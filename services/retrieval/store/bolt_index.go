@@ -45,7 +45,7 @@ func postingKey(coll, term, doc string, seq int) []byte {
 }
 
 // CommitIndex implements Index.
-func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
+func (s *Bolt) CommitIndex(_ context.Context, coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		dk := key(coll, id)
 		if !getJSON(tx.Bucket(bDocs), dk, &d) {
@@ -104,7 +104,7 @@ func (s *Bolt) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn
 }
 
 // Chunk implements Index.
-func (s *Bolt) Chunk(coll, docID string, seq int) (c Chunk, err error) {
+func (s *Bolt) Chunk(_ context.Context, coll, docID string, seq int) (c Chunk, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bChunks), chunkKey(coll, docID, seq), &c) {
 			return fmt.Errorf("chunk %s-%d: %w", docID, seq, ErrNotFound)
@@ -130,7 +130,7 @@ func (s *Bolt) Chunks(_ context.Context, coll string, refs []ChunkRef) (out []Ch
 }
 
 // Postings implements Index.
-func (s *Bolt) Postings(coll string, terms []string, fn func(string, int64, []Posting)) error {
+func (s *Bolt) Postings(_ context.Context, coll string, terms []string, fn func(string, int64, []Posting)) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bPostings).Cursor()
 		for _, t := range terms {
@@ -154,17 +154,17 @@ func (s *Bolt) Postings(coll string, terms []string, fn func(string, int64, []Po
 }
 
 // Vectors implements Index.
-func (s *Bolt) Vectors(coll string, fn func(string, []int, [][]float32)) error {
+func (s *Bolt) Vectors(_ context.Context, coll string, fn func(string, []int, [][]float32)) error {
 	return s.vectors(bVectors, coll, fn)
 }
 
 // RefinedVectors implements Index.
-func (s *Bolt) RefinedVectors(coll string, fn func(string, []int, [][]float32)) error {
+func (s *Bolt) RefinedVectors(_ context.Context, coll string, fn func(string, []int, [][]float32)) error {
 	return s.vectors(bRefined, coll, fn)
 }
 
 // PutRefinedVectors implements Index.
-func (s *Bolt) PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
+func (s *Bolt) PutRefinedVectors(_ context.Context, coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
 	if len(seqs) != len(vecs) {
 		return d, fmt.Errorf("store: %d seqs for %d vectors", len(seqs), len(vecs))
 	}
@@ -228,7 +228,7 @@ func (s *Bolt) vectors(bucket []byte, coll string, fn func(string, []int, [][]fl
 }
 
 // ListChunks implements Index.
-func (s *Bolt) ListChunks(coll, docID, after string, limit int) (out []Chunk, next string, err error) {
+func (s *Bolt) ListChunks(_ context.Context, coll, docID, after string, limit int) (out []Chunk, next string, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
 			return fmt.Errorf("collection %q: %w", coll, ErrNotFound)

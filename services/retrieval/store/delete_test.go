@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -16,7 +17,7 @@ func TestDeleteReportsUnreferencedBlobs(t *testing.T) {
 func testDeleteReportsUnreferencedBlobs(t *testing.T, s Store) {
 	add := func(coll, id, sha string) {
 		t.Helper()
-		if _, _, err := s.AddDocument(Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: sha}, ""); err != nil {
+		if _, _, err := s.AddDocument(t.Context(), Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: sha}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -24,22 +25,22 @@ func testDeleteReportsUnreferencedBlobs(t *testing.T, s Store) {
 	add("b", "d1", "shared")
 	add("a", "d2", "own")
 
-	unref, err := s.DeleteDocument("a", "d1")
+	unref, err := s.DeleteDocument(t.Context(), "a", "d1")
 	if err != nil || len(unref) != 0 {
 		t.Fatalf("DeleteDocument a/d1 = %v, %v; want nothing unreferenced", unref, err)
 	}
-	unref, err = s.DeleteCollection("a")
+	unref, err = s.DeleteCollection(t.Context(), "a")
 	if err != nil || !slices.Equal(unref, []string{"own"}) {
 		t.Fatalf("DeleteCollection a = %v, %v; want [own]", unref, err)
 	}
-	unref, err = s.DeleteDocument("b", "d1")
+	unref, err = s.DeleteDocument(t.Context(), "b", "d1")
 	if err != nil || !slices.Equal(unref, []string{"shared"}) {
 		t.Fatalf("DeleteDocument b/d1 = %v, %v; want [shared]", unref, err)
 	}
-	if _, err := s.DeleteDocument("b", "d1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.DeleteDocument(t.Context(), "b", "d1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
-	if _, err := s.DeleteCollection("a"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.DeleteCollection(t.Context(), "a"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("deleting a missing collection: %v, want ErrNotFound", err)
 	}
 }
@@ -50,23 +51,23 @@ func TestDeleteDocumentDropsItsIndex(t *testing.T) { eachStore(t, testDeleteDocu
 
 func testDeleteDocumentDropsItsIndex(t *testing.T, s Store) {
 	for _, id := range []string{"d1", "d2"} {
-		if _, _, err := s.AddDocument(Document{ID: id, Collection: "c", SHA256: id}, ""); err != nil {
+		if _, _, err := s.AddDocument(t.Context(), Document{ID: id, Collection: "c", SHA256: id}, ""); err != nil {
 			t.Fatal(err)
 		}
 		chunks := []Chunk{{DocID: id, Seq: 0, Text: "revenue", Terms: map[string]int{"revenu": 1}, Len: 1}}
-		if _, err := s.CommitIndex("c", id, chunks, [][]float32{{1, 0}}, func(d *Document) { d.State = StateReady; d.Chunks = 1 }); err != nil {
+		if _, err := s.CommitIndex(t.Context(), "c", id, chunks, [][]float32{{1, 0}}, func(d *Document) { d.State = StateReady; d.Chunks = 1 }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.PutRefinedVectors("c", id, 1, []int{0}, [][]float32{{0, 1}}, "m"); err != nil {
+		if _, err := s.PutRefinedVectors(t.Context(), "c", id, 1, []int{0}, [][]float32{{0, 1}}, "m"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.DeleteDocument("c", "d1"); err != nil {
+	if _, err := s.DeleteDocument(t.Context(), "c", "d1"); err != nil {
 		t.Fatal(err)
 	}
-	docsOf := func(load func(string, func(string, []int, [][]float32)) error) []string {
+	docsOf := func(load func(context.Context, string, func(string, []int, [][]float32)) error) []string {
 		var out []string
-		if err := load("c", func(doc string, _ []int, _ [][]float32) { out = append(out, doc) }); err != nil {
+		if err := load(t.Context(), "c", func(doc string, _ []int, _ [][]float32) { out = append(out, doc) }); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -78,7 +79,7 @@ func testDeleteDocumentDropsItsIndex(t *testing.T, s Store) {
 		t.Errorf("refined vectors of %v, want [d2]", got)
 	}
 	var posted []string
-	if err := s.Postings("c", []string{"revenu"}, func(_ string, _ int64, ps []Posting) {
+	if err := s.Postings(t.Context(), "c", []string{"revenu"}, func(_ string, _ int64, ps []Posting) {
 		for _, p := range ps {
 			posted = append(posted, p.DocID)
 		}
@@ -88,10 +89,10 @@ func testDeleteDocumentDropsItsIndex(t *testing.T, s Store) {
 	if !slices.Equal(posted, []string{"d2"}) {
 		t.Errorf("postings of %v, want [d2]", posted)
 	}
-	if _, err := s.Chunk("c", "d1", 0); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Chunk(t.Context(), "c", "d1", 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("chunk of a deleted document: %v", err)
 	}
-	c, err := s.GetCollection("c")
+	c, err := s.GetCollection(t.Context(), "c")
 	if err != nil || c.Documents != 1 || c.Chunks != 1 || c.TotalLen != 1 {
 		t.Errorf("collection after delete = %+v, %v; want 1 document, 1 chunk", c, err)
 	}

@@ -72,12 +72,14 @@ func (s *Postgres) Close() error { s.db.Close(); return nil }
 // DB is the store's pool (for tests and the job queue).
 func (s *Postgres) DB() *pg.DB { return s.db }
 
-func (s *Postgres) tx(fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return s.db.Tx(context.WithValue(context.Background(), originKey{}, s.origin), pgx.ReadCommitted, fn)
+// tx runs fn in a transaction under ctx's deadline (the pool's call
+// timeout when it has none; the statement timeout is the floor).
+func (s *Postgres) tx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return s.db.Tx(context.WithValue(ctx, originKey{}, s.origin), pgx.ReadCommitted, fn)
 }
 
-func (s *Postgres) do(fn func(ctx context.Context) error) error {
-	return s.db.Do(context.Background(), fn)
+func (s *Postgres) do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.Do(ctx, fn)
 }
 
 func collNotFound(name string) error { return fmt.Errorf("collection %q: %w", name, ErrNotFound) }
@@ -86,8 +88,8 @@ func docNotFound(coll, id string) error {
 }
 
 // CreateCollection implements Meta.
-func (s *Postgres) CreateCollection(name string) (c Collection, created bool, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) CreateCollection(ctx context.Context, name string) (c Collection, created bool, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		c, created, err = pgCreateColl(ctx, tx, name)
 		return err
 	})
@@ -119,8 +121,8 @@ func pgGetColl(ctx context.Context, q querier, name string) (c Collection, err e
 }
 
 // GetCollection implements Meta.
-func (s *Postgres) GetCollection(name string) (c Collection, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) GetCollection(ctx context.Context, name string) (c Collection, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		c, err = pgGetColl(ctx, s.db.Pool, name)
 		return err
 	})
@@ -128,8 +130,8 @@ func (s *Postgres) GetCollection(name string) (c Collection, err error) {
 }
 
 // ListCollections implements Meta (by name).
-func (s *Postgres) ListCollections() (out []Collection, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) ListCollections(ctx context.Context) (out []Collection, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		rows, err := s.db.Pool.Query(ctx, `SELECT name, create_time, documents, chunks, total_len FROM collections ORDER BY name`)
 		if err != nil {
 			return err
@@ -167,8 +169,8 @@ func notify(ctx context.Context, tx pgx.Tx, coll, doc, what string) error {
 type originKey struct{}
 
 // DeleteCollection implements Meta.
-func (s *Postgres) DeleteCollection(name string) (unreferenced []string, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) DeleteCollection(ctx context.Context, name string) (unreferenced []string, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM collections WHERE name = $1 FOR UPDATE`, name).Scan(&one); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -203,8 +205,8 @@ func (s *Postgres) DeleteCollection(name string) (unreferenced []string, err err
 }
 
 // AddDocument implements Meta.
-func (s *Postgres) AddDocument(d Document, password string) (out Document, dup bool, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) AddDocument(ctx context.Context, d Document, password string) (out Document, dup bool, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if _, _, err := pgCreateColl(ctx, tx, d.Collection); err != nil {
 			return err
 		}
@@ -281,8 +283,8 @@ func pgPutDoc(ctx context.Context, tx pgx.Tx, d Document) error {
 }
 
 // GetDocument implements Meta.
-func (s *Postgres) GetDocument(coll, id string) (d Document, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) GetDocument(ctx context.Context, coll, id string) (d Document, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		d, err = pgGetDoc(ctx, s.db.Pool, coll, id, false)
 		return err
 	})
@@ -300,8 +302,8 @@ func collectDocs(rows pgx.Rows) ([]Document, error) {
 }
 
 // ListDocuments implements Meta (upload order).
-func (s *Postgres) ListDocuments(coll string) (out []Document, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) ListDocuments(ctx context.Context, coll string) (out []Document, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		if _, err := pgGetColl(ctx, s.db.Pool, coll); err != nil {
 			return err
 		}
@@ -316,8 +318,8 @@ func (s *Postgres) ListDocuments(coll string) (out []Document, err error) {
 }
 
 // UpdateDocument implements Meta.
-func (s *Postgres) UpdateDocument(coll, id string, fn func(*Document)) (d Document, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) UpdateDocument(ctx context.Context, coll, id string, fn func(*Document)) (d Document, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		d, err = pgLockDoc(ctx, tx, coll, id)
 		if err != nil {
 			return err
@@ -341,8 +343,8 @@ func (s *Postgres) UpdateDocument(coll, id string, fn func(*Document)) (d Docume
 }
 
 // JobPassword implements Meta.
-func (s *Postgres) JobPassword(coll, id string) (pw string, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) JobPassword(ctx context.Context, coll, id string) (pw string, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		err := s.db.Pool.QueryRow(ctx, `SELECT password FROM jobs WHERE coll = $1 AND id = $2`, coll, id).Scan(&pw)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -353,8 +355,8 @@ func (s *Postgres) JobPassword(coll, id string) (pw string, err error) {
 }
 
 // Unfinished implements Meta.
-func (s *Postgres) Unfinished() (out []Document, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) Unfinished(ctx context.Context) (out []Document, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		rows, err := s.db.Pool.Query(ctx, `SELECT doc FROM documents WHERE state IN ('PENDING', 'PROCESSING') ORDER BY seq`)
 		if err != nil {
 			return err
@@ -366,8 +368,8 @@ func (s *Postgres) Unfinished() (out []Document, err error) {
 }
 
 // DeleteDocument implements Meta.
-func (s *Postgres) DeleteDocument(coll, id string) (unreferenced []string, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) DeleteDocument(ctx context.Context, coll, id string) (unreferenced []string, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		d, err := pgLockDoc(ctx, tx, coll, id)
 		if err != nil {
 			return err

@@ -30,8 +30,8 @@ func pgDropIndex(ctx context.Context, tx pgx.Tx, coll, id string) (n, total int6
 
 // CommitIndex implements Index: COPY of chunks, postings and vectors in
 // the transaction that marks the document.
-func (s *Postgres) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+func (s *Postgres) CommitIndex(ctx context.Context, coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		d, err = pgLockDoc(ctx, tx, coll, id)
 		if err != nil {
 			return err
@@ -84,8 +84,8 @@ func (s *Postgres) CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32
 }
 
 // Chunk implements Index.
-func (s *Postgres) Chunk(coll, docID string, seq int) (c Chunk, err error) {
-	err = s.do(func(ctx context.Context) error {
+func (s *Postgres) Chunk(ctx context.Context, coll, docID string, seq int) (c Chunk, err error) {
+	err = s.do(ctx, func(ctx context.Context) error {
 		var raw []byte
 		err := s.db.Pool.QueryRow(ctx, `SELECT chunk FROM chunks WHERE coll = $1 AND doc = $2 AND seq = $3`, coll, docID, seq).Scan(&raw)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -212,9 +212,9 @@ func (s *Postgres) TermCounts(ctx context.Context, coll string, terms []string, 
 
 // Postings implements Index: one query for all terms, each term's list in
 // the embedded store's order (document, then chunk).
-func (s *Postgres) Postings(coll string, terms []string, fn func(string, int64, []Posting)) error {
+func (s *Postgres) Postings(ctx context.Context, coll string, terms []string, fn func(string, int64, []Posting)) error {
 	byTerm := map[string][]Posting{}
-	err := s.do(func(ctx context.Context) error {
+	err := s.do(ctx, func(ctx context.Context) error {
 		clear(byTerm)
 		rows, err := s.db.Pool.Query(ctx, `SELECT term, doc, seq, tf, len FROM postings WHERE coll = $1 AND term = ANY($2) ORDER BY term, doc, seq`, coll, terms)
 		if err != nil {
@@ -242,13 +242,13 @@ func (s *Postgres) Postings(coll string, terms []string, fn func(string, int64, 
 }
 
 // Vectors implements Index.
-func (s *Postgres) Vectors(coll string, fn func(string, []int, [][]float32)) error {
-	return s.vectors("vectors", coll, fn)
+func (s *Postgres) Vectors(ctx context.Context, coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors(ctx, "vectors", coll, fn)
 }
 
 // RefinedVectors implements Index.
-func (s *Postgres) RefinedVectors(coll string, fn func(string, []int, [][]float32)) error {
-	return s.vectors("vectors_refined", coll, fn)
+func (s *Postgres) RefinedVectors(ctx context.Context, coll string, fn func(string, []int, [][]float32)) error {
+	return s.vectors(ctx, "vectors_refined", coll, fn)
 }
 
 type docVecs struct {
@@ -257,9 +257,9 @@ type docVecs struct {
 	vecs [][]float32
 }
 
-func (s *Postgres) vectors(table, coll string, fn func(string, []int, [][]float32)) error {
+func (s *Postgres) vectors(ctx context.Context, table, coll string, fn func(string, []int, [][]float32)) error {
 	var out []docVecs
-	err := s.do(func(ctx context.Context) error {
+	err := s.do(ctx, func(ctx context.Context) error {
 		out = out[:0]
 		rows, err := s.db.Pool.Query(ctx, `SELECT doc, seq, embedding FROM `+table+` WHERE coll = $1 ORDER BY doc, seq`, coll)
 		if err != nil {
@@ -292,11 +292,11 @@ func (s *Postgres) vectors(table, coll string, fn func(string, []int, [][]float3
 }
 
 // PutRefinedVectors implements Index.
-func (s *Postgres) PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
+func (s *Postgres) PutRefinedVectors(ctx context.Context, coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (d Document, err error) {
 	if len(seqs) != len(vecs) {
 		return d, fmt.Errorf("store: %d seqs for %d vectors", len(seqs), len(vecs))
 	}
-	err = s.tx(func(ctx context.Context, tx pgx.Tx) error {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		d, err = pgLockDoc(ctx, tx, coll, id)
 		if err != nil {
 			return err
@@ -324,7 +324,7 @@ func (s *Postgres) PutRefinedVectors(coll, id string, chunks int, seqs []int, ve
 }
 
 // ListChunks implements Index; page tokens have the embedded store's shape.
-func (s *Postgres) ListChunks(coll, docID, after string, limit int) (out []Chunk, next string, err error) {
+func (s *Postgres) ListChunks(ctx context.Context, coll, docID, after string, limit int) (out []Chunk, next string, err error) {
 	p := key(coll, "")
 	if docID != "" {
 		p = key(coll, docID, "")
@@ -339,7 +339,7 @@ func (s *Postgres) ListChunks(coll, docID, after string, limit int) (out []Chunk
 		afterDoc = string(rest[:len(rest)-5])
 		afterSeq = int(binary.BigEndian.Uint32(rest[len(rest)-4:]))
 	}
-	err = s.do(func(ctx context.Context) error {
+	err = s.do(ctx, func(ctx context.Context) error {
 		if _, err := pgGetColl(ctx, s.db.Pool, coll); err != nil {
 			return err
 		}

@@ -84,7 +84,7 @@ func TestPostgresQueueSharesJobs(t *testing.T) {
 	if _, id, ok, _ := a.Claim(ctx, "A", time.Minute); !ok || id != "late" {
 		t.Fatalf("a released job is claimed at once: %q %v", id, ok)
 	}
-	if _, err := b.CommitIndex("c", "late", nil, nil, ready(0)); err != nil {
+	if _, err := b.CommitIndex(t.Context(), "c", "late", nil, nil, ready(0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok, _ := a.Claim(ctx, "A", time.Minute); ok {
@@ -105,7 +105,7 @@ func TestPostgresWatchSeesOtherReplicas(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // both LISTENing
 	addDoc(t, a, "c", "d1")
 	start := time.Now()
-	if _, err := a.CommitIndex("c", "d1", []Chunk{chunk("d1", 0, map[string]int{"x": 1})}, nil, ready(1)); err != nil {
+	if _, err := a.CommitIndex(t.Context(), "c", "d1", []Chunk{chunk("d1", 0, map[string]int{"x": 1})}, nil, ready(1)); err != nil {
 		t.Fatal(err)
 	}
 	want := []Change{{"c", "d1", "job"}, {"c", "d1", "document"}}

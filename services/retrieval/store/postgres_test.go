@@ -29,7 +29,7 @@ func TestPostgresOutageFailsFastAndRecovers(t *testing.T) {
 	}
 	for i := range 10 {
 		start := time.Now()
-		_, err := s.GetDocument("c", "d1")
+		_, err := s.GetDocument(t.Context(), "c", "d1")
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("call %d with the server down: %v, want ErrUnavailable", i, err)
 		}
@@ -38,7 +38,7 @@ func TestPostgresOutageFailsFastAndRecovers(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	if _, err := s.ListCollections(); !errors.Is(err, ErrUnavailable) || time.Since(start) > 50*time.Millisecond {
+	if _, err := s.ListCollections(t.Context()); !errors.Is(err, ErrUnavailable) || time.Since(start) > 50*time.Millisecond {
 		t.Fatalf("with the breaker open: %v after %v, want ErrUnavailable at once", err, time.Since(start))
 	}
 	if err := srv.Restart(); err != nil {
@@ -46,7 +46,7 @@ func TestPostgresOutageFailsFastAndRecovers(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		d, err := s.GetDocument("c", "d1")
+		d, err := s.GetDocument(t.Context(), "c", "d1")
 		if err == nil {
 			if d.ID != "d1" {
 				t.Fatalf("after recovery: %+v", d)

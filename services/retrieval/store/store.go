@@ -142,30 +142,30 @@ type Posting struct {
 type Meta interface {
 	// CreateCollection creates the collection unless it exists; created
 	// reports which.
-	CreateCollection(name string) (c Collection, created bool, err error)
-	GetCollection(name string) (Collection, error)
-	ListCollections() ([]Collection, error)
+	CreateCollection(ctx context.Context, name string) (c Collection, created bool, err error)
+	GetCollection(ctx context.Context, name string) (Collection, error)
+	ListCollections(ctx context.Context) ([]Collection, error)
 	// DeleteCollection deletes a collection with its documents, jobs and
 	// index, and returns the blob hashes no document references any more
 	// (the caller deletes them from Blobs).
-	DeleteCollection(name string) (unreferenced []string, err error)
+	DeleteCollection(ctx context.Context, name string) (unreferenced []string, err error)
 
 	// AddDocument inserts d (PENDING) and its job unless the collection
 	// already holds a document with the same id; then it returns that one
 	// and true. The collection is created if missing.
-	AddDocument(d Document, password string) (Document, bool, error)
-	GetDocument(coll, id string) (Document, error)
+	AddDocument(ctx context.Context, d Document, password string) (Document, bool, error)
+	GetDocument(ctx context.Context, coll, id string) (Document, error)
 	// ListDocuments lists a collection's documents in upload order.
-	ListDocuments(coll string) ([]Document, error)
+	ListDocuments(ctx context.Context, coll string) ([]Document, error)
 	// UpdateDocument applies fn to the document; a READY or FAILED
 	// document's job is cleared.
-	UpdateDocument(coll, id string, fn func(*Document)) (Document, error)
+	UpdateDocument(ctx context.Context, coll, id string, fn func(*Document)) (Document, error)
 	// DeleteDocument deletes a document with its job and index, and returns
 	// the blob hashes no document references any more.
-	DeleteDocument(coll, id string) (unreferenced []string, err error)
-	JobPassword(coll, id string) (string, error)
+	DeleteDocument(ctx context.Context, coll, id string) (unreferenced []string, err error)
+	JobPassword(ctx context.Context, coll, id string) (string, error)
 	// Unfinished lists documents left PENDING or PROCESSING.
-	Unfinished() ([]Document, error)
+	Unfinished(ctx context.Context) ([]Document, error)
 }
 
 // Index holds a collection's searchable index: chunks, postings and
@@ -175,25 +175,25 @@ type Index interface {
 	// unavailable), replacing what an earlier attempt wrote and dropping its
 	// refined vectors, clears its job and applies fn to it, in one
 	// transaction with the document's metadata.
-	CommitIndex(coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (Document, error)
-	Chunk(coll, docID string, seq int) (Chunk, error)
+	CommitIndex(ctx context.Context, coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (Document, error)
+	Chunk(ctx context.Context, coll, docID string, seq int) (Chunk, error)
 	// Chunks returns the chunks refs name that exist, in the order of refs
 	// (one read for a search's candidates; a chunk deleted meanwhile is
 	// left out).
 	Chunks(ctx context.Context, coll string, refs []ChunkRef) ([]Chunk, error)
 	// Postings calls fn for every posting of term in coll.
-	Postings(coll string, terms []string, fn func(term string, df int64, ps []Posting)) error
+	Postings(ctx context.Context, coll string, terms []string, fn func(term string, df int64, ps []Posting)) error
 	// Vectors calls fn for every stored vector of coll, by document.
-	Vectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
+	Vectors(ctx context.Context, coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
 	// PutRefinedVectors replaces a READY document's refined vectors (one per
 	// chunk, by seq) and records their model, in one transaction. It fails
 	// with ErrConflict when the document is not READY or its chunk count is
 	// not chunks (it was re-indexed meanwhile).
-	PutRefinedVectors(coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (Document, error)
+	PutRefinedVectors(ctx context.Context, coll, id string, chunks int, seqs []int, vecs [][]float32, model string) (Document, error)
 	// RefinedVectors is Vectors for the refined vectors.
-	RefinedVectors(coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
+	RefinedVectors(ctx context.Context, coll string, fn func(docID string, seqs []int, vecs [][]float32)) error
 	// ListChunks returns up to limit chunks after the key token (exclusive).
-	ListChunks(coll, docID, after string, limit int) ([]Chunk, string, error)
+	ListChunks(ctx context.Context, coll, docID, after string, limit int) ([]Chunk, string, error)
 }
 
 // ChunkRef names one chunk of a collection.

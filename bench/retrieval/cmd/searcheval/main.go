@@ -229,7 +229,7 @@ func run() error {
 	}
 	defer eng.Close()
 	const coll = "searcheval"
-	if _, err := eng.CreateCollection(coll); err != nil {
+	if _, err := eng.CreateCollection(context.Background(), coll); err != nil {
 		return err
 	}
 
@@ -253,7 +253,7 @@ func run() error {
 		go func() {
 			defer wg.Done()
 			errs[i] = eng.Watch(ctx, coll, d.ID, func(ev retrieval.Event) error { return nil })
-			docs[i], _ = eng.Document(coll, d.ID)
+			docs[i], _ = eng.Document(context.Background(), coll, d.ID)
 		}()
 	}
 	wg.Wait()
@@ -275,7 +275,7 @@ func run() error {
 		for {
 			n := 0
 			for _, d := range docs {
-				if cur, err := eng.Document(coll, d.ID); err == nil && cur.RefinedModel != "" {
+				if cur, err := eng.Document(context.Background(), coll, d.ID); err == nil && cur.RefinedModel != "" {
 					n++
 				}
 			}
@@ -301,7 +301,7 @@ func run() error {
 	var tok, chars int
 	for _, d := range docs {
 		for token := ""; ; {
-			cs, next, err := eng.ListChunks(coll, d.ID, token, 1000)
+			cs, next, err := eng.ListChunks(context.Background(), coll, d.ID, token, 1000)
 			if err != nil {
 				return err
 			}
