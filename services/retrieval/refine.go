@@ -46,29 +46,108 @@ func (e *Engine) wakeRefiner() {
 	}
 }
 
+// errLeaseLost: another replica took the refinement over (this one did
+// not renew its lease in time).
+var errLeaseLost = errors.New("the refinement's lease was taken over by another replica")
+
+// refineLeaseKey names the lease on refining a document (store.Leaser).
+func refineLeaseKey(coll, id string) string { return "refine/" + coll + "/" + id }
+
+// refineLease is this replica's hold on refining one document: on a store
+// shared by replicas (store.Leaser), a lease of JobLease that refine renews
+// between batches; with the embedded store, none is needed (one process).
+type refineLease struct {
+	e          *Engine
+	l          store.Leaser
+	key, owner string
+}
+
+// takeRefineLease tries to take the lease on refining d; ok is false when
+// another replica holds it.
+func (e *Engine) takeRefineLease(d store.Document) (lease *refineLease, ok bool, err error) {
+	lease = &refineLease{e: e, key: refineLeaseKey(d.Collection, d.ID), owner: e.owner()}
+	l, shared := e.st.(store.Leaser)
+	if !shared {
+		return lease, true, nil
+	}
+	lease.l = l
+	ok, err = l.Acquire(e.ctx, lease.key, lease.owner, e.cfg.JobLease)
+	return lease, ok, err
+}
+
+// renew extends the lease; false when another replica took it over (or
+// the store cannot say: the work stops rather than risk running twice).
+func (r *refineLease) renew() bool {
+	if r.l == nil {
+		return true
+	}
+	ok, err := r.l.Acquire(r.e.ctx, r.key, r.owner, r.e.cfg.JobLease)
+	if err != nil {
+		r.e.log.Warn("cannot renew a refinement lease", "lease", r.key, "err", err)
+	}
+	return ok && err == nil
+}
+
+// release gives the lease back (a released lease is free at once; one a
+// killed replica held expires after JobLease).
+func (r *refineLease) release() {
+	if r.l == nil {
+		return
+	}
+	// not under e.ctx: a lease is given back on Close too
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.l.ReleaseLease(ctx, r.key, r.owner); err != nil {
+		r.e.log.Warn("cannot release a refinement lease (it expires)", "lease", r.key, "err", err)
+	}
+}
+
 // refiner runs until Close: it refines one document at a time while
-// ingestion is idle.
+// ingestion is idle. With replicas on one store, each document is refined
+// by the one replica that holds its lease; the others skip it for a lease
+// period, and take it over when its holder dies.
 func (e *Engine) refiner() {
 	defer e.wg.Done()
 	failed := map[docKey]time.Time{}
+	held := map[docKey]time.Time{} // by other replicas, when last seen
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case <-e.refineWake:
-		case <-time.After(10 * time.Second):
+		case <-time.After(min(10*time.Second, e.cfg.JobLease)):
 		}
 		for !e.queue.busy() && e.ctx.Err() == nil {
-			d, ok := e.nextUnrefined(failed)
+			d, ok := e.nextUnrefined(failed, held)
 			if !ok {
 				break
 			}
-			if err := e.refine(d); err != nil {
+			k := docKey{d.Collection, d.ID}
+			lease, ok, err := e.takeRefineLease(d)
+			switch {
+			case err != nil && e.ctx.Err() != nil:
+				return
+			case err != nil:
+				failed[k] = time.Now()
+				e.log.Warn("cannot take the lease on refining a document", "collection", d.Collection, "document", d.ID, "err", err)
+				continue
+			case !ok:
+				held[k] = time.Now() // another replica refines it
+				continue
+			}
+			err = e.refine(d, lease)
+			lease.release()
+			if err != nil {
 				if e.ctx.Err() != nil {
 					return
 				}
 				if errors.Is(err, errPostponed) {
 					break // ingestion first; the next wake-up resumes
+				}
+				if errors.Is(err, errLeaseLost) {
+					held[k] = time.Now()
+					e.log.Warn("refinement taken over by another replica", "collection", d.Collection, "document", d.ID)
+					continue
 				}
 				failed[docKey{d.Collection, d.ID}] = time.Now()
 				e.log.Warn("refining vectors failed; searching the collection with the fast vectors meanwhile",
@@ -79,7 +158,9 @@ func (e *Engine) refiner() {
 }
 
 // nextUnrefined finds a READY document without refined vectors.
-func (e *Engine) nextUnrefined(failed map[docKey]time.Time) (store.Document, bool) {
+// Documents another replica was seen refining (held) are skipped for a
+// lease period.
+func (e *Engine) nextUnrefined(failed, held map[docKey]time.Time) (store.Document, bool) {
 	colls, err := e.st.ListCollections(e.ctx)
 	if err != nil {
 		return store.Document{}, false
@@ -97,14 +178,18 @@ func (e *Engine) nextUnrefined(failed map[docKey]time.Time) (store.Document, boo
 			if t, ok := failed[docKey{d.Collection, d.ID}]; ok && time.Since(t) < refineRetry {
 				continue
 			}
+			if t, ok := held[docKey{d.Collection, d.ID}]; ok && time.Since(t) < e.cfg.JobLease {
+				continue
+			}
 			return d, true
 		}
 	}
 	return store.Document{}, false
 }
 
-// refine embeds a document's chunks with the refiner and stores the vectors.
-func (e *Engine) refine(d store.Document) error {
+// refine embeds a document's chunks with the refiner and stores the
+// vectors, renewing lease between batches and before the commit.
+func (e *Engine) refine(d store.Document, lease *refineLease) error {
 	var chunks []store.Chunk
 	tok := ""
 	for {
@@ -129,6 +214,9 @@ func (e *Engine) refine(d store.Document) error {
 			// New documents go first: they are not searchable yet.
 			return errPostponed
 		}
+		if !lease.renew() {
+			return errLeaseLost
+		}
 		batch := chunks[i:min(i+embed.BatchSize, len(chunks))]
 		texts := make([]string, len(batch))
 		for j, c := range batch {
@@ -148,6 +236,9 @@ func (e *Engine) refine(d store.Document) error {
 		vecs = append(vecs, v...)
 	}
 	name := e.refinerName()
+	if !lease.renew() {
+		return errLeaseLost
+	}
 	if _, err := e.st.PutRefinedVectors(ctx, d.Collection, d.ID, d.Chunks, seqs, vecs, name); err != nil {
 		return err
 	}

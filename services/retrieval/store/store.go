@@ -269,6 +269,21 @@ type Queue interface {
 	Release(ctx context.Context, coll, id, owner string) error
 }
 
+// Leaser is implemented by a store several replicas share: background
+// work only one replica may do at a time (refining a document's vectors)
+// is done under a lease its holder renews while it works; the lease of a
+// holder that died (never renewed nor released) expires, and another
+// replica takes the work over.
+type Leaser interface {
+	// Acquire takes the lease on key for owner for lease from now, unless
+	// another owner holds it unexpired; held reports whether owner holds it
+	// now. Acquiring a lease owner holds renews it.
+	Acquire(ctx context.Context, key, owner string, lease time.Duration) (held bool, err error)
+	// ReleaseLease gives owner's lease on key back (a no-op when owner does
+	// not hold it).
+	ReleaseLease(ctx context.Context, key, owner string) error
+}
+
 // Change is a committed change another replica made: a document indexed,
 // refined or deleted ("document", "refined", "document_deleted"), a
 // collection deleted ("collection_deleted"), or a new job ("job").
