@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/testenv"
+	"github.com/pdfqa/pdfqa/services/inference/internal/vectest"
 )
 
 // These tests run the REAL llama-server and REAL models provisioned by
@@ -82,7 +83,17 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// startEngine starts an engine for one test (stopped at its cleanup).
 func startEngine(t *testing.T, cfg Config) *Supervisor {
+	t.Helper()
+	return launch(t, cfg, true)
+}
+
+// launch starts an engine on the cached binary and models with the test
+// defaults for what cfg leaves zero (2048 context, 2 threads, 2 slots) and
+// waits until it is ready. With stop, its Stop is registered at the test's
+// cleanup before the wait, so an engine that never gets ready stops too.
+func launch(t *testing.T, cfg Config, stop bool) *Supervisor {
 	t.Helper()
 	bin, llm, embed := testEnv(t)
 	cfg.Binary = bin
@@ -109,13 +120,15 @@ func startEngine(t *testing.T, cfg Config) *Supervisor {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	if stop {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := s.Stop(ctx); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := s.WaitReady(ctx); err != nil {
@@ -133,47 +146,25 @@ var (
 // llmClient returns a client for a generation engine shared by the read-only tests.
 func llmClient(t *testing.T) *Client {
 	t.Helper()
-	testEnv(t)
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if sharedLLM == nil {
-		sharedLLM = startShared(t, Config{Name: "llm"})
-	}
-	return NewClient(sharedLLM, nil)
+	return sharedClient(t, &sharedLLM, Config{Name: "llm"})
 }
 
 func embedClient(t *testing.T) *Client {
 	t.Helper()
+	return sharedClient(t, &sharedEmb, Config{Name: "embed", Embedding: true, Pooling: "mean"})
+}
+
+// sharedClient is a client of the shared engine *s, which the first test
+// that needs it starts with cfg (TestMain stops it).
+func sharedClient(t *testing.T, s **Supervisor, cfg Config) *Client {
+	t.Helper()
 	testEnv(t)
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if sharedEmb == nil {
-		sharedEmb = startShared(t, Config{Name: "embed", Embedding: true, Pooling: "mean"})
+	if *s == nil {
+		*s = launch(t, cfg, false)
 	}
-	return NewClient(sharedEmb, nil)
-}
-
-func startShared(t *testing.T, cfg Config) *Supervisor {
-	bin, llm, embed := testEnv(t)
-	cfg.Binary, cfg.Model = bin, llm
-	if cfg.Embedding {
-		cfg.Model = embed
-	}
-	cfg.CtxSize, cfg.Threads, cfg.Parallel = 2048, 2, 2
-	cfg.Logger = testLogger(t)
-	s, err := NewSupervisor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatalf("engine not ready: %v", err)
-	}
-	return s
+	return NewClient(*s, nil)
 }
 
 func TestMain(m *testing.M) {
@@ -307,14 +298,6 @@ func TestChatCancel(t *testing.T) {
 	}
 }
 
-func cosine(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		s += float64(a[i]) * float64(b[i])
-	}
-	return s
-}
-
 func TestEmbeddings(t *testing.T) {
 	c := embedClient(t)
 	c.EmbedBatch = 2 // exercise batching
@@ -331,11 +314,11 @@ func TestEmbeddings(t *testing.T) {
 		t.Fatalf("got %d vectors of dim %d, want 3 x 384", len(v), len(v[0]))
 	}
 	for i, e := range v {
-		if n := math.Sqrt(cosine(e, e)); math.Abs(n-1) > 1e-3 {
+		if n := math.Sqrt(vectest.Dot(e, e)); math.Abs(n-1) > 1e-3 {
 			t.Errorf("vector %d norm %f", i, n)
 		}
 	}
-	para, unrel := cosine(v[0], v[1]), cosine(v[0], v[2])
+	para, unrel := vectest.Cosine(v[0], v[1]), vectest.Cosine(v[0], v[2])
 	t.Logf("cos(paraphrase)=%.3f cos(unrelated)=%.3f", para, unrel)
 	if para <= unrel+0.2 {
 		t.Fatalf("paraphrases (%.3f) not clearly closer than unrelated (%.3f)", para, unrel)
