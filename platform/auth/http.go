@@ -33,7 +33,9 @@ type RetryAfterer interface{ RetryAfter() time.Duration }
 func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
 	refuse := o.WriteError
 	if refuse == nil {
-		refuse = func(w http.ResponseWriter, _ *http.Request, err error, retry time.Duration) { WriteError(w, err, retry) }
+		refuse = func(w http.ResponseWriter, _ *http.Request, err error, retry time.Duration) {
+			WriteError(w, err, retry)
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.Exempt != nil && o.Exempt(r) {
