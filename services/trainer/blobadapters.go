@@ -69,15 +69,7 @@ func (a *BlobAdapters) upload(ctx context.Context, name, path string) (string, e
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		w, err := a.Bucket.NewWriter(uctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, f); err != nil {
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
+		return writeBlob(uctx, a.Bucket, key, f)
 	})
 	if err != nil {
 		return "", fmt.Errorf("%w: upload adapter: %v", ErrUnavailable, err)

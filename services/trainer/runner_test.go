@@ -97,17 +97,8 @@ func helperTrainer() int {
 func fakeWorker() int {
 	// Its trainer may be dead: writes to its stdout fail, they do not kill it.
 	signal.Ignore(syscall.SIGPIPE)
-	i := slices.Index(os.Args, "--config")
-	if i < 0 || i+1 >= len(os.Args) {
-		return 2
-	}
-	b, err := os.ReadFile(os.Args[i+1])
-	var wc workerConfig
-	if err == nil {
-		err = json.Unmarshal(b, &wc)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	wc, ok := fakeWorkerConfig()
+	if !ok {
 		return 2
 	}
 	if os.Getenv(roleEnv) == "escape" {
@@ -305,4 +296,23 @@ func TestResumeWaitsForSurvivingWriter(t *testing.T) {
 		t.Fatalf("live writers %v, want only %d", got, second)
 	}
 	_ = stop()
+}
+
+// fakeWorkerConfig reads the --config file a fake worker is started with,
+// as the real worker does (false, said on stderr, when it cannot).
+func fakeWorkerConfig() (workerConfig, bool) {
+	var wc workerConfig
+	i := slices.Index(os.Args, "--config")
+	if i < 0 || i+1 >= len(os.Args) {
+		return wc, false
+	}
+	b, err := os.ReadFile(os.Args[i+1])
+	if err == nil {
+		err = json.Unmarshal(b, &wc)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return wc, false
+	}
+	return wc, true
 }

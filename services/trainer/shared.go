@@ -70,15 +70,7 @@ func (b *blobStore) putFile(ctx context.Context, key, file string) error {
 			return err
 		}
 		defer f.Close()
-		w, err := b.b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, f); err != nil {
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
+		return writeBlob(ctx, b.b, key, f)
 	})
 }
 
@@ -472,4 +464,21 @@ func (s *Service) takeOver() {
 		s.log.Info("taking over a job no live replica holds", "job", id, "step", c.job.GetStep(), "epoch", c.epoch)
 		s.launch(e)
 	}
+}
+
+// writeBlob copies r to the bucket object key; a failed copy aborts the
+// write, so no partial object is left under key.
+func writeBlob(ctx context.Context, b *blob.Bucket, key string, r io.Reader) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		cancel() // a writer whose context ends before Close discards what it wrote
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
 }
