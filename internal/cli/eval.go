@@ -114,13 +114,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// ac asks; rc ingests and lists (the same client unless --retrieval-addr).
 	var ac, rc *pdfqa.Client
 	if *addr != "" || *etcd != "" {
-		mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", "")}
-		if ac, err = dial(ctx, mf.target(), mf.key); err != nil {
+		mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", ""), tlsDir: config.Env("PDFQA_TLS_DIR", "")}
+		if ac, err = mf.sdk(ctx); err != nil {
 			return err
 		}
 		defer ac.Close()
 		if *retrievalAddr != "" {
-			if rc, err = dial(ctx, *retrievalAddr, mf.key); err != nil {
+			if rc, err = mf.dialTo(ctx, *retrievalAddr); err != nil {
 				return err
 			}
 			defer rc.Close()

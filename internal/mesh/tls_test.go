@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"io"
 	"log/slog"
 	"net/http"
@@ -167,6 +168,24 @@ func TestUpOverMutualTLS(t *testing.T) {
 	}
 	if run == nil || run.GetStatus() != agentsv1.RunStatus_RUN_STATUS_SUCCEEDED || !strings.Contains(run.GetAnswer(), "48.2") || len(run.GetCitations()) == 0 {
 		t.Fatalf("Ask over mTLS: run %v, want a succeeded, cited answer with 48.2", run)
+	}
+	// The Go SDK as the CLI dials it (mesh flags with the data directory's
+	// tls/ folder): the client identity searches over etcd and mTLS; the
+	// same SDK without it reaches neither etcd nor a service.
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+	defer scancel()
+	sc, err := pdfqa.Dial(sctx, "etcd://"+m.Etcd.Endpoint(), pdfqa.WithIdentity(cid), pdfqa.WithAPIKey(m.AdminKey))
+	if err != nil {
+		t.Fatalf("SDK over mTLS: %v", err)
+	}
+	defer sc.Close()
+	ps, err := sc.Search(sctx, "tls", "ferry revenue", nil)
+	if err != nil || len(ps) == 0 || !strings.Contains(ps[0].GetText(), "48.2") {
+		t.Fatalf("SDK search over mTLS: %v, %v", ps, err)
+	}
+	if plain, err := pdfqa.Dial(sctx, "etcd://"+m.Etcd.Endpoint(), pdfqa.WithAPIKey(m.AdminKey)); err == nil {
+		plain.Close()
+		t.Fatal("a plaintext SDK client reached the mesh's etcd")
 	}
 	waitRegistered(t, m.Client, "retrieval", 2) // the rogue was registered all along
 	if calls := rogueCalls.Load(); calls != 0 {

@@ -20,6 +20,7 @@ import (
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/registry"
+	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
 // Connector returns the connection to the service that serves desc. The
@@ -32,6 +33,7 @@ type Option func(*options)
 type options struct {
 	apiKey    string
 	tls       *tls.Config
+	identity  *tlsconf.Identity
 	timeouts  map[string]registry.Timeouts
 	registry  registry.Registry
 	log       *slog.Logger
@@ -44,6 +46,13 @@ func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } 
 
 // WithTLS dials over TLS with cfg (default: plaintext, as inside a mesh).
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithIdentity joins a mesh that runs mutual TLS (PDFQA_TLS_DIR,
+// `pdfqa up --tls`) as id, a certificate of the mesh's CA
+// (tlsconf.Load(dir, "client", nil)): etcd is reached with it, and each
+// service is dialed only when its certificate names that service, wherever
+// discovery says it is. It takes the place of WithTLS.
+func WithIdentity(id *tlsconf.Identity) Option { return func(o *options) { o.identity = id } }
 
 // WithTimeouts sets the deadlines given to calls to service (its registered
 // name: "retrieval", "agents", ...) that carry none.
@@ -166,6 +175,9 @@ func (c *Client) dial(ctx context.Context, target string) error {
 			return fmt.Errorf("%w: pdfqa.Dial: no etcd endpoint in %q", ErrInvalidArgument, target)
 		}
 		cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, TLS: c.o.tls}
+		if c.o.identity != nil {
+			cfg.TLS = c.o.identity.EtcdConfig()
+		}
 		cli, err := clientv3.New(cfg)
 		if err != nil {
 			return fmt.Errorf("%w: etcd %v: %v", ErrUnavailable, eps, err)
@@ -192,7 +204,9 @@ func (c *Client) dial(ctx context.Context, target string) error {
 	}
 	c.factory = f
 	var dialOpts []grpc.DialOption
-	if c.o.tls != nil {
+	if c.o.identity != nil {
+		f.TLS(c.o.identity) // mutual TLS, each peer checked against the service it is dialed as
+	} else if c.o.tls != nil {
 		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(c.o.tls)))
 	}
 	dialOpts = append(dialOpts, c.o.dialOpts...)
