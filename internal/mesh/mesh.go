@@ -99,7 +99,6 @@ var Units = []Unit{{
 }, {
 	// The gateway serves its own REST routes in-process.
 	Service:  registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
-	Settings: func(r *config.Reader, _ string) error { gateway.Read(r); ReadLimits(r); return nil },
 	Build:    buildGateway,
 	Fronts:   true,
 }}
@@ -114,6 +113,9 @@ func ReadSettings(r *config.Reader, cache string) error {
 			}
 		}
 	}
+	// the mesh's own limits, enforced alike at every front door (the
+	// gateway has no settings of its own)
+	ReadLimits(r)
 	return errors.Join(errs...)
 }
 
