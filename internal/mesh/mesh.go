@@ -98,9 +98,9 @@ var Units = []Unit{{
 	Build:    buildTrainer,
 }, {
 	// The gateway serves its own REST routes in-process.
-	Service:  registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
-	Build:    buildGateway,
-	Fronts:   true,
+	Service: registry.Service{Name: "gateway", Desc: &gatewayv1.GatewayService_ServiceDesc},
+	Build:   buildGateway,
+	Fronts:  true,
 }}
 
 // ReadSettings reads every service's settings through r (`pdfqa config`).
