@@ -146,13 +146,28 @@ func TestOneAskIsOneTraceAcrossEveryHop(t *testing.T) {
 	}
 
 	// Every span of the trace hangs off the root; each hop's server span
-	// belongs to the service that served it.
-	spans := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	// belongs to the service that served it. A server span ends when its
+	// handler returns, which can be a moment after the client has read the
+	// stream's last message: wait (bounded) until no recorded span's
+	// parent is missing before judging.
+	var spans map[trace.SpanID]sdktrace.ReadOnlySpan
 	var inTrace []sdktrace.ReadOnlySpan
-	for _, s := range rec.Ended() {
-		if s.SpanContext().TraceID() == tid {
-			spans[s.SpanContext().SpanID()] = s
-			inTrace = append(inTrace, s)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		spans, inTrace = map[trace.SpanID]sdktrace.ReadOnlySpan{}, nil
+		for _, s := range rec.Ended() {
+			if s.SpanContext().TraceID() == tid {
+				spans[s.SpanContext().SpanID()] = s
+				inTrace = append(inTrace, s)
+			}
+		}
+		complete := true
+		for _, s := range inTrace {
+			if s != root && spans[s.Parent().SpanID()] == nil {
+				complete = false
+			}
+		}
+		if complete || time.Now().After(deadline) {
+			break
 		}
 	}
 	services := map[string]int{}
