@@ -114,13 +114,7 @@ func (s *Postgres) Chunks(ctx context.Context, coll string, refs []ChunkRef) (ou
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c Chunk, err error) {
-			var raw []byte
-			if err := r.Scan(&raw); err != nil {
-				return c, err
-			}
-			return c, json.Unmarshal(raw, &c)
-		})
+		out, err = pgx.CollectRows(rows, scanChunk)
 		return err
 	})
 	return out, err
@@ -348,13 +342,7 @@ func (s *Postgres) ListChunks(ctx context.Context, coll, docID, after string, li
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c Chunk, err error) {
-			var raw []byte
-			if err := r.Scan(&raw); err != nil {
-				return c, err
-			}
-			return c, json.Unmarshal(raw, &c)
-		})
+		out, err = pgx.CollectRows(rows, scanChunk)
 		return err
 	})
 	if err != nil {
@@ -366,4 +354,14 @@ func (s *Postgres) ListChunks(ctx context.Context, coll, docID, after string, li
 		next = base64.RawURLEncoding.EncodeToString(chunkKey(coll, last.DocID, last.Seq))
 	}
 	return out, next, nil
+}
+
+// scanChunk decodes a row of one column, a chunk's stored JSON.
+func scanChunk(r pgx.CollectableRow) (Chunk, error) {
+	var raw []byte
+	var c Chunk
+	if err := r.Scan(&raw); err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(raw, &c)
 }
