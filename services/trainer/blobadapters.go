@@ -2,8 +2,6 @@ package trainer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -49,16 +47,16 @@ func (a *BlobAdapters) Load(ctx context.Context, name, path string) error {
 }
 
 func (a *BlobAdapters) upload(ctx context.Context, name, path string) (string, error) {
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return "", err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	key := fmt.Sprintf("adapters/%s/%s.gguf", name, hex.EncodeToString(h.Sum(nil)))
+	key := fmt.Sprintf("adapters/%s/%s.gguf", name, sum)
 	timeout := a.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
