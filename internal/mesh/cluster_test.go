@@ -48,24 +48,39 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Port ranges of this run's own, away from a developer's cluster.
-	base := 30000 + rand.IntN(300)*100
-	c := &cluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
-	c.env = append(os.Environ(), "PDFQA_BIN="+buildBinary(t), "PDFQA_LOG_LEVEL=warn",
-		"PDFQA_CLUSTER_HTTP_BASE="+strconv.Itoa(base), "PDFQA_CLUSTER_ETCD_BASE="+strconv.Itoa(base+20),
-		"PDFQA_CLUSTER_PG_PORT="+strconv.Itoa(base+50))
 	script := filepath.Join(root, "scripts", "cluster")
-	t.Cleanup(func() {
-		cmd := exec.Command(script, "down", c.dir)
-		cmd.Env = c.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("cluster down: %v\n%s", err, out)
+	bin := buildBinary(t)
+	var c *cluster
+	var base int
+	for attempt := 1; ; attempt++ {
+		// Port ranges of this run's own, away from a developer's cluster
+		// (18080, 25432) and below the kernel's ephemeral range (32768+),
+		// where other tests' listeners and clients take theirs. A port taken
+		// anyway between the script's check and its listen: another range.
+		base = 20000 + rand.IntN(120)*100
+		c = &cluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
+		c.env = append(os.Environ(), "PDFQA_BIN="+bin, "PDFQA_LOG_LEVEL=warn",
+			"PDFQA_CLUSTER_HTTP_BASE="+strconv.Itoa(base), "PDFQA_CLUSTER_ETCD_BASE="+strconv.Itoa(base+20),
+			"PDFQA_CLUSTER_PG_PORT="+strconv.Itoa(base+50))
+		down := func(c *cluster) {
+			cmd := exec.Command(script, "down", c.dir)
+			cmd.Env = c.env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Logf("cluster down: %v\n%s", err, out)
+			}
 		}
-	})
-	cmd := exec.Command(script, "up", c.dir)
-	cmd.Env = c.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cluster up: %v\n%s", err, out)
+		cmd := exec.Command(script, "up", c.dir)
+		cmd.Env = c.env
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Cleanup(func() { down(c) })
+			break
+		}
+		down(c)
+		if attempt == 3 || !strings.Contains(string(out), "address already in use") {
+			t.Fatalf("cluster up: %v\n%s", err, out)
+		}
+		t.Logf("cluster up, attempt %d: a port was taken, another range: %s", attempt, out)
 	}
 	for r := 1; r <= 2; r++ {
 		c.gateways = append(c.gateways, fmt.Sprintf("http://127.0.0.1:%d", base+r))
