@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -80,8 +79,8 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 		return err
 	}
 	defer p.Close()
-	rep := benchutil.IngestReport{Bench: "ingest-pagetype", Date: time.Now().UTC().Format(time.RFC3339), Commit: commit(),
-		Command: "go run ./bench/cmd/ingestbench " + strings.Join(os.Args[1:], " "), CPUs: runtime.NumCPU(), Load1: load1(), Note: note}
+	rep := benchutil.IngestReport{Bench: "ingest-pagetype", Date: time.Now().UTC().Format(time.RFC3339), Commit: benchutil.Commit(),
+		Command: benchutil.Command("ingestbench"), CPUs: runtime.NumCPU(), Load1: benchutil.Load1(), Note: note}
 	for _, kind := range samples.Kinds {
 		list := ts
 		if kind == samples.Scanned {
@@ -111,21 +110,4 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 		}
 	}
 	return benchutil.WriteJSON(out, rep)
-}
-
-func commit() string {
-	b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func load1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
-	return f
 }

@@ -115,7 +115,7 @@ func run(bin, httpAddr, out string) error {
 	}
 	load := peak(workload, up.Process.Pid)
 
-	rep := benchutil.MemoryReport{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: "go run ./bench/cmd/membench " + strings.Join(os.Args[1:], " "),
+	rep := benchutil.MemoryReport{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: benchutil.Command("membench"),
 		CPUs: runtime.NumCPU(), Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
 		Idle: idle, Peak: load}
 	for _, u := range idle {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -118,18 +117,13 @@ func run(bin string, n int, httpAddr string) error {
 		return err
 	}
 	fmt.Printf("| path | calls | p50 | p99 |\n|---|---|---|---|\n")
-	fmt.Printf("| client → inference (gRPC, ListAdapters) | %d | %s | %s |\n", len(g), pct(g, 50), pct(g, 99))
-	fmt.Printf("| client → gateway (REST GET /v1/adapters) → inference | %d | %s | %s |\n", len(r), pct(r, 50), pct(r, 99))
+	fmt.Printf("| client → inference (gRPC, ListAdapters) | %d | %s | %s |\n", len(g), pct(g, .50), pct(g, .99))
+	fmt.Printf("| client → gateway (REST GET /v1/adapters) → inference | %d | %s | %s |\n", len(r), pct(r, .50), pct(r, .99))
 	fmt.Printf("\nidle RSS of `pdfqa up` (embedded etcd + 5 services): %.1f MiB\n", float64(rss)/1024)
 	return nil
 }
 
-func pct(ds []time.Duration, p int) string {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := (len(s)*p + 99) / 100
-	if i >= len(s) {
-		i = len(s) - 1
-	}
-	return fmt.Sprintf("%.0f µs", float64(s[max(i-1, 0)].Nanoseconds())/1000)
+// pct is the nearest-rank percentile p (0-1) of ds in µs.
+func pct(ds []time.Duration, p float64) string {
+	return fmt.Sprintf("%.0f µs", float64(benchutil.Percentile(ds, p).Nanoseconds())/1000)
 }

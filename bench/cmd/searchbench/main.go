@@ -22,22 +22,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/retrieval"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
@@ -91,10 +88,7 @@ func main() {
 	pgURL := flag.String("pg", "", "PostgreSQL URL of an empty database (default: start a server)")
 	dir := flag.String("dir", "", "directory for the embedded stores (default: a temporary one, removed)")
 	flag.Parse()
-	if err := run(*out, *sizeList, *queries, *pgURL, *dir); err != nil {
-		fmt.Fprintln(os.Stderr, "searchbench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("searchbench", func() error { return run(*out, *sizeList, *queries, *pgURL, *dir) })
 }
 
 func run(out, sizeList string, queries int, pgURL, dir string) error {
@@ -132,11 +126,8 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 		return err
 	}
 	defer parser.Close()
-	load, _ := os.ReadFile("/proc/loadavg")
-	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	rep := Report{Bench: "search-scale", Date: time.Now().UTC().Format(time.RFC3339), Commit: strings.TrimSpace(string(commit)),
-		Command: "go run ./bench/cmd/searchbench " + strings.Join(os.Args[1:], " "), CPUs: runtime.NumCPU(),
-		Load1: strings.Join(strings.Fields(string(load))[:3], " "), Queries: queries,
+	rep := Report{Bench: "search-scale", Date: time.Now().UTC().Format(time.RFC3339), Commit: benchutil.Commit(),
+		Command: benchutil.Command("searchbench"), CPUs: runtime.NumCPU(), Load1: benchutil.LoadAvg(), Queries: queries,
 		Corpus: fmt.Sprintf("synthetic filings-like text: %d-chunk documents, 120-220 words a chunk, Zipf(1.1) over %d words, 1 in 10 a number; 384-dim embed.Hash vectors", perDoc, vocabSize)}
 	voc := vocabulary()
 	for _, n := range sizes {
@@ -152,15 +143,7 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 		}
 		fmt.Fprintf(os.Stderr, "%d chunks: %d of %d queries differ between the stores\n", n, mism, queries)
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if out == "" {
-		_, err = os.Stdout.Write(append(b, '\n'))
-		return err
-	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	return benchutil.WriteJSON(out, rep)
 }
 
 // measure builds an n-chunk collection on both stores and times queries
@@ -243,11 +226,8 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 		}
 	}
 	for i := range rows {
-		l := lat[i]
-		slices.Sort(l)
 		pct := func(p float64) float64 {
-			j := int(math.Ceil(p*float64(len(l)))) - 1
-			return float64(l[max(j, 0)].Microseconds()) / 1000
+			return float64(benchutil.Percentile(lat[i], p).Microseconds()) / 1000
 		}
 		rows[i].P50, rows[i].P95, rows[i].P99, rows[i].Max = pct(0.50), pct(0.95), pct(0.99), pct(1)
 	}

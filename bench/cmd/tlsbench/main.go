@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +28,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
@@ -71,10 +71,7 @@ func main() {
 	n := flag.Int("n", 1000, "calls per path and configuration (fresh connections: n/10)")
 	port := flag.Int("port", 18180, "first REST port (one per configuration)")
 	flag.Parse()
-	if err := run(*bin, *n, *port); err != nil {
-		fmt.Fprintln(os.Stderr, "tlsbench:", err)
-		os.Exit(1)
-	}
+	benchutil.Main("tlsbench", func() error { return run(*bin, *n, *port) })
 }
 
 func run(bin string, n, port int) error {
@@ -151,7 +148,7 @@ func run(bin string, n, port int) error {
 	for _, p := range paths {
 		for _, t := range ts {
 			s := t.samples[p.name]
-			fmt.Printf("| %s | %s | %d | %s | %s |\n", p.name, t.name, len(s), pct(s, 50), pct(s, 99))
+			fmt.Printf("| %s | %s | %d | %s | %s |\n", p.name, t.name, len(s), pct(s, .50), pct(s, .99))
 		}
 	}
 	return nil
@@ -341,12 +338,7 @@ func (t *target) freshHop() error {
 	return err
 }
 
-func pct(ds []time.Duration, p int) string {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := (len(s)*p + 99) / 100
-	if i >= len(s) {
-		i = len(s) - 1
-	}
-	return fmt.Sprintf("%.0f µs", float64(s[max(i-1, 0)].Nanoseconds())/1000)
+// pct is the nearest-rank percentile p (0-1) of ds in µs.
+func pct(ds []time.Duration, p float64) string {
+	return fmt.Sprintf("%.0f µs", float64(benchutil.Percentile(ds, p).Nanoseconds())/1000)
 }

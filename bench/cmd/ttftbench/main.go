@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -87,24 +86,17 @@ func main() {
 		diffs[i] = os_[i] - ns[i]
 	}
 	fmt.Printf("pairs %d (interleaved, order alternating), question %q\n", *n, q)
-	fmt.Printf("native Ask stream (gRPC)    TTFT p50 %8.1f ms  p95 %8.1f ms\n", ms(pct(ns, .5)), ms(pct(ns, .95)))
-	fmt.Printf("/openai/v1 chat (SSE)       TTFT p50 %8.1f ms  p95 %8.1f ms\n", ms(pct(os_, .5)), ms(pct(os_, .95)))
-	fmt.Printf("paired difference (openai - native)  p50 %8.1f ms  p95 %8.1f ms\n", ms(pct(diffs, .5)), ms(pct(diffs, .95)))
+	fmt.Printf("native Ask stream (gRPC)    TTFT p50 %8.1f ms  p95 %8.1f ms\n", ms(benchutil.Percentile(ns, .5)), ms(benchutil.Percentile(ns, .95)))
+	fmt.Printf("/openai/v1 chat (SSE)       TTFT p50 %8.1f ms  p95 %8.1f ms\n", ms(benchutil.Percentile(os_, .5)), ms(benchutil.Percentile(os_, .95)))
+	fmt.Printf("paired difference (openai - native)  p50 %8.1f ms  p95 %8.1f ms\n", ms(benchutil.Percentile(diffs, .5)), ms(benchutil.Percentile(diffs, .95)))
 	if *out != "" {
 		rep := map[string]any{"question": q, "pairs": *n, "native_ms": msAll(ns), "openai_ms": msAll(os_), "diff_ms": msAll(diffs),
-			"native_p50_ms": ms(pct(ns, .5)), "native_p95_ms": ms(pct(ns, .95)), "openai_p50_ms": ms(pct(os_, .5)),
-			"openai_p95_ms": ms(pct(os_, .95)), "diff_p50_ms": ms(pct(diffs, .5)), "diff_p95_ms": ms(pct(diffs, .95))}
+			"native_p50_ms": ms(benchutil.Percentile(ns, .5)), "native_p95_ms": ms(benchutil.Percentile(ns, .95)), "openai_p50_ms": ms(benchutil.Percentile(os_, .5)),
+			"openai_p95_ms": ms(benchutil.Percentile(os_, .95)), "diff_p50_ms": ms(benchutil.Percentile(diffs, .5)), "diff_p95_ms": ms(benchutil.Percentile(diffs, .95))}
 		if err := benchutil.WriteJSON(*out, rep); err != nil {
 			fail(err)
 		}
 	}
-}
-
-// pct is the nearest-rank percentile.
-func pct(ds []time.Duration, f float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[int(f*float64(len(s)-1)+0.5)]
 }
 
 func msAll(ds []time.Duration) []float64 {

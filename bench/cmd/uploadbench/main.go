@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
+	"github.com/pdfqa/pdfqa/platform/etcdtest"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 func main() {
@@ -51,8 +54,7 @@ func main() {
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "uploadbench:", err)
-			os.Exit(1)
+			benchutil.Fail("uploadbench", err)
 		}
 		return
 	}
@@ -74,8 +76,7 @@ func main() {
 		}
 		res, err := measure(*bin, r.path != "json+base64", r.n, int64(*size)<<20, limit)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "uploadbench:", err)
-			os.Exit(1)
+			benchutil.Fail("uploadbench", err)
 		}
 		fmt.Printf("| %s | %d | %.0f MiB | %.0f MiB | %.1f s | %s |\n", r.path, r.n, res.gw, res.ret, res.wall.Seconds(), res.answers)
 	}
@@ -85,15 +86,6 @@ type result struct {
 	gw, ret float64 // MiB
 	wall    time.Duration
 	answers string
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // start runs a command and returns it with its first stdout line.
@@ -141,36 +133,22 @@ func stop(cmds ...*exec.Cmd) {
 	}
 }
 
-// hwm is a process's peak resident set (VmHWM) in MiB.
-func hwm(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
-
 func measure(bin string, streamed bool, n int, size, limit int64) (result, error) {
 	tmp, err := os.MkdirTemp("", "uploadbench-")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.RemoveAll(tmp)
-	ec, ep := freeAddr(), freeAddr()
-	etcd := exec.Command("etcd", "--name", "b", "--data-dir", filepath.Join(tmp, "etcd"),
-		"--listen-client-urls", "http://"+ec, "--advertise-client-urls", "http://"+ec,
-		"--listen-peer-urls", "http://"+ep, "--initial-advertise-peer-urls", "http://"+ep,
-		"--initial-cluster", "b=http://"+ep, "--log-level", "error")
-	if err := etcd.Start(); err != nil {
-		return result{}, fmt.Errorf("etcd (Debian's etcd-server): %w", err)
+	etcdBin, err := exec.LookPath("etcd")
+	if err != nil {
+		return result{}, fmt.Errorf("etcd: install Debian's etcd-server (scripts/setup/system.sh): %w", err)
 	}
-	defer stop(etcd)
+	etcd, err := etcdtest.StartCluster(etcdBin, filepath.Join(tmp, "etcd"), 1)
+	if err != nil {
+		return result{}, fmt.Errorf("etcd: %w", err)
+	}
+	defer etcd.Stop()
+	ec := etcd.Endpoints()[0]
 	env := []string{"PDFQA_MAX_UPLOAD_BYTES=" + strconv.FormatInt(limit, 10)}
 	common := []string{"--etcd", ec, "--insecure-no-auth", "--log-level", "warn"}
 	ret, _, err := start(env, bin, append([]string{"serve", "retrieval", "--data", filepath.Join(tmp, "r")}, common...)...)
@@ -178,7 +156,11 @@ func measure(bin string, streamed bool, n int, size, limit int64) (result, error
 		return result{}, err
 	}
 	defer stop(ret)
-	httpAddr := freeAddr()
+	port, err := testenv.FreePort()
+	if err != nil {
+		return result{}, err
+	}
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", port)
 	gw, _, err := start(env, bin, append([]string{"serve", "gateway", "--data", filepath.Join(tmp, "g"), "--http", httpAddr}, common...)...)
 	if err != nil {
 		return result{}, err
@@ -196,7 +178,7 @@ func measure(bin string, streamed bool, n int, size, limit int64) (result, error
 		}()
 	}
 	wg.Wait()
-	res := result{gw: hwm(gw.Process.Pid), ret: hwm(ret.Process.Pid), wall: time.Since(t0)}
+	res := result{gw: benchutil.PeakRSSMiB(gw.Process.Pid), ret: benchutil.PeakRSSMiB(ret.Process.Pid), wall: time.Since(t0)}
 	counts := map[string]int{}
 	for _, c := range codes {
 		counts[c]++

@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // The test binary re-executed with BENCHUTIL_MAIN set runs Main, as a
@@ -104,6 +107,87 @@ func TestRSS(t *testing.T) {
 	}
 	if mib := RSSMiB(cmd.Process.Pid); mib != 0 {
 		t.Errorf("RSSMiB of a reaped process: %v", mib)
+	}
+}
+
+func TestPeakRSS(t *testing.T) {
+	before, err := PeakRSSKiB(os.Getpid())
+	if err != nil || before < 1024 {
+		t.Fatalf("this process: %d KiB, %v", before, err)
+	}
+	// Touch 64 MiB: the peak rises by about that much and stays there
+	// once it is freed.
+	b := make([]byte, 64<<20)
+	for i := range b {
+		b[i] = 1
+	}
+	after, err := PeakRSSKiB(os.Getpid())
+	if err != nil || after < before+60<<10 {
+		t.Errorf("peak %d KiB after 64 MiB touched on a peak of %d KiB (%v)", after, before, err)
+	}
+	runtime.KeepAlive(b)
+	// The peak read after the resident size is never below it.
+	now, _ := RSSKiB(os.Getpid())
+	if peak, _ := PeakRSSKiB(os.Getpid()); now > peak {
+		t.Errorf("resident %d KiB above the peak %d KiB", now, peak)
+	}
+	if mib := PeakRSSMiB(os.Getpid()); mib < float64(after)/1024 {
+		t.Errorf("PeakRSSMiB %.1f below %d KiB", mib, after)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if mib := PeakRSSMiB(cmd.Process.Pid); mib != 0 {
+		t.Errorf("PeakRSSMiB of a reaped process: %v", mib)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var ds []time.Duration
+		for _, x := range v {
+			ds = append(ds, time.Duration(x)*time.Millisecond)
+		}
+		return ds
+	}
+	ds := ms(9, 1, 8, 2, 7, 3, 6, 4, 5, 10) // 1..10 shuffled
+	for _, c := range []struct {
+		p    float64
+		want int
+	}{{0.5, 5}, {0.95, 10}, {0.99, 10}, {1, 10}, {0.1, 1}, {0.11, 2}, {0, 1}} {
+		if got := Percentile(ds, c.p); got != time.Duration(c.want)*time.Millisecond {
+			t.Errorf("p%v of 1..10 ms = %v, want %d ms", c.p, got, c.want)
+		}
+	}
+	if ds[0] != 9*time.Millisecond {
+		t.Error("Percentile sorted its argument")
+	}
+	// 200 samples: p99 is the 198th, not the largest.
+	var many []time.Duration
+	for i := 200; i >= 1; i-- {
+		many = append(many, time.Duration(i))
+	}
+	if got := Percentile(many, 0.99); got != 198 {
+		t.Errorf("p99 of 1..200 = %d, want 198", got)
+	}
+	if got := Percentile(nil, 0.5); got != 0 {
+		t.Errorf("p50 of nothing = %v", got)
+	}
+}
+
+func TestRunFacts(t *testing.T) {
+	if c := Commit(); !regexp.MustCompile(`^[0-9a-f]{7,}$`).MatchString(c) {
+		t.Errorf("Commit() = %q in the repository's checkout", c)
+	}
+	if l := LoadAvg(); !regexp.MustCompile(`^\d+\.\d\d \d+\.\d\d \d+\.\d\d$`).MatchString(l) {
+		t.Errorf("LoadAvg() = %q", l)
+	}
+	if l := Load1(); l <= 0 && LoadAvg()[:4] != "0.00" {
+		t.Errorf("Load1() = %v from %q", l, LoadAvg())
+	}
+	if c := Command("somebench"); !strings.HasPrefix(c, "go run ./bench/cmd/somebench -test.") {
+		t.Errorf("Command() = %q (this test binary's arguments follow the name)", c)
 	}
 }
 
