@@ -16,6 +16,23 @@ type Results struct {
 	Bench  benchmarks
 	Ingest benchutil.IngestReport
 	Memory benchutil.MemoryReport
+	Search searchScale
+}
+
+// searchScale is search-scale.json, written by bench/cmd/searchbench (the
+// fields the charts read).
+type searchScale struct {
+	Date    string `json:"date"`
+	Command string `json:"command"`
+	CPUs    int    `json:"cpus"`
+	Load    string `json:"load_at_start"`
+	Queries int    `json:"queries"`
+	Rows    []struct {
+		Store  string  `json:"store"`
+		Chunks float64 `json:"chunks"`
+		P50    float64 `json:"p50_ms"`
+		P99    float64 `json:"p99_ms"`
+	} `json:"rows"`
 }
 
 type benchmarks struct {
@@ -50,6 +67,19 @@ type benchmarks struct {
 			P50    float64 `json:"p50_ms"`
 		} `json:"rows"`
 	} `json:"search_latency"`
+	Embeddings struct {
+		Rows []struct {
+			Path    string  `json:"path"`
+			TextsPS float64 `json:"texts_per_s"`
+		} `json:"rows"`
+	} `json:"embeddings"`
+	Mesh struct {
+		Rows []struct {
+			What  string  `json:"what"`
+			P50us float64 `json:"p50_us"`
+			P99us float64 `json:"p99_us"`
+		} `json:"rows"`
+	} `json:"mesh"`
 	AskStages struct {
 		Rows []struct {
 			Mode  string  `json:"mode"`
@@ -63,7 +93,7 @@ type benchmarks struct {
 // Load reads the results in dir (bench/recorded).
 func Load(dir string) (*Results, error) {
 	var r Results
-	for name, into := range map[string]any{"benchmarks.json": &r.Bench, "ingest-pagetype.json": &r.Ingest, "memory.json": &r.Memory} {
+	for name, into := range map[string]any{"benchmarks.json": &r.Bench, "ingest-pagetype.json": &r.Ingest, "memory.json": &r.Memory, "search-scale.json": &r.Search} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return nil, err
@@ -154,13 +184,39 @@ func Figures(r *Results) (map[string][]byte, error) {
 		k := index(stores, row.Store)
 		pts[k] = append(pts[k], Point{row.Chunks, row.P50})
 	}
-	out["search-latency.svg"] = Lines{Title: "Search latency (p50) vs index size", XLabel: "chunks in the collection (log)",
+	out["search-latency.svg"] = Lines{Title: "Search p50, first pass: dev set and go test benches", XLabel: "chunks in the collection (log)",
 		YLabel: "milliseconds (log)", Series: stores, Points: pts, LogX: true, LogY: true,
-		XTicks: []float64{1000, 10000, 100000}, Note: "hybrid search, 2 shared cores; not measured yet: PostgreSQL at 100k, 1M on either store"}.SVG()
+		XTicks: []float64{1000, 10000, 100000}, Note: "874 chunks: the real dev set; 10k/100k before the server-ranked BM25 of issue #12 (now: search-scale.svg)"}.SVG()
+
+	out["search-scale.svg"] = searchScaleChart(r.Search)
+
+	mesh := r.Bench.Mesh.Rows
+	hops := ordered(len(mesh), func(i int) string { return mesh[i].What })
+	v = grid(2, len(hops))
+	for _, row := range mesh {
+		i := index(hops, row.What)
+		v[0][i] = row.P50us
+		if row.P99us > 0 {
+			v[1][i] = row.P99us
+		}
+	}
+	out["mesh-hops.svg"] = Bars{Title: "What the mesh adds: one call through it", YLabel: "microseconds",
+		Categories: hops, Series: []string{"p50", "p99"}, Values: v,
+		Note: "small RPCs on 2 cores (BENCHMARKS.md issues #2, #15); the OpenAI row is p50 only"}.SVG()
+
+	emb := r.Bench.Embeddings.Rows
+	paths := ordered(len(emb), func(i int) string { return emb[i].Path })
+	v = grid(1, len(paths))
+	for _, row := range emb {
+		v[0][index(paths, row.Path)] = row.TextsPS
+	}
+	out["embedding-throughput.svg"] = Bars{Title: "Embeddings (MiniLM): service vs bare engine", YLabel: "texts per second",
+		Categories: paths, Series: []string{"texts/s"}, Values: v,
+		Note: "512-token texts, batch 1, 2 idle cores (BENCHMARKS.md issue #3)"}.SVG()
 
 	gen := r.Bench.Generation.Rows
 	streams := ordered(len(gen), func(i int) string { return fmt.Sprintf("%d stream(s)", gen[i].Streams) })
-	paths := ordered(len(gen), func(i int) string { return gen[i].Path })
+	paths = ordered(len(gen), func(i int) string { return gen[i].Path })
 	agg, ttft := grid(len(paths), len(streams)), grid(len(paths), len(streams))
 	for _, row := range gen {
 		p, s := index(paths, row.Path), index(streams, fmt.Sprintf("%d stream(s)", row.Streams))
@@ -205,6 +261,47 @@ func Figures(r *Results) (map[string][]byte, error) {
 			Note: "sec-10-q, 81 questions, SmolLM2-135M on 2 CPU cores (BENCHMARKS.md issue #10 rerun)"}.SVG()
 	}
 	return out, nil
+}
+
+// searchScaleChart draws searchbench's p50 and p99 against the collection
+// size, one colour per store (p99 dashed).
+func searchScaleChart(ss searchScale) []byte {
+	rows := ss.Rows
+	stores := ordered(len(rows), func(i int) string { return rows[i].Store })
+	c := Lines{Title: "Search latency vs index size, by store", XLabel: "chunks in the collection (log)",
+		YLabel: "milliseconds (log)", LogX: true, LogY: true, Dashed: map[string]bool{}}
+	var sizes []float64
+	for si, st := range stores {
+		for _, q := range []string{"p50", "p99"} {
+			var ps []Point
+			for _, row := range rows {
+				if row.Store != st {
+					continue
+				}
+				y := row.P50
+				if q == "p99" {
+					y = row.P99
+				}
+				ps = append(ps, Point{row.Chunks, y})
+				if index(fmtAll(sizes), fmtNum(row.Chunks)) < 0 {
+					sizes = append(sizes, row.Chunks)
+				}
+			}
+			sort.Slice(ps, func(i, j int) bool { return ps[i].X < ps[j].X })
+			name := st + ", " + q
+			c.Series = append(c.Series, name)
+			c.Points = append(c.Points, ps)
+			c.Colors = append(c.Colors, si)
+			c.Dashed[name] = q == "p99"
+		}
+	}
+	sort.Float64s(sizes)
+	c.XTicks = sizes
+	c.Note = fmt.Sprintf("bench/cmd/searchbench, %d hybrid queries on both stores, %d cores, %s", ss.Queries, ss.CPUs, ss.Date[:10])
+	if len(sizes) == 0 || sizes[len(sizes)-1] < 1e6 {
+		c.Note += "; 1M chunks: pending"
+	}
+	return c.SVG()
 }
 
 func fmtAll(xs []float64) []string {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,5 +75,54 @@ func TestAxesAndLabels(t *testing.T) {
 	}
 	if linearTop(112.1) <= 112.1 {
 		t.Error("linearTop below its maximum")
+	}
+}
+
+// TestSearchScaleChart: one colour per store, p99 dashed, points in size
+// order whatever the rows' order, and the pending 1M note only while no
+// 1M-chunk row is recorded.
+func TestSearchScaleChart(t *testing.T) {
+	var ss searchScale
+	ss.Date, ss.CPUs, ss.Queries = "2026-12-01T15:27:50Z", 2, 300
+	for _, r := range []struct {
+		store    string
+		chunks   float64
+		p50, p99 float64
+	}{{"a", 100000, 20, 70}, {"b", 10000, 9, 35}, {"a", 10000, 6, 24}, {"b", 100000, 30, 150}} {
+		ss.Rows = append(ss.Rows, struct {
+			Store  string  `json:"store"`
+			Chunks float64 `json:"chunks"`
+			P50    float64 `json:"p50_ms"`
+			P99    float64 `json:"p99_ms"`
+		}{r.store, r.chunks, r.p50, r.p99})
+	}
+	svg := string(searchScaleChart(ss))
+	lines := regexp.MustCompile(`<polyline points="([^"]*)" fill="none" stroke="([^"]*)" stroke-width="2.5"( stroke-dasharray="6 4")?/>`).FindAllStringSubmatch(svg, -1)
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4 (2 stores x p50, p99)", len(lines))
+	}
+	for i, l := range lines {
+		if dashed := l[3] != ""; dashed != (i%2 == 1) {
+			t.Errorf("line %d: dashed %v, want p99 (odd lines) only", i, dashed)
+		}
+		var xs []float64
+		for _, p := range strings.Fields(l[1]) {
+			x, _ := strconv.ParseFloat(strings.Split(p, ",")[0], 64)
+			xs = append(xs, x)
+		}
+		if len(xs) != 2 || xs[0] >= xs[1] {
+			t.Errorf("line %d: points %q not in size order", i, l[1])
+		}
+	}
+	if lines[0][2] != lines[1][2] || lines[2][2] != lines[3][2] || lines[0][2] == lines[2][2] {
+		t.Errorf("colours %s %s %s %s: want one per store", lines[0][2], lines[1][2], lines[2][2], lines[3][2])
+	}
+	if !strings.Contains(svg, "1M chunks: pending") {
+		t.Error("no pending note without a 1M row")
+	}
+	ss.Rows = append(ss.Rows, ss.Rows[0])
+	ss.Rows[len(ss.Rows)-1].Chunks = 1e6
+	if svg := string(searchScaleChart(ss)); strings.Contains(svg, "pending") || !strings.Contains(svg, ">1M</text>") {
+		t.Error("a 1M row: the note still says pending, or no 1M tick")
 	}
 }

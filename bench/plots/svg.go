@@ -61,19 +61,30 @@ func (s *svg) done() []byte {
 	return []byte(s.b.String())
 }
 
-func (s *svg) legend(names []string, dashed map[string]bool) {
+// legend lists names with their colours (colors[i] is the palette index of
+// names[i]; nil: i) and line style.
+func (s *svg) legend(names []string, dashed map[string]bool, colors []int) {
 	x, y := width-marginR+18, marginT+6
 	for i, n := range names {
-		c := palette[i%len(palette)]
+		c := colorOf(colors, i)
 		if dashed[n] {
-			s.line(x, y+float64(i)*20-4, x+22, y+float64(i)*20-4, c, 2.5, "6 4")
+			s.line(x, y-4, x+22, y-4, c, 2.5, "6 4")
 		} else {
-			s.rect(x, y+float64(i)*20-10, 22, 11, c, n)
+			s.rect(x, y-10, 22, 11, c, n)
 		}
-		for j, l := range wrapLabel(n, 24) {
-			s.text(x+28, y+float64(i)*20+float64(j)*13, "start", 11, "normal", l)
+		lines := wrapLabel(n, 24)
+		for j, l := range lines {
+			s.text(x+28, y+float64(j)*13, "start", 11, "normal", l)
 		}
+		y += 20 + float64(len(lines)-1)*13
 	}
+}
+
+func colorOf(colors []int, i int) string {
+	if i < len(colors) {
+		i = colors[i]
+	}
+	return palette[i%len(palette)]
 }
 
 // wrapLabel splits a legend label in lines of about n characters.
@@ -233,7 +244,7 @@ func (c Bars) SVG() []byte {
 		}
 	}
 	s.line(marginL, height-marginB, width-marginR, height-marginB, "#333333", 1, "")
-	s.legend(c.Series, nil)
+	s.legend(c.Series, nil, nil)
 	if c.Note != "" {
 		s.text(marginL, height-8, "start", 10, "normal", c.Note)
 	}
@@ -248,7 +259,8 @@ type Lines struct {
 	Title, XLabel, YLabel string
 	Series                []string
 	Points                [][]Point
-	Dashed                map[string]bool // series drawn dashed (reference lines)
+	Dashed                map[string]bool // series drawn dashed (reference lines, p99)
+	Colors                []int           // palette index of each series (nil: its position)
 	LogX, LogY            bool
 	XTicks                []float64
 	Note                  string
@@ -277,7 +289,7 @@ func (c Lines) SVG() []byte {
 	s.line(marginL, height-marginB, width-marginR, height-marginB, "#333333", 1, "")
 	s.text((marginL+width-marginR)/2, height-marginB+36, "middle", 12, "normal", c.XLabel)
 	for si, ps := range c.Points {
-		col := palette[si%len(palette)]
+		col := colorOf(c.Colors, si)
 		var pts []string
 		for _, p := range ps {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x.px(p.X), y.px(p.Y)))
@@ -291,7 +303,7 @@ func (c Lines) SVG() []byte {
 			fmt.Fprintf(&s.b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s: %g, %g</title></circle>`+"\n", x.px(p.X), y.px(p.Y), col, html.EscapeString(c.Series[si]), p.X, p.Y)
 		}
 	}
-	s.legend(c.Series, c.Dashed)
+	s.legend(c.Series, c.Dashed, c.Colors)
 	if c.Note != "" {
 		s.text(marginL, height-8, "start", 10, "normal", c.Note)
 	}
@@ -341,7 +353,7 @@ func (c Stacked) SVG() []byte {
 		s.text(x.px(at)+6, y+rh*0.3+4, "start", 11, "normal", fmtNum(at))
 	}
 	s.line(left, height-marginB, width-marginR, height-marginB, "#333333", 1, "")
-	s.legend(c.Parts, nil)
+	s.legend(c.Parts, nil, nil)
 	if c.Note != "" {
 		s.text(left, height-8, "start", 10, "normal", c.Note)
 	}
