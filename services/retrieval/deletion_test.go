@@ -293,3 +293,63 @@ func TestDeleteCancelsIngestionInFlight(t *testing.T) {
 		}
 	})
 }
+
+// Deleting a collection ends the watchers of its documents, here one in
+// ingestion and one waiting in the queue, with NotFound (before, they
+// waited for an outcome that never came).
+func TestDeleteCollectionEndsItsWatchers(t *testing.T) {
+	data := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
+	eachStoreConfig(t, func(t *testing.T, cfg Config) {
+		gate := gateEmbedder{entered: make(chan struct{}, 1), ended: make(chan error, 2)}
+		cfg.Embedder = gate
+		cfg.Workers = 1
+		_, c := serve(t, cfg)
+		ctx := context.Background()
+		first, err := streamUpload(ctx, c, "calls", "snow.pdf", data, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-gate.entered:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the ingestion never reached its embed stage")
+		}
+		// The same text under other bytes: a second document, queued
+		// behind the first (one worker).
+		second, err := streamUpload(ctx, c, "calls", "snow-copy.pdf", append(bytes.Clone(data), "\n%copy\n"...), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		defer wcancel()
+		ended := make(chan error, 2)
+		for _, id := range []string{first.Document.Id, second.Document.Id} {
+			st, err := c.WatchIngestion(wctx, &retrievalv1.WatchIngestionRequest{Collection: "calls", DocumentId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Recv(); err != nil { // the current state
+				t.Fatal(err)
+			}
+			go func() {
+				for {
+					if _, err := st.Recv(); err != nil {
+						ended <- err
+						return
+					}
+				}
+			}()
+		}
+		if _, err := c.DeleteCollection(ctx, &retrievalv1.DeleteCollectionRequest{Name: "calls"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			err := <-ended
+			if status.Code(err) != codes.NotFound {
+				t.Errorf("a watcher of the deleted collection ended with %v, want NotFound", err)
+			} else {
+				t.Logf("watcher ended: %v", err)
+			}
+		}
+	})
+}

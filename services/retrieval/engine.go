@@ -245,8 +245,10 @@ func Open(cfg Config) (*Engine, error) {
 				switch ch.What {
 				case "document_deleted":
 					e.pipe.running.deleted(ch.Coll, ch.Doc)
+					e.hub.gone(docKey{ch.Coll, ch.Doc})
 				case "collection_deleted":
 					e.pipe.running.deleted(ch.Coll, "")
+					e.hub.goneCollection(ch.Coll)
 				}
 				if ch.What == "job" || ch == (store.Change{}) {
 					e.queue.signal()
@@ -377,6 +379,7 @@ func (e *Engine) DeleteCollection(ctx context.Context, name string) error {
 	}
 	e.cache.deletedCollection(name)
 	e.pipe.running.deleted(name, "")
+	e.hub.goneCollection(name)
 	e.deleteBlobs(unref)
 	return nil
 }

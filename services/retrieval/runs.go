@@ -54,6 +54,27 @@ func (r *runs) deleted(coll, id string) {
 func (h *hub) gone(k docKey) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.goneLocked(k)
+}
+
+// goneCollection ends the watches of every document of coll, a collection
+// just deleted, as gone does for one document.
+func (h *hub) goneCollection(coll string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.watch {
+		if k.coll == coll {
+			h.goneLocked(k)
+		}
+	}
+	for k := range h.last {
+		if k.coll == coll {
+			delete(h.last, k)
+		}
+	}
+}
+
+func (h *hub) goneLocked(k docKey) {
 	for ch := range h.watch[k] {
 		close(ch)
 	}
