@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/pdfqa/pdfqa/internal/evalfile"
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/config"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
@@ -28,34 +27,6 @@ import (
 
 func init() {
 	register("eval", "ingest a folder of PDFs, ask every question of a CSV, write results JSONL for score_qa.py", runEval)
-}
-
-// evalResult is one line of results.jsonl, in score_qa.py's format plus diagnostics.
-type evalResult struct {
-	Question  string             `json:"question"`
-	Answer    string             `json:"answer"`
-	Citations []evalCitation     `json:"citations"`
-	Passages  []evalPassage      `json:"passages"`
-	LatencyMs float64            `json:"latency_ms"`
-	Degraded  bool               `json:"degraded"`
-	RunID     string             `json:"run_id,omitempty"`
-	Error     string             `json:"error,omitempty"`
-	Support   float32            `json:"support_score,omitempty"`
-	Plan      int                `json:"sub_questions,omitempty"`
-	Timings   map[string]float64 `json:"timings_ms,omitempty"`
-	PromptSet string             `json:"prompt_set,omitempty"`
-}
-
-type evalCitation struct {
-	Document string `json:"document"`
-	Page     int32  `json:"page"`
-}
-
-type evalPassage struct {
-	Document string  `json:"document"`
-	Page     int32   `json:"page"`
-	Text     string  `json:"text"`
-	Score    float32 `json:"score"`
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,7 +71,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return usageErr("--mode is agentic or single-shot, not %q", *mode)
 	}
-	qs, err := readQuestions(*questions)
+	qs, err := evalfile.ReadQuestions(*questions)
 	if err != nil {
 		return err
 	}
@@ -211,37 +182,6 @@ func promptSets(flag string) ([]string, error) {
 	return out, nil
 }
 
-func readQuestions(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("%s: empty", path)
-	}
-	col := -1
-	for i, h := range rows[0] {
-		if strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) == "Question" {
-			col = i
-		}
-	}
-	if col < 0 {
-		return nil, fmt.Errorf("%s: no Question column", path)
-	}
-	var qs []string
-	for _, r := range rows[1:] {
-		if col < len(r) && strings.TrimSpace(r[col]) != "" {
-			qs = append(qs, strings.TrimSpace(r[col]))
-		}
-	}
-	return qs, nil
-}
-
 // ingest uploads every PDF of dir into collection and waits until each is
 // READY or FAILED, reporting failures; it fails only when none is ready.
 func ingest(ctx context.Context, rc *pdfqa.Client, collection, dir string, stderr io.Writer) error {
@@ -339,7 +279,7 @@ func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts [
 		return err
 	}
 	defer f.Close()
-	enc := json.NewEncoder(f)
+	results := evalfile.NewWriter(f)
 	var mu sync.Mutex
 	var lat []float64
 	stages := map[string][]float64{}
@@ -360,7 +300,8 @@ func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts [
 			}
 			run, err := ac.Answer(qctx, collection, q, nil, opts...)
 			cancel()
-			res := evalResult{Question: q, LatencyMs: float64(time.Since(t).Microseconds()) / 1000, Citations: []evalCitation{}, Passages: []evalPassage{}, PromptSet: set}
+			res := evalfile.NewResult(q)
+			res.LatencyMs, res.PromptSet = float64(time.Since(t).Microseconds())/1000, set
 			if err != nil {
 				res.Error = err.Error()
 			}
@@ -372,10 +313,10 @@ func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts [
 				res.Support = run.GetVerification().GetSupportScore()
 				res.Plan = len(run.GetPlan().GetSubQuestions())
 				for _, c := range run.GetCitations() {
-					res.Citations = append(res.Citations, evalCitation{c.GetDocument(), c.GetPage()})
+					res.Citations = append(res.Citations, evalfile.Citation{Document: c.GetDocument(), Page: int(c.GetPage())})
 				}
 				for _, p := range run.GetPassages() {
-					res.Passages = append(res.Passages, evalPassage{p.GetDocumentName(), p.GetPage(), p.GetText(), p.GetScore()})
+					res.Passages = append(res.Passages, evalfile.Passage{Document: p.GetDocumentName(), Page: int(p.GetPage()), Text: p.GetText(), Score: evalfile.Score32(p.GetScore())})
 				}
 				res.Timings = map[string]float64{}
 				for _, st := range run.GetTimings() {
@@ -384,7 +325,7 @@ func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts [
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			_ = enc.Encode(res)
+			_ = results.Write(res)
 			done++
 			lat = append(lat, res.LatencyMs)
 			for k, v := range res.Timings {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +14,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/internal/evalfile"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
 	"github.com/pdfqa/pdfqa/services/agents"
 )
@@ -60,15 +60,10 @@ func (r *recAgents) Ask(req *agentsv1.AskRequest, st grpc.ServerStreamingServer[
 // askEach sends the prompt set with every question and writes it into each
 // result line, so that runs of two sets can be scored side by side.
 func TestAskEachSendsThePromptSet(t *testing.T) {
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
 	rec := &recAgents{}
-	agentsv1.RegisterAgentsServiceServer(g, rec)
-	go func() { _ = g.Serve(lis) }()
-	defer g.Stop()
+	lis := testenv.ServeGRPC(t, func(g *grpc.Server) { agentsv1.RegisterAgentsServiceServer(g, rec) })
 	// The SDK the command uses, over an in-memory connection to the recorder.
-	ac, err := pdfqa.Dial(context.Background(), "bufnet",
-		pdfqa.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
+	ac, err := pdfqa.Dial(context.Background(), "bufnet", pdfqa.WithDialOptions(testenv.BufDialer(lis)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +80,7 @@ func TestAskEachSendsThePromptSet(t *testing.T) {
 	var lines []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var res evalResult
+		var res evalfile.Result
 		if err := json.Unmarshal(sc.Bytes(), &res); err != nil {
 			t.Fatal(err)
 		}

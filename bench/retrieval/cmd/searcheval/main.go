@@ -16,12 +16,10 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,6 +35,7 @@ import (
 
 	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/internal/evalfile"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference"
@@ -45,22 +44,6 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
-
-type passage struct {
-	Document string  `json:"document"`
-	Page     int     `json:"page"`
-	Text     string  `json:"text"`
-	Score    float64 `json:"score"`
-}
-
-type result struct {
-	Question  string    `json:"question"`
-	Answer    string    `json:"answer"`
-	Citations []any     `json:"citations"`
-	Passages  []passage `json:"passages"`
-	LatencyMS float64   `json:"latency_ms"`
-	Degraded  bool      `json:"degraded"`
-}
 
 // Summary is written to OUT/summary.json.
 type Summary struct {
@@ -141,7 +124,7 @@ func run() error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
-	questions, err := readQuestions(*qpath)
+	questions, err := evalfile.ReadQuestions(*qpath)
 	if err != nil {
 		return err
 	}
@@ -351,6 +334,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		results := evalfile.NewWriter(f)
 		var lat []float64
 		for _, q := range questions {
 			t := time.Now()
@@ -358,54 +342,22 @@ func run() error {
 				NoScope: *noScope, VectorWeight: rn.weight})
 			ms := float64(time.Since(t).Microseconds()) / 1000
 			lat = append(lat, ms)
-			r := result{Question: q, Citations: []any{}, Passages: []passage{}, LatencyMS: ms, Degraded: err != nil}
+			r := evalfile.NewResult(q)
+			r.LatencyMs, r.Degraded = ms, err != nil
 			for _, x := range rs {
-				r.Passages = append(r.Passages, passage{Document: x.Chunk.DocName, Page: x.Chunk.Page, Text: x.Chunk.Text, Score: x.Score})
+				r.Passages = append(r.Passages, evalfile.Passage{Document: x.Chunk.DocName, Page: x.Chunk.Page, Text: x.Chunk.Text, Score: x.Score})
 			}
-			b, _ := json.Marshal(r)
-			f.Write(append(b, '\n'))
+			if err := results.Write(r); err != nil {
+				f.Close()
+				return err
+			}
 		}
-		f.Close()
+		if err := f.Close(); err != nil {
+			return err
+		}
 		sort.Float64s(lat)
 		sum.SearchP50MS[rn.name] = lat[len(lat)/2]
 		sum.Modes = append(sum.Modes, rn.name)
 	}
 	return benchutil.WriteJSON(filepath.Join(*out, "summary.json"), sum)
-}
-
-func readQuestions(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	col := -1
-	for i, h := range head {
-		if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), "question") {
-			col = i
-		}
-	}
-	if col < 0 {
-		return nil, fmt.Errorf("%s: no Question column", path)
-	}
-	var qs []string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if col < len(rec) && strings.TrimSpace(rec[col]) != "" {
-			qs = append(qs, rec[col])
-		}
-	}
-	return qs, nil
 }
