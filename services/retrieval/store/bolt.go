@@ -47,6 +47,14 @@ func Open(dir string) (*Bolt, error) {
 				return err
 			}
 		}
+		if tx.Bucket(bTermDocs) == nil {
+			// a file from before the block-max records: written from its
+			// postings, once
+			if _, err := tx.CreateBucket(bTermDocs); err != nil {
+				return err
+			}
+			return backfillTermDocs(tx)
+		}
 		return nil
 	})
 	if err != nil {
@@ -160,7 +168,7 @@ func (s *Bolt) DeleteCollection(_ context.Context, name string) (unreferenced []
 				shas = append(shas, d.SHA256)
 			}
 		}
-		for _, b := range [][]byte{bDocs, bJobs, bChunks, bPostings, bVectors, bRefined} {
+		for _, b := range [][]byte{bDocs, bJobs, bChunks, bPostings, bTermDocs, bVectors, bRefined} {
 			if err := prefixDelete(tx.Bucket(b), p); err != nil {
 				return err
 			}

@@ -17,13 +17,16 @@ import (
 // dropIndex removes a document's chunks, postings and vectors.
 func dropIndex(tx *bolt.Tx, coll, id string) (n, total int64, err error) {
 	p := key(coll, id, "")
-	chunks, posts := tx.Bucket(bChunks), tx.Bucket(bPostings)
+	chunks, posts, tds := tx.Bucket(bChunks), tx.Bucket(bPostings), tx.Bucket(bTermDocs)
 	c := chunks.Cursor()
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Seek(p) {
 		var ch Chunk
 		if json.Unmarshal(v, &ch) == nil {
 			for t := range ch.Terms {
 				if err := posts.Delete(postingKey(coll, t, id, ch.Seq)); err != nil {
+					return 0, 0, err
+				}
+				if err := tds.Delete(key(coll, t, id)); err != nil {
 					return 0, 0, err
 				}
 			}
@@ -82,6 +85,9 @@ func (s *Bolt) CommitIndex(_ context.Context, coll, id string, chunks []Chunk, v
 					return err
 				}
 			}
+		}
+		if err := putTermDocs(tx, coll, id, chunks); err != nil {
+			return err
 		}
 		slices.SortFunc(posts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
 		for _, p := range posts {

@@ -186,8 +186,10 @@ func (s *Postgres) DeleteCollection(ctx context.Context, name string) (unreferen
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM postings WHERE coll = $1`, name); err != nil {
-			return err
+		for _, t := range []string{"postings", "term_docs"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE coll = $1`, name); err != nil {
+				return err
+			}
 		}
 		// Documents, jobs, chunks and vectors go by cascade.
 		if _, err := tx.Exec(ctx, `DELETE FROM collections WHERE name = $1`, name); err != nil {

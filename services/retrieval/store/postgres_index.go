@@ -20,7 +20,7 @@ func pgDropIndex(ctx context.Context, tx pgx.Tx, coll, id string) (n, total int6
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, t := range []string{"postings", "chunks", "vectors", "vectors_refined"} {
+	for _, t := range []string{"postings", "term_docs", "chunks", "vectors", "vectors_refined"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE coll = $1 AND doc = $2`, coll, id); err != nil {
 			return 0, 0, err
 		}
@@ -60,6 +60,18 @@ func (s *Postgres) CommitIndex(ctx context.Context, coll, id string, chunks []Ch
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"postings"}, []string{"coll", "term", "doc", "seq", "tf", "len"}, pgx.CopyFromRows(prows)); err != nil {
+			return err
+		}
+		var trows [][]any
+		for t, p := range termDocs(chunks) {
+			pts := p.bounds()
+			blk, btf, blen := make([]int32, len(pts)), make([]int32, len(pts)), make([]int32, len(pts))
+			for i, q := range pts {
+				blk[i], btf[i], blen[i] = q.Block, q.TF, q.Len
+			}
+			trows = append(trows, []any{coll, t, id, len(p.Seqs), blk, btf, blen, p.Seqs, p.TFs, p.Lens})
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"term_docs"}, []string{"coll", "term", "doc", "n", "blk", "btf", "blen", "seqs", "tfs", "lens"}, pgx.CopyFromRows(trows)); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"vectors"}, []string{"coll", "doc", "seq", "dim", "embedding"}, pgx.CopyFromRows(vrows)); err != nil {
@@ -123,11 +135,12 @@ func (s *Postgres) Chunks(ctx context.Context, coll string, refs []ChunkRef) (ou
 var _ KeywordRanker = (*Postgres)(nil)
 
 // DocFreqs implements KeywordRanker: the collection's counts and each
-// term's posting count (an index-only count of its range), in one query.
+// term's posting count (summed over its term_docs rows: one a document),
+// in one query.
 func (s *Postgres) DocFreqs(ctx context.Context, coll string, terms []string) (c Collection, dfs []int64, err error) {
 	err = s.db.Do(ctx, func(ctx context.Context) error {
 		err := s.db.Pool.QueryRow(ctx, `SELECT c.name, c.create_time, c.documents, c.chunks, c.total_len,
-				coalesce((SELECT array_agg((SELECT count(*) FROM postings p WHERE p.coll = $1 AND p.term = t.term) ORDER BY t.ord)
+				coalesce((SELECT array_agg((SELECT coalesce(sum(d.n), 0)::bigint FROM term_docs d WHERE d.coll = $1 AND d.term = t.term) ORDER BY t.ord)
 					FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)), '{}')
 			FROM collections c WHERE c.name = $1`, coll, terms).
 			Scan(&c.Name, &c.CreateTime, &c.Documents, &c.Chunks, &c.TotalLen, &dfs)
@@ -140,9 +153,11 @@ func (s *Postgres) DocFreqs(ctx context.Context, coll string, terms []string) (c
 	return c, dfs, err
 }
 
-// RankBM25 implements KeywordRanker with the function bm25_top (migration
-// 0002): the posting lists are summed and cut on the server, and only the
-// top chunks' ids and scores come back.
+// RankBM25 implements KeywordRanker with block-max pruning (blockmax.go):
+// the bounds of the terms' term_docs rows in one query, then the postings
+// of the best blocks' documents, a batch a query. (The function bm25_top,
+// migration 0002, which sums whole lists on the server, is no longer
+// called.)
 func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) (out []Scored, err error) {
 	if len(w) != len(terms) || len(idf) != len(terms) {
 		return nil, fmt.Errorf("store: %d terms, %d weights, %d idfs", len(terms), len(w), len(idf))
@@ -151,17 +166,76 @@ func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w,
 		return nil, nil
 	}
 	err = s.db.Do(ctx, func(ctx context.Context) error {
-		rows, err := s.db.Pool.Query(ctx, `SELECT doc, seq, score FROM bm25_top($1, $2, $3, $4, $5, $6, $7)`, coll, terms, w, idf, avg, k, allow)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (x Scored, err error) {
-			err = r.Scan(&x.DocID, &x.Seq, &x.Score)
-			return x, err
-		})
+		out, err = rankBlocks(ctx, pgBlocks{s, coll}, terms, w, idf, avg, k, allow)
 		return err
 	})
 	return out, err
+}
+
+type pgBlocks struct {
+	s    *Postgres
+	coll string
+}
+
+func (b pgBlocks) bounds(ctx context.Context, terms []string, allow []string, fn func(termDocBound)) error {
+	rows, err := b.s.db.Pool.Query(ctx, `SELECT t.ord, d.doc, d.blk, d.btf, d.blen
+		FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)
+		JOIN term_docs d ON d.coll = $1 AND d.term = t.term AND ($3::text[] IS NULL OR d.doc = ANY ($3))`, b.coll, terms, allow)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var recs []termDocBound
+	for rows.Next() {
+		var r termDocBound
+		var blk, btf, blen []int32
+		if err := rows.Scan(&r.Term, &r.Doc, &blk, &btf, &blen); err != nil {
+			return err
+		}
+		if len(btf) != len(blk) || len(blen) != len(blk) {
+			return fmt.Errorf("store: term_docs %q/%q: %d blocks, %d tfs, %d lengths", r.Doc, terms[r.Term-1], len(blk), len(btf), len(blen))
+		}
+		r.Term--
+		r.Points = make([]boundPoint, len(blk))
+		for i := range blk {
+			r.Points[i] = boundPoint{blk[i], btf[i], blen[i]}
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		fn(r)
+	}
+	return nil
+}
+
+func (b pgBlocks) postings(ctx context.Context, terms []string, term []int, docs []string) ([]termDocPostings, error) {
+	ts := make([]string, len(term))
+	for i, t := range term {
+		ts[i] = terms[t]
+	}
+	rows, err := b.s.db.Pool.Query(ctx, `SELECT r.ord, d.seqs, d.tfs, d.lens
+		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r (term, doc, ord)
+		JOIN term_docs d ON d.coll = $1 AND d.term = r.term AND d.doc = r.doc`, b.coll, ts, docs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]termDocPostings, len(term))
+	for rows.Next() {
+		var i int
+		var p termDocPostings
+		if err := rows.Scan(&i, &p.Seqs, &p.TFs, &p.Lens); err != nil {
+			return nil, err
+		}
+		if i < 1 || i > len(out) || len(p.TFs) != len(p.Seqs) || len(p.Lens) != len(p.Seqs) {
+			return nil, fmt.Errorf("store: term_docs row %d of %d: %d seqs, %d tfs, %d lengths", i, len(out), len(p.Seqs), len(p.TFs), len(p.Lens))
+		}
+		out[i-1] = p
+	}
+	return out, rows.Err()
 }
 
 // TermCounts implements KeywordRanker: one primary-key probe per (chunk,

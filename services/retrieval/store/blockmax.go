@@ -1,0 +1,314 @@
+package store
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+)
+
+// Block-max BM25 (issue #12), shared by both stores.
+//
+// Besides one posting per (term, chunk), each store keeps one record per
+// (term, document): the term's postings in that document (seq, tf, len,
+// by seq) and, for every block of blockSpan consecutive chunks (seq /
+// blockSpan) holding the term, the block's bound points: the (tf, len)
+// pairs no other posting of the block dominates (higher tf and shorter
+// chunk). BM25's term score rises with tf and falls with the chunk's
+// length, so the best of a block's points is the most the term adds to
+// any chunk of the block, for every collection mean length. The blocks
+// are aligned across terms (a block is a range of chunks), so a block's
+// bound is the sum of its terms' bounds.
+//
+// rankBlocks reads the bounds only (a few points per document and term,
+// not the postings), orders the blocks by bound, and scores the chunks of
+// the best blocks exactly, block after block; once the next block's bound
+// is below the k-th best exact score, no chunk left can reach the top k
+// (block-max MaxScore with docid-range blocks, Ding & Suel 2011, Mallia et
+// al. 2019). The postings of the documents it reaches are read in batches.
+// Scores are the caller's float64 arithmetic, term by term in the order of
+// terms: identical to exhaustive BM25, ties included.
+
+// blockSpan is the number of consecutive chunks of a document in a block.
+const blockSpan = 16
+
+// maxBoundPoints caps a block's bound points; past it the last point
+// stands for the rest (their highest tf, their shortest length: still a
+// bound).
+const maxBoundPoints = 4
+
+// boundPoint is one (tf, len) point of block Block's bound.
+type boundPoint struct {
+	Block, TF, Len int32
+}
+
+// termDocPostings are one term's postings in one document, by seq.
+type termDocPostings struct {
+	Seqs, TFs, Lens []int32
+}
+
+// termDocs groups a document's chunks' terms: for each term, its postings
+// in seq order (chunks are taken in the order given, which CommitIndex
+// callers give by seq; they are sorted here anyway).
+func termDocs(chunks []Chunk) map[string]*termDocPostings {
+	out := map[string]*termDocPostings{}
+	for _, ch := range chunks {
+		for t, tf := range ch.Terms {
+			p := out[t]
+			if p == nil {
+				p = &termDocPostings{}
+				out[t] = p
+			}
+			p.Seqs, p.TFs, p.Lens = append(p.Seqs, int32(ch.Seq)), append(p.TFs, int32(tf)), append(p.Lens, int32(ch.Len))
+		}
+	}
+	for _, p := range out {
+		p.sortBySeq()
+	}
+	return out
+}
+
+func (p *termDocPostings) sortBySeq() {
+	if slices.IsSorted(p.Seqs) {
+		return
+	}
+	idx := make([]int, len(p.Seqs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(p.Seqs[a], p.Seqs[b]) })
+	s, t, l := make([]int32, len(idx)), make([]int32, len(idx)), make([]int32, len(idx))
+	for i, j := range idx {
+		s[i], t[i], l[i] = p.Seqs[j], p.TFs[j], p.Lens[j]
+	}
+	p.Seqs, p.TFs, p.Lens = s, t, l
+}
+
+// bounds returns the postings' bound points, by block.
+func (p *termDocPostings) bounds() []boundPoint {
+	var out []boundPoint
+	for i := 0; i < len(p.Seqs); {
+		b := p.Seqs[i] / blockSpan
+		j := i
+		for j < len(p.Seqs) && p.Seqs[j]/blockSpan == b {
+			j++
+		}
+		pts := make([]boundPoint, 0, j-i)
+		for x := i; x < j; x++ {
+			pts = append(pts, boundPoint{b, p.TFs[x], p.Lens[x]})
+		}
+		// highest tf first, then shortest: a point is kept when it is
+		// shorter than every point of higher tf before it
+		slices.SortFunc(pts, func(a, b boundPoint) int {
+			if c := cmp.Compare(b.TF, a.TF); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Len, b.Len)
+		})
+		var front []boundPoint
+		for _, q := range pts {
+			if len(front) == 0 || q.Len < front[len(front)-1].Len {
+				front = append(front, q)
+			}
+		}
+		if len(front) > maxBoundPoints {
+			last := front[maxBoundPoints-1]
+			last.Len = front[len(front)-1].Len // the shortest of the rest
+			front = append(front[:maxBoundPoints-1], last)
+		}
+		out = append(out, front...)
+		i = j
+	}
+	return out
+}
+
+// termDocBound is the bound record of one (term, document).
+type termDocBound struct {
+	Term   int // index into the query's terms
+	Doc    string
+	Points []boundPoint
+}
+
+// blockSource is a store's side of rankBlocks.
+type blockSource interface {
+	// bounds calls fn with the bound record of every (term, document) of
+	// terms, documents restricted to allow (nil: all).
+	bounds(ctx context.Context, terms []string, allow []string, fn func(termDocBound)) error
+	// postings returns the postings of each (terms[term[i]], docs[i]) pair.
+	postings(ctx context.Context, terms []string, term []int, docs []string) ([]termDocPostings, error)
+}
+
+// bm25Term is BM25's contribution of one term, written as index.BM25
+// writes it (the same operations in the same order: the same float64).
+func bm25Term(w, idf float64, tf, dl int32, avgdl float64) float64 {
+	t := float64(tf)
+	return w * (idf * t * (index.BM25K1 + 1) / (t + index.BM25K1*(1-index.BM25B+index.BM25B*float64(dl)/avgdl)))
+}
+
+// rankBlocks implements KeywordRanker.RankBM25 over a blockSource.
+func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []float64, avg float64, k int, allow []string) ([]Scored, error) {
+	if len(terms) == 0 || k <= 0 {
+		return nil, nil
+	}
+	if avg <= 0 {
+		avg = 1
+	}
+	type block struct {
+		doc int
+		b   int32
+		ub  float64
+	}
+	type docState struct {
+		name    string
+		has     []bool // by term: the document holds it
+		post    []termDocPostings
+		fetched bool
+		ub      map[int32]float64
+	}
+	var docs []*docState
+	at := map[string]int{}
+	err := src.bounds(ctx, terms, allow, func(r termDocBound) {
+		j, ok := at[r.Doc]
+		if !ok {
+			j = len(docs)
+			at[r.Doc] = j
+			docs = append(docs, &docState{name: r.Doc, has: make([]bool, len(terms)), ub: map[int32]float64{}})
+		}
+		d := docs[j]
+		d.has[r.Term] = true
+		for i := 0; i < len(r.Points); {
+			b, best := r.Points[i].Block, 0.0
+			for ; i < len(r.Points) && r.Points[i].Block == b; i++ {
+				best = max(best, bm25Term(w[r.Term], idf[r.Term], r.Points[i].TF, r.Points[i].Len, avg))
+			}
+			// (1+1e-9): no rounding lets a score pass its block's bound
+			d.ub[b] += best * (1 + 1e-9)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var blocks []block
+	for j, d := range docs {
+		for b, ub := range d.ub {
+			blocks = append(blocks, block{j, b, ub})
+		}
+		d.ub = nil
+	}
+	slices.SortFunc(blocks, func(a, b block) int {
+		if c := cmp.Compare(b.ub, a.ub); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.doc, b.doc); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.b, b.b)
+	})
+	top := &floatHeap{}
+	theta := math.Inf(-1)
+	var scored []Scored
+	batch := max(8, 2*k/blockSpan)
+	done := 0
+	for pos := 0; pos < len(blocks) && blocks[pos].ub >= theta; {
+		end := min(len(blocks), pos+batch)
+		batch *= 2
+		// the postings of the batch's documents not read yet
+		var pterm []int
+		var pdocs []string
+		var owner []*docState
+		for _, bl := range blocks[pos:end] {
+			d := docs[bl.doc]
+			if d.fetched {
+				continue
+			}
+			d.fetched = true
+			d.post = make([]termDocPostings, len(terms))
+			for i, h := range d.has {
+				if h {
+					pterm, pdocs, owner = append(pterm, i), append(pdocs, d.name), append(owner, d)
+				}
+			}
+		}
+		if len(pterm) > 0 {
+			got, err := src.postings(ctx, terms, pterm, pdocs)
+			if err != nil {
+				return nil, err
+			}
+			for i, p := range got {
+				owner[i].post[pterm[i]] = p
+			}
+		}
+		for ; pos < end && blocks[pos].ub >= theta; pos++ {
+			done++
+			d := docs[blocks[pos].doc]
+			lo := blocks[pos].b * blockSpan
+			var acc [blockSpan]float64
+			var hit [blockSpan]bool
+			for i := range terms {
+				p := &d.post[i]
+				x := sort.Search(len(p.Seqs), func(n int) bool { return p.Seqs[n] >= lo })
+				for ; x < len(p.Seqs) && p.Seqs[x] < lo+blockSpan; x++ {
+					if p.TFs[x] <= 0 {
+						continue
+					}
+					o := p.Seqs[x] - lo
+					acc[o] += bm25Term(w[i], idf[i], p.TFs[x], p.Lens[x], avg)
+					hit[o] = true
+				}
+			}
+			for o, ok := range hit {
+				if !ok {
+					continue
+				}
+				s := acc[o]
+				scored = append(scored, Scored{DocID: d.name, Seq: int(lo) + o, Score: s})
+				if top.Len() < k {
+					heap.Push(top, s)
+				} else if s > (*top)[0] {
+					(*top)[0] = s
+					heap.Fix(top, 0)
+				}
+				if top.Len() == k {
+					theta = (*top)[0]
+				}
+			}
+		}
+	}
+	if rankStats != nil {
+		rankStats(done, len(blocks))
+	}
+	// every chunk of score >= theta (the k-th best) was scored: those
+	// left have bounds below it
+	out := scored[:0]
+	for _, s := range scored {
+		if s.Score >= theta {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b Scored) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.DocID, b.DocID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	return out, nil
+}
+
+// rankStats, when set (by tests), is told how many blocks each ranking
+// scored of how many.
+var rankStats func(scored, total int)
+
+type floatHeap []float64
+
+func (h floatHeap) Len() int           { return len(h) }
+func (h floatHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h floatHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *floatHeap) Push(x any)        { *h = append(*h, x.(float64)) }
+func (h *floatHeap) Pop() any          { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }

@@ -1,0 +1,239 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/pdfqa/pdfqa/services/retrieval/index"
+)
+
+// fillRandom writes a random collection: docs documents of up to 90
+// chunks (several blocks each), terms from a skewed vocabulary with random
+// counts and chunk lengths, and exact ties (a chunk copied from another,
+// in the same block or another document).
+func fillRandom(t *testing.T, st Store, coll string, seed uint64, docs int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 11))
+	var prev []Chunk
+	for d := range docs {
+		id := fmt.Sprintf("d%03d", d)
+		if _, _, err := st.AddDocument(t.Context(), Document{ID: id, Collection: coll, Name: id, SHA256: id}, ""); err != nil {
+			t.Fatal(err)
+		}
+		chunks := make([]Chunk, 1+r.IntN(90))
+		for i := range chunks {
+			c := Chunk{DocID: id, Seq: i, Kind: KindText, Terms: map[string]int{}}
+			switch {
+			case i > 0 && r.IntN(8) == 0: // a tie in this document
+				src := chunks[r.IntN(i)]
+				c.Terms, c.Len = src.Terms, src.Len
+			case len(prev) > 0 && r.IntN(10) == 0: // a tie with another document
+				src := prev[r.IntN(len(prev))]
+				c.Terms, c.Len = src.Terms, src.Len
+			default:
+				for range 1 + r.IntN(6) {
+					// word j of 30 with weight ~ 1/(j+1): a few in most chunks
+					w := fmt.Sprintf("w%02d", int(30*r.Float64()*r.Float64()*r.Float64()))
+					c.Terms[w] += 1 + r.IntN(4)
+				}
+				c.Len = 5 + r.IntN(300)
+				for _, tf := range c.Terms {
+					c.Len += tf
+				}
+			}
+			chunks[i] = c
+		}
+		if _, err := st.CommitIndex(t.Context(), coll, id, chunks, nil, func(x *Document) { x.State, x.Chunks = StateReady, len(chunks) }); err != nil {
+			t.Fatal(err)
+		}
+		prev = chunks
+	}
+}
+
+// exhaustiveBM25 is the reference: every posting of every term (Index's
+// Postings), each chunk's contributions added in the order of terms with
+// index.BM25, then the k best and every chunk tied with the k-th.
+func exhaustiveBM25(t *testing.T, st Store, coll string, terms []string, w []float64, k int, allow []string) []Scored {
+	t.Helper()
+	c, err := st.GetCollection(t.Context(), coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	avg := float64(c.TotalLen) / float64(c.Chunks)
+	sum := map[ChunkRef]float64{}
+	i := 0
+	err = st.Postings(t.Context(), coll, terms, func(term string, df int64, ps []Posting) {
+		for _, p := range ps {
+			if allow == nil || slices.Contains(allow, p.DocID) {
+				sum[ChunkRef{p.DocID, p.Seq}] += w[i] * index.BM25(p.TF, p.Len, df, c.Chunks, avg)
+			}
+		}
+		i++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []Scored
+	for r, s := range sum {
+		all = append(all, Scored{r.DocID, r.Seq, s})
+	}
+	slices.SortFunc(all, func(a, b Scored) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.DocID, b.DocID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	if len(all) > k {
+		kth := all[k-1].Score
+		n := k
+		for n < len(all) && all[n].Score == kth {
+			n++
+		}
+		all = all[:n]
+	}
+	return all
+}
+
+// rankArgs computes the ranker's arguments as the engine does: the
+// terms any chunk holds, their idfs, the mean length.
+func rankArgs(t *testing.T, r KeywordRanker, coll string, terms []string, weights []float64) ([]string, []float64, []float64, float64) {
+	t.Helper()
+	c, dfs, err := r.DocFreqs(t.Context(), coll, terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []string
+	var ws, idfs []float64
+	for i, df := range dfs {
+		if df > 0 {
+			ts, ws, idfs = append(ts, terms[i]), append(ws, weights[i]), append(idfs, index.IDF(df, c.Chunks))
+		}
+	}
+	return ts, ws, idfs, float64(c.TotalLen) / float64(c.Chunks)
+}
+
+// The block-max ranking of both stores is exhaustive BM25 exactly: the
+// same chunks, in the same order, with the same float64 scores, ties with
+// the k-th included, on random collections, with weights (the query
+// expansion's), document filters and every k; and it prunes: on the
+// larger collection most queries score well under all the blocks.
+func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
+	eachStore(t, func(t *testing.T, st Store) {
+		r := st.(KeywordRanker)
+		var scored, total int
+		rankStats = func(s, n int) { scored += s; total += n }
+		defer func() { rankStats = nil }()
+		for ci, docs := range []int{3, 40} {
+			coll := fmt.Sprintf("c%d", ci)
+			fillRandom(t, st, coll, uint64(ci+1), docs)
+			q := rand.New(rand.NewPCG(uint64(ci), 3))
+			ties := 0
+			for i := range 150 {
+				var terms []string
+				var weights []float64
+				for len(terms) < 1+q.IntN(6) {
+					w := fmt.Sprintf("w%02d", q.IntN(34)) // w30..w33: in no chunk
+					if !slices.Contains(terms, w) {
+						terms = append(terms, w)
+						weights = append(weights, []float64{1, 1, 0.35}[q.IntN(3)])
+					}
+				}
+				var allow []string
+				if i%5 == 4 {
+					allow = []string{"d001", "d002", "d017", "nosuch"}
+				}
+				k := []int{1, 3, 10, 25, 100, 5000}[i%6]
+				ts, ws, idfs, avg := rankArgs(t, r, coll, terms, weights)
+				if len(ts) == 0 {
+					continue
+				}
+				want := exhaustiveBM25(t, st, coll, ts, ws, k, allow)
+				got, err := r.RankBM25(t.Context(), coll, ts, ws, idfs, avg, k, allow)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s %v w %v k %d allow %v:\nblock-max  %v\nexhaustive %v", coll, ts, ws, k, allow, got, want)
+				}
+				if len(want) > k {
+					ties++
+				}
+			}
+			if ties < 5 {
+				t.Fatalf("%s: only %d queries with ties at the k-th", coll, ties)
+			}
+		}
+		if total == 0 || float64(scored) > 0.6*float64(total) {
+			t.Fatalf("scored %d of %d blocks: no pruning", scored, total)
+		}
+		t.Logf("scored %d of %d blocks", scored, total)
+	})
+}
+
+// The ranking of a collection written before the block-max records is
+// the same once they are filled in from its postings: on opening an old
+// embedded file, and by the PostgreSQL migration's INSERT.
+func TestBlockMaxBackfill(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			st := impl.open(t)
+			defer func() { st.Close() }()
+			fillRandom(t, st, "c", 9, 20)
+			terms := [][]string{{"w00", "w01", "w02"}, {"w05", "w00"}, {"w03", "w09", "w01", "w00"}}
+			rank := func() [][]Scored {
+				var out [][]Scored
+				for _, ts := range terms {
+					w := []float64{1, 0.35, 1, 1}[:len(ts)]
+					ts, ws, idfs, avg := rankArgs(t, st.(KeywordRanker), "c", ts, w)
+					got, err := st.(KeywordRanker).RankBM25(t.Context(), "c", ts, ws, idfs, avg, 10, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, got)
+				}
+				return out
+			}
+			before := rank()
+			switch s := st.(type) {
+			case *Bolt:
+				path := s.db.Path()
+				if err := s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bTermDocs) }); err != nil {
+					t.Fatal(err)
+				}
+				s.Close()
+				if st, _ = Open(strings.TrimSuffix(path, "/retrieval.db")); st == nil {
+					t.Fatal("reopen failed")
+				}
+			case *Postgres:
+				ctx := context.Background()
+				if _, err := s.db.Pool.Exec(ctx, `DELETE FROM term_docs`); err != nil {
+					t.Fatal(err)
+				}
+				up, err := migrations.ReadFile("migrations/0004_blockmax.up.sql")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ins := string(up)[strings.Index(string(up), "INSERT INTO term_docs"):]
+				if _, err := s.db.Pool.Exec(ctx, ins); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c, dfs, err := st.(KeywordRanker).DocFreqs(t.Context(), "c", []string{"w00"}); err != nil || dfs[0] == 0 || c.Chunks == 0 {
+				t.Fatalf("after the backfill: %v %v %v", c, dfs, err)
+			}
+			if after := rank(); !slices.EqualFunc(after, before, slices.Equal) {
+				t.Fatalf("after the backfill:\n%v\nbefore:\n%v", after, before)
+			}
+		})
+	}
+}
