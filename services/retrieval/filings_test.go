@@ -64,6 +64,32 @@ func TestFilings(t *testing.T) {
 	e, docs := ingestFilings(t)
 	t.Run("CardsAndChangeOverTime", func(t *testing.T) { cardsAndChangeOverTime(t, e, docs) })
 	t.Run("TableExpansion", func(t *testing.T) { tableExpansion(t, e, docs) })
+	t.Run("BoilerplateOnce", func(t *testing.T) { boilerplateOnce(t, e) })
+}
+
+// boilerplateOnce checks that a paragraph every filing repeats (Amazon
+// describes its segments in the same words each quarter) fills one of the
+// ten places per wording, not one per filing.
+func boilerplateOnce(t *testing.T, e *Engine) {
+	rs, err := e.Search(context.Background(), Query{Collection: "tenq", Mode: ModeKeyword, TopK: 10,
+		Text: "How has Amazon's revenue from online retail stores and its North America segment changed across these quarters?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	described := 0
+	for i, r := range rs {
+		if strings.Contains(r.Chunk.Text, "The North America segment primarily consists of") {
+			described++
+		}
+		for _, p := range rs[:i] {
+			if j := jaccard(trigrams(r.Chunk.Text), trigrams(p.Chunk.Text)); j >= repeatJaccard {
+				t.Errorf("%s p%d repeats %s p%d (trigram Jaccard %.2f)", r.Chunk.DocName, r.Chunk.Page, p.Chunk.DocName, p.Chunk.Page, j)
+			}
+		}
+	}
+	if described > 2 { // the filings of 2023 reworded it once
+		t.Errorf("the segment description is %d of the 10 passages, want at most its 2 wordings", described)
+	}
 }
 
 func cardsAndChangeOverTime(t *testing.T, e *Engine, docs map[string]store.Document) {

@@ -194,6 +194,7 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	for i, c := range cs {
 		out[i] = Result{c, score[store.ChunkRef{DocID: c.DocID, Seq: c.Seq}]}
 	}
+	out = demoteRepeats(out)
 	if reserve > 0 || q.MaxPerDoc > 0 {
 		out = selectResults(out, n, q.MaxPerDoc, reserve)
 	}
@@ -278,6 +279,71 @@ func selectResults(rs []Result, n, perDoc, reserve int) []Result {
 	pass(false, false)
 	slices.SortStableFunc(out, func(a, b Result) int { return cmp.Compare(b.Score, a.Score) })
 	return out
+}
+
+// repeatJaccard is the share of word trigrams two passages must have in
+// common to count as one passage said twice.
+const repeatJaccard = 0.7
+
+// demoteRepeats moves each candidate whose text nearly repeats a better
+// candidate's behind every other one, keeping their order: filings repeat
+// their boilerplate quarter after quarter (a segment's description, a
+// policy, a risk), and ten passages that say one thing four times hold a
+// quarter of the evidence. A repeat is still returned when too few others
+// are left. Figures are words here, so rows of one table in two filings
+// (the same label, other numbers) are not repeats.
+func demoteRepeats(rs []Result) []Result {
+	if len(rs) < 2 {
+		return rs
+	}
+	grams := make([]map[string]bool, len(rs))
+	var firsts, repeats []Result
+	for i, r := range rs {
+		grams[i] = trigrams(r.Chunk.Text)
+		rep := false
+		for j := range i {
+			if grams[j] != nil && jaccard(grams[i], grams[j]) >= repeatJaccard {
+				rep = true
+				break
+			}
+		}
+		if rep {
+			repeats = append(repeats, r)
+			grams[i] = nil // compare later ones with the first telling only
+			continue
+		}
+		firsts = append(firsts, r)
+	}
+	if len(repeats) == 0 {
+		return rs
+	}
+	return append(firsts, repeats...)
+}
+
+// trigrams is the set of a text's consecutive word triples (its index terms).
+func trigrams(text string) map[string]bool {
+	ts := index.Terms(text)
+	out := make(map[string]bool, len(ts))
+	for i := 0; i+2 < len(ts); i++ {
+		out[ts[i]+" "+ts[i+1]+" "+ts[i+2]] = true
+	}
+	return out
+}
+
+func jaccard(a, b map[string]bool) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	both := 0
+	for g := range a {
+		if b[g] {
+			both++
+		}
+	}
+	return float64(both) / float64(len(a)+len(b)-both)
 }
 
 // capPerDoc keeps at most k hits of each document, in order.
