@@ -42,13 +42,9 @@ var alive = Alive
 
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("%s (pid %d) still alive", what, pid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !WaitGone(pid, 10*time.Second) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("%s (pid %d) still alive", what, pid)
 	}
 }
 
@@ -290,4 +286,32 @@ func TestLockHeldByDescendant(t *testing.T) {
 		t.Fatalf("Start after the survivor died: %v", err)
 	}
 	_ = q.Wait()
+}
+
+func TestWaitGone(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	start := time.Now()
+	if WaitGone(pid, 100*time.Millisecond) {
+		t.Fatal("a running process is gone")
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("gave up after %v, before its 100 ms", d)
+	}
+	// Killed and not reaped (a zombie, as an orphan is where init does
+	// not reap): gone.
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if !WaitGone(pid, 10*time.Second) {
+		t.Fatal("a killed process is not gone")
+	}
+	_ = cmd.Wait()
+	if !WaitGone(pid, 0) {
+		t.Error("a reaped process is not gone")
+	}
 }

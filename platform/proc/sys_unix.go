@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Alive reports whether process pid is running. A zombie (exited, not yet
@@ -25,6 +26,19 @@ func Alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// WaitGone polls Alive every 20 ms until process pid is gone or within has
+// passed, and reports whether it is gone: for a process that is not this
+// one's child (a grandchild, another process's worker), which Wait cannot
+// wait for.
+func WaitGone(pid int, within time.Duration) bool {
+	for deadline := time.Now().Add(within); Alive(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // signalGroup sends sig to the process group led by pid.

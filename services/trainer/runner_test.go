@@ -163,10 +163,8 @@ var alive = proc.Alive
 
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s (pid %d) is still alive", what, pid)
-		}
+	if !proc.WaitGone(pid, 10*time.Second) {
+		t.Fatalf("%s (pid %d) is still alive", what, pid)
 	}
 }
 

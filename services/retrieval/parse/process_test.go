@@ -218,6 +218,10 @@ func TestProcessTypedErrors(t *testing.T) {
 
 func pidAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
+// waitGone waits until the pool has reaped its worker pid: signal 0 reaches
+// a zombie, so it fails only once Wait has run, i.e. once the pool knows
+// the worker died. (proc.WaitGone counts a zombie as gone: a call made then
+// could still be handed the dead worker.)
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); pidAlive(pid); time.Sleep(20 * time.Millisecond) {
