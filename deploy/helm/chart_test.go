@@ -304,14 +304,11 @@ func checkProfile(t *testing.T, profile string, r rendered) {
 				t.Errorf("%s: inference scale-down window shorter than its cooldown", profile)
 			}
 		}
-		// Single-writer state never scales out.
-		for _, svc := range []string{"retrieval", "trainer"} {
-			if so := sos[svc]; so != nil {
-				t.Errorf("%s: %s (single-writer store) has a ScaledObject", profile, svc)
-			}
-			if d := deployment(t, r, svc); d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-				t.Errorf("%s: %s must be Recreate (one writer on its volume)", profile, svc)
-			}
+		// The cluster profiles keep state on the shared store: every
+		// stateful service replicated, nothing on a pod's disk.
+		checkSharedState(t, r, "file:///blobs?")
+		if so := sos["retrieval"]; so == nil || !strings.Contains(so.Spec.Triggers[0].Metadata["query"], "pdfqa_retrieval_ingest_queue_depth") {
+			t.Errorf("%s: retrieval does not scale on its ingestion queue: %+v", profile, so)
 		}
 	}
 	if profile == "gpu-cluster" {
@@ -387,18 +384,6 @@ func TestFallbacksAndExternalDependencies(t *testing.T) {
 	}
 	if !dsn || !tlsDir {
 		t.Errorf("agents env lacks the CloudNativePG DSN secret or the TLS directory: %v", c.Env)
-	}
-}
-
-// A profile that would scale retrieval (once its store is shared) gets a
-// trigger on the ingestion queue.
-func TestRetrievalScalesOnIngestionQueue(t *testing.T) {
-	r := render(t, "cpu-cluster", map[string]any{"services": map[string]any{"retrieval": map[string]any{
-		"persistence": false, "replicas": 2, "autoscaling": map[string]any{"minReplicas": 2, "maxReplicas": 4}}}})
-	checkPolicies(t, r)
-	so := scaledObjects(r)["retrieval"]
-	if so == nil || !strings.Contains(so.Spec.Triggers[0].Metadata["query"], "pdfqa_retrieval_ingest_queue_depth") {
-		t.Fatalf("retrieval ScaledObject %+v", so)
 	}
 }
 
