@@ -161,6 +161,7 @@ func (s *Service) breakers() []*gatewayv1.Breaker {
 // (/openai/v1, package openai) and the MCP tools (/mcp, package mcptools).
 func (s *Service) HTTPHandler(ctx context.Context, metrics http.Handler) (http.Handler, error) {
 	mux := runtime.NewServeMux(
+		runtime.WithErrorHandler(restError),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false, UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},

@@ -198,16 +198,46 @@ func (s *Service) writeBodyError(w http.ResponseWriter, err error) {
 	writeError(w, status.Error(codes.InvalidArgument, "reading the upload: "+err.Error()))
 }
 
+// tooLarge reports whether err refuses a request for its size, a 413
+// rather than the 429 grpc-gateway gives ResourceExhausted: the gateway's
+// own check (errUploadLarge), retrieval's check of the same upload limit,
+// a gRPC message past a side's size cap (the unary upload's content over
+// 256 MiB), or a REST body past the body limit (http.MaxBytesReader's
+// error, which grpc-gateway's decoder turns into InvalidArgument).
+func tooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	if errors.Is(err, errUploadLarge) || errors.As(err, &mb) {
+		return true
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		return strings.Contains(st.Message(), errUploadLarge.Error()) || strings.Contains(st.Message(), "message larger than max")
+	case codes.InvalidArgument:
+		return strings.Contains(st.Message(), "http: request body too large")
+	}
+	return false
+}
+
+// restError is the REST mux's error handler: grpc-gateway's, except that a
+// request refused for its size is 413.
+func restError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if tooLarge(err) {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
 // writeError answers err in the REST API's error shape ({"code",
-// "message"}): an upload past the limit is 413, a gRPC status its
+// "message"}): a request refused for its size is 413, a gRPC status its
 // grpc-gateway HTTP code.
 func writeError(w http.ResponseWriter, err error) {
 	st, code := status.Convert(err), 0
 	switch {
 	case errors.Is(err, errUploadLarge):
 		st, code = status.New(codes.ResourceExhausted, err.Error()), http.StatusRequestEntityTooLarge
-	case st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), errUploadLarge.Error()):
-		code = http.StatusRequestEntityTooLarge // retrieval's own check of the same limit
+	case tooLarge(err):
+		code = http.StatusRequestEntityTooLarge
 	default:
 		code = runtime.HTTPStatusFromCode(st.Code())
 	}
