@@ -16,6 +16,7 @@ import (
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/gateway"
+	"github.com/pdfqa/pdfqa/services/trainer"
 )
 
 func init() {
@@ -37,6 +38,7 @@ func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	fs.StringVar(&f.etcdAddr, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants: anyone reaching a port reads and deletes everything (local development only)")
 	fs.BoolVar(&f.tls, "tls", false, "mutual TLS between the services and to etcd, with certificates made into <data>/tls on first start (automatic with --tls-dir)")
+	r.BindFlag(fs, trainer.LeaseSetting)
 }
 
 // serveFlags are the settings of `pdfqa serve`.
@@ -57,17 +59,20 @@ func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	r.StringFlag(fs, &f.httpAddr, set("PDFQA_HTTP", "http", "gateway only: REST listen address (unset: no REST)"), "")
 	fs.Int64Var(&f.ttl, "lease-ttl", 10, "etcd registration lease in seconds")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants (local development only); otherwise "+mesh.ServiceTokenEnv+" must be set, the same on every service")
+	r.BindFlag(fs, trainer.LeaseSetting)
 }
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	var f upFlags
-	f.bind(fs, config.Environment())
+	env := config.Environment()
+	f.bind(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	c := f.c
 	return mesh.Up(ctx, mesh.UpOptions{
+		Env:  env,
 		Data: c.Data, Store: c.Store, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
 		TLS: f.tls, TLSDir: c.TLSDir,
 		Ready: func(m *mesh.Mesh) {
@@ -94,7 +99,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := args[0]
 	fs := newFlags("serve "+name, stderr)
 	var f serveFlags
-	f.bind(fs, config.Environment())
+	env := config.Environment()
+	f.bind(fs, env)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -104,7 +110,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cli.Close()
-	inst, err := mesh.Start(ctx, name, mesh.RunOptions{TLSDir: c.TLSDir,
+	inst, err := mesh.Start(ctx, name, mesh.RunOptions{TLSDir: c.TLSDir, Env: env,
 		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
 		Data: c.Data, Store: c.Store, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
 		Security: mesh.Security{Insecure: f.insecure, ServiceToken: os.Getenv(mesh.ServiceTokenEnv), Limits: mesh.ReadLimits(config.Environment())},

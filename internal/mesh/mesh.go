@@ -257,6 +257,9 @@ func buildTrainer(ctx context.Context, d Deps) (Service, error) {
 			return nil, err
 		}
 		o.StoreURL = d.Store
+		if o.Lease, err = trainer.ReadLease(d.Env); err != nil {
+			return nil, err
+		}
 	}
 	return trainer.New(o)
 }

@@ -47,6 +47,9 @@ type RunOptions struct {
 	// TLSDir serves and calls over mutual TLS with the instance's identity
 	// from this directory (tlsconf.Load; "" : plaintext).
 	TLSDir string
+	// Env reads the service's settings (nil: the process environment); the
+	// commands pass theirs, which carries the flags they bound.
+	Env *config.Reader
 }
 
 // Instance is a running service instance.
@@ -138,7 +141,7 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: config.Environment(), Data: dataDir, Store: o.Store, Cache: o.Cache, Limits: o.Security.Limits})
+	svc, err := u.Build(ctx, Deps{Log: log, Etcd: o.Etcd, Clients: clients, Server: srv, Registry: Registry(), Env: o.env(), Data: dataDir, Store: o.Store, Cache: o.Cache, Limits: o.Security.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -209,6 +212,15 @@ type UpOptions struct {
 	Tracing *telemetry.Tracing
 	// Ready is called once every service is registered and serving.
 	Ready func(m *Mesh)
+	// Env reads the services' settings (nil: the process environment).
+	Env *config.Reader
+}
+
+func (o RunOptions) env() *config.Reader {
+	if o.Env != nil {
+		return o.Env
+	}
+	return config.Environment()
 }
 
 // Mesh is a running single-process mesh.
@@ -294,7 +306,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir, Env: o.Env}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

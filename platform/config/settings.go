@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 )
 
 // Setting describes one configuration knob: the environment variable that
@@ -73,6 +74,11 @@ type Reader struct {
 	mu     sync.Mutex
 	values []Value
 	errs   []error
+	// flags holds values given on the command line to flags bound by
+	// BindFlag, by variable: they override the environment.
+	flags map[string]string
+	// bad is the malformed value's error per variable (ErrOf).
+	bad map[string]error
 }
 
 // NewReader reads from lookup (nil: the process environment).
@@ -94,13 +100,24 @@ func MapEnv(env map[string]string) func(string) (string, bool) {
 // raw returns the setting's environment value, or "" when unset or empty
 // (an empty variable counts as unset, as it always has here).
 func (r *Reader) raw(s Setting) (string, bool) {
-	v, _ := r.lookup(s.Env)
+	r.mu.Lock()
+	v, ok := r.flags[s.Env]
+	r.mu.Unlock()
+	if !ok {
+		v, _ = r.lookup(s.Env)
+	}
 	return v, v != ""
 }
 
 func (r *Reader) record(s Setting, value, def string, src Source) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.flags[s.Env]; ok && src == FromEnv {
+		src = FromFlag
+	}
+	if src != FromDefault {
+		delete(r.bad, s.Env) // read well formed since
+	}
 	for i := range r.values {
 		if r.values[i].Env == s.Env && r.values[i].Section == s.Section && r.values[i].Flag == s.Flag {
 			r.values[i] = Value{s, value, def, src}
@@ -113,7 +130,39 @@ func (r *Reader) record(s Setting, value, def string, src Source) {
 func (r *Reader) fail(s Setting, v, want string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Errorf("%s=%q: want %s", s.Env, v, want))
+	err := fmt.Errorf("%s=%q: want %s", s.Env, v, want)
+	if s.Flag != "" {
+		err = fmt.Errorf("%s (or --%s) %q: want %s", s.Env, s.Flag, v, want)
+	}
+	r.errs = append(r.errs, err)
+	if r.bad == nil {
+		r.bad = map[string]error{}
+	}
+	r.bad[s.Env] = err
+}
+
+// ErrOf is the error of s's malformed value, nil when it was well formed
+// or not read: for a service that refuses to start on it.
+func (r *Reader) ErrOf(s Setting) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bad[s.Env]
+}
+
+// Duration reads s (a Go duration such as 15s or 2m), def when unset or
+// malformed (recorded in Err and ErrOf).
+func (r *Reader) Duration(s Setting, def time.Duration) time.Duration {
+	d := def.String()
+	v, ok := r.raw(s)
+	if ok {
+		if n, err := time.ParseDuration(v); err == nil {
+			r.record(s, v, d, FromEnv)
+			return n
+		}
+		r.fail(s, v, "a duration such as 15s or 2m")
+	}
+	r.record(s, d, d, FromDefault)
+	return def
 }
 
 // String reads s, def when unset.
@@ -166,6 +215,23 @@ func (r *Reader) Bool(s Setting) bool {
 	}
 	r.record(s, v, "", FromEnv)
 	return v == "1"
+}
+
+// BindFlag registers s.Flag on fs without reading s: a value given on the
+// command line overrides s.Env for every later read of s through r (by the
+// service's own Read, which records it as FromFlag).
+func (r *Reader) BindFlag(fs *flag.FlagSet, s Setting) {
+	// No backquotes: flag's usage would take the quoted word for the
+	// argument's name.
+	fs.Func(s.Flag, strings.ReplaceAll(s.Doc, "`", "")+" (env "+s.Env+")", func(v string) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.flags == nil {
+			r.flags = map[string]string{}
+		}
+		r.flags[s.Env] = v
+		return nil
+	})
 }
 
 // StringFlag binds s.Flag on fs with the environment's value as its default

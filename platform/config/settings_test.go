@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReaderRecordsValueDefaultAndSource(t *testing.T) {
@@ -160,5 +161,44 @@ func TestSectionSetting(t *testing.T) {
 	}
 	if !strings.Contains(md.String(), "PDFQA_THREADS") || !strings.Contains(md.String(), "CPU count") {
 		t.Errorf("the section's row is not in its table:\n%s", md.String())
+	}
+}
+
+// A flag bound by BindFlag overrides the environment for the service that
+// reads the setting later (recorded as from the flag); a malformed duration
+// falls back to the default and is reported for that setting alone.
+func TestBindFlagAndDurations(t *testing.T) {
+	s := Setting{Section: "svc", Env: "PDFQA_T_LEASE", Flag: "t-lease", Doc: "lease"}
+	other := Setting{Section: "svc", Env: "PDFQA_T_OTHER"}
+	r := NewReader(MapEnv(map[string]string{"PDFQA_T_LEASE": "20s", "PDFQA_T_OTHER": "soon"}))
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	r.BindFlag(fs, s)
+	if len(r.Values()) != 0 {
+		t.Fatalf("BindFlag recorded %v before any read", r.Values())
+	}
+	if got := r.Duration(s, 15*time.Second); got != 20*time.Second {
+		t.Fatalf("from the environment: %v", got)
+	}
+	if err := fs.Parse([]string{"--t-lease", "3s"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Duration(s, 15*time.Second); got != 3*time.Second || r.ErrOf(s) != nil {
+		t.Fatalf("flag over the environment: %v, %v", got, r.ErrOf(s))
+	}
+	if vs := r.Values(); len(vs) != 1 || vs[0].Source != FromFlag || vs[0].Value != "3s" || vs[0].Default != "15s" {
+		t.Fatalf("recorded %+v", vs)
+	}
+	if got := r.Duration(other, time.Minute); got != time.Minute {
+		t.Fatalf("malformed: %v, want the default", got)
+	}
+	if err := r.ErrOf(other); err == nil || !strings.Contains(err.Error(), `PDFQA_T_OTHER="soon": want a duration`) {
+		t.Fatalf("ErrOf(malformed) = %v", err)
+	}
+	if err := fs.Parse([]string{"--t-lease", "never"}); err != nil {
+		t.Fatal(err)
+	}
+	r.Duration(s, 15*time.Second)
+	if err := r.ErrOf(s); err == nil || !strings.Contains(err.Error(), `PDFQA_T_LEASE (or --t-lease) "never": want a duration`) {
+		t.Fatalf("ErrOf(bad flag) = %v", err)
 	}
 }

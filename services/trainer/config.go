@@ -1,10 +1,12 @@
 package trainer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pdfqa/pdfqa/platform/config"
 )
@@ -33,6 +35,35 @@ type Config struct {
 	// MaxJobs caps the jobs training at once (default 1); one more is
 	// ResourceExhausted.
 	MaxJobs int
+	// Lease is how long a replica's claim on a running job lasts without
+	// renewal with the shared store (Options.Lease; LeaseSetting).
+	Lease time.Duration
+}
+
+// DefaultLease is the job lease's default: a job whose replica died is
+// taken over by another within about that long.
+const DefaultLease = 15 * time.Second
+
+// MinLease is the shortest lease allowed: the holder renews it at a third
+// of its length, each renewal a PostgreSQL round trip.
+const MinLease = time.Second
+
+// LeaseSetting is the job lease's length, also a flag of `pdfqa serve` and
+// `pdfqa up` (config.Reader.BindFlag).
+var LeaseSetting = config.Setting{Section: "trainer", Env: "PDFQA_TRAINER_LEASE", Flag: "trainer-lease",
+	Doc: "with `--store`: how long a trainer replica's claim on a running job lasts unrenewed; a job whose replica died resumes on another about this long after (at least 1s)"}
+
+// ReadLease reads the job lease through r: an error for a malformed value
+// or one under MinLease.
+func ReadLease(r *config.Reader) (time.Duration, error) {
+	d := r.Duration(LeaseSetting, DefaultLease)
+	if err := r.ErrOf(LeaseSetting); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if d < MinLease {
+		return 0, fmt.Errorf("%w: %s %v: want at least %v", ErrInvalid, LeaseSetting.Env, d, MinLease)
+	}
+	return d, nil
 }
 
 // FromEnv reads PDFQA_* variables over defaults derived from the cache dir.
@@ -53,6 +84,7 @@ func Read(r *config.Reader, cache string) Config {
 		WorkerDir: r.String(set("PDFQA_TRAINER_WORKER", "the worker's Python package", "the embedded copy"), ""),
 		Cache:     cache,
 		MaxJobs:   r.Int(set("PDFQA_TRAINER_MAX_JOBS", "jobs that may train at once; one more is refused (ResourceExhausted)", ""), 1),
+		Lease:     r.Duration(LeaseSetting, DefaultLease),
 	}
 }
 

@@ -39,8 +39,9 @@ type Options struct {
 	StoreURL string
 	BlobsURL string
 	// Lease is how long a replica's claim on a running job lasts without
-	// renewal (default 15s): a job whose replica died is taken over by
-	// another within about that long.
+	// renewal (default DefaultLease; the mesh passes Config.Lease, read
+	// by ReadLease): a job whose replica died is taken over by another
+	// within about that long.
 	Lease time.Duration
 }
 
@@ -89,7 +90,7 @@ func New(o Options) (*Service, error) {
 		s.runner = &LocalRunner{Python: o.Config.Python, WorkerDir: dir, Threads: o.Config.Threads}
 	}
 	if s.lease = o.Lease; s.lease <= 0 {
-		s.lease = 15 * time.Second
+		s.lease = DefaultLease
 	}
 	s.meta = &fileMeta{store: s.store}
 	if o.StoreURL != "" {
