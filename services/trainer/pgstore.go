@@ -71,9 +71,9 @@ func (s *pgMeta) dataset(ctx context.Context, id string) (*trainerv1.Dataset, er
 	if !idPattern.MatchString(id) {
 		return nil, fmt.Errorf("%w: dataset id %q", ErrInvalid, id)
 	}
-	var b []byte
+	d := &trainerv1.Dataset{}
 	err := s.db.Do(ctx, func(ctx context.Context) error {
-		return s.db.Pool.QueryRow(ctx, `SELECT dataset FROM datasets WHERE id = $1`, id).Scan(&b)
+		return s.db.Pool.QueryRow(ctx, `SELECT dataset FROM datasets WHERE id = $1`, id).Scan(pg.Proto(d))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: dataset %q", ErrNotFound, id)
@@ -81,62 +81,29 @@ func (s *pgMeta) dataset(ctx context.Context, id string) (*trainerv1.Dataset, er
 	if err != nil {
 		return nil, err
 	}
-	d := &trainerv1.Dataset{}
-	return d, proto.Unmarshal(b, d)
+	return d, nil
 }
 
 func (s *pgMeta) datasets(ctx context.Context) ([]*trainerv1.Dataset, error) {
-	return queryAll(ctx, s.db, `SELECT dataset FROM datasets ORDER BY create_time DESC`, func() *trainerv1.Dataset { return &trainerv1.Dataset{} })
+	return pg.QueryProtos[trainerv1.Dataset](ctx, s.db, `SELECT dataset FROM datasets ORDER BY create_time DESC`)
 }
 
 func (s *pgMeta) jobs(ctx context.Context) ([]*trainerv1.Job, error) {
-	return queryAll(ctx, s.db, `SELECT job FROM jobs ORDER BY create_time DESC`, func() *trainerv1.Job { return &trainerv1.Job{} })
-}
-
-func queryAll[T proto.Message](ctx context.Context, db *pg.DB, q string, mk func() T) ([]T, error) {
-	var out []T
-	err := db.Do(ctx, func(ctx context.Context) error {
-		out = out[:0]
-		rows, err := db.Pool.Query(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var b []byte
-			if err := rows.Scan(&b); err != nil {
-				return err
-			}
-			m := mk()
-			if err := proto.Unmarshal(b, m); err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return pg.QueryProtos[trainerv1.Job](ctx, s.db, `SELECT job FROM jobs ORDER BY create_time DESC`)
 }
 
 func (s *pgMeta) job(ctx context.Context, id string) (*trainerv1.Job, *trainerv1.WatchJobResponse, error) {
 	if !idPattern.MatchString(id) {
 		return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
 	}
-	var jb, wb []byte
+	j, w := &trainerv1.Job{}, &trainerv1.WatchJobResponse{}
 	err := s.db.Do(ctx, func(ctx context.Context) error {
-		return s.db.Pool.QueryRow(ctx, `SELECT job, progress FROM jobs WHERE id = $1`, id).Scan(&jb, &wb)
+		return s.db.Pool.QueryRow(ctx, `SELECT job, progress FROM jobs WHERE id = $1`, id).Scan(pg.Proto(j), pg.Proto(w))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
 	}
 	if err != nil {
-		return nil, nil, err
-	}
-	j, w := &trainerv1.Job{}, &trainerv1.WatchJobResponse{}
-	if err := proto.Unmarshal(jb, j); err != nil {
-		return nil, nil, err
-	}
-	if err := proto.Unmarshal(wb, w); err != nil {
 		return nil, nil, err
 	}
 	return j, w, nil
@@ -185,16 +152,12 @@ func (s *pgMeta) requeueJob(ctx context.Context, id string, limit int) (*trainer
 		if err != nil {
 			return err
 		}
-		var jb []byte
-		err = tx.QueryRow(ctx, `SELECT job FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(&jb)
+		j = &trainerv1.Job{}
+		err = tx.QueryRow(ctx, `SELECT job FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(pg.Proto(j))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: job %q", ErrNotFound, id)
 		}
 		if err != nil {
-			return err
-		}
-		j = &trainerv1.Job{}
-		if err := proto.Unmarshal(jb, j); err != nil {
 			return err
 		}
 		if err := resumable(j); err != nil {
@@ -204,7 +167,8 @@ func (s *pgMeta) requeueJob(ctx context.Context, id string, limit int) (*trainer
 			return capError(n, limit)
 		}
 		j.State = trainerv1.JobState_JOB_STATE_QUEUED
-		if jb, err = proto.Marshal(j); err != nil {
+		jb, err := proto.Marshal(j)
+		if err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `UPDATE jobs SET state = $2, job = $3, owner = $4, epoch = epoch + 1, cancel_requested = false,
@@ -270,22 +234,17 @@ type claimed struct {
 // claim takes the oldest queued or running job that no live replica holds
 // (its owner released it or stopped renewing), or reports none.
 func (s *pgMeta) claim(ctx context.Context) (*claimed, error) {
-	var jb []byte
-	c := &claimed{}
+	c := &claimed{job: &trainerv1.Job{}}
 	err := s.db.Do(ctx, func(ctx context.Context) error {
 		return s.db.Pool.QueryRow(ctx, `UPDATE jobs SET owner = $1, epoch = epoch + 1, lease_until = now() + $2 * interval '1 millisecond'
 			WHERE id = (SELECT id FROM jobs WHERE state IN (1, 2) AND (owner IS NULL OR lease_until < now())
 				ORDER BY create_time LIMIT 1 FOR UPDATE SKIP LOCKED)
-			RETURNING job, epoch, cancel_requested`, s.owner, s.leaseMS()).Scan(&jb, &c.epoch, &c.cancel)
+			RETURNING job, epoch, cancel_requested`, s.owner, s.leaseMS()).Scan(pg.Proto(c.job), &c.epoch, &c.cancel)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	c.job = &trainerv1.Job{}
-	if err := proto.Unmarshal(jb, c.job); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -297,17 +256,13 @@ func (s *pgMeta) claim(ctx context.Context) (*claimed, error) {
 func (s *pgMeta) requestCancel(ctx context.Context, id string) (*trainerv1.Job, error) {
 	var j *trainerv1.Job
 	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
-		var jb []byte
+		j = &trainerv1.Job{}
 		var held bool
-		err := tx.QueryRow(ctx, `SELECT job, owner IS NOT NULL AND lease_until > now() FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(&jb, &held)
+		err := tx.QueryRow(ctx, `SELECT job, owner IS NOT NULL AND lease_until > now() FROM jobs WHERE id = $1 FOR UPDATE`, id).Scan(pg.Proto(j), &held)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: job %q", ErrNotFound, id)
 		}
 		if err != nil {
-			return err
-		}
-		j = &trainerv1.Job{}
-		if err := proto.Unmarshal(jb, j); err != nil {
 			return err
 		}
 		if !activeState(j.GetState()) {
@@ -319,7 +274,8 @@ func (s *pgMeta) requestCancel(ctx context.Context, id string) (*trainerv1.Job, 
 		}
 		j.State = trainerv1.JobState_JOB_STATE_CANCELLED
 		w := progressOf(j, "cancelled; ResumeJob continues from the last checkpoint")
-		if jb, err = proto.Marshal(j); err != nil {
+		jb, err := proto.Marshal(j)
+		if err != nil {
 			return err
 		}
 		wb, err := proto.Marshal(w)

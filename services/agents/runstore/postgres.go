@@ -81,6 +81,10 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Postgres
 		db.Close()
 		return nil, err
 	}
+	if err := s.indexCited(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	bctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Go(func() { s.loop(bctx) })
@@ -152,13 +156,8 @@ func (s *Postgres) Sweep(ctx context.Context) (int, error) {
 		var fixes []fix
 		for rows.Next() {
 			var id string
-			var b []byte
-			if err := rows.Scan(&id, &b); err != nil {
-				rows.Close()
-				return err
-			}
 			r := &agentsv1.Run{}
-			if err := proto.Unmarshal(b, r); err != nil {
+			if err := rows.Scan(&id, pg.Proto(r)); err != nil {
 				rows.Close()
 				return err
 			}
@@ -192,29 +191,28 @@ func (s *Postgres) Put(run *agentsv1.Run) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Do(context.Background(), func(ctx context.Context) error {
-		_, err := s.db.Pool.Exec(ctx, `INSERT INTO runs (id, tenant, status, owner, run) VALUES ($1, $2, $3, $4, $5)
+	return s.db.Tx(context.Background(), pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO runs (id, tenant, status, owner, run, cited) VALUES ($1, $2, $3, $4, $5, true)
 			ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, status = excluded.status, owner = excluded.owner,
-				run = excluded.run, update_time = now()`,
+				run = excluded.run, cited = true, update_time = now()`,
 			run.GetId(), run.GetTenant(), int32(run.GetStatus()), s.id, b)
-		return err
+		if err != nil {
+			return err
+		}
+		return putCitedPG(ctx, tx, run)
 	})
 }
 
 // Get implements Runs.
 func (s *Postgres) Get(id string) (*agentsv1.Run, error) {
-	var b []byte
+	run := &agentsv1.Run{}
 	err := s.db.Do(context.Background(), func(ctx context.Context) error {
-		return s.db.Pool.QueryRow(ctx, `SELECT run FROM runs WHERE id = $1`, id).Scan(&b)
+		return s.db.Pool.QueryRow(ctx, `SELECT run FROM runs WHERE id = $1`, id).Scan(pg.Proto(run))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
-	}
-	run := &agentsv1.Run{}
-	if err := proto.Unmarshal(b, run); err != nil {
 		return nil, err
 	}
 	return run, nil
@@ -235,15 +233,11 @@ func (s *Postgres) List(limit int, keep func(*agentsv1.Run) bool) ([]*agentsv1.R
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var b []byte
-				if err := rows.Scan(&after, &b); err != nil {
+				r := &agentsv1.Run{}
+				if err := rows.Scan(&after, pg.Proto(r)); err != nil {
 					return err
 				}
 				got++
-				r := &agentsv1.Run{}
-				if err := proto.Unmarshal(b, r); err != nil {
-					return err
-				}
 				if len(out) >= limit || (keep != nil && !keep(r)) {
 					continue
 				}
