@@ -225,6 +225,7 @@ func buildAgents(ctx context.Context, d Deps) (Service, error) {
 	}
 	svc := agents.NewWithRuns(d.Log, engine, runs)
 	svc.RetainRuns(cfg.RunRetention)
+	svc.ScrubDeleted(0)
 	return agents.Instrument(svc, d.Server.Metrics.Registry)
 }
 

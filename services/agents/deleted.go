@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
-	"github.com/pdfqa/pdfqa/services/agents/ask"
 )
 
 // deletedCheckTimeout bounds GetRun's look at which cited documents still
@@ -28,10 +27,7 @@ func (s *Service) markDeleted(ctx context.Context, run *agentsv1.Run) {
 	if len(cites) == 0 {
 		return
 	}
-	lister := s.engine.Documents
-	if lister == nil {
-		lister, _ = s.engine.Search.(ask.DocumentLister)
-	}
+	lister := s.lister()
 	if lister == nil {
 		return
 	}

@@ -39,6 +39,8 @@ type Service struct {
 	runs   runstore.Runs
 	// retain stops the run retention loop (RetainRuns) and waits for it.
 	retain func()
+	// scrub stops the deleted documents' scrub loop (ScrubDeleted).
+	scrub func()
 }
 
 // PromptSetHeader is the gRPC metadata key that picks the prompt set of one
@@ -98,6 +100,9 @@ func (s *Service) RetainRuns(keep time.Duration) {
 func (s *Service) Close() error {
 	if s.retain != nil {
 		s.retain()
+	}
+	if s.scrub != nil {
+		s.scrub()
 	}
 	return s.runs.Close()
 }
@@ -167,7 +172,7 @@ func (s *Service) GetRun(ctx context.Context, req *agentsv1.GetRunRequest) (*age
 		return nil, errs.Status(runstore.ErrNotFound) // another tenant's run is not found, not forbidden
 	}
 	s.markDeleted(ctx, run)
-	return &agentsv1.GetRunResponse{Run: run}, nil
+	return &agentsv1.GetRunResponse{Run: s.scrubRun(ctx, run)}, nil
 }
 
 // ListRuns lists runs, newest first.

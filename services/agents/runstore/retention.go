@@ -46,12 +46,12 @@ func isNewID(id string) bool {
 func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 	cut := []byte(idBefore(before))
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return nil
 		}
-		var old [][]byte
+		var old, refs [][]byte
 		c := bk.Cursor()
 		for k, v := c.First(); k != nil && string(k) < string(cut); k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
@@ -61,14 +61,27 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 				continue
 			}
 			r := &agentsv1.Run{}
-			if err := proto.Unmarshal(v, r); err == nil && r.GetStatus() == agentsv1.RunStatus_RUN_STATUS_RUNNING {
+			err := proto.Unmarshal(v, r)
+			if err == nil && r.GetStatus() == agentsv1.RunStatus_RUN_STATUS_RUNNING {
 				continue
 			}
 			old = append(old, append([]byte(nil), k...))
+			if err == nil {
+				for _, c := range cited(r) {
+					refs = append(refs, citedKey(c, string(k)))
+				}
+			}
 		}
 		for _, k := range old {
 			if err := bk.Delete(k); err != nil {
 				return err
+			}
+		}
+		if cb := tx.Bucket(citedBucket); cb != nil {
+			for _, k := range refs {
+				if err := cb.Delete(k); err != nil {
+					return err
+				}
 			}
 		}
 		n = len(old)

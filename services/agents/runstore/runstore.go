@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +18,12 @@ import (
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 )
 
-var bucket = []byte("runs")
+var (
+	bucket = []byte("runs")
+	// citedBucket indexes the documents runs quote: keys
+	// tenant\x00collection\x00document\x00run id (citedKey).
+	citedBucket = []byte("cited")
+)
 
 // ErrNotFound is an unknown run id.
 var ErrNotFound = errors.New("run not found")
@@ -26,25 +32,61 @@ var ErrNotFound = errors.New("run not found")
 const InterruptedError = "interrupted: the agents service stopped before the run finished; ask again"
 
 // Store is the run store.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	path string
+	// mu guards db: held shared by every transaction, exclusively while
+	// Scrub swaps in a compacted copy of the file.
+	mu sync.RWMutex
+	db *bolt.DB
+}
 
 // Open opens (or creates) runs.db in dir and marks runs left RUNNING by a
 // previous process as INTERRUPTED.
 func Open(dir string) (*Store, error) {
-	db, err := bolt.Open(filepath.Join(dir, "runs.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	path := filepath.Join(dir, "runs.db")
+	db, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("runstore: %w", err)
+		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{path: path, db: db}
 	if err := s.interruptRunning(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.indexCited(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+func openBolt(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("runstore: %w", err)
+	}
+	return db, nil
+}
+
+// view and update run fn in a transaction of the current file.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
+
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
 // NewID returns a time-ordered run id (sorts newest last).
 func NewID() string {
@@ -59,9 +101,12 @@ func (s *Store) Put(run *agentsv1.Run) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
+			return err
+		}
+		if err := putCited(tx, run); err != nil {
 			return err
 		}
 		return bk.Put([]byte(run.GetId()), b)
@@ -71,7 +116,7 @@ func (s *Store) Put(run *agentsv1.Run) error {
 // Get returns a run.
 func (s *Store) Get(id string) (*agentsv1.Run, error) {
 	var run *agentsv1.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return ErrNotFound
@@ -93,7 +138,7 @@ func (s *Store) Get(id string) (*agentsv1.Run, error) {
 // without evidence detail.
 func (s *Store) List(limit int, keep func(*agentsv1.Run) bool) ([]*agentsv1.Run, error) {
 	var out []*agentsv1.Run
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return nil
@@ -125,7 +170,7 @@ func interrupt(r *agentsv1.Run) ([]byte, error) {
 }
 
 func (s *Store) interruptRunning() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err

@@ -1,0 +1,2 @@
+ALTER TABLE runs DROP COLUMN IF EXISTS cited;
+DROP TABLE IF EXISTS run_documents;
