@@ -126,19 +126,10 @@ func (b *blobStore) getDir(ctx context.Context, prefix, dir string) error {
 	var keys []string
 	err := b.do(ctx, "list "+prefix, func(ctx context.Context) error {
 		keys = keys[:0]
-		it := b.b.List(&blob.ListOptions{Prefix: prefix + "/"})
-		for {
-			o, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if !o.IsDir {
-				keys = append(keys, o.Key)
-			}
-		}
+		return b.eachObject(ctx, prefix, func(key string) error {
+			keys = append(keys, key)
+			return nil
+		})
 	})
 	if err != nil {
 		return err
@@ -168,23 +159,36 @@ func (b *blobStore) getDir(ctx context.Context, prefix, dir string) error {
 // (keys with a /checkpoints/ part) that are not under one of the keep keys.
 func (b *blobStore) deleteCheckpointsExcept(ctx context.Context, prefix string, keep []string) error {
 	return b.do(ctx, "prune "+prefix, func(ctx context.Context) error {
-		it := b.b.List(&blob.ListOptions{Prefix: prefix + "/"})
-		for {
-			o, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
+		return b.eachObject(ctx, prefix, func(key string) error {
+			if !strings.Contains(key, "/checkpoints/") || slices.ContainsFunc(keep, func(k string) bool { return strings.HasPrefix(key, k+"/") }) {
 				return nil
 			}
-			if err != nil {
+			if err := b.b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 				return err
 			}
-			if o.IsDir || !strings.Contains(o.Key, "/checkpoints/") || slices.ContainsFunc(keep, func(k string) bool { return strings.HasPrefix(o.Key, k+"/") }) {
-				continue
-			}
-			if err := b.b.Delete(ctx, o.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return nil
+		})
+	})
+}
+
+// eachObject calls fn with the key of every object under prefix/ (not the
+// directories), stopping at the first error.
+func (b *blobStore) eachObject(ctx context.Context, prefix string, fn func(key string) error) error {
+	it := b.b.List(&blob.ListOptions{Prefix: prefix + "/"})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !o.IsDir {
+			if err := fn(o.Key); err != nil {
 				return err
 			}
 		}
-	})
+	}
 }
 
 func datasetKey(id, split string) string { return "trainer/datasets/" + id + "/" + split + ".jsonl" }
