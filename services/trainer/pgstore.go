@@ -109,6 +109,17 @@ func (s *pgMeta) job(ctx context.Context, id string) (*trainerv1.Job, *trainerv1
 	return j, w, nil
 }
 
+// marshalJob is a job's two stored columns: the job and its progress.
+func marshalJob(j *trainerv1.Job, w *trainerv1.WatchJobResponse) (job, progress []byte, err error) {
+	if job, err = proto.Marshal(j); err != nil {
+		return nil, nil, err
+	}
+	if progress, err = proto.Marshal(w); err != nil {
+		return nil, nil, err
+	}
+	return job, progress, nil
+}
+
 // active counts the queued and running jobs under the cap's lock.
 func active(ctx context.Context, tx pgx.Tx) (int, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(capLock)); err != nil {
@@ -120,11 +131,7 @@ func active(ctx context.Context, tx pgx.Tx) (int, error) {
 }
 
 func (s *pgMeta) createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, limit int) (int64, error) {
-	jb, err := proto.Marshal(j)
-	if err != nil {
-		return 0, err
-	}
-	wb, err := proto.Marshal(w)
+	jb, wb, err := marshalJob(j, w)
 	if err != nil {
 		return 0, err
 	}
@@ -182,11 +189,7 @@ func (s *pgMeta) requeueJob(ctx context.Context, id string, limit int) (*trainer
 }
 
 func (s *pgMeta) putJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, epoch int64, release bool) error {
-	jb, err := proto.Marshal(j)
-	if err != nil {
-		return err
-	}
-	wb, err := proto.Marshal(w)
+	jb, wb, err := marshalJob(j, w)
 	if err != nil {
 		return err
 	}
@@ -274,11 +277,7 @@ func (s *pgMeta) requestCancel(ctx context.Context, id string) (*trainerv1.Job, 
 		}
 		j.State = trainerv1.JobState_JOB_STATE_CANCELLED
 		w := progressOf(j, "cancelled; ResumeJob continues from the last checkpoint")
-		jb, err := proto.Marshal(j)
-		if err != nil {
-			return err
-		}
-		wb, err := proto.Marshal(w)
+		jb, wb, err := marshalJob(j, w)
 		if err != nil {
 			return err
 		}
