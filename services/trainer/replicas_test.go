@@ -440,18 +440,7 @@ func TestCancelResumeEvaluateThroughOtherReplicas(t *testing.T) {
 	if _, err := cb.ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: id}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := ca.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last *trainerv1.WatchJobResponse
-	for {
-		ev, err := w.Recv()
-		if err != nil {
-			break
-		}
-		last = ev
-	}
+	last := watchToEnd(t, ctx, ca, id)
 	if last.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED || last.GetStep() != total {
 		t.Fatalf("watched through A: %v", last)
 	}

@@ -2,6 +2,8 @@ package trainer
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,27 @@ import (
 func serve(t *testing.T, svc *Service) trainerv1.TrainerServiceClient {
 	t.Helper()
 	return trainerv1.NewTrainerServiceClient(testenv.GRPC(t, svc.Register))
+}
+
+// watchToEnd watches job id until its stream ends and returns the last
+// event; a stream that fails rather than ends fails the test.
+func watchToEnd(t *testing.T, ctx context.Context, c trainerv1.TrainerServiceClient, id string) *trainerv1.WatchJobResponse {
+	t.Helper()
+	w, err := c.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *trainerv1.WatchJobResponse
+	for {
+		ev, err := w.Recv()
+		if errors.Is(err, io.EOF) {
+			return last
+		}
+		if err != nil {
+			t.Fatalf("watching job %s: %v", id, err)
+		}
+		last = ev
+	}
 }
 
 const tinyJSONL = `{"question": "What was revenue?", "answer": "$4.2 billion", "context": "Revenue was $4.2 billion.", "document_id": "d1"}
@@ -249,15 +272,7 @@ func TestJobLifecycleWithFakeWorker(t *testing.T) {
 	if _, err := c.ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: job.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	w, _ = c.WatchJob(ctx, &trainerv1.WatchJobRequest{JobId: job.GetId()})
-	var last *trainerv1.WatchJobResponse
-	for {
-		ev, err := w.Recv()
-		if err != nil {
-			break
-		}
-		last = ev
-	}
+	last := watchToEnd(t, ctx, c, job.GetId())
 	if last.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED || last.GetStep() != 5 {
 		t.Fatalf("last event %v", last)
 	}
