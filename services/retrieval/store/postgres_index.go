@@ -155,7 +155,8 @@ func (s *Postgres) DocFreqs(ctx context.Context, coll string, terms []string) (c
 
 // RankBM25 implements KeywordRanker with block-max pruning (blockmax.go):
 // the bounds of the terms' term_docs rows in one query, then the postings
-// of the best blocks' documents, a batch a query. (The function bm25_top,
+// of the best blocks' documents, a batch a query, in one
+// snapshot. (The function bm25_top,
 // migration 0002, which sums whole lists on the server, is no longer
 // called.)
 func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) (out []Scored, err error) {
@@ -165,20 +166,22 @@ func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w,
 	if len(terms) == 0 || k <= 0 {
 		return nil, nil
 	}
-	err = s.db.Do(ctx, func(ctx context.Context) error {
-		out, err = rankBlocks(ctx, pgBlocks{s, coll}, terms, w, idf, avg, k, allow)
+	// one snapshot for the bounds and the postings read after them (a
+	// document re-indexed meanwhile is seen before or after, never half)
+	err = s.db.Tx(ctx, pgx.RepeatableRead, func(ctx context.Context, tx pgx.Tx) error {
+		out, err = rankBlocks(ctx, pgBlocks{tx, coll}, terms, w, idf, avg, k, allow)
 		return err
 	})
 	return out, err
 }
 
 type pgBlocks struct {
-	s    *Postgres
+	q    pgx.Tx
 	coll string
 }
 
 func (b pgBlocks) bounds(ctx context.Context, terms []string, allow []string, fn func(termDocBound)) error {
-	rows, err := b.s.db.Pool.Query(ctx, `SELECT t.ord, d.doc, d.blk, d.btf, d.blen
+	rows, err := b.q.Query(ctx, `SELECT t.ord, d.doc, d.blk, d.btf, d.blen
 		FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)
 		JOIN term_docs d ON d.coll = $1 AND d.term = t.term AND ($3::text[] IS NULL OR d.doc = ANY ($3))`, b.coll, terms, allow)
 	if err != nil {
@@ -216,7 +219,7 @@ func (b pgBlocks) postings(ctx context.Context, terms []string, term []int, docs
 	for i, t := range term {
 		ts[i] = terms[t]
 	}
-	rows, err := b.s.db.Pool.Query(ctx, `SELECT r.ord, d.seqs, d.tfs, d.lens
+	rows, err := b.q.Query(ctx, `SELECT r.ord, d.seqs, d.tfs, d.lens
 		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r (term, doc, ord)
 		JOIN term_docs d ON d.coll = $1 AND d.term = r.term AND d.doc = r.doc`, b.coll, ts, docs)
 	if err != nil {
