@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -71,17 +70,10 @@ func uploadClient(t *testing.T, key, method, url, ctype string, body io.Reader) 
 func blobsIn(t *testing.T, data string) []string {
 	t.Helper()
 	var out []string
-	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.Contains(filepath.ToSlash(p), "/blobs/") {
+	for _, p := range testenv.Files(t, data) {
+		if strings.Contains(filepath.ToSlash(p), "/blobs/") {
 			out = append(out, filepath.Base(p))
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	slices.Sort(out)
 	return out

@@ -13,7 +13,9 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -123,6 +125,31 @@ func GlobData(t testing.TB, elem ...string) []string {
 		Missing(t, "shared data: nothing matches %s", filepath.Join(dir, elem[len(elem)-1]))
 	}
 	return files
+}
+
+// Files lists every regular file under dir, at any depth, in lexical
+// order; a dir that does not exist holds none, and what vanishes while it
+// is walked (a temporary file renamed) is not listed. What cannot be read
+// fails the test.
+func Files(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // FreePort is a TCP port on 127.0.0.1 that was free a moment ago.

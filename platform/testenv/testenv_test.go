@@ -135,3 +135,36 @@ func TestFreePortAndWaitHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"b/2.pdf", "a.tmp", "b/c/3.json", "b/1.pdf"} {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.tmp", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Files(t, dir) {
+		rel, _ := filepath.Rel(dir, f)
+		got = append(got, filepath.ToSlash(rel))
+	}
+	if strings.Join(got, " ") != "a.tmp b/1.pdf b/2.pdf b/c/3.json" {
+		t.Errorf("files %q (regular files only, in lexical order)", got)
+	}
+	if fs := Files(t, filepath.Join(dir, "missing")); len(fs) != 0 {
+		t.Errorf("a missing folder holds %q", fs)
+	}
+	if fs := Files(t, filepath.Join(dir, "b", "1.pdf")); len(fs) != 1 {
+		t.Errorf("a file is its own list: %q", fs)
+	}
+}

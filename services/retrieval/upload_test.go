@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,24 +46,7 @@ func eachStoreConfig(t *testing.T, fn func(t *testing.T, cfg Config)) {
 // blobFiles lists the files under the engine's blob directory (the bucket
 // of both setups), temporary ones included.
 func blobFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.Files(t, filepath.Join(dir, "blobs"))
 }
 
 // streamUpload sends data over UploadDocumentStream in chunks of size n.

@@ -7,29 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"testing"
-)
 
-// filesUnder lists every regular file under dir (temporary ones included).
-func filesUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+	"github.com/pdfqa/pdfqa/platform/testenv"
+)
 
 // PutReader streams a blob in: the same sha and layout as Put, and a
 // second copy of the same bytes leaves one file.
@@ -56,7 +38,7 @@ func testPutReaderStreams(t *testing.T, open func(dir string) (Blobs, error)) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Get after PutReader: %d bytes, %v", len(got), err)
 	}
-	if fs := filesUnder(t, dir); len(fs) != 1 || filepath.Base(fs[0]) != want {
+	if fs := testenv.Files(t, dir); len(fs) != 1 || filepath.Base(fs[0]) != want {
 		t.Errorf("files after two PutReader of the same bytes: %v, want only the blob", fs)
 	}
 }
@@ -98,7 +80,7 @@ func testPutReaderFailureLeavesNothing(t *testing.T, open func(dir string) (Blob
 	if _, _, err := b.PutReader(ctx, bytes.NewReader([]byte("%PDF-1.7"))); !errors.Is(err, context.Canceled) {
 		t.Fatalf("PutReader with a cancelled context: %v, want context.Canceled", err)
 	}
-	if fs := filesUnder(t, dir); len(fs) != 0 {
+	if fs := testenv.Files(t, dir); len(fs) != 0 {
 		t.Errorf("files left after failed uploads: %v", fs)
 	}
 }
