@@ -185,7 +185,9 @@ func (s *Service) writeDataset(ctx context.Context, d *trainerv1.Dataset, splits
 		return nil, err
 	}
 	d.Path, d.Sha256, d.Counts = dir, map[string]string{}, &trainerv1.SplitCounts{}
-	d.CreateTime = timestamppb.New(time.Now())
+	if d.CreateTime == nil { // a dataset written again (scrubDataset) keeps its own
+		d.CreateTime = timestamppb.New(time.Now())
+	}
 	for _, name := range Splits {
 		var buf bytes.Buffer
 		for _, ex := range splits[name] {

@@ -43,6 +43,10 @@ type Options struct {
 	// by ReadLease): a job whose replica died is taken over by another
 	// within about that long.
 	Lease time.Duration
+	// ScrubInterval is how often, when Chunks is a DocumentLister, the
+	// examples of deleted documents are removed from the built datasets
+	// (default DefaultScrubInterval).
+	ScrubInterval time.Duration
 }
 
 // Service implements trainerv1.TrainerServiceServer.
@@ -64,6 +68,7 @@ type Service struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	replicated chan struct{} // closed when replicate returns
+	scrubbed   chan struct{} // closed when scrubLoop returns
 	mu         sync.Mutex
 	jobs       map[string]*entry
 }
@@ -122,6 +127,16 @@ func New(o Options) (*Service, error) {
 	} else {
 		close(s.replicated)
 	}
+	s.scrubbed = make(chan struct{})
+	if l, ok := s.chunks.(DocumentLister); ok {
+		every := o.ScrubInterval
+		if every <= 0 {
+			every = DefaultScrubInterval
+		}
+		go s.scrubLoop(l, every)
+	} else {
+		close(s.scrubbed)
+	}
 	return s, nil
 }
 
@@ -136,6 +151,7 @@ func (s *Service) Register(g *grpc.Server) { trainerv1.RegisterTrainerServiceSer
 func (s *Service) Close() error {
 	s.cancel()
 	<-s.replicated
+	<-s.scrubbed
 	s.waitAll(90 * time.Second)
 	s.meta.close()
 	if s.blobs != nil {
