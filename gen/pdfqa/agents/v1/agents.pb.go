@@ -752,9 +752,10 @@ type Citation struct {
 	DocumentId string `protobuf:"bytes,3,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
 	// Supporting text quoted from the page.
 	Quote string `protobuf:"bytes,4,opt,name=quote,proto3" json:"quote,omitempty"`
-	// True when the document has been deleted since the run: GetRun checks,
-	// and the quote is the run's own copy of the evidence (kept until the
-	// run is purged, PDFQA_RUN_RETENTION).
+	// True when the document has been deleted since the run: GetRun checks.
+	// The run then keeps references only (document, page, the passages'
+	// chunk ids): the quote, the passages' text and the answer's sentences
+	// citing it are removed from the stored run.
 	DocumentDeleted bool `protobuf:"varint,5,opt,name=document_deleted,json=documentDeleted,proto3" json:"document_deleted,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
