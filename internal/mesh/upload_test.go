@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,18 +96,8 @@ func TestStreamedUploadsOverREST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole mesh")
 	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, err := os.ReadFile(filepath.Join(root, "samples", "northwind-annual-report-2025.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	paper, err := os.ReadFile(filepath.Join(root, "samples", "tide-aware-timetables-paper.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	report := testenv.Sample(t, "northwind-annual-report-2025.pdf")
+	paper := testenv.Sample(t, "tide-aware-timetables-paper.pdf")
 	const limit = 4 << 20
 	t.Setenv("PDFQA_MAX_UPLOAD_BYTES", fmt.Sprint(limit))
 	data := t.TempDir()

@@ -127,6 +127,21 @@ func GlobData(t testing.TB, elem ...string) []string {
 	return files
 }
 
+// Sample reads the repository's sample PDF samples/name (committed, so
+// a missing one fails the test).
+func Sample(t testing.TB, name string) []byte {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Files lists every regular file under dir, at any depth, in lexical
 // order; a dir that does not exist holds none, and what vanishes while it
 // is walked (a temporary file renamed) is not listed. What cannot be read

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -166,5 +167,34 @@ func TestFiles(t *testing.T) {
 	}
 	if fs := Files(t, filepath.Join(dir, "b", "1.pdf")); len(fs) != 1 {
 		t.Errorf("a file is its own list: %q", fs)
+	}
+}
+
+// fatalT records a Fatal and stops the helper there (by a panic its
+// caller recovers), as testing.T stops the test.
+type fatalT struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalT) Helper() {}
+
+func (f *fatalT) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	panic(f)
+}
+
+func TestSample(t *testing.T) {
+	if b := Sample(t, "northwind-annual-report-2025.pdf"); !strings.HasPrefix(string(b), "%PDF-") {
+		t.Errorf("sample starts %q", b[:min(len(b), 8)])
+	}
+	ft := &fatalT{}
+	func() {
+		defer func() { _ = recover() }()
+		Sample(ft, "no-such-sample.pdf")
+		t.Error("Sample returned for a missing sample")
+	}()
+	if !strings.Contains(ft.msg, "no-such-sample.pdf") {
+		t.Errorf("a missing sample: %q", ft.msg)
 	}
 }

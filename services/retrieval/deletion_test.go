@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,14 +87,7 @@ func searchDocs(t *testing.T, c retrievalv1.RetrievalServiceClient, coll, q stri
 // Deleting the collection then removes the rest.
 func TestDeleteRemovesEverything(t *testing.T) {
 	snow := testenv.ReadData(t, "dev", "earnings-calls", snowQ1)
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, err := os.ReadFile(filepath.Join(root, "samples", "northwind-annual-report-2025.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	report := testenv.Sample(t, "northwind-annual-report-2025.pdf")
 	eachStoreConfig(t, func(t *testing.T, cfg Config) {
 		svc, c := serve(t, cfg)
 		e := svc.Engine()
