@@ -1,7 +1,8 @@
 // Package testenv is what tests and benchmarks need from outside the
 // repository, found one way everywhere: the read-only shared data set
-// beside the checkout, a free loopback port, a server's health endpoint;
-// and a gRPC server in memory (bufconn) with a client connection to it.
+// beside the checkout, the repository's sample PDFs, the files under a
+// folder, a free loopback port, a server's health endpoint; and a gRPC
+// server in memory (bufconn) with a client connection to it.
 //
 // A test whose data or tool is absent calls Missing: under CI (CI set, as
 // .ci/run runs) the test fails, since make test installs everything first;
