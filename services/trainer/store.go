@@ -97,6 +97,24 @@ func readJSON(path string, m proto.Message) error {
 	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, m)
 }
 
+// readAllJSON reads every file matching pattern as a T (readJSON), in the
+// files' order, passing over one that does not read (being replaced, or
+// not a record).
+func readAllJSON[T any, PT interface {
+	*T
+	proto.Message
+}](pattern string) []PT {
+	var out []PT
+	files, _ := filepath.Glob(pattern)
+	for _, f := range files {
+		m := PT(new(T))
+		if err := readJSON(f, m); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // meta keeps the datasets' manifests and the jobs: fileMeta (JSON files,
 // the embedded default) or pgMeta (PostgreSQL, shared by the replicas).
 //
@@ -167,14 +185,7 @@ func (s *fileMeta) dataset(_ context.Context, id string) (*trainerv1.Dataset, er
 }
 
 func (s *fileMeta) datasets(context.Context) ([]*trainerv1.Dataset, error) {
-	var out []*trainerv1.Dataset
-	ms, _ := filepath.Glob(filepath.Join(s.dir, "datasets", "*", "manifest.json"))
-	for _, m := range ms {
-		d := &trainerv1.Dataset{}
-		if err := readJSON(m, d); err == nil {
-			out = append(out, d)
-		}
-	}
+	out := readAllJSON[trainerv1.Dataset](filepath.Join(s.dir, "datasets", "*", "manifest.json"))
 	sort.Slice(out, func(i, j int) bool { return out[i].GetCreateTime().AsTime().After(out[j].GetCreateTime().AsTime()) })
 	return out, nil
 }
@@ -248,15 +259,7 @@ func (s *fileMeta) job(_ context.Context, id string) (*trainerv1.Job, *trainerv1
 }
 
 func (s *fileMeta) jobs(context.Context) ([]*trainerv1.Job, error) {
-	var out []*trainerv1.Job
-	ms, _ := filepath.Glob(filepath.Join(s.dir, "jobs", "*", "job.json"))
-	for _, m := range ms {
-		j := &trainerv1.Job{}
-		if err := readJSON(m, j); err == nil {
-			out = append(out, j)
-		}
-	}
-	return out, nil
+	return readAllJSON[trainerv1.Job](filepath.Join(s.dir, "jobs", "*", "job.json")), nil
 }
 
 // resumable: only cancelled or failed jobs resume.
