@@ -14,6 +14,7 @@ import (
 
 	gatewayv1 "github.com/pdfqa/pdfqa/gen/pdfqa/gateway/v1"
 	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/gateway"
 	"github.com/pdfqa/pdfqa/services/trainer"
@@ -124,20 +125,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	etcd := fs.String("etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
-	data := fs.String("data", config.DefaultData(), "data directory of a running 'pdfqa up'")
+	var m meshFlags
+	fs.StringVar(&m.etcd, "etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
+	fs.StringVar(&m.data, "data", config.DefaultData(), "data directory of a running 'pdfqa up'")
+	fs.StringVar(&m.tlsDir, "tls-dir", config.Env("PDFQA_TLS_DIR", ""), "certificates of a mesh that runs mutual TLS; status presents its 'client' identity to etcd and to each instance (env PDFQA_TLS_DIR; default: --data's tls/ folder when 'pdfqa up --tls' made one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ep := mesh.FindEtcd(*etcd, *data)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second})
+	id, err := m.identity()
+	if err != nil {
+		return err
+	}
+	ep := mesh.FindEtcd(m.etcd, m.data)
+	ecfg := clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second}
+	if id != nil {
+		ecfg.TLS = id.EtcdConfig()
+	}
+	cli, err := clientv3.New(ecfg)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	// The probes' connections: mutual TLS with the identity, each instance
+	// checked to be certified as the service it registered as.
+	f, err := client.NewFactory(nil, nil)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if id != nil {
+		f.TLS(id)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	svc := gateway.New(cli, nil, nil, mesh.Registry())
+	svc := gateway.New(cli, f, nil, mesh.Registry())
 	defer svc.Close()
 	st, err := svc.GetStatus(ctx, &gatewayv1.GetStatusRequest{})
 	if err != nil {
