@@ -83,13 +83,15 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failed := 0
 	for i, p := range paths {
 		name := filepath.Base(p)
-		data, err := os.ReadFile(p)
+		// Streamed from the file, never held whole.
+		f, err := os.Open(p)
 		if err != nil {
 			results = append(results, result{name, "FAILED", err.Error(), ""})
 			failed++
 			continue
 		}
-		up, err := c.Upload(ctx, *coll, name, data, &pdfqa.UploadOptions{Password: *password})
+		up, err := c.UploadStream(ctx, *coll, name, f, &pdfqa.UploadOptions{Password: *password})
+		f.Close()
 		if err != nil {
 			results = append(results, result{name, "FAILED", "upload: " + err.Error(), ""})
 			failed++

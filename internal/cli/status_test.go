@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/internal/mesh"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // `pdfqa status` against a mesh that runs mutual TLS (`pdfqa up --tls`):
 // with the data directory's tls/ folder, or --tls-dir, it reaches etcd and
 // health-checks every instance over mTLS, all SERVING; without the
-// certificates etcd refuses it.
+// certificates etcd refuses it. `pdfqa ingest` streams a sample PDF
+// (UploadDocumentStream) into the same mesh and reports it READY.
 func TestStatusOverMutualTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole mesh")
@@ -52,5 +54,17 @@ func TestStatusOverMutualTLS(t *testing.T) {
 	}
 	if out, err := status("--data", t.TempDir(), "--etcd", ep); err == nil {
 		t.Errorf("pdfqa status without the certificates succeeded against an mTLS etcd:\n%s", out)
+	}
+
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iout, ierr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err = runIngest(ctx, []string{"--data", data, "--collection", "cli", filepath.Join(root, "samples", "northwind-annual-report-2025.pdf")}, &iout, &ierr)
+	if err != nil || !strings.Contains(iout.String(), "northwind-annual-report-2025.pdf") || !strings.Contains(iout.String(), "READY") {
+		t.Fatalf("pdfqa ingest over mTLS: %v\n%s\n%s", err, iout.String(), ierr.String())
 	}
 }

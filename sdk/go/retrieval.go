@@ -1,9 +1,11 @@
 package pdfqa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,11 +181,12 @@ func (c *Client) Ingest(ctx context.Context, collection string, progress func(Pr
 }
 
 func (c *Client) ingestOne(ctx context.Context, collection, file string, i, n int, progress func(Progress)) (*Document, error) {
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
-	return c.ingest(ctx, collection, filepath.Base(file), data, Progress{File: file, Index: i, Files: n}, progress)
+	defer f.Close()
+	return c.ingest(ctx, collection, filepath.Base(file), f, Progress{File: file, Index: i, Files: n}, progress)
 }
 
 // IngestDocument uploads one PDF given as bytes under name and follows its
@@ -192,11 +195,11 @@ func (c *Client) IngestDocument(ctx context.Context, collection, name string, da
 	if strings.TrimSpace(name) == "" {
 		return nil, invalid("ingest: empty document name")
 	}
-	return c.ingest(ctx, collection, name, data, Progress{File: name, Files: 1}, progress)
+	return c.ingest(ctx, collection, name, bytes.NewReader(data), Progress{File: name, Files: 1}, progress)
 }
 
-func (c *Client) ingest(ctx context.Context, collection, name string, data []byte, p Progress, progress func(Progress)) (*Document, error) {
-	up, err := c.Upload(ctx, collection, name, data, nil)
+func (c *Client) ingest(ctx context.Context, collection, name string, r io.Reader, p Progress, progress func(Progress)) (*Document, error) {
+	up, err := c.UploadStream(ctx, collection, name, r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -220,18 +223,58 @@ type Uploaded struct {
 
 // Upload stores one PDF, given as bytes, under name in collection (created
 // on first upload) and queues it for ingestion; Follow follows it. Ingest
-// is both steps for files.
+// is both steps for files. It streams the bytes as UploadStream does.
 func (c *Client) Upload(ctx context.Context, collection, name string, data []byte, o *UploadOptions) (*Uploaded, error) {
+	return c.UploadStream(ctx, collection, name, bytes.NewReader(data), o)
+}
+
+// uploadChunk is the size of one streamed piece of an upload.
+const uploadChunk = 256 << 10
+
+// UploadStream is Upload of a PDF read from r (a file, a request body):
+// the bytes go to retrieval's UploadDocumentStream in pieces and are never
+// held whole, so a PDF of any size up to the mesh's upload limit uploads
+// in bounded memory. Past the limit retrieval refuses the stream
+// (ErrResourceExhausted) and keeps nothing; a failing r cancels it.
+func (c *Client) UploadStream(ctx context.Context, collection, name string, r io.Reader, o *UploadOptions) (*Uploaded, error) {
 	switch {
 	case strings.TrimSpace(collection) == "":
 		return nil, invalid("upload: no collection")
 	case strings.TrimSpace(name) == "":
 		return nil, invalid("upload: empty document name")
+	case r == nil:
+		return nil, invalid("upload: no content")
 	}
 	if o == nil {
 		o = &UploadOptions{}
 	}
-	up, err := c.retrieval.UploadDocument(c.call(ctx), &retrievalv1.UploadDocumentRequest{Collection: collection, Name: name, Content: data, Password: o.Password})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.retrieval.UploadDocumentStream(c.call(ctx))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	h := &retrievalv1.UploadDocumentHeader{Collection: collection, Name: name, Password: o.Password}
+	err = st.Send(&retrievalv1.UploadDocumentStreamRequest{Part: &retrievalv1.UploadDocumentStreamRequest_Header{Header: h}})
+	for err == nil {
+		// A fresh buffer each time: gRPC may still hold the last message.
+		buf := make([]byte, uploadChunk)
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			err = st.Send(&retrievalv1.UploadDocumentStreamRequest{Part: &retrievalv1.UploadDocumentStreamRequest_Chunk{Chunk: buf[:n]}})
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("upload: reading %s: %w", name, rerr) // the deferred cancel ends the stream: nothing is kept
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, wrap(err)
+	}
+	// io.EOF from Send: retrieval ended the stream; CloseAndRecv says why.
+	up, err := st.CloseAndRecv()
 	if err != nil {
 		return nil, wrap(err)
 	}
