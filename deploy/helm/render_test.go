@@ -68,6 +68,8 @@ func decode(t *testing.T, ms []deploytest.Manifest) []runtime.Object {
 			obj = &cnpgCluster{}
 		} else if gv.Group == "keda.sh" && m.Kind == "ScaledObject" {
 			obj = &scaledObject{}
+		} else if gv.Group == "cert-manager.io" && m.Kind == "Certificate" {
+			obj = &certificate{}
 		} else if obj, err = scheme.New(gv.WithKind(m.Kind)); err != nil {
 			t.Fatalf("%s: not a known Kubernetes API type: %v", m, err)
 		}
@@ -117,6 +119,34 @@ type scaleTrigger struct {
 }
 
 func (s *scaledObject) DeepCopyObject() runtime.Object { cp := *s; return &cp }
+
+// certificate is cert-manager's Certificate (cert-manager.io/v1), the
+// fields the chart sets, same JSON names (cert-manager's Go module is not
+// imported, as KEDA's is not).
+type certificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		SecretName string   `json:"secretName"`
+		CommonName string   `json:"commonName"`
+		DNSNames   []string `json:"dnsNames"`
+		Usages     []string `json:"usages"`
+		PrivateKey struct {
+			Algorithm      string `json:"algorithm"`
+			Size           int    `json:"size"`
+			RotationPolicy string `json:"rotationPolicy"`
+		} `json:"privateKey"`
+		Duration    string `json:"duration"`
+		RenewBefore string `json:"renewBefore"`
+		IssuerRef   struct {
+			Name  string `json:"name"`
+			Kind  string `json:"kind"`
+			Group string `json:"group"`
+		} `json:"issuerRef"`
+	} `json:"spec"`
+}
+
+func (c *certificate) DeepCopyObject() runtime.Object { cp := *c; return &cp }
 
 // workload is a pod template with where it came from and how far it scales.
 type workload struct {

@@ -92,3 +92,17 @@ files), or a store without a blob bucket every replica reaches.
 {{- fail "blobs: a shared blob bucket is used only with the shared store: set postgres.dsn, postgres.existingSecret or postgres.cnpg.enabled" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret prefix of the certificates: <prefix>-<service>, -etcd, -client. */}}
+{{- define "pdfqa.tlsPrefix" -}}
+{{- default (printf "%s-tls" .Release.Name) .Values.tls.secretPrefix -}}
+{{- end -}}
+
+{{- define "pdfqa.validateTLS" -}}
+{{- if .Values.tls.secretName -}}
+{{- fail "tls.secretName (one certificate mounted into every pod) is gone: each service has its own Secret, <tls.secretPrefix>-<service>; set tls.secretPrefix, or tls.certManager.enabled to have cert-manager issue them" -}}
+{{- end -}}
+{{- if and .Values.tls.enabled .Values.tls.certManager.enabled (not .Values.tls.certManager.issuerRef.name) -}}
+{{- fail "tls.certManager.issuerRef.name is required when tls.certManager.enabled: a CA issuer, so that each Secret carries ca.crt" -}}
+{{- end -}}
+{{- end -}}
