@@ -273,6 +273,26 @@ func waitRefined(ctx context.Context, rc *pdfqa.Client, collection string, wait 
 
 // askEach asks every question (prompt set: the agents' prompt set for each
 // call, "" for the service's) and writes one result line each to out.
+// answerRetrying asks q, asking again while the mesh answers
+// ResourceExhausted (the key's concurrent-answer cap or rate limit: another
+// eval on the same key, or a slot released just after the previous answer
+// arrived), waiting 1 s, 2 s, 4 s … up to 8 s between tries, until ctx ends.
+func answerRetrying(ctx context.Context, ac *pdfqa.Client, collection, q string, opts []pdfqa.AskOption) (*pdfqa.Run, error) {
+	wait := time.Second
+	for {
+		run, err := ac.Answer(ctx, collection, q, nil, opts...)
+		if !errors.Is(err, pdfqa.ErrResourceExhausted) {
+			return run, err
+		}
+		select {
+		case <-ctx.Done():
+			return run, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 8*time.Second)
+	}
+}
+
 func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts []pdfqa.AskOption, set string, qs []string, concurrency int, out string, stdout, stderr io.Writer) error {
 	f, err := os.Create(out)
 	if err != nil {
@@ -298,7 +318,7 @@ func askEach(ctx context.Context, ac *pdfqa.Client, collection string, askOpts [
 			if set != "" {
 				opts = append(slices.Clip(askOpts), pdfqa.WithPromptSet(set))
 			}
-			run, err := ac.Answer(qctx, collection, q, nil, opts...)
+			run, err := answerRetrying(qctx, ac, collection, q, opts)
 			cancel()
 			res := evalfile.NewResult(q)
 			res.LatencyMs, res.PromptSet = float64(time.Since(t).Microseconds())/1000, set

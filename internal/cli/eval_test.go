@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
 	"github.com/pdfqa/pdfqa/internal/evalfile"
@@ -96,5 +98,67 @@ func TestAskEachSendsThePromptSet(t *testing.T) {
 	}
 	if rec.sets[len(rec.sets)-1] != "" {
 		t.Errorf("sets sent %q", rec.sets)
+	}
+}
+
+// busyAgents refuses the first asks of each question as a key over its
+// concurrent-answer cap is refused, then answers.
+type busyAgents struct {
+	agentsv1.UnimplementedAgentsServiceServer
+	mu      sync.Mutex
+	refuse  int
+	refused map[string]int
+}
+
+func (b *busyAgents) Ask(req *agentsv1.AskRequest, st grpc.ServerStreamingServer[agentsv1.AskResponse]) error {
+	b.mu.Lock()
+	n := b.refused[req.GetQuestion()]
+	if n < b.refuse {
+		b.refused[req.GetQuestion()] = n + 1
+		b.mu.Unlock()
+		return status.Error(codes.ResourceExhausted, "4 concurrent answers for key k already running; retry after 1s")
+	}
+	b.mu.Unlock()
+	return st.Send(&agentsv1.AskResponse{Event: &agentsv1.AskResponse_Run{Run: &agentsv1.Run{Id: "r", Answer: "ok", Status: agentsv1.RunStatus_RUN_STATUS_SUCCEEDED}}})
+}
+
+// An eval whose asks are refused for the key's cap (another eval on the same
+// key) waits and asks again: every question is answered, none fails, and the
+// client's circuit breaker does not open on the refusals (it did, and the
+// rest of a run failed with "circuit breaker open").
+func TestAskEachRetriesWhenTheKeyIsBusy(t *testing.T) {
+	busy := &busyAgents{refuse: 2, refused: map[string]int{}}
+	lis := testenv.ServeGRPC(t, func(g *grpc.Server) { agentsv1.RegisterAgentsServiceServer(g, busy) })
+	ac, err := pdfqa.Dial(context.Background(), "bufnet", pdfqa.WithDialOptions(testenv.BufDialer(lis)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	qs := []string{"a?", "b?", "c?", "d?"}
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	var stdout strings.Builder
+	if err := askEach(context.Background(), ac, "c", nil, "", qs, 4, out, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "4 questions, 0 failed") {
+		t.Errorf("summary %q", stdout.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var res evalfile.Result
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Answer != "ok" || res.Error != "" {
+			t.Errorf("%s: answer %q error %q", res.Question, res.Answer, res.Error)
+		}
+	}
+	for _, q := range qs {
+		if busy.refused[q] != 2 {
+			t.Errorf("%s refused %d times, want 2", q, busy.refused[q])
+		}
 	}
 }

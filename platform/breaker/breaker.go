@@ -34,8 +34,12 @@ type Settings struct {
 }
 
 // clientCodes are answers about the request, not the health of the callee:
-// they never trip a breaker.
+// they never trip a breaker. ResourceExhausted is among them: a callee that
+// sheds load or refuses a caller over its quota answered at once and said
+// when to retry; opening the breaker on it would turn one caller's 429 into
+// every caller's Unavailable for OpenTimeout.
 var clientCodes = map[codes.Code]bool{
+	codes.ResourceExhausted:  true,
 	codes.InvalidArgument:    true,
 	codes.NotFound:           true,
 	codes.AlreadyExists:      true,
