@@ -65,7 +65,8 @@ breaking: tools
 	scripts/buf-breaking.sh $(BIN)/buf
 
 # What serving needs (system packages, the engine, the models) and, for the
-# tests and fine-tuning, the training venv (torch, peft; 4.9 GB) and PostgreSQL.
+# tests and fine-tuning, the training venv (torch, peft; 4.9 GB), PostgreSQL
+# and SeaweedFS (the S3 server the blob store's s3:// path is tested against).
 setup-serve:
 	scripts/setup/system.sh
 	scripts/setup/build-engine.sh >/dev/null
@@ -74,6 +75,7 @@ setup-serve:
 setup: setup-serve setup-train
 	scripts/setup/all.sh
 	scripts/setup/postgres.sh
+	scripts/setup/s3.sh
 
 # Only fine-tuning (pdfqa finetune, the trainer) needs the training venv.
 setup-train:

@@ -18,10 +18,10 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file:// buckets (the default)
 	"gocloud.dev/gcerrors"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 	"github.com/pdfqa/pdfqa/platform/breaker"
 )
 
@@ -85,7 +85,7 @@ func openShared(cfg SharedAdapters, log *slog.Logger) (*adapterSet, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
-	b, err := blob.OpenBucket(ctx, cfg.BlobsURL)
+	b, err := blobstore.Open(ctx, cfg.BlobsURL)
 	if err != nil {
 		return nil, fmt.Errorf("inference: adapter bucket: %w", err)
 	}

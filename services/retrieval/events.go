@@ -129,10 +129,23 @@ func (e *Engine) Watch(ctx context.Context, coll, id string, fn func(Event) erro
 	if err := fn(last); err != nil {
 		return err
 	}
+	// Another replica on the shared store may be the one ingesting it: its
+	// progress never reaches this hub, so the store is read every second
+	// for the outcome.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-poll.C:
+			d, err := e.st.GetDocument(ctx, coll, id)
+			if err != nil {
+				return err
+			}
+			if d.State == store.StateReady || d.State == store.StateFailed {
+				return fn(final(d))
+			}
 		case ev, open := <-ch:
 			if !open {
 				// The terminal event may have been dropped for a slow

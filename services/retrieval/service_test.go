@@ -13,6 +13,7 @@ import (
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/platform/s3test"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
@@ -31,6 +32,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	p.Close()
 	pgtest.Cleanup()
+	s3test.Cleanup()
 	os.Exit(code)
 }
 

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file:// buckets (the default)
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 	"github.com/pdfqa/pdfqa/platform/breaker"
 )
 
@@ -29,7 +29,7 @@ type BlobAdapters struct {
 
 // NewBlobAdapters opens the bucket at url.
 func NewBlobAdapters(ctx context.Context, c inferencev1.InferenceServiceClient, url string) (*BlobAdapters, error) {
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := blobstore.Open(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: adapter bucket: %w", err)
 	}

@@ -393,8 +393,14 @@ func TestKilledReplicaJobIsTakenOver(t *testing.T) {
 // and evaluated through A, which fetches the adapter B trained from the
 // bucket; B then reads A's evaluation.
 func TestCancelResumeEvaluateThroughOtherReplicas(t *testing.T) {
+	cancelResumeEvaluate(t, bucketURL(t))
+}
+
+// cancelResumeEvaluate runs TestCancelResumeEvaluateThroughOtherReplicas
+// on the bucket at blobs; it returns the dataset's and the job's ids.
+func cancelResumeEvaluate(t *testing.T, blobs string) (datasetID, jobID string) {
 	t.Setenv(roleEnv, "ckworker")
-	o := Options{StoreURL: pgtest.DSN(t), BlobsURL: bucketURL(t), Lease: testLease, Runner: testRunner()}
+	o := Options{StoreURL: pgtest.DSN(t), BlobsURL: blobs, Lease: testLease, Runner: testRunner()}
 	oa, ob := o, o
 	oa.DataDir, ob.DataDir = t.TempDir(), t.TempDir()
 	a, b := newService(t, oa), newService(t, ob)
@@ -459,6 +465,7 @@ func TestCancelResumeEvaluateThroughOtherReplicas(t *testing.T) {
 	if err != nil || g.GetJob().GetEvaluation().GetAdapter().GetTokenF1() != 0.4 {
 		t.Fatalf("B's GetJob after A evaluated: %v %v", g, err)
 	}
+	return ds.GetDataset().GetId(), id
 }
 
 // TestStoreDownIsUnavailable: while PostgreSQL is down the trainer's calls

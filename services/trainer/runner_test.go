@@ -21,6 +21,7 @@ import (
 
 	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/platform/proc"
+	"github.com/pdfqa/pdfqa/platform/s3test"
 )
 
 // The test binary plays three parts, picked by roleEnv: "trainer" runs
@@ -47,7 +48,10 @@ func TestMain(m *testing.M) {
 	case "ckworker":
 		os.Exit(checkpointWorker())
 	}
-	pgtest.Main(m)
+	code := m.Run()
+	pgtest.Cleanup()
+	s3test.Cleanup()
+	os.Exit(code)
 }
 
 // testJob is one job's files.

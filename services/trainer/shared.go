@@ -19,6 +19,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 	"github.com/pdfqa/pdfqa/platform/breaker"
 )
 
@@ -41,7 +42,7 @@ type blobStore struct {
 }
 
 func openBlobs(ctx context.Context, url string) (*blobStore, error) {
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := blobstore.Open(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: blob bucket: %w", err)
 	}

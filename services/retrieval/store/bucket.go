@@ -12,14 +12,13 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file:// buckets (the default)
-	_ "gocloud.dev/blob/memblob"  // mem:// buckets (tests)
 	"gocloud.dev/gcerrors"
+
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 )
 
-// Bucket is Blobs over a gocloud.dev/blob bucket, opened by URL
-// (file:///dir, mem://; s3://, gs:// and azblob:// once their drivers are
-// linked). Keys are <first two hex digits>/<sha256>, the layout of Files,
+// Bucket is Blobs over a gocloud.dev/blob bucket, opened by URL through
+// platform/blobstore (file:///dir, mem://, s3://bucket?endpoint=…). Keys are <first two hex digits>/<sha256>, the layout of Files,
 // so a file bucket on an embedded store's blob directory reads its blobs.
 type Bucket struct {
 	b       *blob.Bucket
@@ -42,7 +41,7 @@ func FileBucketURL(dir string) (string, error) {
 // OpenBucket opens the bucket at url; each call's deadline is the
 // context's, else timeout (default 1m).
 func OpenBucket(ctx context.Context, url string, timeout time.Duration) (*Bucket, error) {
-	b, err := blob.OpenBucket(ctx, url)
+	b, err := blobstore.Open(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("store: blobs: %w", err)
 	}
