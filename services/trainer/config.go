@@ -35,6 +35,9 @@ type Config struct {
 	// MaxJobs caps the jobs training at once (default 1); one more is
 	// ResourceExhausted.
 	MaxJobs int
+	// MaxJobsPerTenant caps the jobs one tenant may have training at once
+	// (0: no cap but MaxJobs), so that one tenant cannot take every slot.
+	MaxJobsPerTenant int
 	// Lease is how long a replica's claim on a running job lasts without
 	// renewal with the shared store (Options.Lease; LeaseSetting).
 	Lease time.Duration
@@ -84,7 +87,9 @@ func Read(r *config.Reader, cache string) Config {
 		WorkerDir: r.String(set("PDFQA_TRAINER_WORKER", "the worker's Python package", "the embedded copy"), ""),
 		Cache:     cache,
 		MaxJobs:   r.Int(set("PDFQA_TRAINER_MAX_JOBS", "jobs that may train at once; one more is refused (ResourceExhausted)", ""), 1),
-		Lease:     r.Duration(LeaseSetting, DefaultLease),
+		MaxJobsPerTenant: r.Int(set("PDFQA_TRAINER_MAX_JOBS_PER_TENANT",
+			"jobs one tenant may have training at once, so that one tenant cannot take every slot; one more is refused (ResourceExhausted); `0`: only `PDFQA_TRAINER_MAX_JOBS` applies", "`0`"), 0),
+		Lease: r.Duration(LeaseSetting, DefaultLease),
 	}
 }
 

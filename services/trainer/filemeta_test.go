@@ -26,7 +26,7 @@ func TestFileMetaLists(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"job-a", "job-b"} {
-		if _, err := m.createJob(ctx, &trainerv1.Job{Id: id, State: trainerv1.JobState_JOB_STATE_SUCCEEDED}, &trainerv1.WatchJobResponse{}, 10); err != nil {
+		if _, err := m.createJob(ctx, &trainerv1.Job{Id: id, State: trainerv1.JobState_JOB_STATE_SUCCEEDED}, &trainerv1.WatchJobResponse{}, jobCaps{Total: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -243,9 +243,16 @@ func (s *Service) maxJobs() int {
 	return s.cfg.MaxJobs
 }
 
-// startJob creates and launches a job. The cap (Config.MaxJobs jobs queued
-// or running, across replicas with the shared store; every job is a
-// training process) is checked in the store, in the step that adds it.
+// caps are the job caps: maxJobs in all, Config.MaxJobsPerTenant for one
+// tenant.
+func (s *Service) caps() jobCaps {
+	return jobCaps{Total: s.maxJobs(), PerTenant: max(s.cfg.MaxJobsPerTenant, 0)}
+}
+
+// startJob creates and launches a job. The caps (Config.MaxJobs jobs queued
+// or running, across replicas with the shared store — every job is a
+// training process — and Config.MaxJobsPerTenant of one tenant's) are
+// checked in the store, in the step that adds it.
 func (s *Service) startJob(ctx context.Context, datasetID string, cfg *trainerv1.LoraConfig) (*trainerv1.Job, error) {
 	ds, err := s.meta.dataset(ctx, datasetID)
 	if err != nil {
@@ -262,7 +269,7 @@ func (s *Service) startJob(ctx context.Context, datasetID string, cfg *trainerv1
 	now := timestamppb.Now()
 	j := &trainerv1.Job{Id: id, DatasetId: datasetID, State: trainerv1.JobState_JOB_STATE_QUEUED, Config: c, Tenant: ds.GetTenant(),
 		OutputDir: s.outDir(id), CreateTime: now, UpdateTime: now}
-	epoch, err := s.meta.createJob(ctx, j, progressOf(j, ""), s.maxJobs())
+	epoch, err := s.meta.createJob(ctx, j, progressOf(j, ""), s.caps())
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +488,7 @@ func (s *Service) cancelRemote(ctx context.Context, id string) (*trainerv1.Job, 
 // resumeJob relaunches a cancelled or failed job from its last checkpoint,
 // on this replica, under the cap.
 func (s *Service) resumeJob(ctx context.Context, id string) (*trainerv1.Job, error) {
-	j, epoch, err := s.meta.requeueJob(ctx, id, s.maxJobs())
+	j, epoch, err := s.meta.requeueJob(ctx, id, s.caps())
 	if err != nil {
 		return nil, err
 	}

@@ -121,27 +121,26 @@ func marshalJob(j *trainerv1.Job, w *trainerv1.WatchJobResponse) (job, progress 
 }
 
 // active counts the queued and running jobs under the cap's lock.
-func active(ctx context.Context, tx pgx.Tx) (int, error) {
+func active(ctx context.Context, tx pgx.Tx, tenant string) (n, nt int, err error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(capLock)); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE state IN (1, 2)`).Scan(&n)
-	return n, err
+	err = tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE tenant = $1) FROM jobs WHERE state IN (1, 2)`, tenant).Scan(&n, &nt)
+	return n, nt, err
 }
 
-func (s *pgMeta) createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, limit int) (int64, error) {
+func (s *pgMeta) createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, caps jobCaps) (int64, error) {
 	jb, wb, err := marshalJob(j, w)
 	if err != nil {
 		return 0, err
 	}
 	err = s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
-		n, err := active(ctx, tx)
+		n, nt, err := active(ctx, tx, j.GetTenant())
 		if err != nil {
 			return err
 		}
-		if n >= limit {
-			return capError(n, limit)
+		if err := caps.check(n, nt, j.GetTenant()); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO jobs (id, tenant, state, owner, epoch, lease_until, job, progress, create_time)
 			VALUES ($1, $2, $3, $4, 1, now() + $5 * interval '1 millisecond', $6, $7, $8)`,
@@ -151,11 +150,21 @@ func (s *pgMeta) createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.W
 	return 1, err
 }
 
-func (s *pgMeta) requeueJob(ctx context.Context, id string, limit int) (*trainerv1.Job, int64, error) {
+func (s *pgMeta) requeueJob(ctx context.Context, id string, caps jobCaps) (*trainerv1.Job, int64, error) {
 	var j *trainerv1.Job
 	var epoch int64
 	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
-		n, err := active(ctx, tx)
+		// The cap's lock before the row's, as createJob takes it; a job's
+		// tenant never changes.
+		var tenant string
+		err := tx.QueryRow(ctx, `SELECT tenant FROM jobs WHERE id = $1`, id).Scan(&tenant)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: job %q", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		n, nt, err := active(ctx, tx, tenant)
 		if err != nil {
 			return err
 		}
@@ -170,8 +179,8 @@ func (s *pgMeta) requeueJob(ctx context.Context, id string, limit int) (*trainer
 		if err := resumable(j); err != nil {
 			return err
 		}
-		if n >= limit {
-			return capError(n, limit)
+		if err := caps.check(n, nt, tenant); err != nil {
+			return err
 		}
 		j.State = trainerv1.JobState_JOB_STATE_QUEUED
 		jb, err := proto.Marshal(j)

@@ -128,13 +128,13 @@ type meta interface {
 	putDataset(ctx context.Context, d *trainerv1.Dataset) error
 	dataset(ctx context.Context, id string) (*trainerv1.Dataset, error)
 	datasets(ctx context.Context) ([]*trainerv1.Dataset, error)
-	// createJob stores j, claimed by this replica, unless limit jobs are
+	// createJob stores j, claimed by this replica, unless caps' jobs are
 	// already queued or running (ErrBusy): the check and the insert are
 	// one atomic step, so concurrent calls never pass the cap together.
-	createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, limit int) (epoch int64, err error)
+	createJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, caps jobCaps) (epoch int64, err error)
 	// requeueJob moves a cancelled or failed job back to QUEUED, claimed
 	// by this replica, under the same cap (ErrState for other states).
-	requeueJob(ctx context.Context, id string, limit int) (*trainerv1.Job, int64, error)
+	requeueJob(ctx context.Context, id string, caps jobCaps) (*trainerv1.Job, int64, error)
 	// putJob persists j and its last progress; release gives up the claim
 	// (the job ended, or is handed to another replica).
 	putJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.WatchJobResponse, epoch int64, release bool) error
@@ -154,6 +154,23 @@ func activeState(s trainerv1.JobState) bool {
 
 func capError(n, limit int) error {
 	return fmt.Errorf("%w: %d of %d training jobs already queued or running; wait for one to finish or cancel one", ErrBusy, n, limit)
+}
+
+// jobCaps are the caps on jobs queued or running: Total across the service
+// (every replica with the shared store), PerTenant for one tenant (0: no
+// cap but Total).
+type jobCaps struct{ Total, PerTenant int }
+
+// check fails with ErrBusy when one more job of tenant would pass a cap,
+// n jobs being active in all and nt of them tenant's.
+func (c jobCaps) check(n, nt int, tenant string) error {
+	if n >= c.Total {
+		return capError(n, c.Total)
+	}
+	if c.PerTenant > 0 && nt >= c.PerTenant {
+		return fmt.Errorf("%w: tenant %q has %d of its %d training jobs already queued or running; wait for one to finish or cancel one", ErrBusy, tenant, nt, c.PerTenant)
+	}
+	return nil
 }
 
 // fileMeta is the embedded default: JSON files in the store's directory,
@@ -191,35 +208,38 @@ func (s *fileMeta) datasets(context.Context) ([]*trainerv1.Dataset, error) {
 }
 
 // activeLocked counts the queued and running jobs on disk (every update is
-// written through, so the files are the live state).
-func (s *fileMeta) activeLocked(ctx context.Context) (int, error) {
+// written through, so the files are the live state): all of them, and
+// tenant's.
+func (s *fileMeta) activeLocked(ctx context.Context, tenant string) (n, nt int, err error) {
 	js, err := s.jobs(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, j := range js {
 		if activeState(j.GetState()) {
 			n++
+			if j.GetTenant() == tenant {
+				nt++
+			}
 		}
 	}
-	return n, nil
+	return n, nt, nil
 }
 
-func (s *fileMeta) createJob(ctx context.Context, j *trainerv1.Job, _ *trainerv1.WatchJobResponse, limit int) (int64, error) {
+func (s *fileMeta) createJob(ctx context.Context, j *trainerv1.Job, _ *trainerv1.WatchJobResponse, caps jobCaps) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.activeLocked(ctx)
+	n, nt, err := s.activeLocked(ctx, j.GetTenant())
 	if err != nil {
 		return 0, err
 	}
-	if n >= limit {
-		return 0, capError(n, limit)
+	if err := caps.check(n, nt, j.GetTenant()); err != nil {
+		return 0, err
 	}
 	return 0, writeJSON(filepath.Join(s.jobDir(j.GetId()), "job.json"), j)
 }
 
-func (s *fileMeta) requeueJob(ctx context.Context, id string, limit int) (*trainerv1.Job, int64, error) {
+func (s *fileMeta) requeueJob(ctx context.Context, id string, caps jobCaps) (*trainerv1.Job, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, _, err := s.job(ctx, id)
@@ -229,12 +249,12 @@ func (s *fileMeta) requeueJob(ctx context.Context, id string, limit int) (*train
 	if err := resumable(j); err != nil {
 		return nil, 0, err
 	}
-	n, err := s.activeLocked(ctx)
+	n, nt, err := s.activeLocked(ctx, j.GetTenant())
 	if err != nil {
 		return nil, 0, err
 	}
-	if n >= limit {
-		return nil, 0, capError(n, limit)
+	if err := caps.check(n, nt, j.GetTenant()); err != nil {
+		return nil, 0, err
 	}
 	j.State = trainerv1.JobState_JOB_STATE_QUEUED
 	return j, 0, writeJSON(filepath.Join(s.jobDir(id), "job.json"), j)
