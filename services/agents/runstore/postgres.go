@@ -143,42 +143,23 @@ func (s *Postgres) Sweep(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
 		n = 0
-		rows, err := tx.Query(ctx, `SELECT id, run FROM runs WHERE status = $1 AND NOT EXISTS
+		runs, err := lockRuns(ctx, tx, `SELECT id, run FROM runs WHERE status = $1 AND NOT EXISTS
 			(SELECT 1 FROM replicas r WHERE r.id = runs.owner AND r.beat_until > now()) FOR UPDATE SKIP LOCKED`,
 			int32(agentsv1.RunStatus_RUN_STATUS_RUNNING))
 		if err != nil {
 			return err
 		}
-		type fix struct {
-			id string
-			b  []byte
-		}
-		var fixes []fix
-		for rows.Next() {
-			var id string
-			r := &agentsv1.Run{}
-			if err := rows.Scan(&id, pg.Proto(r)); err != nil {
-				rows.Close()
-				return err
-			}
-			nb, err := interrupt(r)
+		for _, l := range runs {
+			b, err := interrupt(l.run)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			fixes = append(fixes, fix{id, nb})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, f := range fixes {
 			if _, err := tx.Exec(ctx, `UPDATE runs SET status = $2, run = $3, update_time = now() WHERE id = $1`,
-				f.id, int32(agentsv1.RunStatus_RUN_STATUS_INTERRUPTED), f.b); err != nil {
+				l.id, int32(agentsv1.RunStatus_RUN_STATUS_INTERRUPTED), b); err != nil {
 				return err
 			}
 		}
-		n = len(fixes)
+		n = len(runs)
 		_, err = tx.Exec(ctx, `DELETE FROM replicas WHERE beat_until < now() - interval '1 hour'`)
 		return err
 	})

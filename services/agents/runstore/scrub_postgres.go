@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/platform/pg"
 )
 
 // putCitedPG indexes the documents run quotes, in the transaction that
@@ -28,35 +29,16 @@ func (s *Postgres) indexCited(ctx context.Context) error {
 		n := 0
 		err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
 			n = 0
-			rows, err := tx.Query(ctx, `SELECT id, run FROM runs WHERE NOT cited LIMIT 100 FOR UPDATE SKIP LOCKED`)
+			runs, err := lockRuns(ctx, tx, `SELECT id, run FROM runs WHERE NOT cited LIMIT 100 FOR UPDATE SKIP LOCKED`)
 			if err != nil {
 				return err
 			}
-			var runs []*agentsv1.Run
-			for rows.Next() {
-				var id string
-				var b []byte
-				if err := rows.Scan(&id, &b); err != nil {
-					rows.Close()
+			for _, l := range runs {
+				l.run.Id = l.id
+				if err := putCitedPG(ctx, tx, l.run); err != nil {
 					return err
 				}
-				r := &agentsv1.Run{}
-				if err := proto.Unmarshal(b, r); err != nil {
-					rows.Close()
-					return err
-				}
-				r.Id = id
-				runs = append(runs, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, r := range runs {
-				if err := putCitedPG(ctx, tx, r); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `UPDATE runs SET cited = true WHERE id = $1`, r.GetId()); err != nil {
+				if _, err := tx.Exec(ctx, `UPDATE runs SET cited = true WHERE id = $1`, l.id); err != nil {
 					return err
 				}
 			}
@@ -97,56 +79,54 @@ func (s *Postgres) Scrub(ctx context.Context, c Cited) (int, error) {
 	n := 0
 	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
 		n = 0
-		rows, err := tx.Query(ctx, `SELECT r.id, r.run FROM runs r JOIN run_documents d ON d.run_id = r.id
+		runs, err := lockRuns(ctx, tx, `SELECT r.id, r.run FROM runs r JOIN run_documents d ON d.run_id = r.id
 			WHERE d.tenant = $1 AND d.collection = $2 AND d.document_id = $3 AND r.status <> $4 FOR UPDATE OF r`,
 			c.Tenant, c.Collection, c.Document, int32(agentsv1.RunStatus_RUN_STATUS_RUNNING))
 		if err != nil {
 			return err
 		}
-		type fix struct {
-			id string
-			b  []byte
-		}
-		var ids []string
-		var fixes []fix
-		for rows.Next() {
-			var id string
-			var b []byte
-			if err := rows.Scan(&id, &b); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-			r := &agentsv1.Run{}
-			if err := proto.Unmarshal(b, r); err != nil {
-				rows.Close()
-				return err
-			}
-			if !scrubRun(r, c.Document) {
+		ids := make([]string, len(runs))
+		for i, l := range runs {
+			ids[i] = l.id
+			if !scrubRun(l.run, c.Document) {
 				continue
 			}
-			nb, err := proto.Marshal(r)
+			b, err := proto.Marshal(l.run)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			fixes = append(fixes, fix{id, nb})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, f := range fixes {
-			if _, err := tx.Exec(ctx, `UPDATE runs SET run = $2, update_time = now() WHERE id = $1`, f.id, f.b); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE runs SET run = $2, update_time = now() WHERE id = $1`, l.id, b); err != nil {
 				return err
 			}
+			n++
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM run_documents WHERE tenant = $1 AND collection = $2 AND document_id = $3 AND run_id = ANY($4)`,
 			c.Tenant, c.Collection, c.Document, ids); err != nil {
 			return err
 		}
-		n = len(fixes)
 		return nil
 	})
 	return n, err
+}
+
+// lockedRun is a run its transaction has selected FOR UPDATE, with its row's
+// id.
+type lockedRun struct {
+	id  string
+	run *agentsv1.Run
+}
+
+// lockRuns reads the (id, run) rows that query selects in tx, all of them
+// before the caller rewrites and updates any (a pgx connection cannot write
+// while it reads a result): the one read of every pass that rewrites runs
+// under their row locks (Sweep, Scrub, indexCited).
+func lockRuns(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]lockedRun, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (lockedRun, error) {
+		l := lockedRun{run: &agentsv1.Run{}}
+		return l, row.Scan(&l.id, pg.Proto(l.run))
+	})
 }

@@ -226,3 +226,45 @@ func TestOpenIndexesAnOlderRunFile(t *testing.T) {
 	}
 	checkScrubbed(t, s, id)
 }
+
+// Runs written to PostgreSQL before the index existed (cited false, no
+// run_documents rows; more than one page of them) are indexed when a
+// replica opens the store, so their runs are scrubbed too.
+func TestOpenIndexesOlderPostgresRuns(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := openPG(t, dsn, time.Second)
+	ctx := context.Background()
+	ids := make([]string, 130)
+	for i := range ids {
+		ids[i] = NewID()
+		if err := s.Put(quotingRun(ids[i], agentsv1.RunStatus_RUN_STATUS_SUCCEEDED)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.db.Pool.Exec(ctx, `UPDATE runs SET cited = false`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM run_documents`); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := s.Cited(ctx); err != nil || len(cs) != 0 {
+		t.Fatalf("Cited with the index emptied = %v, %v: the check cannot fail", cs, err)
+	}
+	s.Close()
+
+	s = openPG(t, dsn, time.Second)
+	defer s.Close()
+	var uncited int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM runs WHERE NOT cited`).Scan(&uncited); err != nil || uncited != 0 {
+		t.Fatalf("%d runs left unindexed after open (%v)", uncited, err)
+	}
+	d1 := Cited{Tenant: "acme", Collection: "ops", Document: "d1"}
+	if cs, err := s.Cited(ctx); err != nil || !equalCited(cs, []Cited{d1, {Tenant: "acme", Collection: "ops", Document: "d2"}}) {
+		t.Fatalf("Cited after open = %v, %v", cs, err)
+	}
+	if n, err := s.Scrub(ctx, d1); err != nil || n != len(ids) {
+		t.Fatalf("Scrub of the older runs = %d, %v; want %d", n, err, len(ids))
+	}
+	checkScrubbed(t, s, ids[0])
+	checkScrubbed(t, s, ids[len(ids)-1])
+}
