@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
@@ -35,18 +36,7 @@ const Version = "0.1.6"
 // Home returns the PostgreSQL install directory (bin/, lib/, share/), or an
 // error saying how to install it.
 func Home() (string, error) {
-	home := os.Getenv("PDFQA_PG_HOME")
-	if home == "" {
-		cache := os.Getenv("PDFQA_CACHE")
-		if cache == "" {
-			dir, err := os.UserCacheDir()
-			if err != nil {
-				return "", err
-			}
-			cache = filepath.Join(dir, "pdfqa")
-		}
-		home = filepath.Join(cache, "postgres", Version, "pgserver", "pginstall")
-	}
+	home := config.Env("PDFQA_PG_HOME", filepath.Join(config.DefaultCache(), "postgres", Version, "pgserver", "pginstall"))
 	if _, err := os.Stat(filepath.Join(home, "bin", "postgres")); err != nil {
 		return "", fmt.Errorf("pgtest: no PostgreSQL in %s (run scripts/setup/postgres.sh): %w", home, err)
 	}
@@ -197,27 +187,14 @@ func (s *Server) psql(db, sql string) error {
 	return nil
 }
 
-var (
-	shared     *Server
-	sharedErr  error
-	sharedOnce sync.Once
-)
-
-// unavailable fails the test under CI and skips it elsewhere.
-func unavailable(t testing.TB, err error) {
-	t.Helper()
-	testenv.Missing(t, "PostgreSQL unavailable: %v", err)
-}
+// shared is the package's tests' server.
+var shared = &testenv.SharedServer[*Server]{What: "PostgreSQL unavailable", Start: Start}
 
 // DSN returns the connection string of a fresh database on the package's
 // shared server, starting the server on first use.
 func DSN(t testing.TB) string {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		unavailable(t, sharedErr)
-	}
-	dsn, err := shared.CreateDatabase()
+	dsn, err := shared.Get(t).CreateDatabase()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +207,7 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	s, err := Start()
 	if err != nil {
-		unavailable(t, err)
+		testenv.Missing(t, "%s: %v", shared.What, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -238,15 +215,7 @@ func New(t testing.TB) *Server {
 
 // Main runs the package's tests and then stops the shared server; call it
 // from TestMain.
-func Main(m *testing.M) {
-	code := m.Run()
-	Cleanup()
-	os.Exit(code)
-}
+func Main(m *testing.M) { shared.Main(m) }
 
 // Cleanup stops the shared server (for a TestMain that does more than Main).
-func Cleanup() {
-	if shared != nil {
-		shared.Close()
-	}
-}
+func Cleanup() { shared.Close() }

@@ -25,11 +25,11 @@ func TestSharedServerHasPgvector(t *testing.T) {
 	if a == b {
 		t.Fatalf("two tests got the same database %s", a)
 	}
-	got, err := query(t, shared, a, "CREATE EXTENSION vector; SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+	got, err := query(t, shared.Get(t), a, "CREATE EXTENSION vector; SELECT extversion FROM pg_extension WHERE extname = 'vector'")
 	if err != nil || got != "0.8.2" {
 		t.Fatalf("pgvector = %q, %v; want 0.8.2", got, err)
 	}
-	if got, err := query(t, shared, a, "SELECT '[1,2]'::vector <-> '[4,6]'::vector"); err != nil || got != "5" {
+	if got, err := query(t, shared.Get(t), a, "SELECT '[1,2]'::vector <-> '[4,6]'::vector"); err != nil || got != "5" {
 		t.Fatalf("vector distance = %q, %v", got, err)
 	}
 }
@@ -56,5 +56,20 @@ func TestStopRestartKeepsData(t *testing.T) {
 	}
 	if got, err := query(t, s, dsn, "SELECT v FROM k"); err != nil || got != "7" {
 		t.Fatalf("after restart: %q, %v", got, err)
+	}
+}
+
+// Without PDFQA_PG_HOME the install is looked for in the pdfqa cache
+// (PDFQA_CACHE), and a missing one says how to install it.
+func TestMissingInstallSaysHowToInstallIt(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("PDFQA_PG_HOME", "")
+	t.Setenv("PDFQA_CACHE", cache)
+	want := filepath.Join(cache, "postgres", Version, "pgserver", "pginstall")
+	if _, err := Home(); err == nil || !strings.Contains(err.Error(), "no PostgreSQL in "+want+" (run scripts/setup/postgres.sh)") {
+		t.Fatalf("Home() = %v; want it to name %s", err, want)
+	}
+	if _, err := Start(); err == nil || !strings.Contains(err.Error(), "run scripts/setup/postgres.sh") {
+		t.Fatalf("Start() = %v", err)
 	}
 }

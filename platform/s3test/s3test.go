@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -33,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
@@ -49,18 +49,7 @@ const (
 
 // Binary returns the weed binary, or an error saying how to build it.
 func Binary() (string, error) {
-	bin := os.Getenv("PDFQA_WEED")
-	if bin == "" {
-		cache := os.Getenv("PDFQA_CACHE")
-		if cache == "" {
-			dir, err := os.UserCacheDir()
-			if err != nil {
-				return "", err
-			}
-			cache = filepath.Join(dir, "pdfqa")
-		}
-		bin = filepath.Join(cache, "seaweedfs", Version, "weed")
-	}
+	bin := config.Env("PDFQA_WEED", filepath.Join(config.DefaultCache(), "seaweedfs", Version, "weed"))
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("s3test: no SeaweedFS weed at %s (run scripts/setup/s3.sh): %w", bin, err)
 	}
@@ -269,21 +258,14 @@ func (s *Server) Close() error {
 	return err
 }
 
-var (
-	shared     *Server
-	sharedErr  error
-	sharedOnce sync.Once
-)
+// shared is the package's tests' server.
+var shared = &testenv.SharedServer[*Server]{What: "S3 server unavailable", Start: Start}
 
 // Shared returns the package's shared server, starting it on first use;
 // when it cannot start the test fails under CI and is skipped elsewhere.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		testenv.Missing(t, "S3 server unavailable: %v", sharedErr)
-	}
-	return shared
+	return shared.Get(t)
 }
 
 // BucketURL returns the s3blob URL of a fresh bucket on the package's
@@ -300,15 +282,7 @@ func BucketURL(t testing.TB) string {
 
 // Main runs the package's tests and then stops the shared server; call it
 // from TestMain.
-func Main(m *testing.M) {
-	code := m.Run()
-	Cleanup()
-	os.Exit(code)
-}
+func Main(m *testing.M) { shared.Main(m) }
 
 // Cleanup stops the shared server (for a TestMain that does more than Main).
-func Cleanup() {
-	if shared != nil {
-		shared.Close()
-	}
-}
+func Cleanup() { shared.Close() }

@@ -33,6 +33,13 @@ func TestVersionIsThePinnedOne(t *testing.T) {
 
 // A missing binary is an error that says how to build it.
 func TestMissingBinarySaysHowToBuildIt(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("PDFQA_WEED", "")
+	t.Setenv("PDFQA_CACHE", cache)
+	want := filepath.Join(cache, "seaweedfs", Version, "weed")
+	if _, err := Binary(); err == nil || !strings.Contains(err.Error(), "no SeaweedFS weed at "+want+" (run scripts/setup/s3.sh)") {
+		t.Fatalf("Binary() = %v; want it to name %s", err, want)
+	}
 	t.Setenv("PDFQA_WEED", filepath.Join(t.TempDir(), "weed"))
 	if _, err := Binary(); err == nil || !strings.Contains(err.Error(), "run scripts/setup/s3.sh") {
 		t.Fatalf("Binary() = %v", err)

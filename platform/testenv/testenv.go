@@ -1,8 +1,10 @@
 // Package testenv is what tests and benchmarks need from outside the
 // repository, found one way everywhere: the read-only shared data set
 // beside the checkout, the repository's sample PDFs, the files under a
-// folder, a free loopback port, a server's health endpoint; and a gRPC
-// server in memory (bufconn) with a client connection to it.
+// folder, a free loopback port, a server's health endpoint; a gRPC
+// server in memory (bufconn) with a client connection to it; and the one
+// shape of a real server binary a package's tests share (SharedServer,
+// under platform/pgtest and platform/s3test).
 //
 // A test whose data or tool is absent calls Missing: under CI (CI set, as
 // .ci/run runs) the test fails, since make test installs everything first;
