@@ -105,6 +105,9 @@ type Config struct {
 	// are named in one warning (default parse.DefaultMaxOCRPages,
 	// Settings: PDFQA_MAX_OCR_PAGES).
 	MaxPages, MaxOCRPages int
+	// CompactEvery is the least time between two compactions of the
+	// embedded store's file after deletions (compact.go; default 1m).
+	CompactEvery time.Duration
 }
 
 // Engine is the retrieval domain: durable ingestion jobs and hybrid
@@ -124,7 +127,8 @@ type Engine struct {
 	pipe   *pipeline
 	cache  *vectorCache
 
-	refineWake chan struct{}
+	refineWake  chan struct{}
+	compactWake chan struct{} // nil: the store needs no compaction
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -152,6 +156,7 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.EmbedTimeout, 10*time.Minute)
 	def(&cfg.IndexTimeout, 2*time.Minute)
 	def(&cfg.JobLease, 15*time.Second)
+	def(&cfg.CompactEvery, defaultCompactEvery)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
@@ -289,6 +294,11 @@ func Open(cfg Config) (*Engine, error) {
 		go e.refiner()
 		e.wakeRefiner()
 	}
+	if c, ok := e.st.(store.Compacter); ok {
+		e.compactWake = make(chan struct{}, 1)
+		e.wg.Add(1)
+		go e.compactor(c)
+	}
 	return e, nil
 }
 
@@ -381,6 +391,7 @@ func (e *Engine) DeleteCollection(ctx context.Context, name string) error {
 	e.pipe.running.deleted(name, "")
 	e.hub.goneCollection(name)
 	e.deleteBlobs(unref)
+	e.compactSoon()
 	return nil
 }
 
@@ -486,6 +497,7 @@ func (e *Engine) DeleteDocument(ctx context.Context, coll, id string) error {
 	e.pipe.running.deleted(coll, id)
 	e.hub.gone(docKey{coll, id})
 	e.deleteBlobs(unref)
+	e.compactSoon()
 	return nil
 }
 

@@ -27,7 +27,7 @@ var (
 // Bolt is the embedded Store: one bbolt file (Meta here, Index in
 // bolt_index.go).
 type Bolt struct {
-	db *bolt.DB
+	db *boltDB // bolt_compact.go
 }
 
 var _ Store = (*Bolt)(nil)
@@ -37,9 +37,10 @@ func Open(dir string) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(dir, "retrieval.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	path := filepath.Join(dir, "retrieval.db")
+	db, err := openBoltDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("store: open: %w", err)
+		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bCollections, bDocs, bJobs, bChunks, bPostings, bVectors, bRefined} {
@@ -61,7 +62,7 @@ func Open(dir string) (*Bolt, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Bolt{db: db}, nil
+	return &Bolt{db: &boltDB{path: path, db: db}}, nil
 }
 
 // Close closes the database.
