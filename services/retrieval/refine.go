@@ -135,6 +135,17 @@ func (e *Engine) refiner() {
 				held[k] = time.Now() // another replica refines it
 				continue
 			}
+			// Read it again under the lease: another replica may have
+			// refined it and given the lease back since it was listed.
+			fresh, gerr := e.st.GetDocument(e.ctx, d.Collection, d.ID)
+			if gerr != nil || fresh.RefinedModel == e.refinerName() || fresh.State != store.StateReady {
+				lease.release()
+				if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
+					failed[k] = time.Now()
+				}
+				continue
+			}
+			d = fresh
 			err = e.refine(d, lease)
 			lease.release()
 			if err != nil {
