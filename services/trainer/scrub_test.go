@@ -3,6 +3,7 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
 
 // listedChunks is a collection's chunks (the retrieval service is another
@@ -48,21 +50,17 @@ func filesHolding(t *testing.T, text string, dirs ...string) []string {
 	t.Helper()
 	var out []string
 	for _, dir := range dirs {
-		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() {
-				return err
-			}
+		for _, p := range testenv.Files(t, dir) {
 			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) { // a temporary file renamed since the walk
+				continue
+			}
 			if err != nil {
-				return err
+				t.Fatal(err)
 			}
 			if bytes.Contains(b, []byte(text)) {
 				out = append(out, p)
 			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	return out
