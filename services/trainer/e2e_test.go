@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/config"
+	"github.com/pdfqa/pdfqa/platform/etcdtest"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/services/inference"
 )
@@ -47,7 +50,8 @@ func TestEndToEndOnCPU(t *testing.T) {
 	ic := inferencev1.NewInferenceServiceClient(testenv.GRPC(t, inf.Register))
 
 	tcfg.WorkerDir, _ = filepath.Abs("worker")
-	svc, err := New(Options{Config: tcfg, DataDir: t.TempDir(), Adapters: InferenceAdapters{Client: ic}})
+	dataDir := t.TempDir()
+	svc, err := New(Options{Config: tcfg, DataDir: dataDir, Adapters: InferenceAdapters{Client: ic}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +145,95 @@ func TestEndToEndOnCPU(t *testing.T) {
 	gj, _ := c.GetJob(ctx, &trainerv1.GetJobRequest{JobId: id})
 	if gj.GetJob().GetAdapterName() != pub.GetAdapterName() || gj.GetJob().GetEvaluation() == nil {
 		t.Errorf("job not updated: %v", gj.GetJob())
+	}
+	t.Run("EveryReplicaServesIt", func(t *testing.T) {
+		everyReplicaServes(ctx, t, icfg, dataDir, prompt, base, withAdapter)
+	})
+}
+
+// everyReplicaServes loads the trained adapter through one of two inference
+// replicas with real engines over a shared adapter set (etcd, a bucket) and
+// checks that the other answers with it within 10 s: the same greedy answer
+// as the in-process service gave with the adapter, not the base's.
+func everyReplicaServes(ctx context.Context, t *testing.T, icfg inference.Config, dataDir, prompt, base, withAdapter string) {
+	var gguf []byte
+	for _, f := range testenv.Files(t, dataDir) {
+		if filepath.Base(f) == "adapter.gguf" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gguf = b
+		}
+	}
+	if len(gguf) == 0 {
+		t.Fatal("no adapter.gguf under the trainer's data directory")
+	}
+	bucketDir := t.TempDir()
+	bucket := "file://" + filepath.ToSlash(bucketDir) + "?metadata=skip"
+	if err := os.MkdirAll(filepath.Join(bucketDir, "adapters"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bucketDir, "adapters", "e2e.gguf"), gguf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	etcd := etcdtest.Start(t, 1)
+	replica := func() inferencev1.InferenceServiceClient {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.Close() })
+		inf, err := inference.New(inference.Options{Config: icfg, DataDir: t.TempDir(),
+			Shared: &inference.SharedAdapters{Etcd: cli, BlobsURL: bucket, CacheDir: t.TempDir(), Prefix: "/e2e/adapters/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inf.Close() })
+		return inferencev1.NewInferenceServiceClient(testenv.GRPC(t, inf.Register))
+	}
+	a, b := replica(), replica()
+	if got := generate(ctx, t, b, prompt, ""); got != base {
+		t.Fatalf("replica B's base answer %q, want the in-process base's %q", got, base)
+	}
+	if _, err := a.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "e2e", Path: "adapters/e2e.gguf"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		got, err := generateOnce(ctx, b, prompt, "e2e")
+		if err == nil && got == withAdapter {
+			t.Logf("replica B serves the adapter %v after LoadAdapter on A", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("replica B 10 s after LoadAdapter on A: %q, %v (want the adapter's answer %q)", got, err, withAdapter)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := generate(ctx, t, a, prompt, "e2e"); got != withAdapter {
+		t.Errorf("replica A with the adapter: %q, want %q", got, withAdapter)
+	}
+}
+
+// generateOnce asks once (no retry): the answer, or the call's error.
+func generateOnce(ctx context.Context, ic inferencev1.InferenceServiceClient, prompt, adapter string) (string, error) {
+	temp := float32(0)
+	st, err := ic.Generate(ctx, &inferencev1.GenerateRequest{Temperature: &temp, MaxTokens: 24, Adapter: adapter,
+		Messages: []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_SYSTEM, Content: SystemPrompt}, {Role: inferencev1.Role_ROLE_USER, Content: prompt}}})
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	for {
+		r, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		sb.WriteString(r.GetDelta())
 	}
 }
 
