@@ -109,6 +109,24 @@ func (c *cluster) kill(name string) {
 	}
 }
 
+// errorLogs logs the last error lines of the named replicas' logs.
+func (c *cluster) errorLogs(t *testing.T, names ...string) {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(c.dir, "logs", name+".log"))
+		if err != nil {
+			t.Logf("%s: %v", name, err)
+			continue
+		}
+		var errs []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "level=ERROR") || strings.Contains(l, "panic") {
+				errs = append(errs, l)
+			}
+		}
+		t.Logf("%s: %d error lines, the last: %s", name, len(errs), strings.Join(errs[max(0, len(errs)-8):], "\n"))
+	}
+}
+
 // grpcAddr is the gRPC address a replica printed when it started.
 func (c *cluster) grpcAddr(name string) string {
 	b, err := os.ReadFile(filepath.Join(c.dir, "logs", name+".log"))
@@ -206,7 +224,10 @@ func (c *cluster) docs(t *testing.T, gw, coll string) []docJSON {
 
 func search(gw, coll, q string) (int, int, error) {
 	code, b, err := rest("POST", gw+"/v1/collections/"+coll+":search", map[string]any{"query": q, "top_k": 3})
-	if err != nil || code != http.StatusOK {
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("HTTP %d: %.300s", code, b)
+	}
+	if err != nil {
 		return code, 0, err
 	}
 	var res struct{ Passages []json.RawMessage }
@@ -247,23 +268,11 @@ func TestClusterTopology(t *testing.T) {
 	ag1, ag2 := conn("agents-1"), conn("agents-2")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := ag1.Ask(ctx, &agentsv1.AskRequest{Collection: "one", Question: "What was product revenue?"})
+	run, err := askRun(ctx, ag1, &agentsv1.AskRequest{Collection: "one", Question: "What was product revenue?"}, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ask on agents-1: %v", err)
 	}
-	var runID string
-	for {
-		ev, err := st.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("ask on agents-1: %v", err)
-		}
-		if r := ev.GetRun(); r != nil {
-			runID = r.GetId()
-		}
-	}
+	runID := run.GetId()
 	got, err := ag2.GetRun(ctx, &agentsv1.GetRunRequest{RunId: runID})
 	if err != nil || got.GetRun().GetStatus() != agentsv1.RunStatus_RUN_STATUS_SUCCEEDED {
 		t.Fatalf("GetRun %q through agents-2: %v, %v", runID, got, err)
@@ -361,6 +370,7 @@ func TestClusterTopology(t *testing.T) {
 		t.Fatal("no search answered Unavailable while PostgreSQL was down")
 	}
 	if other.Load() != 0 {
+		c.errorLogs(t, "gateway-1", "gateway-2", "retrieval-1", "retrieval-2")
 		t.Fatalf("%d searches failed other than Unavailable, the first: %v", other.Load(), firstOther.Load())
 	}
 	if n := len(c.docs(t, a, "calls")); n != len(calls) {
