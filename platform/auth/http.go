@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -68,20 +69,11 @@ func (v *Verifier) HTTP(next http.Handler, o HTTPOptions) http.Handler {
 	})
 }
 
-var httpCodes = map[codes.Code]int{
-	codes.Unauthenticated: http.StatusUnauthorized, codes.PermissionDenied: http.StatusForbidden,
-	codes.InvalidArgument: http.StatusBadRequest, codes.NotFound: http.StatusNotFound,
-	codes.ResourceExhausted: http.StatusTooManyRequests, codes.Unavailable: http.StatusServiceUnavailable,
-}
-
 // WriteError writes a gRPC status error as the REST API does ({"code",
 // "message"}), with Retry-After when retry > 0.
 func WriteError(w http.ResponseWriter, err error, retry time.Duration) {
 	st := status.Convert(err)
-	code, ok := httpCodes[st.Code()]
-	if !ok {
-		code = http.StatusInternalServerError
-	}
+	code := runtime.HTTPStatusFromCode(st.Code()) // grpc-gateway's mapping, as the REST API's other errors
 	if retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -75,5 +76,21 @@ func TestHTTPRefusalsTakeTheRoutesShape(t *testing.T) {
 	}
 	if code, body, _ := do(shaped, good); code != 418 || body != "/x ResourceExhausted rate limited 3s" {
 		t.Errorf("route's shape, limited: %d %q", code, body)
+	}
+}
+
+// WriteError answers each gRPC code with the HTTP status the REST API's
+// other errors get (grpc-gateway's table); a deadline was a 500 here.
+func TestWriteErrorStatus(t *testing.T) {
+	for c, want := range map[codes.Code]int{
+		codes.Unauthenticated: 401, codes.PermissionDenied: 403, codes.NotFound: 404, codes.InvalidArgument: 400,
+		codes.ResourceExhausted: 429, codes.Unavailable: 503, codes.DeadlineExceeded: 504,
+		codes.FailedPrecondition: 400, codes.AlreadyExists: 409, codes.Internal: 500,
+	} {
+		rec := httptest.NewRecorder()
+		WriteError(rec, status.Error(c, "x"), 2*time.Second)
+		if rec.Code != want || rec.Header().Get("Retry-After") != "2" {
+			t.Errorf("%v: HTTP %d Retry-After %q, want %d and 2", c, rec.Code, rec.Header().Get("Retry-After"), want)
+		}
 	}
 }
