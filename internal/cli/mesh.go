@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -31,6 +32,7 @@ type upFlags struct {
 	c                  config.Common
 	httpAddr, etcdAddr string
 	insecure, tls      bool
+	restTLS            string
 }
 
 func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
@@ -39,13 +41,31 @@ func (f *upFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	fs.StringVar(&f.etcdAddr, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks a free one)")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants: anyone reaching a port reads and deletes everything (local development only)")
 	fs.BoolVar(&f.tls, "tls", false, "mutual TLS between the services and to etcd, with certificates made into <data>/tls on first start (automatic with --tls-dir)")
+	r.StringFlag(fs, &f.restTLS, restTLSSetting("up"), "1")
 	r.BindFlag(fs, trainer.LeaseSetting)
+}
+
+// restTLSSetting turns HTTPS on the REST gateway on or off (section is the
+// command's).
+func restTLSSetting(section string) config.Setting {
+	return config.Setting{Section: section, Env: "PDFQA_REST_TLS", Flag: "rest-tls",
+		Doc: "`0|1`: 1 serves REST over HTTPS with the gateway's certificate when the mesh runs TLS (--tls, --tls-dir or PDFQA_TLS_DIR; a plain HTTP request on the port is answered 400), 0 over plain HTTP (e.g. behind a TLS-terminating proxy); no effect without TLS"}
+}
+
+// parseRESTTLS reads --rest-tls.
+func parseRESTTLS(v string) (bool, error) {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, usageErr("--rest-tls / PDFQA_REST_TLS: %q is not 1 or 0", v)
+	}
+	return on, nil
 }
 
 // serveFlags are the settings of `pdfqa serve`.
 type serveFlags struct {
 	c                           config.Common
 	addr, metricsAddr, httpAddr string
+	restTLS                     string
 	ttl                         int64
 	insecure                    bool
 }
@@ -58,6 +78,7 @@ func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	r.StringFlag(fs, &f.addr, set("PDFQA_ADDR", "addr", "gRPC listen address"), "127.0.0.1:0")
 	r.StringFlag(fs, &f.metricsAddr, set("PDFQA_METRICS", "metrics", "/metrics listen address"), "127.0.0.1:0")
 	r.StringFlag(fs, &f.httpAddr, set("PDFQA_HTTP", "http", "gateway only: REST listen address (unset: no REST)"), "")
+	r.StringFlag(fs, &f.restTLS, restTLSSetting("serve"), "1")
 	fs.Int64Var(&f.ttl, "lease-ttl", 10, "etcd registration lease in seconds")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "no API keys, no tenants (local development only); otherwise "+mesh.ServiceTokenEnv+" must be set, the same on every service")
 	r.BindFlag(fs, trainer.LeaseSetting)
@@ -72,13 +93,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := f.c
+	restTLS, err := parseRESTTLS(f.restTLS)
+	if err != nil {
+		return err
+	}
 	return mesh.Up(ctx, mesh.UpOptions{
 		Env:  env,
 		Data: c.Data, Store: c.Store, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
-		TLS: f.tls, TLSDir: c.TLSDir,
+		TLS: f.tls, TLSDir: c.TLSDir, RESTTLS: restTLS,
 		Ready: func(m *mesh.Mesh) {
-			fmt.Fprintf(stdout, "pdfqa mesh up: REST http://%s (OpenAPI at /openapi.json), etcd %s, data %s\n",
-				m.Gateway().HTTPAddr, m.Etcd.Endpoint(), c.Data)
+			fmt.Fprintf(stdout, "pdfqa mesh up: REST %s (OpenAPI at /openapi.json), etcd %s, data %s\n",
+				m.Gateway().RESTURL(), m.Etcd.Endpoint(), c.Data)
 			switch {
 			case m.AdminKeyCreated:
 				fmt.Fprintf(stdout, "admin API key (shown once; kept in %s, which pdfqa commands read):\n  %s\n",
@@ -106,12 +131,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	c := f.c
+	restTLS, err := parseRESTTLS(f.restTLS)
+	if err != nil {
+		return err
+	}
 	cli, err := mesh.EtcdClient(c.EtcdEndpoints(), c.TLSDir, name)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-	inst, err := mesh.Start(ctx, name, mesh.RunOptions{TLSDir: c.TLSDir, Env: env,
+	inst, err := mesh.Start(ctx, name, mesh.RunOptions{TLSDir: c.TLSDir, RESTTLS: restTLS, Env: env,
 		Addr: f.addr, MetricsAddr: f.metricsAddr, HTTPAddr: f.httpAddr, Etcd: cli,
 		Data: c.Data, Store: c.Store, Cache: c.Cache, LogLevel: c.LogLevel, LeaseTTL: f.ttl,
 		Security: mesh.Security{Insecure: f.insecure, ServiceToken: os.Getenv(mesh.ServiceTokenEnv), Limits: mesh.ReadLimits(config.Environment())},
@@ -120,6 +149,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "%s serving grpc %s metrics %s\n", name, inst.Server.Addr(), inst.Server.MetricsAddr())
+	if u := inst.RESTURL(); u != "" {
+		fmt.Fprintf(stdout, "%s serving REST %s\n", name, u)
+	}
 	return inst.Wait()
 }
 

@@ -47,6 +47,11 @@ type RunOptions struct {
 	// TLSDir serves and calls over mutual TLS with the instance's identity
 	// from this directory (tlsconf.Load; "" : plaintext).
 	TLSDir string
+	// RESTTLS serves the gateway's REST listener over HTTPS with the
+	// gateway's certificate when TLSDir is set (no client certificate
+	// asked: REST callers authenticate with API keys); a plaintext request
+	// on that port is answered 400. Without TLSDir it changes nothing.
+	RESTTLS bool
 	// Env reads the service's settings (nil: the process environment); the
 	// commands pass theirs, which carries the flags they bound.
 	Env *config.Reader
@@ -57,7 +62,21 @@ type Instance struct {
 	Name     string
 	Server   *server.Server
 	HTTPAddr string
-	done     chan error
+	// HTTPS says the REST listener serves TLS (RunOptions.RESTTLS).
+	HTTPS bool
+	done  chan error
+}
+
+// RESTURL is the base URL of the instance's REST listener ("" when it
+// serves none).
+func (i *Instance) RESTURL() string {
+	switch {
+	case i.HTTPAddr == "":
+		return ""
+	case i.HTTPS:
+		return "https://" + i.HTTPAddr
+	}
+	return "http://" + i.HTTPAddr
 }
 
 // Wait blocks until the instance has stopped.
@@ -167,9 +186,18 @@ func Start(ctx context.Context, name string, o RunOptions) (*Instance, error) {
 			return nil, fmt.Errorf("gateway: REST listen %s: %w", o.HTTPAddr, err)
 		}
 		inst.HTTPAddr = lis.Addr().String()
-		hsrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hsrv.Serve(lis) }()
-		log.Info("REST gateway listening", slog.String("addr", inst.HTTPAddr))
+		// net/http's own errors (a refused handshake, a plaintext request
+		// on the HTTPS port) go to the instance's log.
+		hsrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
+		if inst.HTTPS = o.RESTTLS && id != nil; inst.HTTPS {
+			// The certificate comes from TLSConfig (re-read on renewal);
+			// ServeTLS adds h2 and http/1.1 to it.
+			hsrv.TLSConfig = id.HTTPSConfig()
+			go func() { _ = hsrv.ServeTLS(lis, "", "") }()
+		} else {
+			go func() { _ = hsrv.Serve(lis) }()
+		}
+		log.Info("REST gateway listening", slog.String("url", inst.RESTURL()))
 	}
 	go func() {
 		err := srv.Serve(ctx)
@@ -207,6 +235,9 @@ type UpOptions struct {
 	// made by a development CA on first start.
 	TLS    bool
 	TLSDir string
+	// RESTTLS serves the REST gateway over HTTPS with the gateway's
+	// certificate when the mesh runs TLS (RunOptions.RESTTLS).
+	RESTTLS bool
 	// Tracing feeds every instance's spans; nil: read from the OTEL_*
 	// environment (telemetry.NewTracing) and flushed when the mesh stops.
 	Tracing *telemetry.Tracing
@@ -306,7 +337,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	var errs []error
 	for _, name := range Registry().Names() {
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir, Env: o.Env}
+		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir, RESTTLS: o.RESTTLS, Env: o.Env}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)

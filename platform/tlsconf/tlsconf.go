@@ -174,6 +174,20 @@ func (id *Identity) ServerConfig() *tls.Config {
 	}
 }
 
+// HTTPSConfig is the TLS of an HTTPS listener for callers outside the
+// mesh (the gateway's REST front door): it presents the identity's
+// certificate, re-read like the others, and asks for no client
+// certificate (REST callers authenticate with API keys).
+func (id *Identity) HTTPSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12, // browsers, curl and the HTTP clients of older runtimes
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, _ := id.current()
+			return cert, nil
+		},
+	}
+}
+
 // ClientConfig is the TLS of a client of service peer: it presents the
 // identity's certificate and accepts only a server certificate issued by
 // the CA that names peer (a DNS SAN), whatever address it was dialed at; an
