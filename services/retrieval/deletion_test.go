@@ -236,24 +236,10 @@ func TestDeleteCancelsIngestionInFlight(t *testing.T) {
 		case <-time.After(2 * time.Minute):
 			t.Fatal("the ingestion never reached its embed stage")
 		}
-		watched := make(chan error, 1)
 		wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer wcancel()
-		st, err := c.WatchIngestion(wctx, &retrievalv1.WatchIngestionRequest{Collection: "calls", DocumentId: up.Document.Id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Recv(); err != nil { // the current state
-			t.Fatal(err)
-		}
-		go func() {
-			for {
-				if _, err := st.Recv(); err != nil {
-					watched <- err
-					return
-				}
-			}
-		}()
+		watched := make(chan error, 1)
+		watchEnd(wctx, t, c, "calls", up.Document.Id, watched)
 
 		if _, err := c.DeleteDocument(ctx, &retrievalv1.DeleteDocumentRequest{Collection: "calls", DocumentId: up.Document.Id}); err != nil {
 			t.Fatal(err)
@@ -316,21 +302,7 @@ func TestDeleteCollectionEndsItsWatchers(t *testing.T) {
 		defer wcancel()
 		ended := make(chan error, 2)
 		for _, id := range []string{first.Document.Id, second.Document.Id} {
-			st, err := c.WatchIngestion(wctx, &retrievalv1.WatchIngestionRequest{Collection: "calls", DocumentId: id})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Recv(); err != nil { // the current state
-				t.Fatal(err)
-			}
-			go func() {
-				for {
-					if _, err := st.Recv(); err != nil {
-						ended <- err
-						return
-					}
-				}
-			}()
+			watchEnd(wctx, t, c, "calls", id, ended)
 		}
 		if _, err := c.DeleteCollection(ctx, &retrievalv1.DeleteCollectionRequest{Name: "calls"}); err != nil {
 			t.Fatal(err)
@@ -344,4 +316,25 @@ func TestDeleteCollectionEndsItsWatchers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// watchEnd watches doc's ingestion, reads its current state, then sends
+// the error that ends the watch to ended (in the background).
+func watchEnd(ctx context.Context, t *testing.T, c retrievalv1.RetrievalServiceClient, coll, doc string, ended chan<- error) {
+	t.Helper()
+	st, err := c.WatchIngestion(ctx, &retrievalv1.WatchIngestionRequest{Collection: coll, DocumentId: doc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil { // the current state
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, err := st.Recv(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
 }
