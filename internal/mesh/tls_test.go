@@ -149,22 +149,9 @@ func TestUpOverMutualTLS(t *testing.T) {
 	}
 	actx, acancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer acancel()
-	st, err := agentsv1.NewAgentsServiceClient(ac).Ask(actx, &agentsv1.AskRequest{Collection: "tls", Question: "What was Northwind's ferry revenue in 2025?", Mode: agentsv1.AskMode_ASK_MODE_SINGLE_SHOT})
+	run, err := askRun(actx, agentsv1.NewAgentsServiceClient(ac), &agentsv1.AskRequest{Collection: "tls", Question: "What was Northwind's ferry revenue in 2025?", Mode: agentsv1.AskMode_ASK_MODE_SINGLE_SHOT}, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var run *agentsv1.Run
-	for {
-		ev, err := st.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Ask over mTLS: %v", err)
-		}
-		if r := ev.GetRun(); r != nil {
-			run = r
-		}
+		t.Fatalf("Ask over mTLS: %v", err)
 	}
 	if run == nil || run.GetStatus() != agentsv1.RunStatus_RUN_STATUS_SUCCEEDED || !strings.Contains(run.GetAnswer(), "48.2") || len(run.GetCitations()) == 0 {
 		t.Fatalf("Ask over mTLS: run %v, want a succeeded, cited answer with 48.2", run)
