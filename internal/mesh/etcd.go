@@ -27,7 +27,8 @@ func StartEmbedded(dir, clientAddr string) (*Embedded, error) {
 
 // StartEmbeddedTLS is StartEmbedded serving clients over TLS with the etcd
 // identity of tlsDir and client-cert auth: only clients presenting a
-// certificate from its CA are served ("" : plaintext).
+// certificate from its CA are served ("" : plaintext), each with the
+// permissions of its certificate's CN (ensureEtcdAuth).
 func StartEmbeddedTLS(dir, clientAddr, tlsDir string) (*Embedded, error) {
 	if clientAddr == "" {
 		clientAddr = "127.0.0.1:0"
@@ -77,6 +78,12 @@ func StartEmbeddedTLS(dir, clientAddr, tlsDir string) (*Embedded, error) {
 		e.Server.Stop()
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd: not ready after 60s")
+	}
+	if tlsDir != "" {
+		if err := ensureEtcdAuth(cu.Host, tlsDir); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("embedded etcd: %w", err)
+		}
 	}
 	return &Embedded{e: e, endpoint: cu.Host}, nil
 }

@@ -336,8 +336,18 @@ func Up(ctx context.Context, o UpOptions) error {
 	defer stop()
 	var errs []error
 	for _, name := range Registry().Names() {
+		ecli := cli
+		if tlsDir != "" {
+			// Each service reaches etcd as itself, with its certificate's
+			// permissions (ensureEtcdAuth).
+			if ecli, err = EtcdClient([]string{etcd.Endpoint()}, tlsDir, name); err != nil {
+				errs = append(errs, err)
+				break
+			}
+			defer ecli.Close()
+		}
 		// Only the gateway serves REST; the others ignore HTTPAddr.
-		ro := RunOptions{Etcd: cli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir, RESTTLS: o.RESTTLS, Env: o.Env}
+		ro := RunOptions{Etcd: ecli, Data: o.Data, Store: o.Store, Cache: o.Cache, LogLevel: o.LogLevel, HTTPAddr: o.HTTPAddr, Security: sec, Tracing: o.Tracing, TLSDir: tlsDir, RESTTLS: o.RESTTLS, Env: o.Env}
 		inst, err := Start(sctx, name, ro)
 		if err != nil {
 			errs = append(errs, err)
