@@ -280,6 +280,24 @@ func BucketURL(t testing.TB) string {
 	return s.URL(name)
 }
 
+// BucketKeys lists every object key of the bucket behind bucketURL (a
+// BucketURL) on the package's shared server; what cannot be listed fails
+// the test.
+func BucketKeys(t testing.TB, bucketURL string) []string {
+	t.Helper()
+	u, err := url.Parse(bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := Shared(t).Keys(ctx, u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 // Main runs the package's tests and then stops the shared server; call it
 // from TestMain.
 func Main(m *testing.M) { shared.Main(m) }

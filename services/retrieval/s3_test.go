@@ -3,11 +3,9 @@ package retrieval
 import (
 	"bytes"
 	"context"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,21 +25,6 @@ func s3Config(t *testing.T, dsn, blobs string) Config {
 	return cfg
 }
 
-func bucketKeys(t *testing.T, blobs string) []string {
-	t.Helper()
-	u, err := url.Parse(blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	keys, err := s3test.Shared(t).Keys(ctx, u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // A PDF streamed to one replica is stored in the S3 bucket under its
 // content hash (and nothing else: no temporary object), becomes READY and
 // searchable; another replica on the same PostgreSQL and bucket reads the
@@ -57,7 +40,7 @@ func TestS3UploadReadBackAndDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := up.GetDocument()
-	if got, want := bucketKeys(t, blobs), []string{d.Sha256[:2] + "/" + d.Sha256}; !slices.Equal(got, want) {
+	if got, want := s3test.BucketKeys(t, blobs), []string{d.Sha256[:2] + "/" + d.Sha256}; !slices.Equal(got, want) {
 		t.Fatalf("bucket after the upload holds %v, want %v", got, want)
 	}
 	// Watched through A whichever replica ingests it (the shared queue
@@ -79,7 +62,7 @@ func TestS3UploadReadBackAndDelete(t *testing.T) {
 	if _, err := b.DeleteDocument(ctx, &retrievalv1.DeleteDocumentRequest{Collection: "calls", DocumentId: d.Id}); err != nil {
 		t.Fatal(err)
 	}
-	if keys := bucketKeys(t, blobs); len(keys) != 0 {
+	if keys := s3test.BucketKeys(t, blobs); len(keys) != 0 {
 		t.Fatalf("bucket after the delete holds %v", keys)
 	}
 	if _, err := a.GetDocumentContent(ctx, &retrievalv1.GetDocumentContentRequest{Collection: "calls", DocumentId: d.Id}); status.Code(err) != codes.NotFound {
@@ -99,7 +82,7 @@ func TestS3RefusedStreamLeavesNoObject(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "exceeds the size limit") {
 		t.Fatalf("over-limit stream: %v, want ResourceExhausted", err)
 	}
-	if keys := bucketKeys(t, blobs); len(keys) != 0 {
+	if keys := s3test.BucketKeys(t, blobs); len(keys) != 0 {
 		t.Fatalf("bucket after a refused upload holds %v", keys)
 	}
 }

@@ -5,31 +5,14 @@ package trainer
 import (
 	"bytes"
 	"context"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pdfqa/pdfqa/platform/s3test"
+	"github.com/pdfqa/pdfqa/platform/testenv"
 )
-
-// s3Keys lists the objects of the s3test bucket behind u.
-func s3Keys(t *testing.T, u string) []string {
-	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	keys, err := s3test.Shared(t).Keys(ctx, p.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
 
 // Two replicas whose only shared state is PostgreSQL and a bucket on a
 // real S3 server (SeaweedFS): a job cancelled through B is resumed on B
@@ -39,7 +22,7 @@ func s3Keys(t *testing.T, u string) []string {
 func TestReplicasShareCheckpointsAndAdaptersOnS3(t *testing.T) {
 	u := s3test.BucketURL(t)
 	ds, job := cancelResumeEvaluate(t, u)
-	keys := s3Keys(t, u)
+	keys := s3test.BucketKeys(t, u)
 	has := func(prefix string) bool {
 		for _, k := range keys {
 			if strings.HasPrefix(k, prefix) {
@@ -74,35 +57,58 @@ func TestReplicasShareCheckpointsAndAdaptersOnS3(t *testing.T) {
 	}
 }
 
-// Publishing uploads the adapter to the S3 bucket and hands inference the
-// object's key; the object reads back byte for byte.
-func TestBlobAdaptersPublishToS3(t *testing.T) {
-	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "adapter.gguf")
-	want := bytes.Repeat([]byte("GGUF adapter bytes "), 1<<16)
-	if err := os.WriteFile(file, want, 0o644); err != nil {
-		t.Fatal(err)
+// Publishing uploads the adapter's bytes to the shared bucket (a
+// directory, and a real S3 server) and hands inference the object's key,
+// not the trainer's file path; the object reads back byte for byte and is
+// the bucket's only one.
+func TestBlobAdaptersPublishThroughTheBucket(t *testing.T) {
+	buckets := map[string]func(t *testing.T) (url string, keys func() []string){
+		"file": func(t *testing.T) (string, func() []string) {
+			dir := t.TempDir()
+			return "file://" + filepath.ToSlash(dir) + "?metadata=skip", func() []string {
+				var keys []string
+				for _, f := range testenv.Files(t, dir) {
+					rel, _ := filepath.Rel(dir, f)
+					keys = append(keys, filepath.ToSlash(rel))
+				}
+				return keys
+			}
+		},
+		"s3": func(t *testing.T) (string, func() []string) {
+			u := s3test.BucketURL(t)
+			return u, func() []string { return s3test.BucketKeys(t, u) }
+		},
 	}
-	u := s3test.BucketURL(t)
-	rec := &loadRecorder{}
-	a, err := NewBlobAdapters(ctx, rec, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Bucket.Close()
-	if err := a.Load(ctx, "ft-s3", file); err != nil {
-		t.Fatal(err)
-	}
-	key := rec.req.GetPath()
-	if !strings.HasPrefix(key, "adapters/ft-s3/") || !strings.HasSuffix(key, ".gguf") {
-		t.Fatalf("LoadAdapter got %v", rec.req)
-	}
-	got, err := a.Bucket.ReadAll(ctx, key)
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("object %s = %d bytes, %v; want the adapter's %d", key, len(got), err, len(want))
-	}
-	if keys := s3Keys(t, u); len(keys) != 1 || keys[0] != key {
-		t.Fatalf("bucket holds %v, want only %s", keys, key)
+	for name, bucket := range buckets {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			file := filepath.Join(t.TempDir(), "adapter.gguf")
+			want := bytes.Repeat([]byte("GGUF adapter bytes "), 1<<16)
+			if err := os.WriteFile(file, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			u, keys := bucket(t)
+			rec := &loadRecorder{}
+			a, err := NewBlobAdapters(ctx, rec, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Bucket.Close()
+			if err := a.Load(ctx, "ft-1", file); err != nil {
+				t.Fatal(err)
+			}
+			key := rec.req.GetPath()
+			if !strings.HasPrefix(key, "adapters/ft-1/") || !strings.HasSuffix(key, ".gguf") || strings.Contains(key, file) || rec.req.GetName() != "ft-1" {
+				t.Fatalf("LoadAdapter got %v", rec.req)
+			}
+			got, err := a.Bucket.ReadAll(ctx, key)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("object %s = %d bytes, %v; want the adapter's %d", key, len(got), err, len(want))
+			}
+			if keys := keys(); len(keys) != 1 || keys[0] != key {
+				t.Fatalf("bucket holds %v, want only %s", keys, key)
+			}
+		})
 	}
 }
 
