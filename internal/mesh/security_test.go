@@ -354,7 +354,7 @@ func TestSecurity(t *testing.T) {
 				return err
 			}
 			var last *retrievalv1.WatchIngestionResponse
-			if err := drain(st, func(ev *retrievalv1.WatchIngestionResponse) error { last = ev; return nil }); err != nil {
+			if err := client.Drain(st, func(ev *retrievalv1.WatchIngestionResponse) error { last = ev; return nil }); err != nil {
 				return err
 			}
 			if want := "too many pages: 60 > 50"; last == nil || last.State != retrievalv1.DocumentState_DOCUMENT_STATE_FAILED || !strings.HasPrefix(last.Message, want) {
