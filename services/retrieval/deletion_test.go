@@ -196,6 +196,16 @@ func (g gateEmbedder) Embed(ctx context.Context, _ []string) ([][]float32, error
 	return nil, ctx.Err()
 }
 
+// waitEntered waits (2 minutes at most) until an ingestion reaches Embed.
+func (g gateEmbedder) waitEntered(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.entered:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the ingestion never reached its embed stage")
+	}
+}
+
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -231,11 +241,7 @@ func TestDeleteCancelsIngestionInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-gate.entered:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the ingestion never reached its embed stage")
-		}
+		gate.waitEntered(t)
 		wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer wcancel()
 		watched := make(chan error, 1)
@@ -287,11 +293,7 @@ func TestDeleteCollectionEndsItsWatchers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-gate.entered:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the ingestion never reached its embed stage")
-		}
+		gate.waitEntered(t)
 		// The same text under other bytes: a second document, queued
 		// behind the first (one worker).
 		second, err := streamUpload(ctx, c, "calls", "snow-copy.pdf", append(bytes.Clone(data), "\n%copy\n"...), 1<<20)
