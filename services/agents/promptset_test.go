@@ -55,23 +55,8 @@ func TestPromptSetSelection(t *testing.T) {
 		if set != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, PromptSetHeader, set)
 		}
-		st, err := cl.Ask(ctx, &agentsv1.AskRequest{Collection: "c", Question: "What was free cash flow?", IncludeScratchpad: true})
-		if err != nil {
-			return nil, err
-		}
-		var run *agentsv1.Run
-		for {
-			ev, err := st.Recv()
-			if err != nil {
-				if run == nil {
-					return nil, err
-				}
-				return run, nil
-			}
-			if r := ev.GetRun(); r != nil {
-				run = r
-			}
-		}
+		run, _, err := askCtx(ctx, t, cl, &agentsv1.AskRequest{Collection: "c", Question: "What was free cash flow?", IncludeScratchpad: true})
+		return run, err
 	}
 	run, err := ask("")
 	if err != nil || !strings.Contains(run.GetScratchpad(), "prompts: set v1\n") || strings.Contains(inf.last(), "skip guidance") {

@@ -2,8 +2,6 @@ package agents
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -105,25 +103,28 @@ func meshWith(t *testing.T, inf inferencev1.InferenceServiceServer, ret retrieva
 
 func askAll(t *testing.T, c agentsv1.AgentsServiceClient, req *agentsv1.AskRequest) (*agentsv1.Run, string, error) {
 	t.Helper()
-	st, err := c.Ask(context.Background(), req)
+	return askCtx(context.Background(), t, c, req)
+}
+
+// askCtx asks c under ctx and reads the stream to its end: the last run it
+// carried, the answer's deltas joined, and the error that ended it (nil at
+// the stream's end).
+func askCtx(ctx context.Context, t *testing.T, c agentsv1.AgentsServiceClient, req *agentsv1.AskRequest) (*agentsv1.Run, string, error) {
+	t.Helper()
+	st, err := c.Ask(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var run *agentsv1.Run
 	var answer string
-	for {
-		ev, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			return run, answer, nil
-		}
-		if err != nil {
-			return run, answer, err
-		}
+	err = client.Drain(st, func(ev *agentsv1.AskResponse) error {
 		answer += ev.GetAnswerDelta()
 		if r := ev.GetRun(); r != nil {
 			run = r
 		}
-	}
+		return nil
+	})
+	return run, answer, err
 }
 
 func TestAskThroughGRPC(t *testing.T) {
