@@ -299,6 +299,16 @@ func TestJobLifecycleWithFakeWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the "stopped" trainer writes nothing more once its worker blocks at
+	// step 2 (before that, its progress could land after svc3 failed the job)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if j, err := svc2.getJob(ctx, j2.GetId()); err == nil && j.GetStep() == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first trainer's job did not reach step 2")
+		}
+	}
 	svc3, err := New(Options{DataDir: dir, Runner: &fakeRunner{total: 3}})
 	if err != nil {
 		t.Fatal(err)
