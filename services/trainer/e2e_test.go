@@ -239,19 +239,10 @@ func generateOnce(ctx context.Context, ic inferencev1.InferenceServiceClient, pr
 
 func generate(ctx context.Context, t *testing.T, ic inferencev1.InferenceServiceClient, prompt, adapter string) string {
 	t.Helper()
-	temp := float32(0)
 	for {
-		st, err := ic.Generate(ctx, &inferencev1.GenerateRequest{Temperature: &temp, MaxTokens: 24, Adapter: adapter,
-			Messages: []*inferencev1.ChatMessage{{Role: inferencev1.Role_ROLE_SYSTEM, Content: SystemPrompt}, {Role: inferencev1.Role_ROLE_USER, Content: prompt}}})
-		var b strings.Builder
-		for err == nil {
-			var r *inferencev1.GenerateResponse
-			if r, err = st.Recv(); err == nil {
-				b.WriteString(r.GetDelta())
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return b.String()
+		out, err := generateOnce(ctx, ic, prompt, adapter)
+		if err == nil {
+			return out
 		}
 		if ctx.Err() != nil {
 			t.Fatalf("generate: %v", err)
