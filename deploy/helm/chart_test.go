@@ -518,3 +518,38 @@ func TestPrometheusRuleIsTheRulesFile(t *testing.T) {
 		t.Fatal("no alerts in the PrometheusRule")
 	}
 }
+
+// With TLS the gateway's REST port speaks HTTPS and its Service says so
+// (https/443); tls.rest=false keeps it plain (PDFQA_REST_TLS=0, http/80) for
+// an ingress that terminates TLS.
+func TestGatewayRESTUnderTLS(t *testing.T) {
+	for _, c := range []struct {
+		rest      bool
+		port      int32
+		name, env string
+	}{{true, 443, "https", ""}, {false, 80, "http", "0"}} {
+		r := render(t, "cpu-cluster", map[string]any{"tls": map[string]any{"enabled": true, "rest": c.rest}})
+		d := deployment(t, r, "gateway")
+		got := ""
+		if e := env(d.Spec.Template.Spec.Containers[0], "PDFQA_REST_TLS"); e != nil {
+			got = e.Value
+		}
+		if got != c.env {
+			t.Errorf("tls.rest=%v: PDFQA_REST_TLS %q, want %q", c.rest, got, c.env)
+		}
+		found := false
+		for _, s := range of[*corev1.Service](r) {
+			if s.Name != "pdfqa-gateway" {
+				continue
+			}
+			for _, p := range s.Spec.Ports {
+				if p.TargetPort.StrVal == "http" {
+					found = p.Name == c.name && p.Port == c.port
+				}
+			}
+		}
+		if !found {
+			t.Errorf("tls.rest=%v: the gateway Service has no %s port %d to the REST container port", c.rest, c.name, c.port)
+		}
+	}
+}
