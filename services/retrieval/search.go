@@ -296,7 +296,7 @@ func demoteRepeats(rs []Result) []Result {
 	if len(rs) < 2 {
 		return rs
 	}
-	grams := make([]map[string]bool, len(rs))
+	grams := make([][]uint64, len(rs))
 	var firsts, repeats []Result
 	for i, r := range rs {
 		grams[i] = trigrams(r.Chunk.Text)
@@ -320,27 +320,50 @@ func demoteRepeats(rs []Result) []Result {
 	return append(firsts, repeats...)
 }
 
-// trigrams is the set of a text's consecutive word triples (its index terms).
-func trigrams(text string) map[string]bool {
+// trigrams is the set of a text's consecutive word triples (its index
+// terms), each hashed (FNV-1a), sorted and without duplicates.
+func trigrams(text string) []uint64 {
 	ts := index.Terms(text)
-	out := make(map[string]bool, len(ts))
-	for i := 0; i+2 < len(ts); i++ {
-		out[ts[i]+" "+ts[i+1]+" "+ts[i+2]] = true
+	if len(ts) < 3 {
+		return []uint64{}
 	}
-	return out
+	hs := make([]uint64, len(ts))
+	for i, t := range ts {
+		h := uint64(14695981039346656037) // FNV-1a
+		for j := 0; j < len(t); j++ {
+			h = (h ^ uint64(t[j])) * 1099511628211
+		}
+		hs[i] = h
+	}
+	out := make([]uint64, 0, len(ts)-2)
+	for i := 0; i+2 < len(ts); i++ {
+		// an order-sensitive mix of the three words' hashes
+		out = append(out, (hs[i]*0x9e3779b97f4a7c15^hs[i+1])*0xbf58476d1ce4e5b9^hs[i+2])
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-func jaccard(a, b map[string]bool) float64 {
+// jaccard is |a ∩ b| / |a ∪ b| of two sorted sets (or, when their sizes
+// alone put it below repeatJaccard, that bound).
+func jaccard(a, b []uint64) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
-	if len(a) > len(b) {
-		a, b = b, a
+	if lo, hi := min(len(a), len(b)), max(len(a), len(b)); float64(lo) < repeatJaccard*float64(hi) {
+		return float64(lo) / float64(hi) // an upper bound, below the threshold: no need to count
 	}
 	both := 0
-	for g := range a {
-		if b[g] {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
 			both++
+			i++
+			j++
 		}
 	}
 	return float64(both) / float64(len(a)+len(b)-both)
