@@ -2,12 +2,10 @@ package trainer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -46,96 +44,6 @@ type entry struct {
 
 func terminal(s trainerv1.JobState) bool {
 	return s == trainerv1.JobState_JOB_STATE_SUCCEEDED || s == trainerv1.JobState_JOB_STATE_FAILED || s == trainerv1.JobState_JOB_STATE_CANCELLED
-}
-
-// workerConfig is the worker's job file (pdfqa_trainer/config.py Config).
-type workerConfig struct {
-	BaseGGUF                  string   `json:"base_gguf"`
-	BaseDir                   string   `json:"base_dir"`
-	DatasetDir                string   `json:"dataset_dir"`
-	OutputDir                 string   `json:"output_dir"`
-	R                         int32    `json:"r"`
-	LoraAlpha                 int32    `json:"lora_alpha"`
-	LoraDropout               float32  `json:"lora_dropout"`
-	TargetModules             []string `json:"target_modules"`
-	LearningRate              float32  `json:"learning_rate"`
-	Epochs                    int32    `json:"epochs"`
-	MaxSteps                  int32    `json:"max_steps"`
-	BatchSize                 int32    `json:"batch_size"`
-	GradientAccumulationSteps int32    `json:"gradient_accumulation_steps"`
-	CheckpointEvery           int32    `json:"checkpoint_every"`
-	MaxSeqLen                 int32    `json:"max_seq_len"`
-	Qlora                     bool     `json:"qlora"`
-	Seed                      int64    `json:"seed"`
-	Threads                   int      `json:"threads"`
-	EvalMaxExamples           int32    `json:"eval_max_examples"`
-}
-
-// withDefaults fills zero fields of a LoraConfig.
-func withDefaults(c *trainerv1.LoraConfig) (*trainerv1.LoraConfig, error) {
-	out := proto.Clone(c).(*trainerv1.LoraConfig)
-	if out == nil {
-		out = &trainerv1.LoraConfig{}
-	}
-	def := func(v *int32, d int32) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&out.R, 8)
-	def(&out.Alpha, 32)
-	def(&out.Epochs, 1)
-	def(&out.BatchSize, 4)
-	def(&out.GradientAccumulationSteps, 1)
-	def(&out.CheckpointEvery, 50)
-	def(&out.MaxSeqLen, 512)
-	if out.Dropout == 0 {
-		out.Dropout = 0.05
-	}
-	if out.LearningRate == 0 {
-		out.LearningRate = 2e-4
-	}
-	if len(out.TargetModules) == 0 {
-		out.TargetModules = []string{"q_proj", "v_proj"}
-	}
-	for _, b := range []struct {
-		name   string
-		v, max int32
-	}{
-		{"r", out.R, 256}, {"alpha", out.Alpha, 4096}, {"epochs", out.Epochs, 100}, {"max_steps", out.MaxSteps, 100_000},
-		{"batch_size", out.BatchSize, 64}, {"gradient_accumulation_steps", out.GradientAccumulationSteps, 256},
-		{"checkpoint_every", out.CheckpointEvery, 100_000}, {"max_seq_len", out.MaxSeqLen, 4096},
-	} {
-		if b.v < 0 || b.v > b.max {
-			return nil, fmt.Errorf("%w: config.%s = %d: must be in 0..%d", ErrInvalid, b.name, b.v, b.max)
-		}
-	}
-	if len(out.TargetModules) > 32 {
-		return nil, fmt.Errorf("%w: config.target_modules: %d > 32", ErrInvalid, len(out.TargetModules))
-	}
-	if out.Dropout < 0 || out.Dropout >= 1 || out.LearningRate < 0 {
-		return nil, fmt.Errorf("%w: dropout must be in [0,1) and learning_rate positive", ErrInvalid)
-	}
-	return out, nil
-}
-
-func (s *Service) workerConfig(j *trainerv1.Job, dsDir string) workerConfig {
-	c := j.GetConfig()
-	return workerConfig{
-		BaseGGUF: s.cfg.BaseGGUF, BaseDir: s.cfg.BaseDir, DatasetDir: dsDir, OutputDir: s.outDir(j.GetId()),
-		R: c.GetR(), LoraAlpha: c.GetAlpha(), LoraDropout: c.GetDropout(), TargetModules: c.GetTargetModules(),
-		LearningRate: c.GetLearningRate(), Epochs: c.GetEpochs(), MaxSteps: c.GetMaxSteps(), BatchSize: c.GetBatchSize(),
-		GradientAccumulationSteps: c.GetGradientAccumulationSteps(), CheckpointEvery: c.GetCheckpointEvery(),
-		MaxSeqLen: c.GetMaxSeqLen(), Qlora: c.GetQlora(), Seed: c.GetSeed(), Threads: s.cfg.Threads,
-	}
-}
-
-func writeWorkerConfig(path string, wc workerConfig) error {
-	b, err := json.MarshalIndent(wc, "", " ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, b)
 }
 
 // recover loads persisted jobs of the embedded default; those that were
@@ -502,92 +410,6 @@ func (s *Service) resumeJob(ctx context.Context, id string) (*trainerv1.Job, err
 	s.mu.Unlock()
 	s.launch(e)
 	return s.snapshot(e), nil
-}
-
-// watch sends the job's progress until it ends or ctx is done: from the
-// live entry when this replica runs it, else from the store (another
-// replica's job), read every watchPoll.
-func (s *Service) watch(ctx context.Context, id string, send func(*trainerv1.WatchJobResponse) error) error {
-	e, ok := s.local(id)
-	if !ok {
-		return s.watchStore(ctx, id, send)
-	}
-	seen := -1
-	for {
-		s.mu.Lock()
-		last, v, ch, here := proto.Clone(e.last).(*trainerv1.WatchJobResponse), e.version, e.changed, e.running
-		s.mu.Unlock()
-		if s.shared != nil && !here && !terminal(last.GetState()) {
-			return s.watchStore(ctx, id, send)
-		}
-		if v != seen {
-			if err := send(last); err != nil {
-				return err
-			}
-			seen = v
-		}
-		if terminal(last.GetState()) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-const watchPoll = 250 * time.Millisecond
-
-func (s *Service) watchStore(ctx context.Context, id string, send func(*trainerv1.WatchJobResponse) error) error {
-	var last *trainerv1.WatchJobResponse
-	for {
-		_, w, err := s.meta.job(ctx, id)
-		if err != nil {
-			return err
-		}
-		if last == nil || !proto.Equal(w, last) {
-			if err := send(w); err != nil {
-				return err
-			}
-			last = w
-		}
-		if terminal(w.GetState()) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(watchPoll):
-		}
-	}
-}
-
-func (s *Service) listJobs(ctx context.Context) ([]*trainerv1.Job, error) {
-	var out []*trainerv1.Job
-	if s.shared != nil {
-		js, err := s.meta.jobs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		for i, j := range js {
-			if e, ok := s.jobs[j.GetId()]; ok && e.running {
-				js[i] = proto.Clone(e.job).(*trainerv1.Job)
-			}
-		}
-		s.mu.Unlock()
-		out = js
-	} else {
-		s.mu.Lock()
-		out = make([]*trainerv1.Job, 0, len(s.jobs))
-		for _, e := range s.jobs {
-			out = append(out, proto.Clone(e.job).(*trainerv1.Job))
-		}
-		s.mu.Unlock()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GetCreateTime().AsTime().After(out[j].GetCreateTime().AsTime()) })
-	return out, nil
 }
 
 // reserve marks a finished job busy for evaluate/publish (with the shared
