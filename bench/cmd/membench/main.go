@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
+	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/internal/samples"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 )
@@ -33,11 +34,12 @@ func main() {
 	bin := flag.String("bin", "bin/pdfqa", "pdfqa binary")
 	httpAddr := flag.String("http", "127.0.0.1:18393", "gateway REST address for the run")
 	out := flag.String("out", "", "JSON file to write (default: stdout)")
+	serve := flag.Bool("serve", false, "each service a process of its own (pdfqa serve, embedded etcd in this process) instead of pdfqa up: memory per service")
 	flag.Parse()
-	benchutil.Main("membench", func() error { return run(*bin, *httpAddr, *out) })
+	benchutil.Main("membench", func() error { return run(*bin, *httpAddr, *out, *serve) })
 }
 
-func run(bin, httpAddr, out string) error {
+func run(bin, httpAddr, out string, serve bool) error {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "membench-")
 	if err != nil {
@@ -68,20 +70,51 @@ func run(bin, httpAddr, out string) error {
 	}
 	render.Close()
 
-	up := exec.Command(bin, "up", "--data", data, "--http", httpAddr, "--log-level", "warn")
-	up.Stdout, up.Stderr = os.Stderr, os.Stderr
-	if err := up.Start(); err != nil {
-		return err
+	// roots are the processes measured with their children: pdfqa up, or
+	// one pdfqa serve per service; clientArgs reach the mesh from the CLI.
+	var roots map[int]string
+	var clientArgs []string
+	var exited chan error
+	if serve {
+		etcd, err := mesh.StartEmbedded(filepath.Join(tmp, "etcd"), "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer etcd.Close()
+		roots, exited = map[int]string{}, make(chan error, len(serviceOrder))
+		for _, svc := range serviceOrder {
+			args := []string{"serve", svc, "--etcd", etcd.Endpoint(), "--data", filepath.Join(data, svc), "--insecure-no-auth", "--log-level", "warn"}
+			if svc == "gateway" {
+				args = append(args, "--http", httpAddr)
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			roots[cmd.Process.Pid] = svc
+			go func() { exited <- cmd.Wait() }()
+			defer func() { _ = cmd.Process.Signal(os.Interrupt) }()
+		}
+		clientArgs = []string{"--etcd", etcd.Endpoint()}
+	} else {
+		up := exec.Command(bin, "up", "--data", data, "--http", httpAddr, "--log-level", "warn")
+		up.Stdout, up.Stderr = os.Stderr, os.Stderr
+		if err := up.Start(); err != nil {
+			return err
+		}
+		exited = make(chan error, 1)
+		go func() { exited <- up.Wait() }()
+		defer func() { _ = up.Process.Signal(os.Interrupt); <-exited }()
+		roots = map[int]string{up.Process.Pid: ""}
+		clientArgs = []string{"--data", data}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- up.Wait() }()
-	defer func() { _ = up.Process.Signal(os.Interrupt); <-exited }()
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		select {
 		case err := <-exited:
 			exited <- err
-			return fmt.Errorf("pdfqa up exited before it was healthy: %v", err)
+			return fmt.Errorf("the mesh exited before it was healthy: %v", err)
 		default:
 		}
 		resp, err := http.Get("http://" + httpAddr + "/healthz")
@@ -97,23 +130,23 @@ func run(bin, httpAddr, out string) error {
 		time.Sleep(500 * time.Millisecond)
 	}
 	time.Sleep(15 * time.Second) // engines loaded, the static table mapped
-	idle := peak(func() { time.Sleep(3 * time.Second) }, up.Process.Pid)
+	idle := peak(func() { time.Sleep(3 * time.Second) }, roots)
 
 	files, _ := filepath.Glob(filepath.Join(docs, "*.pdf"))
 	sort.Strings(files)
 	workload := func() {
-		ingest := exec.Command(bin, append([]string{"ingest", "--data", data, "--collection", "mem"}, files...)...)
+		ingest := exec.Command(bin, append(append(append([]string{"ingest"}, clientArgs...), "--collection", "mem"), files...)...)
 		ingest.Stdout, ingest.Stderr = nil, os.Stderr
 		if err := ingest.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "membench: ingest:", err)
 		}
-		ask := exec.Command(bin, "ask", "--data", data, "--collection", "mem", "What was Northwind Ferries' total revenue in 2025?")
+		ask := exec.Command(bin, append(append([]string{"ask"}, clientArgs...), "--collection", "mem", "What was Northwind Ferries' total revenue in 2025?")...)
 		ask.Stdout, ask.Stderr = os.Stderr, os.Stderr
 		if err := ask.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "membench: ask:", err)
 		}
 	}
-	load := peak(workload, up.Process.Pid)
+	load := peak(workload, roots)
 
 	rep := benchutil.MemoryReport{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: benchutil.Command("membench"),
 		CPUs: runtime.NumCPU(), Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
@@ -129,22 +162,24 @@ func run(bin, httpAddr, out string) error {
 	return benchutil.WriteJSON(out, rep)
 }
 
-// peak runs f while sampling the process tree under root every 200 ms and
-// returns each class's largest sum of RSS seen (and most instances).
-func peak(f func(), root int) []benchutil.MemoryUsage {
+// peak runs f while sampling the process trees under roots every 200 ms
+// and returns each class's largest sum of RSS seen (and most instances).
+func peak(f func(), roots map[int]string) []benchutil.MemoryUsage {
 	var mu sync.Mutex
 	best := map[string]*benchutil.MemoryUsage{}
 	sample := func() {
 		now := map[string]*benchutil.MemoryUsage{}
-		for _, p := range tree(root) {
-			c := classify(p, root)
-			u := now[c]
-			if u == nil {
-				u = &benchutil.MemoryUsage{Process: c}
-				now[c] = u
+		for root, svc := range roots {
+			for _, p := range tree(root) {
+				c := classify(p, root, svc)
+				u := now[c]
+				if u == nil {
+					u = &benchutil.MemoryUsage{Process: c}
+					now[c] = u
+				}
+				u.Instances++
+				u.RSSMiB += benchutil.RSSMiB(p)
 			}
-			u.Instances++
-			u.RSSMiB += benchutil.RSSMiB(p)
 		}
 		mu.Lock()
 		for c, u := range now {
@@ -209,7 +244,23 @@ func tree(root int) []int {
 	return out
 }
 
-func classify(pid, root int) string {
+// serviceOrder is the start order of -serve (inference first: the others
+// find it through etcd).
+var serviceOrder = []string{"inference", "retrieval", "agents", "trainer", "gateway"}
+
+// classify names pid's class; svc is its root's service ("" for pdfqa up).
+func classify(pid, root int, svc string) string {
+	c := classOf(pid, root)
+	if svc == "" {
+		return c
+	}
+	if pid == root {
+		return svc + ": pdfqa serve " + svc
+	}
+	return svc + ": " + c
+}
+
+func classOf(pid, root int) string {
 	if pid == root {
 		return "pdfqa up (5 services + etcd)"
 	}
