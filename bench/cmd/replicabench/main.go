@@ -114,15 +114,11 @@ func run() error {
 			return fmt.Errorf("build %s: %v\n%s", *bin, err, b)
 		}
 	}
-	dir := *work
-	if dir == "" {
-		d, err := os.MkdirTemp("", "replicabench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := benchutil.WorkDir(*work, "replicabench")
+	if err != nil {
+		return err
 	}
+	defer done()
 	etcd, err := mesh.StartEmbedded(filepath.Join(dir, "etcd"), "127.0.0.1:0")
 	if err != nil {
 		return err

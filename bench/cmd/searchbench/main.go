@@ -145,14 +145,11 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 			return err
 		}
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "searchbench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := benchutil.WorkDir(dir, "searchbench")
+	if err != nil {
+		return err
 	}
+	defer done()
 	parser, err := parse.New(parse.Config{Instances: 1}) // the engine needs one; nothing is parsed
 	if err != nil {
 		return err

@@ -95,6 +95,19 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
+// WorkDir is dir when it is set (a -dir flag: kept after the run), else a
+// new temporary directory named after prefix that done removes.
+func WorkDir(dir, prefix string) (path string, done func(), err error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	d, err := os.MkdirTemp("", prefix+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { _ = os.RemoveAll(d) }, nil
+}
+
 // Commit is the short hash of the checkout's HEAD, "" outside a git
 // checkout.
 func Commit() string {

@@ -220,3 +220,23 @@ func TestChatDeltas(t *testing.T) {
 		t.Errorf("a read error: %v", err)
 	}
 }
+
+func TestWorkDir(t *testing.T) {
+	keep := filepath.Join(t.TempDir(), "kept", "run")
+	d, done, err := WorkDir(keep, "x")
+	if err != nil || d != keep {
+		t.Fatalf("WorkDir(%q) = %q, %v", keep, d, err)
+	}
+	done()
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("a given directory is kept (and made): %v", err)
+	}
+	d, done, err = WorkDir("", "benchx")
+	if err != nil || !strings.HasPrefix(filepath.Base(d), "benchx-") {
+		t.Fatalf("WorkDir(\"\") = %q, %v", d, err)
+	}
+	done()
+	if _, err := os.Stat(d); !os.IsNotExist(err) {
+		t.Fatalf("the temporary directory is left: %v", err)
+	}
+}
