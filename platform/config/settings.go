@@ -152,14 +152,20 @@ func (r *Reader) ErrOf(s Setting) error {
 // Duration reads s (a Go duration such as 15s or 2m), def when unset or
 // malformed (recorded in Err and ErrOf).
 func (r *Reader) Duration(s Setting, def time.Duration) time.Duration {
-	d := def.String()
+	return readParsed(r, s, def, def.String(), time.ParseDuration, "a duration such as 15s or 2m")
+}
+
+// readParsed is the one read of a setting whose value is parsed: def (shown
+// as d) when unset or when parse refuses the value, which is then recorded
+// as malformed with want saying what was expected.
+func readParsed[T any](r *Reader, s Setting, def T, d string, parse func(string) (T, error), want string) T {
 	v, ok := r.raw(s)
 	if ok {
-		if n, err := time.ParseDuration(v); err == nil {
+		if n, err := parse(v); err == nil {
 			r.record(s, v, d, FromEnv)
 			return n
 		}
-		r.fail(s, v, "a duration such as 15s or 2m")
+		r.fail(s, v, want)
 	}
 	r.record(s, d, d, FromDefault)
 	return def
@@ -178,32 +184,14 @@ func (r *Reader) String(s Setting, def string) string {
 
 // Int reads s, def when unset or not a number (recorded in Err).
 func (r *Reader) Int(s Setting, def int) int {
-	d := strconv.Itoa(def)
-	v, ok := r.raw(s)
-	if ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			r.record(s, v, d, FromEnv)
-			return n
-		}
-		r.fail(s, v, "a whole number")
-	}
-	r.record(s, d, d, FromDefault)
-	return def
+	return readParsed(r, s, def, strconv.Itoa(def), strconv.Atoi, "a whole number")
 }
 
 // Float reads s, def when unset or not a number (recorded in Err).
 func (r *Reader) Float(s Setting, def float64) float64 {
-	d := strconv.FormatFloat(def, 'g', -1, 64)
-	v, ok := r.raw(s)
-	if ok {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			r.record(s, v, d, FromEnv)
-			return f
-		}
-		r.fail(s, v, "a number")
-	}
-	r.record(s, d, d, FromDefault)
-	return def
+	return readParsed(r, s, def, strconv.FormatFloat(def, 'g', -1, 64), func(v string) (float64, error) {
+		return strconv.ParseFloat(v, 64)
+	}, "a number")
 }
 
 // Bool reads s: true only when set to 1 (the default is off).
