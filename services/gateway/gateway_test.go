@@ -40,23 +40,8 @@ func TestGatewayFrontsTheRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := client.NewFactory(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	// Nothing listens there: every backend is unreachable.
-	for _, n := range []string{"alpha", "beta", "gamma", "front"} {
-		if _, err := f.Conn(client.Downstream{Service: n, Address: "127.0.0.1:1"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := New(nil, f, nil, reg)
-	defer s.Close()
-	h, err := s.HTTPHandler(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHandler(t, reg, map[string]string{"alpha": "127.0.0.1:1", "beta": "127.0.0.1:1", "gamma": "127.0.0.1:1", "front": "127.0.0.1:1"})
 	if want := []string{"alpha", "gamma"}; !reflect.DeepEqual(rest, want) {
 		t.Errorf("REST routes registered for %v, want %v (not the gateway's own entry)", rest, want)
 	}
@@ -81,4 +66,28 @@ func TestGatewayFrontsTheRegistry(t *testing.T) {
 	if want := []string{"alpha", "beta", "gamma"}; body.OK || !reflect.DeepEqual(checked, want) {
 		t.Errorf("/healthz checked %v (ok %v), want %v", checked, body.OK, want)
 	}
+}
+
+// testHandler is the REST handler of a gateway over reg whose client
+// factory reaches each service named in backends at its address; the
+// gateway and the factory are closed when the test ends.
+func testHandler(t *testing.T, reg registry.Registry, backends map[string]string) http.Handler {
+	t.Helper()
+	f, err := client.NewFactory(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	for name, addr := range backends {
+		if _, err := f.Conn(client.Downstream{Service: name, Address: addr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(nil, f, nil, reg)
+	t.Cleanup(func() { _ = s.Close() })
+	h, err := s.HTTPHandler(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

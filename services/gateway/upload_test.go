@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
-	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/registry"
 )
 
@@ -61,20 +60,7 @@ func TestJSONUploadTooLargeIs413(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := client.NewFactory(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Conn(client.Downstream{Service: "retrieval", Address: lis.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
-	s := New(nil, f, nil, reg)
-	defer s.Close()
-	h, err := s.HTTPHandler(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHandler(t, reg, map[string]string{"retrieval": lis.Addr().String()})
 	const bodyLimit = 4 << 20
 	bounded := http.MaxBytesHandler(h, bodyLimit) // as the mesh bounds the REST body
 
