@@ -17,7 +17,8 @@
 //	nice -n 19 go run ./bench/cmd/searchbench -sizes 10000,100000 -out bench/recorded/search-scale.json
 //
 // Without -pg it starts its own PostgreSQL from scripts/setup/postgres.sh's
-// install (platform/pgtest).
+// install (platform/pgtest). With -dir, -pg and -reuse a later run keeps
+// the collections an earlier one wrote (the 100k fill takes 10-20 min).
 package main
 
 import (
@@ -92,6 +93,7 @@ func main() {
 	queries := flag.Int("queries", 300, "timed queries per store and size")
 	pgURL := flag.String("pg", "", "PostgreSQL URL of an empty database (default: start a server)")
 	dir := flag.String("dir", "", "directory for the embedded stores (default: a temporary one, removed)")
+	flag.BoolVar(&reuse, "reuse", false, "with -dir and -pg: keep a collection an earlier run wrote (same size) instead of writing it again")
 	flag.BoolVar(&embeddedOnly, "embedded-only", false, "measure the embedded store alone (1M chunks: filling PostgreSQL takes hours on 2 cores)")
 	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the timed queries to FILE.SIZE")
 	flag.Parse()
@@ -117,8 +119,8 @@ func main() {
 	benchutil.Main("searchbench", func() error { return run(*out, *sizeList, *queries, *pgURL, *dir) })
 }
 
-// embeddedOnly: -embedded-only.
-var embeddedOnly bool
+// embeddedOnly: -embedded-only; reuse: -reuse.
+var embeddedOnly, reuse bool
 
 // profiling turns the -cpuprofile on and off.
 var profiling = func(int, bool) {}
@@ -201,17 +203,23 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	rows := make([]Row, len(stores))
 	engines := make([]*retrieval.Engine, len(stores))
 	for i, s := range stores {
-		t := time.Now()
-		if err := fill(s.st, name, n, voc); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", s.name, err)
-		}
-		if s.st == pg {
-			if _, err := pg.DB().Pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
-				return nil, 0, err
+		rows[i] = Row{Store: s.name, Chunks: n}
+		if c, err := s.st.GetCollection(ctx, name); reuse && err == nil && c.Chunks == int64(n) {
+			// (load_s stays 0: nothing was written)
+			fmt.Fprintf(os.Stderr, "%s: %d chunks kept from an earlier run\n", s.name, n)
+		} else {
+			t := time.Now()
+			if err := fill(s.st, name, n, voc); err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", s.name, err)
 			}
+			if s.st == pg {
+				if _, err := pg.DB().Pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+					return nil, 0, err
+				}
+			}
+			rows[i].LoadSeconds = time.Since(t).Seconds()
+			fmt.Fprintf(os.Stderr, "%s: %d chunks written in %.0f s\n", s.name, n, rows[i].LoadSeconds)
 		}
-		rows[i] = Row{Store: s.name, Chunks: n, LoadSeconds: time.Since(t).Seconds()}
-		fmt.Fprintf(os.Stderr, "%s: %d chunks written in %.0f s\n", s.name, n, rows[i].LoadSeconds)
 		files, err := store.OpenFiles(fmt.Sprintf("%s/blobs-%d-%d", dir, n, i))
 		if err != nil {
 			return nil, 0, err
