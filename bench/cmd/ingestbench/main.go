@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +78,7 @@ func run(out, textSizes, scanSizes string, rounds int, note string) error {
 		return err
 	}
 	defer p.Close()
-	rep := benchutil.IngestReport{Bench: "ingest-pagetype", Date: time.Now().UTC().Format(time.RFC3339), Commit: benchutil.Commit(),
-		Command: benchutil.Command("ingestbench"), CPUs: runtime.NumCPU(), Load1: benchutil.Load1(), Note: note}
+	rep := benchutil.IngestReport{Run: benchutil.NewRun("ingest-pagetype", "ingestbench"), Note: note}
 	for _, kind := range samples.Kinds {
 		list := ts
 		if kind == samples.Scanned {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +39,7 @@ func main() {
 }
 
 func run(bin, httpAddr, out string, serve bool) error {
+	started := benchutil.NewRun("memory", "membench") // the load before the mesh starts
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "membench-")
 	if err != nil {
@@ -148,8 +148,7 @@ func run(bin, httpAddr, out string, serve bool) error {
 	}
 	load := peak(workload, roots)
 
-	rep := benchutil.MemoryReport{Bench: "memory", Date: time.Now().UTC().Format(time.RFC3339), Command: benchutil.Command("membench"),
-		CPUs: runtime.NumCPU(), Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
+	rep := benchutil.MemoryReport{Run: started, Workload: fmt.Sprintf("ingest %d PDFs (the 3 samples, synthetic text 100 pages, table 100 pages, scanned 5 pages), then one agentic ask", len(files)),
 		Idle: idle, Peak: load}
 	for _, u := range idle {
 		rep.IdleMiB += u.RSSMiB

@@ -42,7 +42,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,12 +58,7 @@ import (
 
 // Report is bench/recorded/replicas.json.
 type Report struct {
-	Bench    string  `json:"bench"`
-	Date     string  `json:"date"`
-	Commit   string  `json:"commit"`
-	Command  string  `json:"command"`
-	CPUs     int     `json:"cpus"`
-	Load1    float64 `json:"load1_at_start"`
+	benchutil.Run
 	Workload string  `json:"workload"`
 	Phases   []Phase `json:"phases"`
 }
@@ -107,8 +101,7 @@ func run() error {
 	if *duration <= 0 || *duration > 10*time.Minute || *workers == 0 || *workers > 256 {
 		return errors.New("-duration must be in (0, 10m] and -workers in [1, 256]")
 	}
-	rep := Report{Bench: "replicabench", Date: time.Now().UTC().Format(time.RFC3339), Commit: benchutil.Commit(),
-		Command: benchutil.Command("replicabench"), CPUs: runtime.NumCPU(), Load1: benchutil.Load1()}
+	rep := Report{Run: benchutil.NewRun("replicabench", "replicabench")}
 	if _, err := os.Stat(*bin); err != nil {
 		if b, err := exec.Command("go", "build", "-o", *bin, "./cmd/pdfqa").CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", *bin, err, b)
