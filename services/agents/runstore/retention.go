@@ -46,7 +46,7 @@ func isNewID(id string) bool {
 func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 	cut := []byte(idBefore(before))
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return nil

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/platform/boltfile"
 )
 
 var (
@@ -33,22 +33,17 @@ const InterruptedError = "interrupted: the agents service stopped before the run
 
 // Store is the run store.
 type Store struct {
-	path string
-	// mu guards db: held shared by every transaction, exclusively while
-	// Scrub swaps in a compacted copy of the file.
-	mu sync.RWMutex
-	db *bolt.DB
+	db *boltfile.DB
 }
 
 // Open opens (or creates) runs.db in dir and marks runs left RUNNING by a
 // previous process as INTERRUPTED.
 func Open(dir string) (*Store, error) {
-	path := filepath.Join(dir, "runs.db")
-	db, err := openBolt(path)
+	db, err := boltfile.Open(filepath.Join(dir, "runs.db"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runstore: %w", err)
 	}
-	s := &Store{path: path, db: db}
+	s := &Store{db: db}
 	if err := s.interruptRunning(); err != nil {
 		db.Close()
 		return nil, err
@@ -60,33 +55,8 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-func openBolt(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("runstore: %w", err)
-	}
-	return db, nil
-}
-
-// view and update run fn in a transaction of the current file.
-func (s *Store) view(fn func(*bolt.Tx) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.db.View(fn)
-}
-
-func (s *Store) update(fn func(*bolt.Tx) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.db.Update(fn)
-}
-
 // Close closes the file.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.db.Close()
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // NewID returns a time-ordered run id (sorts newest last).
 func NewID() string {
@@ -101,7 +71,7 @@ func (s *Store) Put(run *agentsv1.Run) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
@@ -116,7 +86,7 @@ func (s *Store) Put(run *agentsv1.Run) error {
 // Get returns a run.
 func (s *Store) Get(id string) (*agentsv1.Run, error) {
 	var run *agentsv1.Run
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return ErrNotFound
@@ -138,7 +108,7 @@ func (s *Store) Get(id string) (*agentsv1.Run, error) {
 // without evidence detail.
 func (s *Store) List(limit int, keep func(*agentsv1.Run) bool) ([]*agentsv1.Run, error) {
 	var out []*agentsv1.Run
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return nil
@@ -170,7 +140,7 @@ func interrupt(r *agentsv1.Run) ([]byte, error) {
 }
 
 func (s *Store) interruptRunning() error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -270,7 +269,7 @@ func putCited(tx *bolt.Tx, run *agentsv1.Run) error {
 
 // indexCited builds the index of a file written before it existed.
 func (s *Store) indexCited() error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(citedBucket) != nil {
 			return nil
 		}
@@ -294,7 +293,7 @@ func (s *Store) indexCited() error {
 // Cited implements Scrubber.
 func (s *Store) Cited(ctx context.Context) ([]Cited, error) {
 	var out []Cited
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(citedBucket)
 		if cb == nil {
 			return nil
@@ -323,7 +322,7 @@ func (s *Store) Cited(ctx context.Context) ([]Cited, error) {
 // is left in it.
 func (s *Store) Scrub(ctx context.Context, c Cited) (int, error) {
 	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		n = 0
 		cb, bk := tx.Bucket(citedBucket), tx.Bucket(bucket)
 		if cb == nil || bk == nil {
@@ -372,40 +371,8 @@ func (s *Store) Scrub(ctx context.Context, c Cited) (int, error) {
 	if err != nil || n == 0 {
 		return n, err
 	}
-	return n, s.compact()
-}
-
-// compact replaces the file by a copy of its live pages only.
-func (s *Store) compact() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tmp := s.path + ".compact"
-	_ = os.Remove(tmp)
-	dst, err := openBolt(tmp)
-	if err != nil {
-		return err
+	if err := s.db.Compact(); err != nil {
+		return n, fmt.Errorf("runstore: %w", err)
 	}
-	if err := bolt.Compact(dst, s.db, 64<<20); err != nil {
-		dst.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("runstore: compacting: %w", err)
-	}
-	if err := dst.Close(); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := s.db.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		_ = os.Remove(tmp)
-	}
-	// Reopen whichever file is in place: the compacted one, or after a
-	// failed rename the original.
-	db, err := openBolt(s.path)
-	if err != nil {
-		return err
-	}
-	s.db = db
-	return nil
+	return n, nil
 }
