@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,27 +28,7 @@ func TestREADMEConfigTables(t *testing.T) {
 	if err := writeConfigDocs(&want); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	i, j := strings.Index(readme, configBegin), strings.Index(readme, configEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q … %q markers", strings.TrimSpace(configBegin), configEnd)
-	}
-	got := readme[i+len(configBegin) : j]
-	if got == want.String() {
-		return
-	}
-	if *update {
-		readme = readme[:i+len(configBegin)] + want.String() + readme[j:]
-		if err := os.WriteFile(readmePath, []byte(readme), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("README.md's configuration tables differ from `pdfqa config --markdown`; run go test ./internal/cli -run TestREADMEConfig -update\n--- README\n%s\n--- pdfqa config --markdown\n%s", got, want.String())
+	checkGenerated(t, readmePath, configBegin, configEnd, want.String(), "go test ./internal/cli -run TestREADMEConfig -update")
 }
 
 // TestConfigCommandSources: `pdfqa config` lists every setting with the
