@@ -18,6 +18,10 @@ var (
 	ErrAlreadyExist = errors.New("already exists")
 	// ErrBusy: the cap on concurrent jobs is reached.
 	ErrBusy = errors.New("resource exhausted")
+	// ErrConflict: another call holds the job (evaluating or publishing
+	// it, on this replica or another); nothing was done, and the call may
+	// be made again once that one is done.
+	ErrConflict = errors.New("aborted")
 )
 
 var errs = grpcerr.Table{
@@ -29,4 +33,5 @@ var errs = grpcerr.Table{
 	{Err: ErrBusy, Code: codes.ResourceExhausted},
 	{Err: pg.ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrLost, Code: codes.Aborted},
+	{Err: ErrConflict, Code: codes.Aborted},
 }

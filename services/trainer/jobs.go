@@ -27,7 +27,10 @@ type entry struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	cancelled bool // CancelJob asked for it
-	busy      bool // evaluate or publish in progress
+	// busy: an evaluate or publish holds the job (reserve); busyCancel
+	// ends that call's context when its claim is lost.
+	busy       bool
+	busyCancel context.CancelFunc
 
 	// running: this replica's worker runs the job (from launch to its end).
 	running bool
@@ -82,12 +85,14 @@ const storeTimeout = 10 * time.Second
 
 // update applies f to the job under the lock, persists it and wakes
 // watchers. A job this replica lost is not written (nor changed): its new
-// owner writes it.
-func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJobResponse)) {
+// owner writes it. The error is the write's (ErrLost for a lost job);
+// the job's own progress is written on regardless, the result of an
+// evaluate or publish is reported to its caller.
+func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJobResponse)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e.lost {
-		return
+		return fmt.Errorf("%w: job %s (epoch %d)", ErrLost, e.job.GetId(), e.epoch)
 	}
 	w := progressOf(e.job, "")
 	w.TokensPerSecond, w.EtaSeconds = e.last.GetTokensPerSecond(), e.last.GetEtaSeconds()
@@ -114,6 +119,7 @@ func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJo
 	case release:
 		e.epoch = 0
 	}
+	return err
 }
 
 // local is the entry of a job this replica holds: every job with the
@@ -410,50 +416,6 @@ func (s *Service) resumeJob(ctx context.Context, id string) (*trainerv1.Job, err
 	s.mu.Unlock()
 	s.launch(e)
 	return s.snapshot(e), nil
-}
-
-// reserve marks a finished job busy for evaluate/publish (with the shared
-// store: its row, read afresh, and its adapter fetched to this machine).
-func (s *Service) reserve(ctx context.Context, id string) (*entry, func(), error) {
-	var e *entry
-	if s.shared != nil {
-		j, _, err := s.meta.job(ctx, id)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.mu.Lock()
-		e = s.jobs[id]
-		switch {
-		case e == nil:
-			e = &entry{job: j, changed: make(chan struct{}), last: progressOf(j, "")}
-			s.jobs[id] = e
-		case !e.running && !e.busy:
-			e.job, e.epoch = j, 0
-		}
-		s.mu.Unlock()
-	} else {
-		var ok bool
-		if e, ok = s.local(id); !ok {
-			return nil, nil, fmt.Errorf("%w: job %q", ErrNotFound, id)
-		}
-	}
-	s.mu.Lock()
-	if e.job.GetState() != trainerv1.JobState_JOB_STATE_SUCCEEDED {
-		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: job %s is %s; it must have succeeded", ErrState, id, e.job.GetState())
-	}
-	if e.busy {
-		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: job %s is being evaluated or published", ErrState, id)
-	}
-	e.busy = true
-	s.mu.Unlock()
-	release := func() { s.mu.Lock(); e.busy = false; s.mu.Unlock() }
-	if err := s.fetchAdapter(ctx, id); err != nil {
-		release()
-		return nil, nil, err
-	}
-	return e, release, nil
 }
 
 // waitAll waits for every running worker to exit (after Close cancels them).

@@ -90,7 +90,7 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 	if maxExamples < 0 {
 		return nil, fmt.Errorf("%w: max_examples must not be negative", ErrInvalid)
 	}
-	e, release, err := s.reserve(ctx, id)
+	e, ctx, release, err := s.reserve(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, lostOr(ctx, err)
 	}
 	if rep == nil {
 		return nil, fmt.Errorf("%w: evaluation produced no report", ErrWorker)
@@ -141,7 +141,9 @@ func (s *Service) evaluate(ctx context.Context, id string, maxExamples int32) (*
 		Adapter:  &trainerv1.Metrics{TokenF1: rep.Adapter.TokenF1, ExactMatch: rep.Adapter.ExactMatch, RougeL: rep.Adapter.RougeL, Perplexity: rep.Adapter.Perplexity},
 		Examples: rep.Examples, Improved: rep.Improved,
 	}
-	s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) { j.Evaluation = out; w.Message = "evaluated" })
+	if err := s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) { j.Evaluation = out; w.Message = "evaluated" }); err != nil {
+		return nil, fmt.Errorf("the evaluation of job %s was not recorded: %w", id, err)
+	}
 	return out, nil
 }
 
@@ -161,7 +163,7 @@ func (s *Service) publish(ctx context.Context, id, name string, force bool) (str
 	if s.adapters == nil {
 		return "", "", fmt.Errorf("%w: PublishAdapter needs the inference service", ErrUnavailable)
 	}
-	e, release, err := s.reserve(ctx, id)
+	e, ctx, release, err := s.reserve(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
@@ -178,15 +180,18 @@ func (s *Service) publish(ctx context.Context, id, name string, force bool) (str
 	}
 	out := filepath.Join(s.outDir(id), "adapter.gguf")
 	if err := s.convert(ctx, filepath.Join(s.outDir(id), "adapter"), out, filepath.Join(s.store.jobDir(id), "worker.log")); err != nil {
-		return "", "", err
+		return "", "", lostOr(ctx, err)
 	}
 	if err := s.adapters.Load(ctx, name, out); err != nil {
-		return "", "", fmt.Errorf("load adapter into inference: %w", err)
+		return "", "", lostOr(ctx, fmt.Errorf("load adapter into inference: %w", err))
 	}
-	s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) {
+	err = s.update(e, func(j *trainerv1.Job, w *trainerv1.WatchJobResponse) {
 		j.AdapterName = name
 		w.Message = "published as " + name
 	})
+	if err != nil {
+		return "", "", fmt.Errorf("job %s: inference serves %s, but the job's record of it was not written (publish again): %w", id, name, err)
+	}
 	return name, out, nil
 }
 

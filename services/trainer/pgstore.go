@@ -204,12 +204,10 @@ func (s *pgMeta) putJob(ctx context.Context, j *trainerv1.Job, w *trainerv1.Watc
 	}
 	return s.db.Do(ctx, func(ctx context.Context) error {
 		if epoch == 0 {
-			tag, err := s.db.Pool.Exec(ctx, `UPDATE jobs SET job = $2, progress = $3, state = $4 WHERE id = $1 AND owner IS NULL`,
-				j.GetId(), jb, wb, int32(j.GetState()))
-			if err == nil && tag.RowsAffected() == 0 {
-				return fmt.Errorf("%w: job %s is running on a replica", ErrState, j.GetId())
-			}
-			return err
+			// Every write names a claim: a running job's, or the one an
+			// evaluate or publish holds (reserve). An unclaimed write could
+			// overwrite a concurrent one's result.
+			return fmt.Errorf("%w: job %s: a write without a claim on the job", ErrState, j.GetId())
 		}
 		tag, err := s.db.Pool.Exec(ctx, `UPDATE jobs SET job = $2, progress = $3, state = $4,
 				owner = CASE WHEN $7 THEN NULL ELSE owner END, lease_until = CASE WHEN $7 THEN NULL ELSE lease_until END
@@ -385,4 +383,49 @@ func (s *pgMeta) adapterKey(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("%w: job %q", ErrNotFound, id)
 	}
 	return key, err
+}
+
+// reserve claims finished job id for one evaluate or publish by this
+// replica: like a running job's claim (owner, lease renewed while the call
+// runs, a new epoch fencing the result's write), on a SUCCEEDED job that no
+// live claim holds. It returns the job as stored. A job another call holds
+// is ErrConflict: two calls never evaluate or publish one job at once, so
+// neither overwrites the other's result.
+func (s *pgMeta) reserve(ctx context.Context, id string) (*trainerv1.Job, int64, error) {
+	if !idPattern.MatchString(id) {
+		return nil, 0, fmt.Errorf("%w: job %q", ErrNotFound, id)
+	}
+	j := &trainerv1.Job{}
+	var epoch int64
+	err := s.db.Do(ctx, func(ctx context.Context) error {
+		// owner = this replica too: a claim of its own whose release did
+		// not reach the store (this replica's calls are excluded by the
+		// entry's busy flag first).
+		return s.db.Pool.QueryRow(ctx, `UPDATE jobs SET owner = $2, epoch = epoch + 1, lease_until = now() + $3 * interval '1 millisecond'
+			WHERE id = $1 AND state = $4 AND (owner IS NULL OR owner = $2 OR lease_until < now())
+			RETURNING job, epoch`, id, s.owner, s.leaseMS(), int32(trainerv1.JobState_JOB_STATE_SUCCEEDED)).Scan(pg.Proto(j), &epoch)
+	})
+	if err == nil {
+		return j, epoch, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, err
+	}
+	cur, _, err := s.job(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if st := cur.GetState(); st != trainerv1.JobState_JOB_STATE_SUCCEEDED {
+		return nil, 0, fmt.Errorf("%w: job %s is %s; it must have succeeded", ErrState, id, st)
+	}
+	return nil, 0, busyError(id)
+}
+
+// unreserve gives back a claim reserve took, if this replica still holds
+// it at epoch (a result written with release already gave it back).
+func (s *pgMeta) unreserve(ctx context.Context, id string, epoch int64) error {
+	return s.db.Do(ctx, func(ctx context.Context) error {
+		_, err := s.db.Pool.Exec(ctx, `UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2 AND epoch = $3`, id, s.owner, epoch)
+		return err
+	})
 }

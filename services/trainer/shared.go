@@ -366,12 +366,17 @@ func (s *Service) renewAll() {
 		id     string
 		epoch  int64
 		cancel context.CancelFunc
+		// reserved: an evaluate or publish's claim (reserve), which a CancelJob's flag does not stop.
+		reserved bool
 	}
 	s.mu.Lock()
 	var hs []held
 	for id, e := range s.jobs {
-		if e.running && e.epoch > 0 {
-			hs = append(hs, held{e, id, e.epoch, e.cancel})
+		switch {
+		case e.busy && e.epoch > 0 && e.busyCancel != nil:
+			hs = append(hs, held{e, id, e.epoch, e.busyCancel, true})
+		case e.running && e.epoch > 0:
+			hs = append(hs, held{e, id, e.epoch, e.cancel, false})
 		}
 	}
 	s.mu.Unlock()
@@ -381,6 +386,10 @@ func (s *Service) renewAll() {
 		stop, err := s.shared.renew(ctx, h.id, h.epoch)
 		cancel()
 		s.mu.Lock()
+		if h.e.epoch != h.epoch { // released or claimed again since: not the claim held now
+			s.mu.Unlock()
+			continue
+		}
 		switch {
 		case errors.Is(err, ErrLost):
 			h.e.lost = true
@@ -396,7 +405,7 @@ func (s *Service) renewAll() {
 			}
 		default:
 			h.e.renewed = sent
-			if stop && !h.e.cancelled {
+			if stop && !h.reserved && !h.e.cancelled {
 				h.e.cancelled = true
 				h.cancel()
 			}

@@ -121,9 +121,9 @@ func readAllJSON[T any, PT interface {
 // A job runs on the replica that claimed it: createJob and requeueJob
 // claim for this replica and return the claim's epoch; putJob writes a job
 // only while this replica still holds it at that epoch (else ErrLost: it
-// writes nothing), or, with epoch 0, a job no replica holds (the results
-// of EvaluateAdapter and PublishAdapter on a finished job). The single
-// process of the embedded default holds every job.
+// writes nothing); EvaluateAdapter and PublishAdapter write their result
+// under a claim on the finished job too (pgMeta.reserve, reserve.go). The
+// single process of the embedded default holds every job (epoch 0).
 type meta interface {
 	putDataset(ctx context.Context, d *trainerv1.Dataset) error
 	dataset(ctx context.Context, id string) (*trainerv1.Dataset, error)
