@@ -10,6 +10,7 @@ import (
 
 	"github.com/pdfqa/pdfqa/internal/mesh"
 	"github.com/pdfqa/pdfqa/platform/server"
+	"github.com/pdfqa/pdfqa/platform/server/servertest"
 	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
@@ -31,13 +32,7 @@ func TestHealthProbeOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	servertest.Run(t, srv)
 	addr := srv.Addr()
 	health := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer

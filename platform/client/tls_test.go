@@ -21,6 +21,7 @@ import (
 	"github.com/pdfqa/pdfqa/platform/discovery"
 	"github.com/pdfqa/pdfqa/platform/etcdtest"
 	"github.com/pdfqa/pdfqa/platform/server"
+	"github.com/pdfqa/pdfqa/platform/server/servertest"
 	"github.com/pdfqa/pdfqa/platform/tlsconf"
 )
 
@@ -52,13 +53,7 @@ func serve(t *testing.T, name string, cli *clientv3.Client, id *tlsconf.Identity
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	servertest.Run(t, s)
 	return s
 }
 
