@@ -29,7 +29,8 @@
 // the llama.cpp tree vendored in llama-cpp-python 0.3.36.
 //
 // supervisor.go decides when a process starts, is replaced and stops;
-// launch.go is one process (its command line, start, termination). Two files
+// launch.go is one process (its command line, start, termination);
+// config.go is what a process is started with and its defaults. Two files
 // are longer than the project's ~500 lines on purpose: client.go is the
 // whole HTTP contract with llama-server (each endpoint's request and
 // response types beside the call that uses them, SSE reading and the one
