@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -140,6 +141,79 @@ type blockSource interface {
 	bounds(ctx context.Context, terms []string, allow []string, fn func(termDocBound)) error
 	// postings returns the postings of each (terms[term[i]], docs[i]) pair.
 	postings(ctx context.Context, terms []string, term []int, docs []string) ([]termDocPostings, error)
+}
+
+// QueryRanker is a KeywordRanker that also ranks a whole query in one
+// call, reading the collection's counts, the terms' frequencies and their
+// bounds together (PostgreSQL: one statement instead of DocFreqs' and
+// RankBM25's own).
+type QueryRanker interface {
+	KeywordRanker
+	// RankQuery is RankBM25 with the idfs and the mean length the engine
+	// computes from DocFreqs (index.IDF of each term's count, the total
+	// length over the chunks, 1 when that is not positive); terms no
+	// chunk holds are left out. A missing collection is ErrNotFound.
+	RankQuery(ctx context.Context, coll string, terms []string, w []float64, k int, allow []string) ([]Scored, error)
+}
+
+// queryStats are what rankQuery reads first: the collection's chunk
+// count and total length, each term's count of chunks (over the whole
+// collection) and the bound records of the terms' (term, document) pairs
+// of the allowed documents (Term: the index into the query's terms).
+type queryStats struct {
+	Chunks, TotalLen int64
+	DFs              []int64
+	Bounds           []termDocBound
+}
+
+// rankQuery implements QueryRanker.RankQuery over st and src: the kept
+// terms' weights and idfs, then rankBlocks with st's bound records.
+func rankQuery(ctx context.Context, st queryStats, src blockSource, terms []string, w []float64, k int, allow []string) ([]Scored, error) {
+	if len(w) != len(terms) || len(st.DFs) != len(terms) {
+		return nil, fmt.Errorf("store: %d terms, %d weights, %d frequencies", len(terms), len(w), len(st.DFs))
+	}
+	if st.Chunks <= 0 {
+		return nil, nil
+	}
+	avg := float64(st.TotalLen) / float64(st.Chunks)
+	if avg <= 0 {
+		avg = 1 // as index.BM25
+	}
+	at := make([]int, len(terms)) // query term -> kept term
+	var ts []string
+	var ws, idfs []float64
+	for i, df := range st.DFs {
+		at[i] = -1
+		if df > 0 {
+			at[i] = len(ts)
+			ts, ws, idfs = append(ts, terms[i]), append(ws, w[i]), append(idfs, index.IDF(df, st.Chunks))
+		}
+	}
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	recs := make([]termDocBound, 0, len(st.Bounds))
+	for _, r := range st.Bounds {
+		if r.Term < 0 || r.Term >= len(terms) || at[r.Term] < 0 {
+			return nil, fmt.Errorf("store: bound record of term %d, which no chunk holds", r.Term)
+		}
+		r.Term = at[r.Term]
+		recs = append(recs, r)
+	}
+	return rankBlocks(ctx, readBounds{src, recs}, ts, ws, idfs, avg, k, allow)
+}
+
+// readBounds is a blockSource whose bounds were read already.
+type readBounds struct {
+	blockSource
+	recs []termDocBound
+}
+
+func (r readBounds) bounds(_ context.Context, _ []string, _ []string, fn func(termDocBound)) error {
+	for _, x := range r.recs {
+		fn(x)
+	}
+	return nil
 }
 
 // bm25Term is BM25's contribution of one term, written as index.BM25

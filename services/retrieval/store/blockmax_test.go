@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 )
 
@@ -130,9 +131,16 @@ func rankArgs(t *testing.T, r KeywordRanker, coll string, terms []string, weight
 func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 	eachStore(t, func(t *testing.T, st Store) {
 		r := st.(KeywordRanker)
-		var scored, total int
+		var scored, total, queried int
 		rankStats = func(s, n int) { scored += s; total += n }
 		defer func() { rankStats = nil }()
+		again := 0
+		rankHook = func(stage string) {
+			if stage == "again" {
+				again++
+			}
+		}
+		defer func() { rankHook = nil }()
 		for ci, docs := range []int{3, 40} {
 			coll := fmt.Sprintf("c%d", ci)
 			fillRandom(t, st, coll, uint64(ci+1), docs)
@@ -165,6 +173,18 @@ func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Fatalf("%s %v w %v k %d allow %v:\nblock-max  %v\nexhaustive %v", coll, ts, ws, k, allow, got, want)
 				}
+				if qr, ok := st.(QueryRanker); ok {
+					// the same from the query's own terms (those in no chunk
+					// too), frequencies read with the bounds
+					got, err := qr.RankQuery(t.Context(), coll, terms, weights, k, allow)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("%s %v w %v k %d allow %v:\nRankQuery  %v\nexhaustive %v", coll, terms, weights, k, allow, got, want)
+					}
+					queried++
+				}
 				if len(want) > k {
 					ties++
 				}
@@ -172,6 +192,9 @@ func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 			if ties < 5 {
 				t.Fatalf("%s: only %d queries with ties at the k-th", coll, ties)
 			}
+		}
+		if _, ok := st.(QueryRanker); ok && (queried < 200 || again != 0) {
+			t.Fatalf("RankQuery compared %d times, ranked again %d times on an unchanging collection", queried, again)
 		}
 		if total == 0 || float64(scored) > 0.6*float64(total) {
 			t.Fatalf("scored %d of %d blocks: no pruning", scored, total)
@@ -233,6 +256,63 @@ func TestBlockMaxBackfill(t *testing.T) {
 			}
 			if after := rank(); !slices.EqualFunc(after, before, slices.Equal) {
 				t.Fatalf("after the backfill:\n%v\nbefore:\n%v", after, before)
+			}
+		})
+	}
+}
+
+// A document re-indexed or deleted between RankQuery's first statement
+// and the read of its postings is seen whole: the ranking is done again in
+// one snapshot and is exhaustive BM25 of the collection after the change.
+func TestRankQuerySeesADocumentWhole(t *testing.T) {
+	st, err := OpenPostgres(t.Context(), pgtest.DSN(t), PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fillRandom(t, st, "c", 4, 12)
+	terms, weights := []string{"w00", "w01", "w02", "w03"}, []float64{1, 1, 0.35, 1}
+	for _, change := range []string{"re-indexed", "deleted"} {
+		t.Run(change, func(t *testing.T) {
+			before, err := st.RankQuery(t.Context(), "c", terms, weights, 10, nil)
+			if err != nil || len(before) == 0 {
+				t.Fatalf("%v %v", before, err)
+			}
+			// the best chunk's document: its postings are read first
+			doc := before[0].DocID
+			var stages []string
+			rankHook = func(stage string) {
+				stages = append(stages, stage)
+				if stage != "stats" || len(stages) > 1 {
+					return
+				}
+				if change == "deleted" {
+					if _, err := st.DeleteDocument(t.Context(), "c", doc); err != nil {
+						t.Error(err)
+					}
+					return
+				}
+				// every chunk of it now holds only w03, once, and is short
+				chunks := []Chunk{{DocID: doc, Seq: 0, Kind: KindText, Terms: map[string]int{"w03": 1, "w29": 4}, Len: 7}}
+				if _, err := st.CommitIndex(t.Context(), "c", doc, chunks, nil, func(x *Document) { x.State, x.Chunks = StateReady, 1 }); err != nil {
+					t.Error(err)
+				}
+			}
+			defer func() { rankHook = nil }()
+			got, err := st.RankQuery(t.Context(), "c", terms, weights, 10, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(stages, []string{"stats", "again"}) {
+				t.Fatalf("stages %v: the change went unnoticed", stages)
+			}
+			ts, ws, _, _ := rankArgs(t, st, "c", terms, weights)
+			want := exhaustiveBM25(t, st, "c", ts, ws, 10, nil)
+			if !slices.Equal(got, want) {
+				t.Fatalf("after the document was %s:\nRankQuery  %v\nexhaustive %v", change, got, want)
+			}
+			if slices.Equal(got, before) {
+				t.Fatal("the change changed nothing: the test tests nothing")
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -155,10 +156,9 @@ func (s *Postgres) DocFreqs(ctx context.Context, coll string, terms []string) (c
 
 // RankBM25 implements KeywordRanker with block-max pruning (blockmax.go):
 // the bounds of the terms' term_docs rows in one query, then the postings
-// of the best blocks' documents, a batch a query, in one
-// snapshot. (The function bm25_top,
-// migration 0002, which sums whole lists on the server, is no longer
-// called.)
+// of the best blocks' documents, a batch a query, in one repeatable-read
+// snapshot. (The function bm25_top, migration 0002, which sums whole lists
+// on the server, is no longer called.)
 func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) (out []Scored, err error) {
 	if len(w) != len(terms) || len(idf) != len(terms) {
 		return nil, fmt.Errorf("store: %d terms, %d weights, %d idfs", len(terms), len(w), len(idf))
@@ -169,15 +169,143 @@ func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w,
 	// one snapshot for the bounds and the postings read after them (a
 	// document re-indexed meanwhile is seen before or after, never half)
 	err = s.db.Tx(ctx, pgx.RepeatableRead, func(ctx context.Context, tx pgx.Tx) error {
-		out, err = rankBlocks(ctx, pgBlocks{tx, coll}, terms, w, idf, avg, k, allow)
+		out, err = rankBlocks(ctx, pgBlocks{q: tx, coll: coll}, terms, w, idf, avg, k, allow)
 		return err
 	})
 	return out, err
 }
 
+var _ QueryRanker = (*Postgres)(nil)
+
+// RankQuery implements QueryRanker in as few statements as it can: the
+// collection's counts, the terms' frequencies and their bounds in one
+// (pgQueryStats), then the best blocks' postings a batch a statement,
+// outside a transaction: each batch's statement also reads back its
+// documents' bound points and query terms, and when any differs from the
+// first statement's (a document re-indexed or deleted in between) the
+// ranking is done again in one repeatable-read snapshot. So each document
+// is seen whole, as it was in the first statement or as it is in the
+// batch's (whose points, being the same, bound it as well).
+func (s *Postgres) RankQuery(ctx context.Context, coll string, terms []string, w []float64, k int, allow []string) (out []Scored, err error) {
+	if len(w) != len(terms) {
+		return nil, fmt.Errorf("store: %d terms, %d weights", len(terms), len(w))
+	}
+	err = s.db.Do(ctx, func(ctx context.Context) error {
+		st, err := pgQueryStats(ctx, s.db.Pool, coll, terms, allow)
+		if err != nil || k <= 0 {
+			return err
+		}
+		if rankHook != nil {
+			rankHook("stats")
+		}
+		want := make(map[termDoc][]boundPoint, len(st.Bounds))
+		for _, r := range st.Bounds {
+			want[termDoc{terms[r.Term], r.Doc}] = r.Points
+		}
+		out, err = rankQuery(ctx, st, pgBlocks{q: s.db.Pool, coll: coll, all: terms, want: want}, terms, w, k, allow)
+		return err
+	})
+	if !errors.Is(err, errChanged) {
+		return out, err
+	}
+	if rankHook != nil {
+		rankHook("again")
+	}
+	err = s.db.Tx(ctx, pgx.RepeatableRead, func(ctx context.Context, tx pgx.Tx) error {
+		st, err := pgQueryStats(ctx, tx, coll, terms, allow)
+		if err != nil || k <= 0 {
+			return err
+		}
+		out, err = rankQuery(ctx, st, pgBlocks{q: tx, coll: coll}, terms, w, k, allow)
+		return err
+	})
+	return out, err
+}
+
+// rankHook, when set (by tests), is called by RankQuery after its first
+// statement ("stats") and when it ranks again in one snapshot ("again").
+var rankHook func(stage string)
+
+// errChanged: a document's term_docs rows changed between two statements
+// of a ranking.
+var errChanged = errors.New("store: a document changed during the ranking")
+
+// pgQueryStats reads in one statement the collection's chunk count and
+// total length, each term's chunk count (the n of its term_docs rows, all
+// documents) and the bound points of its rows in the allowed documents.
+func pgQueryStats(ctx context.Context, q querier, coll string, terms []string, allow []string) (st queryStats, err error) {
+	rows, err := q.Query(ctx, `SELECT c.chunks, c.total_len, x.ord, x.n, x.doc, x.blk, x.btf, x.blen
+		FROM collections c LEFT JOIN LATERAL (
+			SELECT t.ord, d.n, CASE WHEN a.ok THEN d.doc END AS doc,
+				CASE WHEN a.ok THEN d.blk END AS blk, CASE WHEN a.ok THEN d.btf END AS btf, CASE WHEN a.ok THEN d.blen END AS blen
+			FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)
+			JOIN term_docs d ON d.coll = $1 AND d.term = t.term
+			CROSS JOIN LATERAL (SELECT $3::text[] IS NULL OR d.doc = ANY ($3) AS ok) a) x ON true
+		WHERE c.name = $1`, coll, terms, allow)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	st.DFs = make([]int64, len(terms))
+	found := false
+	for rows.Next() {
+		found = true
+		var ord, n *int64
+		var doc *string
+		var blk, btf, blen []int32
+		if err := rows.Scan(&st.Chunks, &st.TotalLen, &ord, &n, &doc, &blk, &btf, &blen); err != nil {
+			return st, err
+		}
+		if ord == nil {
+			continue // no term_docs row of any term
+		}
+		i := int(*ord) - 1
+		if i < 0 || i >= len(terms) || n == nil {
+			return st, fmt.Errorf("store: term_docs row of term %d of %d", i+1, len(terms))
+		}
+		st.DFs[i] += *n
+		if doc == nil {
+			continue // not an allowed document
+		}
+		pts, err := boundPoints(blk, btf, blen)
+		if err != nil {
+			return st, fmt.Errorf("%w (term_docs %q/%q)", err, *doc, terms[i])
+		}
+		st.Bounds = append(st.Bounds, termDocBound{Term: i, Doc: *doc, Points: pts})
+	}
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	if !found {
+		return st, collNotFound(coll)
+	}
+	return st, nil
+}
+
+// boundPoints zips a term_docs row's bound arrays.
+func boundPoints(blk, btf, blen []int32) ([]boundPoint, error) {
+	if len(btf) != len(blk) || len(blen) != len(blk) {
+		return nil, fmt.Errorf("store: %d blocks, %d tfs, %d lengths", len(blk), len(btf), len(blen))
+	}
+	pts := make([]boundPoint, len(blk))
+	for i := range blk {
+		pts[i] = boundPoint{blk[i], btf[i], blen[i]}
+	}
+	return pts, nil
+}
+
+type termDoc struct{ term, doc string }
+
+// pgBlocks is PostgreSQL's blockSource, in a transaction (q a pgx.Tx) or,
+// with want, on the pool: then each postings batch checks its documents
+// against want (the bound points of every (term, document) pair of all,
+// the query's terms, from the first statement) and is errChanged when any
+// differs.
 type pgBlocks struct {
-	q    pgx.Tx
+	q    querier
 	coll string
+	all  []string
+	want map[termDoc][]boundPoint
 }
 
 func (b pgBlocks) bounds(ctx context.Context, terms []string, allow []string, fn func(termDocBound)) error {
@@ -195,14 +323,13 @@ func (b pgBlocks) bounds(ctx context.Context, terms []string, allow []string, fn
 		if err := rows.Scan(&r.Term, &r.Doc, &blk, &btf, &blen); err != nil {
 			return err
 		}
-		if len(btf) != len(blk) || len(blen) != len(blk) {
-			return fmt.Errorf("store: term_docs %q/%q: %d blocks, %d tfs, %d lengths", r.Doc, terms[r.Term-1], len(blk), len(btf), len(blen))
+		if r.Term < 1 || r.Term > len(terms) {
+			return fmt.Errorf("store: term_docs row of term %d of %d", r.Term, len(terms))
+		}
+		if r.Points, err = boundPoints(blk, btf, blen); err != nil {
+			return fmt.Errorf("%w (term_docs %q/%q)", err, r.Doc, terms[r.Term-1])
 		}
 		r.Term--
-		r.Points = make([]boundPoint, len(blk))
-		for i := range blk {
-			r.Points[i] = boundPoint{blk[i], btf[i], blen[i]}
-		}
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -215,6 +342,9 @@ func (b pgBlocks) bounds(ctx context.Context, terms []string, allow []string, fn
 }
 
 func (b pgBlocks) postings(ctx context.Context, terms []string, term []int, docs []string) ([]termDocPostings, error) {
+	if b.want != nil {
+		return b.checkedPostings(ctx, terms, term, docs)
+	}
 	ts := make([]string, len(term))
 	for i, t := range term {
 		ts[i] = terms[t]
@@ -239,6 +369,66 @@ func (b pgBlocks) postings(ctx context.Context, terms []string, term []int, docs
 		out[i-1] = p
 	}
 	return out, rows.Err()
+}
+
+// checkedPostings reads the rows of every query term in docs (those
+// asked for and any other) with their bound points: errChanged unless
+// they are exactly want's pairs of these documents, with want's points.
+func (b pgBlocks) checkedPostings(ctx context.Context, terms []string, term []int, docs []string) ([]termDocPostings, error) {
+	at := make(map[termDoc][]int, len(term)) // (a term twice in the query: two)
+	var ds []string
+	seen := map[string]bool{}
+	for i, t := range term {
+		k := termDoc{terms[t], docs[i]}
+		at[k] = append(at[k], i)
+		if !seen[docs[i]] {
+			seen[docs[i]] = true
+			ds = append(ds, docs[i])
+		}
+	}
+	expect := 0
+	for k := range b.want {
+		if seen[k.doc] {
+			expect++
+		}
+	}
+	rows, err := b.q.Query(ctx, `SELECT term, doc, blk, btf, blen, seqs, tfs, lens
+		FROM term_docs WHERE coll = $1 AND term = ANY ($2) AND doc = ANY ($3)`, b.coll, b.all, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]termDocPostings, len(term))
+	got := 0
+	for rows.Next() {
+		var k termDoc
+		var blk, btf, blen []int32
+		var p termDocPostings
+		if err := rows.Scan(&k.term, &k.doc, &blk, &btf, &blen, &p.Seqs, &p.TFs, &p.Lens); err != nil {
+			return nil, err
+		}
+		if len(p.TFs) != len(p.Seqs) || len(p.Lens) != len(p.Seqs) {
+			return nil, fmt.Errorf("store: term_docs %q/%q: %d seqs, %d tfs, %d lengths", k.doc, k.term, len(p.Seqs), len(p.TFs), len(p.Lens))
+		}
+		pts, err := boundPoints(blk, btf, blen)
+		if err != nil {
+			return nil, fmt.Errorf("%w (term_docs %q/%q)", err, k.doc, k.term)
+		}
+		if w, ok := b.want[k]; !ok || !slices.Equal(w, pts) {
+			return nil, errChanged
+		}
+		got++
+		for _, i := range at[k] {
+			out[i] = p
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if got != expect {
+		return nil, errChanged // a row of these documents is gone
+	}
+	return out, nil
 }
 
 // TermCounts implements KeywordRanker: one primary-key probe per (chunk,
