@@ -23,9 +23,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -61,6 +64,17 @@ type Row struct {
 	// queries (both engines' in-memory vectors and the bbolt file's mapped
 	// pages; the PostgreSQL server is another process).
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	// ServerPeakMB is the PostgreSQL server's peak memory while the size
+	// was written and searched: its processes' proportional set sizes
+	// (shared buffers counted once), summed, sampled every second.
+	ServerPeakMB float64 `json:"server_peak_pss_mb,omitempty"`
+	// WarmSeconds is the first 5 searches' time (the untimed warm-up: the
+	// collection's vectors loaded into memory, the HNSW graph built).
+	WarmSeconds float64 `json:"warm_s,omitempty"`
+	// ResultsSHA256 digests every timed query's results (documents,
+	// chunks, scores) in order: equal digests of two runs, one store each,
+	// mean identical results.
+	ResultsSHA256 string `json:"results_sha256,omitempty"`
 }
 
 // Report is the file searchbench writes.
@@ -94,7 +108,9 @@ func main() {
 	pgURL := flag.String("pg", "", "PostgreSQL URL of an empty database (default: start a server)")
 	dir := flag.String("dir", "", "directory for the embedded stores (default: a temporary one, removed)")
 	flag.BoolVar(&reuse, "reuse", false, "with -dir and -pg: keep a collection an earlier run wrote (same size) instead of writing it again")
-	flag.BoolVar(&embeddedOnly, "embedded-only", false, "measure the embedded store alone (1M chunks: filling PostgreSQL takes hours on 2 cores)")
+	flag.BoolVar(&embeddedOnly, "embedded-only", false, "measure the embedded store alone (no PostgreSQL server; 1M chunks: one store a process)")
+	flag.BoolVar(&pgOnly, "pg-only", false, "measure PostgreSQL alone")
+	flag.StringVar(&fillMode, "fill", "bulk", "how to write the collections: bulk (store.BulkLoader: one sorted write of the index) or ingest (AddDocument + CommitIndex a document, the ingestion path)")
 	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the timed queries to FILE.SIZE")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -119,8 +135,11 @@ func main() {
 	benchutil.Main("searchbench", func() error { return run(*out, *sizeList, *queries, *pgURL, *dir) })
 }
 
-// embeddedOnly: -embedded-only; reuse: -reuse.
-var embeddedOnly, reuse bool
+// embeddedOnly: -embedded-only; pgOnly: -pg-only; reuse: -reuse; fillMode: -fill.
+var (
+	embeddedOnly, pgOnly, reuse bool
+	fillMode                    string
+)
 
 // profiling turns the -cpuprofile on and off.
 var profiling = func(int, bool) {}
@@ -137,7 +156,13 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 	if queries < 10 {
 		return errors.New("-queries must be at least 10")
 	}
-	if pgURL == "" {
+	if embeddedOnly && pgOnly {
+		return errors.New("-embedded-only and -pg-only: pick one")
+	}
+	if fillMode != "bulk" && fillMode != "ingest" {
+		return fmt.Errorf("-fill %q: bulk or ingest", fillMode)
+	}
+	if pgURL == "" && !embeddedOnly {
 		srv, err := pgtest.Start()
 		if err != nil {
 			return err
@@ -182,23 +207,42 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 func measure(dir, pgURL string, n, queries int, voc []string, parser parse.ParseRenderer) ([]Row, int, error) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// the stores' own log (a bulk load's phases) on stderr
+	storeLog := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	bolt, err := store.Open(fmt.Sprintf("%s/bolt-%d", dir, n))
 	if err != nil {
 		return nil, 0, err
 	}
-	pg, err := store.OpenPostgres(ctx, pgURL, store.PostgresOptions{Log: log, StatementTimeout: 10 * time.Minute, CallTimeout: 10 * time.Minute})
-	if err != nil {
-		bolt.Close()
-		return nil, 0, err
-	}
+	defer bolt.Close()
 	// one collection per size, named apart, on the one database
 	name := fmt.Sprintf("%s%d", coll, n)
 	stores := []struct {
 		name string
 		st   store.Store
-	}{{embeddedName, bolt}, {postgresName, pg}}
-	if embeddedOnly {
-		stores = stores[:1]
+	}{{embeddedName, bolt}}
+	var pg *store.Postgres
+	if !embeddedOnly {
+		pg, err = store.OpenPostgres(ctx, pgURL, store.PostgresOptions{Log: storeLog, StatementTimeout: 10 * time.Minute, CallTimeout: 10 * time.Minute})
+		if err != nil {
+			return nil, 0, err
+		}
+		defer pg.Close()
+		stores = append(stores, struct {
+			name string
+			st   store.Store
+		}{postgresName, pg})
+		if pgOnly {
+			stores = stores[1:]
+		}
+	}
+	// the PostgreSQL server's memory (its processes' proportional set
+	// sizes, summed), sampled while the size is written and searched
+	var pgMem *serverMemory
+	if pg != nil {
+		if pgMem, err = watchServerMemory(ctx, pg); err != nil {
+			return nil, 0, err
+		}
+		defer pgMem.stop()
 	}
 	rows := make([]Row, len(stores))
 	engines := make([]*retrieval.Engine, len(stores))
@@ -209,7 +253,11 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 			fmt.Fprintf(os.Stderr, "%s: %d chunks kept from an earlier run\n", s.name, n)
 		} else {
 			t := time.Now()
-			if err := fill(s.st, name, n, voc); err != nil {
+			fillFn := fill
+			if fillMode == "bulk" {
+				fillFn = bulkFill
+			}
+			if err := fillFn(s.st, name, n, voc); err != nil {
 				return nil, 0, fmt.Errorf("%s: %w", s.name, err)
 			}
 			if s.st == pg {
@@ -235,12 +283,19 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	lat := make([][]time.Duration, len(stores))
 	mism := 0
 	// warm up: load the vector index (and HNSW) and the caches
-	for _, e := range engines {
+	for i, e := range engines {
+		t := time.Now()
 		for _, q := range qs[:5] {
 			if _, err := e.Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10}); err != nil {
 				return nil, 0, err
 			}
 		}
+		rows[i].WarmSeconds = time.Since(t).Seconds()
+		fmt.Fprintf(os.Stderr, "%s: warm (vectors loaded, HNSW built) in %.0f s\n", stores[i].name, rows[i].WarmSeconds)
+	}
+	digests := make([]hash.Hash, len(engines))
+	for i := range digests {
+		digests[i] = sha256.New()
 	}
 	profiling(n, true)
 	for qi, q := range qs[5:] {
@@ -254,6 +309,7 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 				return nil, 0, fmt.Errorf("%s: %q: %w", stores[k].name, q, err)
 			}
 			lat[k] = append(lat[k], time.Since(t))
+			fmt.Fprintln(digests[k], brief(r))
 			for len(res) <= k {
 				res = append(res, nil)
 			}
@@ -269,6 +325,10 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	profiling(n, false)
 	for i := range rows {
 		rows[i].PeakRSSMB = float64(int(benchutil.PeakRSSMiB(os.Getpid()) + 0.5))
+		rows[i].ResultsSHA256 = hex.EncodeToString(digests[i].Sum(nil))
+		if stores[i].st == store.Store(pg) {
+			rows[i].ServerPeakMB = float64(int(pgMem.peakMiB() + 0.5))
+		}
 		pct := func(p float64) float64 {
 			return float64(benchutil.Percentile(lat[i], p).Microseconds()) / 1000
 		}
@@ -346,18 +406,20 @@ func number(r *rand.Rand) string {
 	return strconv.Itoa(r.IntN(1000))
 }
 
-// fill writes n chunks into coll through CommitIndex, perDoc a document.
-func fill(st store.Store, coll string, n int, voc []string) error {
+// synthetic returns the n-chunk collection's documents one by one, perDoc
+// chunks a document (nil at the end).
+func synthetic(n int, voc []string) func() (*store.BulkDocument, error) {
 	r := rand.New(rand.NewPCG(1, uint64(n)))
 	z := rand.NewZipf(r, 1.1, 1, uint64(len(voc)-1))
 	emb := embed.Hash{Dim: dim}
-	for d := 0; d*perDoc < n; d++ {
-		id := fmt.Sprintf("doc%05d", d)
-		doc, _, err := st.AddDocument(context.Background(), store.Document{ID: id, Collection: coll, Name: id + ".pdf", SHA256: id}, "")
-		if err != nil {
-			return err
+	d := 0
+	return func() (*store.BulkDocument, error) {
+		if d*perDoc >= n {
+			return nil, nil
 		}
+		id := fmt.Sprintf("doc%05d", d)
 		m := min(perDoc, n-d*perDoc)
+		d++
 		chunks := make([]store.Chunk, m)
 		texts := make([]string, m)
 		for i := range chunks {
@@ -381,15 +443,45 @@ func fill(st store.Store, coll string, n int, voc []string) error {
 		}
 		vecs, err := emb.Embed(context.Background(), texts)
 		if err != nil {
+			return nil, err
+		}
+		return &store.BulkDocument{Doc: store.Document{ID: id, Name: id + ".pdf", SHA256: id, State: store.StateReady, Chunks: m, EmbedModel: embed.ModelName(emb)},
+			Chunks: chunks, Vecs: vecs}, nil
+	}
+}
+
+// fill writes n chunks into coll the ingestion path's way: AddDocument and
+// CommitIndex a document.
+func fill(st store.Store, coll string, n int, voc []string) error {
+	next := synthetic(n, voc)
+	for {
+		b, err := next()
+		if err != nil || b == nil {
 			return err
 		}
-		if _, err := st.CommitIndex(context.Background(), coll, doc.ID, chunks, vecs, func(x *store.Document) {
-			x.State, x.Chunks, x.EmbedModel = store.StateReady, m, embed.ModelName(emb)
+		doc, _, err := st.AddDocument(context.Background(), store.Document{ID: b.Doc.ID, Collection: coll, Name: b.Doc.Name, SHA256: b.Doc.SHA256}, "")
+		if err != nil {
+			return err
+		}
+		if _, err := st.CommitIndex(context.Background(), coll, doc.ID, b.Chunks, b.Vecs, func(x *store.Document) {
+			x.State, x.Chunks, x.EmbedModel = b.Doc.State, b.Doc.Chunks, b.Doc.EmbedModel
 		}); err != nil {
 			return err
 		}
 	}
-	return nil
+}
+
+// bulkFill writes the same collection through the store's BulkLoader (the
+// same content, written in key order at once).
+func bulkFill(st store.Store, coll string, n int, voc []string) error {
+	bl, ok := st.(store.BulkLoader)
+	if !ok {
+		return fmt.Errorf("%T has no bulk load (-fill ingest)", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
+	defer cancel()
+	_, err := bl.BulkLoad(ctx, coll, synthetic(n, voc))
+	return err
 }
 
 // queryTexts returns n queries of 2-5 words from the text's distribution

@@ -51,6 +51,10 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	var ids []string
 	var chunks, total int64
 	seen := map[string]bool{}
+	start := time.Now()
+	phase := func(what string) {
+		s.log.Info("bulk load", "collection", coll, "done", what, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -129,6 +133,7 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	if err := flush(); err != nil {
 		return c, err
 	}
+	phase(fmt.Sprintf("%d documents, %d chunks and their vectors", len(ids), chunks))
 	prefix := len(coll) + 1
 	if err := copySorted(ctx, tx, "postings", []string{"coll", "term", "doc", "seq", "tf", "len"}, idx.postings, func(k, v []byte) ([]any, error) {
 		// coll \0 term \0 doc \0 seq (4 bytes, big-endian)
@@ -148,6 +153,7 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	}); err != nil {
 		return c, err
 	}
+	phase("postings")
 	if err := copySorted(ctx, tx, "term_docs", []string{"coll", "term", "doc", "n", "blk", "btf", "blen", "seqs", "tfs", "lens"}, idx.termDocs, func(k, v []byte) ([]any, error) {
 		term, doc, ok := bytes.Cut(k[min(prefix, len(k)):], []byte{0})
 		if !ok {
@@ -169,6 +175,7 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	}); err != nil {
 		return c, err
 	}
+	phase("term_docs")
 	if _, err := tx.Exec(ctx, `UPDATE collections SET documents = $2, chunks = $3, total_len = $4 WHERE name = $1`,
 		coll, len(ids), chunks, total); err != nil {
 		return c, err
