@@ -176,13 +176,25 @@ func splitByDocument(exs []example, valFrac, testFrac float32, seed int64) map[s
 	return out
 }
 
-// writeDataset writes the split files, then records the dataset (its
+// writeDataset writes a new dataset's split files, then records it (its
 // manifest; with the shared store the files go to the bucket first) and
 // returns it.
 func (s *Service) writeDataset(ctx context.Context, d *trainerv1.Dataset, splits map[string][]example) (*trainerv1.Dataset, error) {
+	if err := s.writeSplits(d, splits); err != nil {
+		return nil, err
+	}
+	if err := s.recordDataset(ctx, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// writeSplits writes d's split files in the store's directory and sets its
+// path, sha256s and counts.
+func (s *Service) writeSplits(d *trainerv1.Dataset, splits map[string][]example) error {
 	dir := s.store.datasetDir(d.GetId())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	d.Path, d.Sha256, d.Counts = dir, map[string]string{}, &trainerv1.SplitCounts{}
 	if d.CreateTime == nil { // a dataset written again (scrubDataset) keeps its own
@@ -193,13 +205,13 @@ func (s *Service) writeDataset(ctx context.Context, d *trainerv1.Dataset, splits
 		for _, ex := range splits[name] {
 			b, err := json.Marshal(ex)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			buf.Write(b)
 			buf.WriteByte('\n')
 		}
 		if err := writeFileAtomic(filepath.Join(dir, name+".jsonl"), buf.Bytes()); err != nil {
-			return nil, err
+			return err
 		}
 		sum := sha256.Sum256(buf.Bytes())
 		d.Sha256[name] = hex.EncodeToString(sum[:])
@@ -213,10 +225,7 @@ func (s *Service) writeDataset(ctx context.Context, d *trainerv1.Dataset, splits
 			d.Counts.Test = n
 		}
 	}
-	if err := s.putDataset(ctx, d); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return nil
 }
 
 // chatTemplate names the template examples are rendered with: the base

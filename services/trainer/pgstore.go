@@ -84,6 +84,32 @@ func (s *pgMeta) dataset(ctx context.Context, id string) (*trainerv1.Dataset, er
 	return d, nil
 }
 
+func (s *pgMeta) rewriteDataset(ctx context.Context, id string, fn func(ctx context.Context, d *trainerv1.Dataset) (*trainerv1.Dataset, error)) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%w: dataset id %q", ErrInvalid, id)
+	}
+	return s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
+		d := &trainerv1.Dataset{}
+		err := tx.QueryRow(ctx, `SELECT dataset FROM datasets WHERE id = $1 FOR UPDATE`, id).Scan(pg.Proto(d))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: dataset %q", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		next, err := fn(ctx, d)
+		if err != nil || next == nil {
+			return err
+		}
+		b, err := proto.Marshal(next)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE datasets SET tenant = $2, dataset = $3 WHERE id = $1`, id, next.GetTenant(), b)
+		return err
+	})
+}
+
 func (s *pgMeta) datasets(ctx context.Context) ([]*trainerv1.Dataset, error) {
 	return pg.QueryProtos[trainerv1.Dataset](ctx, s.db, `SELECT dataset FROM datasets ORDER BY create_time DESC`)
 }

@@ -32,7 +32,7 @@ func TestReplicasShareCheckpointsAndAdaptersOnS3(t *testing.T) {
 		return false
 	}
 	for _, want := range []string{
-		"trainer/datasets/" + ds + "/train.jsonl",
+		"trainer/datasets/" + ds + "/train-",
 		"trainer/jobs/" + job + "/e2/checkpoints/step-",
 	} {
 		if !has(want) {

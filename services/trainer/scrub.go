@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	retrievalv1 "github.com/pdfqa/pdfqa/gen/pdfqa/retrieval/v1"
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
@@ -101,18 +103,58 @@ func (s *Service) scrubDeleted(ctx context.Context, lister DocumentLister) (int,
 // scrubDataset drops d's examples of documents not in exists and, when it
 // dropped any, writes the dataset again (split files, sha256s and counts;
 // with the shared store the bucket's objects, which every replica's copy
-// is checked against).
+// is checked against). The read, the filter and the write are one
+// meta.rewriteDataset: the dataset as it is stored then, not d as listed,
+// so that two scrubs at once (every replica runs one) apply one after the
+// other and neither brings back what the other dropped.
 func (s *Service) scrubDataset(ctx context.Context, d *trainerv1.Dataset, exists map[string]bool) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var prev, next *trainerv1.Dataset
+	err := s.meta.rewriteDataset(ctx, d.GetId(), func(ctx context.Context, cur *trainerv1.Dataset) (*trainerv1.Dataset, error) {
+		prev = cur
+		n, err := s.withoutDeleted(ctx, cur, exists)
+		if err != nil || n == nil {
+			return nil, err
+		}
+		if s.blobs != nil {
+			// What neither version names: a failed rewrite's uploads.
+			keep := append(datasetObjects(cur), datasetObjects(n)...)
+			if err := s.deleteDatasetObjects(ctx, cur.GetId(), func(k string) bool { return !slices.Contains(keep, k) }); err != nil {
+				return nil, err
+			}
+		}
+		next = n
+		return n, nil
+	})
+	if err != nil || next == nil {
+		return false, err
+	}
+	if s.blobs != nil {
+		// The version replaced: its files held the deleted documents' text.
+		keep := datasetObjects(next)
+		old := datasetObjects(prev)
+		if err := s.deleteDatasetObjects(ctx, d.GetId(), func(k string) bool { return slices.Contains(old, k) && !slices.Contains(keep, k) }); err != nil {
+			s.log.Warn("delete a scrubbed dataset's old objects (the next scrub does)", "dataset", d.GetId(), "err", err)
+		}
+	}
+	return true, nil
+}
+
+// withoutDeleted is d without the examples of documents not in exists, its files
+// written (and uploaded with the shared store), or nil when it has none to
+// drop.
+func (s *Service) withoutDeleted(ctx context.Context, d *trainerv1.Dataset, exists map[string]bool) (*trainerv1.Dataset, error) {
 	dir, err := s.datasetDir(ctx, d)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	splits := map[string][]example{}
 	dropped := 0
 	for _, name := range Splits {
 		b, err := os.ReadFile(filepath.Join(dir, name+".jsonl"))
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -122,7 +164,7 @@ func (s *Service) scrubDataset(ctx context.Context, d *trainerv1.Dataset, exists
 			}
 			var ex example
 			if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
-				return false, fmt.Errorf("%s.jsonl: %w", name, err)
+				return nil, fmt.Errorf("%s.jsonl: %w", name, err)
 			}
 			if ex.DocumentID != "" && !exists[ex.DocumentID] {
 				dropped++
@@ -131,20 +173,24 @@ func (s *Service) scrubDataset(ctx context.Context, d *trainerv1.Dataset, exists
 			splits[name] = append(splits[name], ex)
 		}
 		if err := sc.Err(); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
 	if dropped == 0 {
-		return false, nil
+		return nil, nil
 	}
-	if d.Filtered == nil {
-		d.Filtered = map[string]int32{}
+	next := proto.Clone(d).(*trainerv1.Dataset)
+	if next.Filtered == nil {
+		next.Filtered = map[string]int32{}
 	}
-	d.Filtered["document_deleted"] += int32(dropped)
-	if _, err := s.writeDataset(ctx, d, splits); err != nil {
-		return false, err
+	next.Filtered["document_deleted"] += int32(dropped)
+	if err := s.writeSplits(next, splits); err != nil {
+		return nil, err
 	}
-	return true, nil
+	if err := s.uploadDataset(ctx, next); err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
 // DocumentIDs implements DocumentLister.

@@ -2,8 +2,6 @@ package trainer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +24,7 @@ import (
 // With the shared store (Options.StoreURL) the trainer's bytes are in the
 // blob bucket every replica reaches, under trainer/:
 //
-//	trainer/datasets/<id>/<split>.jsonl
+//	trainer/datasets/<id>/<split>-<sha256>.jsonl                 (by content: datasetblobs.go)
 //	trainer/jobs/<id>/e<epoch>/checkpoints/step-NNNNNNNN/…   (recorded in table checkpoints)
 //	trainer/jobs/<id>/e<epoch>/adapter/…                      (jobs.adapter_key)
 //
@@ -192,59 +190,8 @@ func (b *blobStore) eachObject(ctx context.Context, prefix string, fn func(key s
 	}
 }
 
-func datasetKey(id, split string) string { return "trainer/datasets/" + id + "/" + split + ".jsonl" }
-
 func jobKey(id string, epoch int64, what string) string {
 	return fmt.Sprintf("trainer/jobs/%s/e%d/%s", id, epoch, what)
-}
-
-// putDataset records a dataset whose split files are in the store's
-// directory: with the shared store the files go to the bucket first.
-func (s *Service) putDataset(ctx context.Context, d *trainerv1.Dataset) error {
-	if s.blobs != nil {
-		for _, split := range Splits {
-			if err := s.blobs.putFile(ctx, datasetKey(d.GetId(), split), filepath.Join(s.store.datasetDir(d.GetId()), split+".jsonl")); err != nil {
-				return err
-			}
-		}
-	}
-	return s.meta.putDataset(ctx, d)
-}
-
-// datasetDir is a local directory with d's split files: the store's own,
-// fetched from the bucket (and checked against the manifest's sha256) when
-// this replica does not have them.
-func (s *Service) datasetDir(ctx context.Context, d *trainerv1.Dataset) (string, error) {
-	dir := s.store.datasetDir(d.GetId())
-	if s.blobs == nil {
-		return dir, nil
-	}
-	for _, split := range Splits {
-		file := filepath.Join(dir, split+".jsonl")
-		if sum, err := fileSHA256(file); err == nil && sum == d.GetSha256()[split] {
-			continue
-		}
-		if err := s.blobs.getFile(ctx, datasetKey(d.GetId(), split), file); err != nil {
-			return "", err
-		}
-		if sum, err := fileSHA256(file); err != nil || sum != d.GetSha256()[split] {
-			return "", fmt.Errorf("%w: dataset %s: %s.jsonl from the bucket does not match its manifest's sha256", ErrState, d.GetId(), split)
-		}
-	}
-	return dir, nil
-}
-
-func fileSHA256(file string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // outDir is the job's output directory on this machine.

@@ -128,6 +128,12 @@ type meta interface {
 	putDataset(ctx context.Context, d *trainerv1.Dataset) error
 	dataset(ctx context.Context, id string) (*trainerv1.Dataset, error)
 	datasets(ctx context.Context) ([]*trainerv1.Dataset, error)
+	// rewriteDataset replaces dataset id by what fn makes of it (nil: it
+	// stays as it is) in one step: fn is given the dataset as stored, and
+	// no other rewrite of it runs until this one is recorded, so none
+	// overwrites another's (pgMeta: the row locked FOR UPDATE in the
+	// transaction that writes it; fileMeta: its mutex).
+	rewriteDataset(ctx context.Context, id string, fn func(ctx context.Context, d *trainerv1.Dataset) (*trainerv1.Dataset, error)) error
 	// createJob stores j, claimed by this replica, unless caps' jobs are
 	// already queued or running (ErrBusy): the check and the insert are
 	// one atomic step, so concurrent calls never pass the cap together.
@@ -185,6 +191,20 @@ func (s *fileMeta) close() {}
 
 func (s *fileMeta) putDataset(_ context.Context, d *trainerv1.Dataset) error {
 	return writeJSON(filepath.Join(s.datasetDir(d.GetId()), "manifest.json"), d)
+}
+
+func (s *fileMeta) rewriteDataset(ctx context.Context, id string, fn func(ctx context.Context, d *trainerv1.Dataset) (*trainerv1.Dataset, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.dataset(ctx, id)
+	if err != nil {
+		return err
+	}
+	next, err := fn(ctx, d)
+	if err != nil || next == nil {
+		return err
+	}
+	return s.putDataset(ctx, next)
 }
 
 func (s *fileMeta) dataset(_ context.Context, id string) (*trainerv1.Dataset, error) {

@@ -1,0 +1,101 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/pgtest"
+)
+
+// TestConcurrentScrubsOfOneDataset: scrubs of one dataset at once (on
+// both replicas with the shared store, as every replica's scrub loop runs
+// them), each from the same listing but seeing more or fewer documents
+// deleted, apply one after the other: the dataset ends without any
+// document one of them saw deleted (none brings back what another
+// dropped), each example dropped is counted once, its manifest matches its
+// files on every replica, and no file of the bucket or of a replica's
+// directory holds a deleted document's text.
+func TestConcurrentScrubsOfOneDataset(t *testing.T) {
+	const docs, deletedMost, calls = 8, 4, 16
+	word := func(d int) string { return fmt.Sprintf("Quillwort%c", 'A'+d) }
+	var jsonl strings.Builder
+	for d := range docs {
+		for i := range 2 {
+			fmt.Fprintf(&jsonl, `{"question": "What about %s %d?", "answer": "%s answer %d", "context": "%s context.", "document_id": "d%d"}`+"\n", word(d), i, word(d), i, word(d), d)
+		}
+	}
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "files", true: "postgres"}[shared], func(t *testing.T) {
+			o := Options{Runner: &fakeRunner{}}
+			var dirs []string
+			if shared {
+				bucket := t.TempDir()
+				o.StoreURL, o.BlobsURL = pgtest.DSN(t), "file://"+filepath.ToSlash(bucket)+"?create_dir=1&metadata=skip"
+				dirs = append(dirs, bucket)
+			}
+			var svcs []*Service
+			for range map[bool]int{false: 1, true: 2}[shared] {
+				r := o
+				r.DataDir = t.TempDir()
+				dirs = append(dirs, r.DataDir)
+				svcs = append(svcs, newService(t, r))
+			}
+			ctx := context.Background()
+			d, err := svcs[0].importDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(jsonl.String()), TestFraction: 0.25, ValidationFraction: 0.25})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(filesHolding(t, word(0), dirs...)) == 0 {
+				t.Fatal("no file holds document 0's text before the scrubs: the check below cannot fail")
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, calls)
+			start := make(chan struct{})
+			for i := range calls {
+				// Call i sees documents 0..k deleted, k from 0 to deletedMost-1.
+				exists := map[string]bool{}
+				for doc := i%deletedMost + 1; doc < docs; doc++ {
+					exists[fmt.Sprintf("d%d", doc)] = true
+				}
+				wg.Go(func() {
+					<-start
+					_, errs[i] = svcs[i%len(svcs)].scrubDataset(ctx, d, exists)
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("scrub %d: %v", i, err)
+				}
+			}
+			for k, s := range svcs {
+				got, err := s.meta.dataset(ctx, d.GetId())
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := got.GetCounts().GetTrain() + got.GetCounts().GetValidation() + got.GetCounts().GetTest()
+				if n != 2*(docs-deletedMost) || got.GetFiltered()["document_deleted"] != 2*deletedMost {
+					t.Errorf("replica %d: %d examples, %d counted dropped; want %d and %d", k, n, got.GetFiltered()["document_deleted"], 2*(docs-deletedMost), 2*deletedMost)
+				}
+				if _, err := s.datasetDir(ctx, got); err != nil {
+					t.Errorf("replica %d: the dataset's files do not match its manifest: %v", k, err)
+				}
+			}
+			for doc := range docs {
+				fs := filesHolding(t, word(doc), dirs...)
+				if doc < deletedMost && len(fs) > 0 {
+					t.Errorf("deleted document %d's text is still in %v", doc, fs)
+				}
+				if doc >= deletedMost && len(fs) < len(svcs) {
+					t.Errorf("document %d's text is in %v only", doc, fs)
+				}
+			}
+		})
+	}
+}
