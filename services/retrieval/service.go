@@ -9,6 +9,8 @@
 //     indexes and READY documents per collection;
 //   - the refiner (refine.go): background re-embedding with a better model;
 //   - search (search.go, scope.go): BM25 + vectors, fused and scoped;
+//   - the catalogue (catalogue.go): collections and documents created,
+//     listed, uploaded and deleted;
 //
 // over the store package's Meta + Index (store.Store) and Blobs.
 package retrieval
