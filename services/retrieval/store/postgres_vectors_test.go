@@ -347,3 +347,46 @@ func TestPostgresVectorSearch(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSearchVectors10k times one search of a 10,000-vector collection
+// (k 100, as the engine's fusion depth) exactly and through the HNSW index,
+// to place the engine's exact-scan threshold:
+//
+//	nice -n 19 go test -run '^$' -bench SearchVectors10k ./services/retrieval/store/
+func BenchmarkSearchVectors10k(b *testing.B) {
+	s, err := OpenPostgres(context.Background(), pgtest.DSN(b), PostgresOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 10))
+	for d := range 40 {
+		id := fmt.Sprintf("doc%02d", d)
+		if _, _, err := s.AddDocument(b.Context(), Document{ID: id, Collection: "c", Name: id, SHA256: id}, ""); err != nil {
+			b.Fatal(err)
+		}
+		chunks := make([]Chunk, 250)
+		vecs := make([][]float32, 250)
+		for i := range chunks {
+			chunks[i] = Chunk{DocID: id, Seq: i, Text: "x", Terms: map[string]int{"x": 1}, Len: 1}
+			vecs[i] = unitVec(r, nil, 1)
+		}
+		if _, err := s.CommitIndex(b.Context(), "c", id, chunks, vecs, ready(250)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.DB().Pool.Exec(b.Context(), "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	q := unitVec(r, nil, 1)
+	for _, exact := range []bool{true, false} {
+		b.Run(fmt.Sprintf("exact=%v", exact), func(b *testing.B) {
+			for b.Loop() {
+				got, err := s.SearchVectors(b.Context(), VectorQuery{Coll: "c", Vector: q, K: 100, Exact: exact})
+				if err != nil || len(got) != 100 {
+					b.Fatalf("%d rows, %v", len(got), err)
+				}
+			}
+		})
+	}
+}
