@@ -19,7 +19,9 @@ import (
 // term_docs rows by COPY in primary-key order from the sorted runs (each
 // btree grows at its right edge instead of taking inserts all over), the
 // collection's counts and one change notification per document, as
-// CommitIndex sends. The run files are in the temporary directory. The
+// CommitIndex sends. Into an empty vectors table the HNSW index is dropped
+// first and built once at the end (in the transaction: until it commits,
+// vector reads of other collections wait). The run files are in the temporary directory. The
 // statement timeout is lifted for the transaction (a COPY of 100M rows
 // takes minutes); ctx's deadline bounds it. It is not retried: next is
 // read once.
@@ -45,6 +47,33 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	}
 	if tag.RowsAffected() == 0 {
 		return c, fmt.Errorf("collection %q: %w", coll, ErrAlreadyExists)
+	}
+	// Into an empty vectors table (a restore, a new database) the HNSW
+	// indexes are built after the rows, as pg_restore does: one build, not
+	// a graph insertion per row (which was most of a load's time).
+	var indexDefs []string
+	var empty bool
+	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM vectors)`).Scan(&empty); err != nil {
+		return c, err
+	}
+	if empty {
+		rows, err := tx.Query(ctx, `SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+			JOIN pg_class i ON i.oid = indexrelid JOIN pg_am am ON am.oid = i.relam
+			WHERE indrelid = 'vectors'::regclass AND am.amname = 'hnsw'`)
+		if err != nil {
+			return c, err
+		}
+		type index struct{ Name, Def string }
+		idxs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+		if err != nil {
+			return c, err
+		}
+		for _, x := range idxs {
+			if _, err := tx.Exec(ctx, `DROP INDEX `+x.Name); err != nil {
+				return c, err
+			}
+			indexDefs = append(indexDefs, x.Def)
+		}
 	}
 	var pending []*BulkDocument
 	var nPending int
@@ -176,6 +205,19 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 		return c, err
 	}
 	phase("term_docs")
+	if len(indexDefs) > 0 {
+		// the graph in memory while it is built (pgvector slows down
+		// several times once it no longer fits)
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '`+bulkIndexMemory+`'`); err != nil {
+			return c, err
+		}
+		for _, def := range indexDefs {
+			if _, err := tx.Exec(ctx, def); err != nil {
+				return c, fmt.Errorf("store: rebuilding a vector index after a bulk load: %w", err)
+			}
+		}
+		phase("vector index")
+	}
 	if _, err := tx.Exec(ctx, `UPDATE collections SET documents = $2, chunks = $3, total_len = $4 WHERE name = $1`,
 		coll, len(ids), chunks, total); err != nil {
 		return c, err
@@ -187,6 +229,10 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 	}
 	return pgGetColl(ctx, tx, coll)
 }
+
+// bulkIndexMemory is maintenance_work_mem while a bulk load builds the
+// HNSW index (about 2 KB a 384-dimension vector).
+const bulkIndexMemory = "3GB"
 
 var errBadBulkKey = fmt.Errorf("store: %w: malformed sorted record", ErrBulkInput)
 

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 )
 
@@ -351,4 +353,67 @@ func TestBulkLoadRefusesAndLeavesNothing(t *testing.T) {
 		ingest(t, st, "ing2", docs)
 		sameIndex(t, st, "ing2", "blk")
 	})
+}
+
+// Into an empty vectors table PostgreSQL's bulk load drops the HNSW
+// indexes and builds them after the rows: afterwards they are there, valid,
+// defined as the migration defines them, and used by a nearest-neighbour
+// query; a failed load leaves them as they were. The content is still the
+// ingestion path's.
+func TestBulkLoadRebuildsTheVectorIndex(t *testing.T) {
+	defer func(r, c, n int) { runBytes, bulkTxChunks, bulkTxRecords = r, c, n }(runBytes, bulkTxChunks, bulkTxRecords)
+	runBytes, bulkTxChunks, bulkTxRecords = 4<<10, 50, 300
+	st, err := OpenPostgres(t.Context(), pgtest.DSN(t), PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	defs := func() []string {
+		rows, err := st.DB().Pool.Query(t.Context(), `SELECT pg_get_indexdef(indexrelid) || ' valid=' || indisvalid FROM pg_index
+			WHERE indrelid = 'vectors'::regclass ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := defs()
+	if !slices.ContainsFunc(before, func(d string) bool { return strings.Contains(d, "USING hnsw") }) {
+		t.Fatalf("no HNSW index to begin with: %q", before)
+	}
+	docs := bulkDocs(3, 8)
+	if _, err := bulkLoad(st, "blk", append(slices.Clone(docs), docs[0])); !errors.Is(err, ErrBulkInput) {
+		t.Fatalf("bad load: %v", err)
+	}
+	if got := defs(); !slices.Equal(got, before) {
+		t.Fatalf("after a failed load the indexes are\n%q, were\n%q", got, before)
+	}
+	if _, err := bulkLoad(st, "blk", docs); err != nil {
+		t.Fatal(err)
+	}
+	if got := defs(); !slices.Equal(got, before) {
+		t.Fatalf("after the load the indexes are\n%q, were\n%q", got, before)
+	}
+	// pad the vectors to the index's dimension: the planner then walks it
+	var plan strings.Builder
+	rows, err := st.DB().Pool.Query(t.Context(), `EXPLAIN SELECT doc, seq FROM vectors WHERE dim = 384
+		ORDER BY embedding::vector(384) <=> (SELECT array_fill(0.5, ARRAY[384])::vector(384)) LIMIT 5`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(l + "\n")
+	}
+	if !strings.Contains(plan.String(), "vectors_hnsw_384") {
+		t.Fatalf("the nearest-neighbour query does not use the rebuilt index:\n%s", plan.String())
+	}
+	ingest(t, st, "ing", docs)
+	sameIndex(t, st, "ing", "blk")
 }
