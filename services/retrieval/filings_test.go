@@ -27,11 +27,7 @@ func ingestFilings(t *testing.T) (*Engine, map[string]store.Document) {
 	}
 	cfg := testConfig(t.TempDir())
 	cfg.Embedder = nil
-	e, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := openEngine(t, cfg)
 	docs := map[string]store.Document{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)

@@ -100,12 +100,7 @@ func TestServerRankedBM25IsTheEmbeddedBM25(t *testing.T) {
 	open := func(st store.Store) *Engine {
 		cfg := testConfig(t.TempDir())
 		cfg.Store = st
-		e, err := Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		return e
+		return openEngine(t, cfg)
 	}
 	emb, srv, ranked := open(exh), open(pg), open(bolt)
 	ctx := context.Background()

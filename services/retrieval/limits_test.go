@@ -30,18 +30,14 @@ func TestQueueSizeIsEnforced(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	stuck := stuckEmbedder{release: make(chan struct{})}
 	cfg.Embedder, cfg.QueueSize, cfg.Workers = stuck, 2, 1
-	e, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, cfg)
 	defer close(stuck.release)
 	for i := 0; i < 2; i++ {
 		if _, _, err := e.Upload("q", fmt.Sprintf("d%d.pdf", i), pdftest.OnePage(fmt.Sprintf("document %d", i)), ""); err != nil {
 			t.Fatalf("upload %d within the bound: %v", i, err)
 		}
 	}
-	_, _, err = e.Upload("q", "over.pdf", pdftest.OnePage("one too many"), "")
+	_, _, err := e.Upload("q", "over.pdf", pdftest.OnePage("one too many"), "")
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("third upload with QueueSize 2: got %v, want ErrQueueFull", err)
 	}
@@ -53,12 +49,8 @@ func TestQueueSizeIsEnforced(t *testing.T) {
 func TestUploadSizeLimit(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.MaxUploadBytes = 1000
-	e, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	_, _, err = e.Upload("q", "big.pdf", append(pdftest.OnePage("x"), make([]byte, 1000)...), "")
+	e := openEngine(t, cfg)
+	_, _, err := e.Upload("q", "big.pdf", append(pdftest.OnePage("x"), make([]byte, 1000)...), "")
 	if !errors.Is(err, ErrUploadLarge) {
 		t.Fatalf("got %v, want ErrUploadLarge", err)
 	}

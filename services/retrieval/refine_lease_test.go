@@ -65,12 +65,7 @@ func TestRefinementLeaseOneReplicaAndTakeover(t *testing.T) {
 		cfg.StoreURL, cfg.BlobsURL = dsn, blobs
 		cfg.Refiner = ref
 		cfg.JobLease = 2 * time.Second
-		e, err := Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		return e
+		return openEngine(t, cfg)
 	}
 	newRef := func() *markedRefiner {
 		return &markedRefiner{Hash: embed.Hash{Dim: 64}, markers: markers, first: map[string]time.Time{}, calls: map[string]int{}}

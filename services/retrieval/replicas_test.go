@@ -16,12 +16,7 @@ func replica(t *testing.T, dsn, blobs string) *Engine {
 	t.Helper()
 	cfg := testConfig(t.TempDir())
 	cfg.StoreURL, cfg.BlobsURL = dsn, blobs
-	e, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return openEngine(t, cfg)
 }
 
 func found(rs []Result, doc string) bool {

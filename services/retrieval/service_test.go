@@ -43,6 +43,17 @@ func testConfig(dir string) Config {
 	return Config{Dir: dir, Parser: sharedParser, Embedder: embed.Hash{Dim: 384}, Log: quietLog(), Workers: 2}
 }
 
+// openEngine opens an engine with cfg, closed when the test ends.
+func openEngine(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	e, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 // serve starts the service on a bufconn listener and returns a client.
 func serve(t *testing.T, cfg Config) (*Service, retrievalv1.RetrievalServiceClient) {
 	t.Helper()
