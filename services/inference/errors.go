@@ -21,6 +21,10 @@ var (
 	// ErrUnavailable: the shared adapter registry (etcd, the blob bucket)
 	// cannot be reached.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrConflict: the shared adapter set changed under a LoadAdapter
+	// (another load or unload of the name committed first); nothing was
+	// published.
+	ErrConflict = errors.New("aborted")
 )
 
 // errs is the service's one map from domain errors to gRPC codes; handlers
@@ -32,6 +36,7 @@ var errs = grpcerr.Table{
 	{Err: ErrAdapterNotFound, Code: codes.NotFound},
 	{Err: ErrOverloaded, Code: codes.ResourceExhausted},
 	{Err: ErrUnavailable, Code: codes.Unavailable},
+	{Err: ErrConflict, Code: codes.Aborted},
 	{Err: engine.ErrUnavailable, Code: codes.Unavailable},
 	{Err: engine.ErrBadRequest, Code: codes.InvalidArgument},
 	{Err: engine.ErrContextSize, Code: codes.OutOfRange},

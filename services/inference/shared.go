@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -56,7 +57,19 @@ type adapterRecord struct {
 }
 
 // adapterSet is a replica's side of SharedAdapters.
+//
+// A LoadAdapter replaces the version of its name that was in the set when
+// it began: it publishes with an etcd transaction that compares the key's
+// ModRevision with the one it read, so a load overtaken by another load
+// or an unload of that name (committed while it fetched the file and had
+// the engine accept it) publishes nothing and fails with ErrConflict
+// (Aborted) instead of silently replacing the later one; loads one after
+// another each apply in turn. An unload removes the name whatever version
+// is in the set. mu makes this replica's loads and reconciles one at a
+// time, so the engine is never left with a set older than one already
+// read.
 type adapterSet struct {
+	mu      sync.Mutex
 	cfg     SharedAdapters
 	bucket  *blob.Bucket
 	etcdBr  *breaker.Breaker
@@ -155,16 +168,41 @@ func (s *adapterSet) fetch(ctx context.Context, key, want string) (path, sha str
 	return path, sha, os.Rename(tmp.Name(), path)
 }
 
-// put publishes rec; every replica's watch applies it.
-func (s *adapterSet) put(ctx context.Context, rec adapterRecord) error {
+// current reads name's record and the ModRevision of its key (0: name
+// is not in the set).
+func (s *adapterSet) current(ctx context.Context, name string) (*adapterRecord, int64, error) {
+	var rec *adapterRecord
+	var rev int64
+	err := s.etcd(ctx, func(ctx context.Context) error {
+		r, err := s.cfg.Etcd.Get(ctx, s.cfg.Prefix+name)
+		if err != nil || len(r.Kvs) == 0 {
+			rec, rev = nil, 0
+			return err
+		}
+		rec, rev = &adapterRecord{}, r.Kvs[0].ModRevision
+		if err := json.Unmarshal(r.Kvs[0].Value, rec); err != nil {
+			rec = nil // a bad entry: replaced like any other
+		}
+		return nil
+	})
+	return rec, rev, err
+}
+
+// putIf publishes rec if its name's key is still at ModRevision rev (0:
+// absent) and reports whether it did; every replica's watch applies it.
+func (s *adapterSet) putIf(ctx context.Context, rec adapterRecord, rev int64) (bool, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return s.etcd(ctx, func(ctx context.Context) error {
-		_, err := s.cfg.Etcd.Put(ctx, s.cfg.Prefix+rec.Name, string(b))
+	key := s.cfg.Prefix + rec.Name
+	var ok bool
+	err = s.etcd(ctx, func(ctx context.Context) error {
+		r, err := s.cfg.Etcd.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(b))).Commit()
+		ok = err == nil && r.Succeeded
 		return err
 	})
+	return ok, err
 }
 
 // remove deletes name from the set; found says whether it was there.
@@ -274,6 +312,13 @@ func (s *adapterSet) watch(ctx context.Context, reg *adapters, apply applyFunc) 
 
 // reconcile makes reg serve exactly the set in etcd.
 func (s *adapterSet) reconcile(ctx context.Context, reg *adapters, apply applyFunc) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconcileLocked(ctx, reg, apply)
+}
+
+// reconcileLocked is reconcile with s.mu held.
+func (s *adapterSet) reconcileLocked(ctx context.Context, reg *adapters, apply applyFunc) (int64, error) {
 	recs, rev, err := s.desired(ctx)
 	if err != nil {
 		return 0, err
@@ -326,6 +371,12 @@ func (s *adapterSet) upload(ctx context.Context, name string, b []byte) (string,
 }
 
 func (c *core) loadShared(ctx context.Context, name, key string, scale float32) (*inferencev1.Adapter, error) {
+	c.shared.mu.Lock()
+	defer c.shared.mu.Unlock()
+	_, rev, err := c.shared.current(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	p, sha, err := c.shared.fetch(ctx, key, "")
 	if err != nil {
 		return nil, err
@@ -340,8 +391,21 @@ func (c *core) loadShared(ctx context.Context, name, key string, scale float32) 
 	if err := c.adapters.put(ctx, ad, c.backend.SetAdapters); err != nil {
 		return nil, err
 	}
-	if err := c.shared.put(ctx, rec); err != nil {
+	published, err := c.shared.putIf(ctx, rec, rev)
+	if err != nil || !published {
+		// This replica's engine took the adapter first: back to the set.
+		if _, rerr := c.shared.reconcileLocked(context.WithoutCancel(ctx), c.adapters, c.backend.SetAdapters); rerr != nil {
+			c.log.WarnContext(ctx, "adapter registry: not converged after a load that was not published; the watch retries", "err", rerr)
+		}
+	}
+	if err != nil {
 		return nil, err
+	}
+	if !published {
+		if now, _, cerr := c.shared.current(ctx, name); cerr == nil && now != nil && *now == rec {
+			return ad, nil // the same adapter, published by a load that committed first
+		}
+		return nil, fmt.Errorf("%w: adapter %q was loaded or unloaded by another call while this one was loading; nothing was published: load it again to replace that one", ErrConflict, name)
 	}
 	c.log.InfoContext(ctx, "adapter published", slog.String("name", name), slog.String("blob", key), slog.String("sha256", sha))
 	return ad, nil
@@ -349,6 +413,8 @@ func (c *core) loadShared(ctx context.Context, name, key string, scale float32) 
 
 // unloadShared removes name from the set (and at once from this replica).
 func (c *core) unloadShared(ctx context.Context, name string) error {
+	c.shared.mu.Lock()
+	defer c.shared.mu.Unlock()
 	found, err := c.shared.remove(ctx, name)
 	if err != nil {
 		return err
