@@ -49,11 +49,7 @@ func (g *gatedBackend) SetAdapters(ctx context.Context, paths []string) error {
 // sharedReplicaOn is sharedReplica with the engine b.
 func sharedReplicaOn(t *testing.T, endpoints []string, bucket string, b Backend) inferencev1.InferenceServiceClient {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
+	cli := etcdtest.Client(t, endpoints, nil)
 	svc := newService(b, &adapters{file: filepath.Join(t.TempDir(), "adapters.json")}, Options{Config: Config{MaxConcurrent: 1}}, nil)
 	if err := svc.share(SharedAdapters{Etcd: cli, BlobsURL: bucket, CacheDir: t.TempDir(), Prefix: "/t/adapters/"}); err != nil {
 		t.Fatal(err)
@@ -120,12 +116,7 @@ func TestOvertakenLoadIsRefused(t *testing.T) {
 	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "by another call") {
 		t.Fatalf("the overtaken load: %v, want Aborted", err)
 	}
-	cli, cerr := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
-	if cerr != nil {
-		t.Fatal(cerr)
-	}
-	defer cli.Close()
-	r, err := cli.Get(ctx, "/t/adapters/ft")
+	r, err := etcdtest.Client(t, etcd.Endpoints(), nil).Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
 	}
@@ -181,11 +172,7 @@ func TestConcurrentLoadsOfOneName(t *testing.T) {
 	if len(published) == 0 {
 		t.Fatal("no load was published")
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdtest.Client(t, etcd.Endpoints(), nil)
 	r, err := cli.Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
@@ -221,4 +208,43 @@ func TestConcurrentLoadsOfOneName(t *testing.T) {
 		waitUntil(t, "replica "+name+" serves the last published adapter", 10*time.Second, serving(f, content[last]))
 	}
 	t.Logf("%d loads: %d published, %d refused (Aborted)", calls, len(published), refused)
+}
+
+// The embedded registry (one process, adapters.json): concurrent loads of
+// one name are applied one at a time, each a whole step (the engine told,
+// then the registry written, under the registry's lock), so every one
+// succeeds and the engine serves exactly what the registry lists: the
+// last one applied.
+func TestConcurrentLoadsOfOneNameEmbedded(t *testing.T) {
+	c, fb := localReplica(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const calls = 12
+	var wg sync.WaitGroup
+	errs := make([]error, calls)
+	start := make(chan struct{})
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = c.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "ft", Content: fmt.Appendf(nil, "GGUF lora v%d", i)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("load %d: %v", i, err)
+		}
+	}
+	la, err := c.ListAdapters(ctx, &inferencev1.ListAdaptersRequest{})
+	if err != nil || len(la.GetAdapters()) != 1 || la.GetAdapters()[0].GetName() != "ft" {
+		t.Fatalf("ListAdapters = %v, %v", la, err)
+	}
+	listed, err := os.ReadFile(la.GetAdapters()[0].GetPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fb.contents(); len(got) != 1 || !bytes.Equal(got[0], listed) {
+		t.Fatalf("the engine serves %q, the registry lists %q", got, listed)
+	}
 }
