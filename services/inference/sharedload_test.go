@@ -49,7 +49,11 @@ func (g *gatedBackend) SetAdapters(ctx context.Context, paths []string) error {
 // sharedReplicaOn is sharedReplica with the engine b.
 func sharedReplicaOn(t *testing.T, endpoints []string, bucket string, b Backend) inferencev1.InferenceServiceClient {
 	t.Helper()
-	cli := etcdtest.Client(t, endpoints, nil)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
 	svc := newService(b, &adapters{file: filepath.Join(t.TempDir(), "adapters.json")}, Options{Config: Config{MaxConcurrent: 1}}, nil)
 	if err := svc.share(SharedAdapters{Etcd: cli, BlobsURL: bucket, CacheDir: t.TempDir(), Prefix: "/t/adapters/"}); err != nil {
 		t.Fatal(err)
@@ -116,7 +120,12 @@ func TestOvertakenLoadIsRefused(t *testing.T) {
 	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "by another call") {
 		t.Fatalf("the overtaken load: %v, want Aborted", err)
 	}
-	r, err := etcdtest.Client(t, etcd.Endpoints(), nil).Get(ctx, "/t/adapters/ft")
+	cli, cerr := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	defer cli.Close()
+	r, err := cli.Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
 	}
@@ -172,7 +181,11 @@ func TestConcurrentLoadsOfOneName(t *testing.T) {
 	if len(published) == 0 {
 		t.Fatal("no load was published")
 	}
-	cli := etcdtest.Client(t, etcd.Endpoints(), nil)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
 	r, err := cli.Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
