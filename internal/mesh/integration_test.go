@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,57 +13,15 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/discovery"
+	"github.com/pdfqa/pdfqa/platform/etcdtest"
 	"github.com/pdfqa/pdfqa/platform/server"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startExternalEtcd runs Debian's etcd-server binary, as a real deployment would.
-func startExternalEtcd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Fatal("etcd binary not found: install Debian's etcd-server (scripts/setup/system.sh, run by make test)")
-	}
-	cp, pp := freePort(t), freePort(t)
-	curl := fmt.Sprintf("http://127.0.0.1:%d", cp)
-	purl := fmt.Sprintf("http://127.0.0.1:%d", pp)
-	cmd := exec.Command(bin, "--name", "t", "--data-dir", t.TempDir(),
-		"--listen-client-urls", curl, "--advertise-client-urls", curl,
-		"--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
-		"--initial-cluster", "t="+purl, "--log-level", "error")
-	cmd.Env = append(os.Environ(), "ETCD_UNSUPPORTED_ARCH=")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ep := fmt.Sprintf("127.0.0.1:%d", cp)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", ep, 200*time.Millisecond); err == nil {
-			c.Close()
-			return ep
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("etcd did not start")
-	return ""
-}
 
 var pdfqaBin string
 
@@ -168,13 +125,9 @@ func TestReplicasFailoverWithRealEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	etcd := startExternalEtcd(t)
+	etcd := etcdtest.Start(t, 1).Endpoints()[0] // Debian's etcd-server, as a real deployment runs
 	bin := buildBinary(t)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdtest.Client(t, []string{etcd}, nil)
 
 	a := startReplica(t, bin, etcd, "retrieval")
 	b := startReplica(t, bin, etcd, "retrieval")

@@ -27,6 +27,7 @@ import (
 	"github.com/pdfqa/pdfqa/platform/auth"
 	"github.com/pdfqa/pdfqa/platform/client"
 	"github.com/pdfqa/pdfqa/platform/discovery"
+	"github.com/pdfqa/pdfqa/platform/etcdtest"
 	"github.com/pdfqa/pdfqa/platform/server"
 	"github.com/pdfqa/pdfqa/platform/testenv"
 	"github.com/pdfqa/pdfqa/platform/tlsconf"
@@ -181,11 +182,7 @@ func TestUpOverMutualTLS(t *testing.T) {
 
 	// Refused: a plaintext etcd client, a plaintext gRPC client, a client
 	// presenting a certificate from another CA.
-	pe, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Etcd.Endpoint()}, DialTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pe.Close()
+	pe := etcdtest.Client(t, []string{m.Etcd.Endpoint()}, nil)
 	ectx, ecancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer ecancel()
 	if _, err := pe.Put(ectx, discovery.Prefix+"retrieval/evil", `{"Addr":"127.0.0.1:1"}`); err == nil {

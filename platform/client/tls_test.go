@@ -36,12 +36,7 @@ func identity(t *testing.T, dir, name string) *tlsconf.Identity {
 
 func etcdAs(t *testing.T, eps []string, id *tlsconf.Identity) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, TLS: id.EtcdConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
+	return etcdtest.Client(t, eps, id.EtcdConfig())
 }
 
 // serve runs a server registered in etcd as name (with tls, or plaintext

@@ -48,11 +48,7 @@ func TestEtcdClientCertAuth(t *testing.T) {
 	if err := put("plain", clientv3.Config{}); err == nil {
 		t.Fatal("a plaintext client wrote to etcd")
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints(), DialTimeout: 2 * time.Second, TLS: good.EtcdConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdtest.Client(t, e.Endpoints(), good.EtcdConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := cli.Get(ctx, "pdfqa/test/", clientv3.WithPrefix())

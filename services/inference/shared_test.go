@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"gocloud.dev/blob"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -62,11 +61,7 @@ func (r *recordingBackend) Close(context.Context) error { return nil }
 // sharedReplica is one inference replica over the shared adapter set.
 func sharedReplica(t *testing.T, endpoints []string, bucket string) (inferencev1.InferenceServiceClient, *recordingBackend) {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
+	cli := etcdtest.Client(t, endpoints, nil)
 	fb := &recordingBackend{}
 	svc := newService(fb, &adapters{file: filepath.Join(t.TempDir(), "adapters.json")}, Options{Config: Config{MaxConcurrent: 1}}, nil)
 	if err := svc.share(SharedAdapters{Etcd: cli, BlobsURL: bucket, CacheDir: t.TempDir(), Prefix: "/t/adapters/"}); err != nil {

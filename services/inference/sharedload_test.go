@@ -49,11 +49,7 @@ func (g *gatedBackend) SetAdapters(ctx context.Context, paths []string) error {
 // sharedReplicaOn is sharedReplica with the engine b.
 func sharedReplicaOn(t *testing.T, endpoints []string, bucket string, b Backend) inferencev1.InferenceServiceClient {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
+	cli := etcdtest.Client(t, endpoints, nil)
 	svc := newService(b, &adapters{file: filepath.Join(t.TempDir(), "adapters.json")}, Options{Config: Config{MaxConcurrent: 1}}, nil)
 	if err := svc.share(SharedAdapters{Etcd: cli, BlobsURL: bucket, CacheDir: t.TempDir(), Prefix: "/t/adapters/"}); err != nil {
 		t.Fatal(err)
@@ -120,12 +116,7 @@ func TestOvertakenLoadIsRefused(t *testing.T) {
 	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "by another call") {
 		t.Fatalf("the overtaken load: %v, want Aborted", err)
 	}
-	cli, cerr := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
-	if cerr != nil {
-		t.Fatal(cerr)
-	}
-	defer cli.Close()
-	r, err := cli.Get(ctx, "/t/adapters/ft")
+	r, err := etcdtest.Client(t, etcd.Endpoints(), nil).Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
 	}
@@ -181,11 +172,7 @@ func TestConcurrentLoadsOfOneName(t *testing.T) {
 	if len(published) == 0 {
 		t.Fatal("no load was published")
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdtest.Client(t, etcd.Endpoints(), nil)
 	r, err := cli.Get(ctx, "/t/adapters/ft")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("the set's entry: %v %v", r, err)
