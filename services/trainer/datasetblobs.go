@@ -38,12 +38,21 @@ func datasetObject(id, split, sum string) string {
 // legacyDatasetKey is where split's file was before content keys.
 func legacyDatasetKey(id, split string) string { return datasetPrefix(id) + "/" + split + ".jsonl" }
 
-// datasetObjects are the keys d's manifest names (and the legacy ones,
-// which hold d's files when it was written before content keys).
+// datasetObjects are the keys d's manifest names.
 func datasetObjects(d *trainerv1.Dataset) []string {
 	var out []string
 	for _, split := range Splits {
-		out = append(out, datasetObject(d.GetId(), split, d.GetSha256()[split]), legacyDatasetKey(d.GetId(), split))
+		out = append(out, datasetObject(d.GetId(), split, d.GetSha256()[split]))
+	}
+	return out
+}
+
+// datasetFiles are the keys that may hold d's files: its objects, and the
+// old layout's (a dataset written before content keys).
+func datasetFiles(d *trainerv1.Dataset) []string {
+	out := datasetObjects(d)
+	for _, split := range Splits {
+		out = append(out, legacyDatasetKey(d.GetId(), split))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,5 +98,63 @@ func TestConcurrentScrubsOfOneDataset(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A dataset written before content keys (its files at
+// trainer/datasets/<id>/<split>.jsonl) still reads on a replica without a
+// copy, and its first rewrite moves it to content keys, leaving no object
+// of the old layout (they held the deleted document's text).
+func TestDatasetOfTheOldLayout(t *testing.T) {
+	bucket := t.TempDir()
+	o := Options{Runner: &fakeRunner{}, StoreURL: pgtest.DSN(t), BlobsURL: "file://" + filepath.ToSlash(bucket) + "?create_dir=1&metadata=skip"}
+	oa, ob := o, o
+	oa.DataDir, ob.DataDir = t.TempDir(), t.TempDir()
+	a, b := newService(t, oa), newService(t, ob)
+	ctx := context.Background()
+	d, err := a.importDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(tinyJSONL), TestFraction: 0.2, ValidationFraction: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, split := range Splits {
+		from, to := datasetObject(d.GetId(), split, d.GetSha256()[split]), legacyDatasetKey(d.GetId(), split)
+		if err := a.blobs.b.Copy(ctx, to, from, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.blobs.b.Delete(ctx, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func() []string {
+		var out []string
+		if err := a.blobs.eachObject(ctx, datasetPrefix(d.GetId()), func(k string) error { out = append(out, k); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if ks := keys(); len(ks) != len(Splits) || !strings.HasSuffix(ks[0], "/test.jsonl") {
+		t.Fatalf("the old layout: %v", ks)
+	}
+	if _, err := b.datasetDir(ctx, d); err != nil {
+		t.Fatalf("a dataset of the old layout on another replica: %v", err)
+	}
+	exists := map[string]bool{"d2": true, "d3": true, "d4": true, "d5": true} // d1 deleted
+	if changed, err := b.scrubDataset(ctx, d, exists); err != nil || !changed {
+		t.Fatalf("scrub: %v %v", changed, err)
+	}
+	got, err := a.meta.dataset(ctx, d.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{datasetObject(d.GetId(), "test", got.GetSha256()["test"]), datasetObject(d.GetId(), "train", got.GetSha256()["train"]),
+		datasetObject(d.GetId(), "validation", got.GetSha256()["validation"])}
+	if ks := keys(); !slices.Equal(ks, want) {
+		t.Fatalf("objects after the rewrite: %v, want %v", ks, want)
+	}
+	if fs := filesHolding(t, "$4.2 billion", bucket); len(fs) > 0 {
+		t.Fatalf("the deleted document's text is still in %v", fs)
+	}
+	if _, err := a.datasetDir(ctx, got); err != nil {
+		t.Fatalf("the rewritten dataset on the first replica: %v", err)
 	}
 }

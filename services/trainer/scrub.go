@@ -119,7 +119,7 @@ func (s *Service) scrubDataset(ctx context.Context, d *trainerv1.Dataset, exists
 		}
 		if s.blobs != nil {
 			// What neither version names: a failed rewrite's uploads.
-			keep := append(datasetObjects(cur), datasetObjects(n)...)
+			keep := append(datasetFiles(cur), datasetObjects(n)...)
 			if err := s.deleteDatasetObjects(ctx, cur.GetId(), func(k string) bool { return !slices.Contains(keep, k) }); err != nil {
 				return nil, err
 			}
@@ -133,7 +133,7 @@ func (s *Service) scrubDataset(ctx context.Context, d *trainerv1.Dataset, exists
 	if s.blobs != nil {
 		// The version replaced: its files held the deleted documents' text.
 		keep := datasetObjects(next)
-		old := datasetObjects(prev)
+		old := datasetFiles(prev)
 		if err := s.deleteDatasetObjects(ctx, d.GetId(), func(k string) bool { return slices.Contains(old, k) && !slices.Contains(keep, k) }); err != nil {
 			s.log.Warn("delete a scrubbed dataset's old objects (the next scrub does)", "dataset", d.GetId(), "err", err)
 		}
