@@ -135,32 +135,28 @@ func TestDiscoveryDialsOnlyEndpointsCertifiedAsTheService(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	foreign, err := tls.LoadX509KeyPair(filepath.Join(other, "agents", tlsconf.CertFile), filepath.Join(other, "agents", tlsconf.KeyFile))
-	if err != nil {
-		t.Fatal(err)
+	// check health-checks the server as a client trusting the mesh's CA
+	// and presenting the certificate in certFile and keyFile.
+	check := func(certFile, keyFile string) error {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := grpc.NewClient("passthrough:///"+honest.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+			MinVersion: tls.VersionTLS13, ServerName: "retrieval", RootCAs: roots, Certificates: []tls.Certificate{cert}})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
 	}
-	fc, err := grpc.NewClient("passthrough:///"+honest.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		MinVersion: tls.VersionTLS13, ServerName: "retrieval", RootCAs: roots, Certificates: []tls.Certificate{foreign}})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fc.Close()
-	if _, err := healthpb.NewHealthClient(fc).Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+	if err := check(filepath.Join(other, "agents", tlsconf.CertFile), filepath.Join(other, "agents", tlsconf.KeyFile)); err == nil {
 		t.Fatal("a client with another CA's certificate was answered")
 	}
 	// The same client with the mesh's certificate is answered: the refusals
 	// above are about the certificates, not the connection.
-	good, err := tls.LoadX509KeyPair(ag.CertPath, ag.KeyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc, err := grpc.NewClient("passthrough:///"+honest.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		MinVersion: tls.VersionTLS13, ServerName: "retrieval", RootCAs: roots, Certificates: []tls.Certificate{good}})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gc.Close()
-	if _, err := healthpb.NewHealthClient(gc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+	if err := check(ag.CertPath, ag.KeyPath); err != nil {
 		t.Fatalf("a client with the mesh's certificate: %v", err)
 	}
 }
