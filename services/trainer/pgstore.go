@@ -60,9 +60,11 @@ func (s *pgMeta) putDataset(ctx context.Context, d *trainerv1.Dataset) error {
 		return err
 	}
 	return s.db.Do(ctx, func(ctx context.Context) error {
-		_, err := s.db.Pool.Exec(ctx, `INSERT INTO datasets (id, tenant, dataset, create_time) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, dataset = excluded.dataset`,
-			d.GetId(), d.GetTenant(), b, d.GetCreateTime().AsTime())
+		tag, err := s.db.Pool.Exec(ctx, `INSERT INTO datasets (id, tenant, dataset, create_time) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO NOTHING`, d.GetId(), d.GetTenant(), b, d.GetCreateTime().AsTime())
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: dataset %q", ErrAlreadyExist, d.GetId())
+		}
 		return err
 	})
 }

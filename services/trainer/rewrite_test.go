@@ -2,12 +2,15 @@ package trainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
@@ -156,5 +159,27 @@ func TestDatasetOfTheOldLayout(t *testing.T) {
 	}
 	if _, err := a.datasetDir(ctx, got); err != nil {
 		t.Fatalf("the rewritten dataset on the first replica: %v", err)
+	}
+}
+
+// A new dataset never replaces one with its id (ids are random; a
+// collision is refused, not written over), on both stores.
+func TestDatasetIDInUse(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			m := impl.open(t, Options{Runner: &fakeRunner{}})[0].meta
+			ctx := context.Background()
+			first := &trainerv1.Dataset{Id: "ds-same", Collection: "first", CreateTime: timestamppb.Now()}
+			if err := m.putDataset(ctx, first); err != nil {
+				t.Fatal(err)
+			}
+			err := m.putDataset(ctx, &trainerv1.Dataset{Id: "ds-same", Collection: "second", CreateTime: timestamppb.Now()})
+			if !errors.Is(err, ErrAlreadyExist) {
+				t.Fatalf("a second dataset with the id: %v, want ErrAlreadyExist", err)
+			}
+			if got, err := m.dataset(ctx, "ds-same"); err != nil || got.GetCollection() != "first" {
+				t.Fatalf("the dataset after the refused one: %v %v", got, err)
+			}
+		})
 	}
 }

@@ -125,6 +125,8 @@ func readAllJSON[T any, PT interface {
 // under a claim on the finished job too (pgMeta.reserve, reserve.go). The
 // single process of the embedded default holds every job (epoch 0).
 type meta interface {
+	// putDataset records a new dataset (ErrAlreadyExist for an id in use:
+	// a dataset is changed only by rewriteDataset).
 	putDataset(ctx context.Context, d *trainerv1.Dataset) error
 	dataset(ctx context.Context, id string) (*trainerv1.Dataset, error)
 	datasets(ctx context.Context) ([]*trainerv1.Dataset, error)
@@ -190,7 +192,13 @@ type fileMeta struct {
 func (s *fileMeta) close() {}
 
 func (s *fileMeta) putDataset(_ context.Context, d *trainerv1.Dataset) error {
-	return writeJSON(filepath.Join(s.datasetDir(d.GetId()), "manifest.json"), d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	manifest := filepath.Join(s.datasetDir(d.GetId()), "manifest.json")
+	if _, err := os.Stat(manifest); err == nil {
+		return fmt.Errorf("%w: dataset %q", ErrAlreadyExist, d.GetId())
+	}
+	return writeJSON(manifest, d)
 }
 
 func (s *fileMeta) rewriteDataset(ctx context.Context, id string, fn func(ctx context.Context, d *trainerv1.Dataset) (*trainerv1.Dataset, error)) error {
@@ -204,7 +212,7 @@ func (s *fileMeta) rewriteDataset(ctx context.Context, id string, fn func(ctx co
 	if err != nil || next == nil {
 		return err
 	}
-	return s.putDataset(ctx, next)
+	return writeJSON(filepath.Join(s.datasetDir(id), "manifest.json"), next)
 }
 
 func (s *fileMeta) dataset(_ context.Context, id string) (*trainerv1.Dataset, error) {
