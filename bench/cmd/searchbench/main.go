@@ -68,6 +68,9 @@ type Row struct {
 	// was written and searched: its processes' proportional set sizes
 	// (shared buffers counted once), summed, sampled every second.
 	ServerPeakMB float64 `json:"server_peak_pss_mb,omitempty"`
+	// StoreMB is the store's size on disk after the load: the bbolt file,
+	// or the PostgreSQL database (pg_database_size: tables, indexes).
+	StoreMB float64 `json:"store_mb,omitempty"`
 	// WarmSeconds is the first 5 searches' time (the untimed warm-up: the
 	// collection's vectors loaded into memory, the HNSW graph built).
 	WarmSeconds float64 `json:"warm_s,omitempty"`
@@ -268,6 +271,21 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 			rows[i].LoadSeconds = time.Since(t).Seconds()
 			fmt.Fprintf(os.Stderr, "%s: %d chunks written in %.0f s\n", s.name, n, rows[i].LoadSeconds)
 		}
+		var size int64
+		if s.st == store.Store(pg) {
+			err = pg.DB().Pool.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&size)
+		} else {
+			var fi os.FileInfo
+			fi, err = os.Stat(fmt.Sprintf("%s/bolt-%d/retrieval.db", dir, n))
+			if fi != nil {
+				size = fi.Size()
+			}
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		rows[i].StoreMB = float64(size >> 20)
+		fmt.Fprintf(os.Stderr, "%s: %d MiB on disk\n", s.name, size>>20)
 		files, err := store.OpenFiles(fmt.Sprintf("%s/blobs-%d-%d", dir, n, i))
 		if err != nil {
 			return nil, 0, err
