@@ -72,9 +72,7 @@ func TestDeletedDocumentsTextLeavesTheDataDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if evs := watchAll(t, c, "docs", up.Document.Id); evs[len(evs)-1].State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-			t.Fatalf("%s: %v", name, evs[len(evs)-1])
-		}
+		waitReady(t, c, "docs", up.Document.Id, name)
 		ids[name] = up.Document.Id
 	}
 	gone, kept := ids["northwind-annual-report-2025.pdf"], ids["tide-aware-timetables-paper.pdf"]
@@ -108,7 +106,5 @@ func TestDeletedDocumentsTextLeavesTheDataDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if evs := watchAll(t, c, "docs", up.Document.Id); evs[len(evs)-1].State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-		t.Fatalf("an upload after the compaction: %v", evs[len(evs)-1])
-	}
+	waitReady(t, c, "docs", up.Document.Id, "an upload after the compaction")
 }

@@ -98,9 +98,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if evs := watchAll(t, c, "calls", up.Document.Id); evs[len(evs)-1].State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-				t.Fatalf("%s: %v", name, evs[len(evs)-1])
-			}
+			waitReady(t, c, "calls", up.Document.Id, name)
 			got, err := c.GetDocument(ctx, &retrievalv1.GetDocumentRequest{Collection: "calls", DocumentId: up.Document.Id})
 			if err != nil {
 				t.Fatal(err)

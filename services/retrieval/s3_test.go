@@ -45,10 +45,7 @@ func TestS3UploadReadBackAndDelete(t *testing.T) {
 	}
 	// Watched through A whichever replica ingests it (the shared queue
 	// picks): progress from B is seen through the store.
-	evs := watchAll(t, a, "calls", d.Id)
-	if last := evs[len(evs)-1]; last.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-		t.Fatalf("document ended %v", last)
-	}
+	waitReady(t, a, "calls", d.Id, "the document")
 	res, err := b.Search(ctx, &retrievalv1.SearchRequest{Collection: "calls", Query: "product revenue Q1 fiscal 2023", TopK: 3})
 	if err != nil || len(res.Passages) == 0 || res.Passages[0].DocumentId != d.Id {
 		t.Fatalf("search through the other replica = %v, %v", res, err)

@@ -67,6 +67,16 @@ func serve(t *testing.T, cfg Config) (*Service, retrievalv1.RetrievalServiceClie
 	return svc, retrievalv1.NewRetrievalServiceClient(conn)
 }
 
+// waitReady follows id's ingestion to its end and fails the test, naming
+// the document as what, unless it ended READY.
+func waitReady(t *testing.T, c retrievalv1.RetrievalServiceClient, coll, id, what string) {
+	t.Helper()
+	evs := watchAll(t, c, coll, id)
+	if last := evs[len(evs)-1]; last.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
+		t.Fatalf("%s ended %v, want READY", what, last)
+	}
+}
+
 func watchAll(t *testing.T, c retrievalv1.RetrievalServiceClient, coll, id string) []*retrievalv1.WatchIngestionResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -237,10 +247,7 @@ func TestRestartRecovery(t *testing.T) {
 	st.Close()
 
 	_, c := serve(t, testConfig(dir))
-	evs := watchAll(t, c, "c", d.ID)
-	if last := evs[len(evs)-1]; last.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-		t.Fatalf("after restart: %v", last)
-	}
+	waitReady(t, c, "c", d.ID, "the document after the restart")
 	res, err := c.Search(context.Background(), &retrievalv1.SearchRequest{Collection: "c", Query: "product revenue", TopK: 3})
 	if err != nil || len(res.Passages) == 0 {
 		t.Fatalf("search after recovery: %v", err)

@@ -83,10 +83,7 @@ func TestStreamedUploadIsReadyAndSearchable(t *testing.T) {
 		if up.Duplicate || d.State != retrievalv1.DocumentState_DOCUMENT_STATE_PENDING || d.SizeBytes != int64(len(data)) || d.Name != snowQ1 {
 			t.Fatalf("streamed upload = %v", up)
 		}
-		evs := watchAll(t, c, "calls", d.Id)
-		if last := evs[len(evs)-1]; last.State != retrievalv1.DocumentState_DOCUMENT_STATE_READY {
-			t.Fatalf("streamed document ended %v", last)
-		}
+		waitReady(t, c, "calls", d.Id, "the streamed document")
 		res, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "calls", Query: "product revenue Q1 fiscal 2023", TopK: 3})
 		if err != nil || len(res.Passages) == 0 || res.Passages[0].DocumentId != d.Id {
 			t.Fatalf("search after a streamed upload = %v, %v", res, err)
