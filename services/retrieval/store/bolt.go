@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,6 +101,14 @@ func getJSON(b *bolt.Bucket, k []byte, v any) bool {
 	return json.Unmarshal(raw, v) == nil
 }
 
+// getDoc reads document id of coll into d; docNotFound when there is none.
+func getDoc(tx *bolt.Tx, coll, id string, d *Document) error {
+	if !getJSON(tx.Bucket(bDocs), key(coll, id), d) {
+		return docNotFound(coll, id)
+	}
+	return nil
+}
+
 func putJSON(b *bolt.Bucket, k []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -133,7 +140,7 @@ func createColl(tx *bolt.Tx, name string) (Collection, bool, error) {
 func (s *Bolt) GetCollection(_ context.Context, name string) (c Collection, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bCollections), []byte(name), &c) {
-			return fmt.Errorf("collection %q: %w", name, ErrNotFound)
+			return collNotFound(name)
 		}
 		return nil
 	})
@@ -158,7 +165,7 @@ func (s *Bolt) ListCollections(_ context.Context) (out []Collection, err error) 
 func (s *Bolt) DeleteCollection(_ context.Context, name string) (unreferenced []string, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(name)) == nil {
-			return fmt.Errorf("collection %q: %w", name, ErrNotFound)
+			return collNotFound(name)
 		}
 		p := key(name, "")
 		var shas []string
@@ -252,9 +259,9 @@ func (s *Bolt) GetDocument(_ context.Context, coll, id string) (d Document, err 
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bDocs), key(coll, id), &d) {
 			if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
-				return fmt.Errorf("collection %q: %w", coll, ErrNotFound)
+				return collNotFound(coll)
 			}
-			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+			return docNotFound(coll, id)
 		}
 		return nil
 	})
@@ -265,7 +272,7 @@ func (s *Bolt) GetDocument(_ context.Context, coll, id string) (d Document, err 
 func (s *Bolt) ListDocuments(_ context.Context, coll string) (out []Document, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
-			return fmt.Errorf("collection %q: %w", coll, ErrNotFound)
+			return collNotFound(coll)
 		}
 		p := key(coll, "")
 		c := tx.Bucket(bDocs).Cursor()
@@ -295,7 +302,7 @@ func (s *Bolt) UpdateDocument(_ context.Context, coll, id string, fn func(*Docum
 		b := tx.Bucket(bDocs)
 		k := key(coll, id)
 		if !getJSON(b, k, &d) {
-			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+			return docNotFound(coll, id)
 		}
 		fn(&d)
 		d.UpdateTime = time.Now().UTC()
@@ -338,14 +345,14 @@ func (s *Bolt) Unfinished(_ context.Context) (out []Document, err error) {
 func (s *Bolt) DeleteDocument(_ context.Context, coll, id string) (unreferenced []string, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		var d Document
-		k := key(coll, id)
-		if !getJSON(tx.Bucket(bDocs), k, &d) {
-			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+		if err := getDoc(tx, coll, id, &d); err != nil {
+			return err
 		}
 		nChunks, totalLen, err := dropIndex(tx, coll, id)
 		if err != nil {
 			return err
 		}
+		k := key(coll, id)
 		if err := tx.Bucket(bDocs).Delete(k); err != nil {
 			return err
 		}

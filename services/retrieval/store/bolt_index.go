@@ -50,10 +50,10 @@ func postingKey(coll, term, doc string, seq int) []byte {
 // CommitIndex implements Index.
 func (s *Bolt) CommitIndex(_ context.Context, coll, id string, chunks []Chunk, vecs [][]float32, fn func(*Document)) (d Document, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		dk := key(coll, id)
-		if !getJSON(tx.Bucket(bDocs), dk, &d) {
-			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+		if err := getDoc(tx, coll, id, &d); err != nil {
+			return err
 		}
+		dk := key(coll, id)
 		// A retried ingestion replaces what an earlier attempt wrote.
 		oldN, oldLen, err := dropIndex(tx, coll, id)
 		if err != nil {
@@ -175,10 +175,10 @@ func (s *Bolt) PutRefinedVectors(_ context.Context, coll, id string, chunks int,
 		return d, fmt.Errorf("store: %d seqs for %d vectors", len(seqs), len(vecs))
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		dk := key(coll, id)
-		if !getJSON(tx.Bucket(bDocs), dk, &d) {
-			return fmt.Errorf("document %q in collection %q: %w", id, coll, ErrNotFound)
+		if err := getDoc(tx, coll, id, &d); err != nil {
+			return err
 		}
+		dk := key(coll, id)
 		if d.State != StateReady || d.Chunks != chunks {
 			return fmt.Errorf("document %q changed while its vectors were refined: %w", id, ErrConflict)
 		}
@@ -237,7 +237,7 @@ func (s *Bolt) vectors(bucket []byte, coll string, fn func(string, []int, [][]fl
 func (s *Bolt) ListChunks(_ context.Context, coll, docID, after string, limit int) (out []Chunk, next string, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bCollections).Get([]byte(coll)) == nil {
-			return fmt.Errorf("collection %q: %w", coll, ErrNotFound)
+			return collNotFound(coll)
 		}
 		p := key(coll, "")
 		if docID != "" {

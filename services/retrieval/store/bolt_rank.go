@@ -145,7 +145,7 @@ func backfillTermDocs(tx *bolt.Tx) error {
 func (s *Bolt) DocFreqs(_ context.Context, coll string, terms []string) (c Collection, dfs []int64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if !getJSON(tx.Bucket(bCollections), []byte(coll), &c) {
-			return fmt.Errorf("collection %q: %w", coll, ErrNotFound)
+			return collNotFound(coll)
 		}
 		cur := tx.Bucket(bTermDocs).Cursor()
 		dfs = make([]int64, len(terms))
