@@ -85,9 +85,9 @@ const storeTimeout = 10 * time.Second
 
 // update applies f to the job under the lock, persists it and wakes
 // watchers. A job this replica lost is not written (nor changed): its new
-// owner writes it. The error is the write's (ErrLost for a lost job);
-// the job's own progress is written on regardless, the result of an
-// evaluate or publish is reported to its caller.
+// owner writes it. It returns the write's error (ErrLost for a job this
+// replica lost): a training run goes on without it (logged), and
+// EvaluateAdapter and PublishAdapter report it to their caller.
 func (s *Service) update(e *entry, f func(j *trainerv1.Job, w *trainerv1.WatchJobResponse)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 // With the shared store (Options.StoreURL) the trainer's bytes are in the
 // blob bucket every replica reaches, under trainer/:
 //
-//	trainer/datasets/<id>/<split>-<sha256>.jsonl                 (by content: datasetblobs.go)
+//	trainer/datasets/<id>/<split>-<sha256>.jsonl             (named by content: datasetblobs.go)
 //	trainer/jobs/<id>/e<epoch>/checkpoints/step-NNNNNNNN/…   (recorded in table checkpoints)
 //	trainer/jobs/<id>/e<epoch>/adapter/…                      (jobs.adapter_key)
 //
@@ -155,11 +156,17 @@ func (b *blobStore) getDir(ctx context.Context, prefix, dir string) error {
 }
 
 // deleteCheckpointsExcept deletes the checkpoint objects under prefix/
-// (keys with a /checkpoints/ part) that are not under one of the keep keys.
-func (b *blobStore) deleteCheckpointsExcept(ctx context.Context, prefix string, keep []string) error {
+// (keys with a /checkpoints/ part) that are not under one of the keep keys
+// and were written under a claim of epoch upTo or before: a replica that
+// lost the job since it pruned its records (it holds epoch upTo) never
+// deletes what a later claim uploads.
+func (b *blobStore) deleteCheckpointsExcept(ctx context.Context, prefix string, upTo int64, keep []string) error {
 	return b.do(ctx, "prune "+prefix, func(ctx context.Context) error {
 		return b.eachObject(ctx, prefix, func(key string) error {
 			if !strings.Contains(key, "/checkpoints/") || slices.ContainsFunc(keep, func(k string) bool { return strings.HasPrefix(key, k+"/") }) {
+				return nil
+			}
+			if e, ok := keyEpoch(prefix, key); !ok || e > upTo {
 				return nil
 			}
 			if err := b.b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
@@ -168,6 +175,20 @@ func (b *blobStore) deleteCheckpointsExcept(ctx context.Context, prefix string, 
 			return nil
 		})
 	})
+}
+
+// keyEpoch is the claim epoch in a job object's key, prefix/e<epoch>/….
+func keyEpoch(prefix, key string) (int64, bool) {
+	rest, ok := strings.CutPrefix(key, prefix+"/e")
+	if !ok {
+		return 0, false
+	}
+	n, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, false
+	}
+	e, err := strconv.ParseInt(n, 10, 64)
+	return e, err == nil
 }
 
 // eachObject calls fn with the key of every object under prefix/ (not the
@@ -246,7 +267,7 @@ func (s *Service) saveCheckpoint(ctx context.Context, e *entry, ev Event) error 
 	// died mid-upload left).
 	kept, err := s.shared.pruneCheckpoints(ctx, id, epoch)
 	if err == nil {
-		err = s.blobs.deleteCheckpointsExcept(ctx, "trainer/jobs/"+id, kept)
+		err = s.blobs.deleteCheckpointsExcept(ctx, "trainer/jobs/"+id, epoch, kept)
 	}
 	if err != nil {
 		s.log.Warn("prune old checkpoints", "job", id, "err", err)
