@@ -146,17 +146,10 @@ func TestConcurrentLoadsOfOneName(t *testing.T) {
 	fa, fb := &recordingBackend{}, &recordingBackend{}
 	cs := []inferencev1.InferenceServiceClient{sharedReplicaOn(t, etcd.Endpoints(), bucket, fa), sharedReplicaOn(t, etcd.Endpoints(), bucket, fb)}
 
-	var wg sync.WaitGroup
-	errs := make([]error, calls)
-	start := make(chan struct{})
-	for i := range calls {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = cs[i%2].LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "ft", Path: objs[i]})
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(calls, func(i int) error {
+		_, err := cs[i%2].LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "ft", Path: objs[i]})
+		return err
+	})
 	var published []string
 	refused := 0
 	for i, err := range errs {
@@ -220,17 +213,10 @@ func TestConcurrentLoadsOfOneNameEmbedded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const calls = 12
-	var wg sync.WaitGroup
-	errs := make([]error, calls)
-	start := make(chan struct{})
-	for i := range calls {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = c.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "ft", Content: fmt.Appendf(nil, "GGUF lora v%d", i)})
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := atOnce(calls, func(i int) error {
+		_, err := c.LoadAdapter(ctx, &inferencev1.LoadAdapterRequest{Name: "ft", Content: fmt.Appendf(nil, "GGUF lora v%d", i)})
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("load %d: %v", i, err)
@@ -247,4 +233,21 @@ func TestConcurrentLoadsOfOneNameEmbedded(t *testing.T) {
 	if got := fb.contents(); len(got) != 1 || !bytes.Equal(got[0], listed) {
 		t.Fatalf("the engine serves %q, the registry lists %q", got, listed)
 	}
+}
+
+// atOnce makes the calls call(0) … call(n-1), each in a goroutine of its
+// own, all released together, and returns their errors by index.
+func atOnce(n int, call func(i int) error) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = call(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
