@@ -349,3 +349,69 @@ func TestEvaluateClaimOfADeadReplica(t *testing.T) {
 		t.Fatalf("after the lost call the job's evaluation is %v (%v), want the one before (2 examples)", j.GetEvaluation(), err)
 	}
 }
+
+// Many callers resume one cancelled job at once (through both replicas
+// with the shared store): exactly one ResumeJob starts it, on one replica;
+// the others are refused (FailedPrecondition: it is queued or running by
+// then), and no second worker runs it.
+func TestConcurrentResumeOfOneJob(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			svcs := impl.open(t, Options{Config: Config{MaxJobs: 4}, Runner: holdRunner{}, Lease: testLease})
+			var cs []trainerv1.TrainerServiceClient
+			for _, s := range svcs {
+				cs = append(cs, serve(t, s))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ds, err := cs[0].ImportDataset(ctx, &trainerv1.ImportDatasetRequest{Jsonl: []byte(tinyJSONL)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := cs[0].StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: ds.GetDataset().GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := st.GetJob().GetId()
+			if cj, err := cs[0].CancelJob(ctx, &trainerv1.CancelJobRequest{JobId: id}); err != nil || cj.GetJob().GetState() != trainerv1.JobState_JOB_STATE_CANCELLED {
+				t.Fatalf("cancel: %v %v", cj, err)
+			}
+			const calls = 12
+			var wg sync.WaitGroup
+			got := make([]codes.Code, calls)
+			start := make(chan struct{})
+			for i := range calls {
+				wg.Go(func() {
+					<-start
+					_, err := cs[i%len(cs)].ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: id})
+					got[i] = status.Code(err)
+				})
+			}
+			close(start)
+			wg.Wait()
+			n := map[codes.Code]int{}
+			for _, c := range got {
+				n[c]++
+			}
+			if n[codes.OK] != 1 || n[codes.FailedPrecondition] != calls-1 {
+				t.Fatalf("%d concurrent ResumeJob of one job: %v, want 1 OK and the rest FailedPrecondition", calls, n)
+			}
+			running := 0
+			for _, s := range svcs {
+				if e, ok := s.local(id); ok {
+					s.mu.Lock()
+					if e.running {
+						running++
+					}
+					s.mu.Unlock()
+				}
+			}
+			if running != 1 {
+				t.Fatalf("the job runs on %d replicas, want 1", running)
+			}
+			if cj, err := cs[len(cs)-1].CancelJob(ctx, &trainerv1.CancelJobRequest{JobId: id}); err != nil || cj.GetJob().GetState() != trainerv1.JobState_JOB_STATE_CANCELLED {
+				t.Fatalf("cancel the resumed job: %v %v", cj, err)
+			}
+		})
+	}
+}
