@@ -33,6 +33,9 @@ type searchScale struct {
 		P50    float64 `json:"p50_ms"`
 		P99    float64 `json:"p99_ms"`
 	} `json:"rows"`
+	// Separate has the dates of the further files whose rows were added
+	// (search-scale-*.json: runs of one store a process).
+	Separate []string `json:"-"`
 }
 
 type benchmarks struct {
@@ -101,6 +104,22 @@ func Load(dir string) (*Results, error) {
 		if err := json.Unmarshal(b, into); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	// runs of one store a process (1M chunks: search-scale-1m-*.json) add
+	// their rows to search-scale.json's
+	more, _ := filepath.Glob(filepath.Join(dir, "search-scale-*.json"))
+	sort.Strings(more)
+	for _, name := range more {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		var ss searchScale
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(name), err)
+		}
+		r.Search.Rows = append(r.Search.Rows, ss.Rows...)
+		r.Search.Separate = append(r.Search.Separate, ss.Date[:min(10, len(ss.Date))])
 	}
 	return &r, nil
 }
@@ -300,6 +319,9 @@ func searchScaleChart(ss searchScale) []byte {
 	c.Note = fmt.Sprintf("bench/cmd/searchbench, %d hybrid queries on both stores, %d cores, %s", ss.Queries, ss.CPUs, ss.Date[:10])
 	if len(sizes) == 0 || sizes[len(sizes)-1] < 1e6 {
 		c.Note += "; 1M chunks: pending"
+	}
+	if len(ss.Separate) > 0 {
+		c.Note += fmt.Sprintf("; %d more runs of one store each (search-scale-*.json)", len(ss.Separate))
 	}
 	return c.SVG()
 }

@@ -126,3 +126,47 @@ func TestSearchScaleChart(t *testing.T) {
 		t.Error("a 1M row: the note still says pending, or no 1M tick")
 	}
 }
+
+// Load adds the rows of search-scale-*.json (runs of one store each) to
+// search-scale.json's, and the chart says so.
+func TestLoadAddsSeparateSearchRuns(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := filepath.Glob("../recorded/*.json")
+	for _, f := range files {
+		if strings.HasPrefix(filepath.Base(f), "search-scale-") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := `{"date": "2026-12-01T20:00:00Z", "rows": [{"store": "x", "chunks": 1000000, "p50_ms": 50, "p99_ms": 90}]}`
+	if err := os.WriteFile(filepath.Join(dir, "search-scale-1m-x.json"), []byte(one), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := r.Search.Rows
+	if len(rows) != len(base.Search.Rows)+1 || rows[len(rows)-1].Chunks != 1e6 || rows[len(rows)-1].P99 != 90 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if svg := string(searchScaleChart(r.Search)); !strings.Contains(svg, "1 more runs of one store each") || !strings.Contains(svg, ">1M</text>") {
+		t.Error("the chart does not draw or name the separate run")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "search-scale-bad.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "search-scale-bad.json") {
+		t.Errorf("a malformed file: %v", err)
+	}
+}
