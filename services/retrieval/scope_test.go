@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -99,5 +100,59 @@ func TestEmbedTextContext(t *testing.T) {
 		if contextual(model) != want {
 			t.Errorf("contextual(%q) = %v", model, !want)
 		}
+	}
+}
+
+// TestTableReserveFromEveryCandidate checks that the share of results kept
+// for table rows is drawn from every candidate: sixty paragraphs that say
+// "widget revenue" three times each outrank the one row that holds the
+// figure (tf 1), and the row still gets one of the ten places.
+func TestTableReserveFromEveryCandidate(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AddDocument(t.Context(), store.Document{ID: "d", Collection: "c", Name: "d.pdf", SHA256: "d"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var chunks []store.Chunk
+	add := func(kind, text string) {
+		c := store.Chunk{DocID: "d", Seq: len(chunks), Text: text, Kind: kind, Terms: map[string]int{}}
+		for _, w := range index.Terms(text) {
+			c.Terms[w]++
+			c.Len++
+		}
+		chunks = append(chunks, c)
+	}
+	for i := range 60 {
+		add(store.KindText, fmt.Sprintf("widget revenue is discussed again: widget revenue grew, and widget revenue matters in topic%c%c for reasons%c%c", 'a'+i/26, 'a'+i%26, 'a'+i/26, 'a'+i%26))
+	}
+	add(store.KindTable, "Segment results (in millions) — Widget revenue: Three Months Ended June 30, 2023 $1,234")
+	if _, err := st.CommitIndex(t.Context(), "c", "d", chunks, nil, func(x *store.Document) { x.State, x.Chunks = store.StateReady, len(chunks) }); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.Store, cfg.Embedder = st, nil
+	e := openEngine(t, cfg)
+	q := Query{Collection: "c", Mode: ModeKeyword, Text: "widget revenue", TopK: 10, NoScope: true}
+	bm, err := e.bm25(t.Context(), "c", q.Text, fuseDepth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bm) != 61 || bm[60].ID != chunkID("d", 60) {
+		t.Fatalf("the premise: the row should rank last of 61 by BM25, got %d hits, last %v", len(bm), bm[len(bm)-1])
+	}
+	rs, err := e.Search(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, r := range rs {
+		if r.Chunk.Kind == store.KindTable {
+			rows++
+		}
+	}
+	if len(rs) != 10 || rows != 1 {
+		t.Fatalf("%d results, %d table rows; want 10 with the one row", len(rs), rows)
 	}
 }

@@ -169,7 +169,12 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		hits = capPerDoc(hits, max(q.MaxPerDoc, 3*n)) // bound the window, keep choice for the final cap
 		window = depth
 	case reserve > 0:
-		window = max(3*n, 30)
+		// the reserve is drawn from every candidate, not the best 30: a
+		// row that answers a question about a figure often ranks below the
+		// dozens of paragraphs that discuss its line item (with the share
+		// at 0.4: 0.790 -> 0.820 on the filings, transcripts unchanged;
+		// BENCHMARKS.md, issue #10)
+		window = depth
 	}
 	if len(hits) > window {
 		hits = hits[:window]

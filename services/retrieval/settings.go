@@ -40,7 +40,7 @@ func ReadSettings(r *config.Reader) Settings {
 		VectorWeight: r.Float(set("PDFQA_VECTOR_WEIGHT",
 			"weight of the vector list against BM25's 1 in hybrid search (weighted reciprocal rank fusion)", ""), 0.5),
 		TableShare: r.Float(set("PDFQA_TABLE_SHARE",
-			"share of a search's results kept for table rows when the candidates hold enough of them; negative: none", ""), 0.3),
+			"share of a search's results kept for table rows when the candidates hold enough of them; negative: none", ""), 0.4),
 		Blobs: r.String(set("PDFQA_BLOBS",
 			"with `--store`: the bucket for uploaded PDFs, checkpoints and adapters (platform/blobstore: `file:///dir` on a volume every replica mounts, or `s3://BUCKET?endpoint=…&region=…` on S3 or an S3-compatible server, keys from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or the pod's role); every replica must reach the same one", "`file://<data>/blobs`"), ""),
 		InProcessParse: r.Bool(set("PDFQA_PARSE_INPROCESS",

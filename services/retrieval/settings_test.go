@@ -12,7 +12,7 @@ func readSettings(env map[string]string) Settings {
 
 func TestSettingsDefaults(t *testing.T) {
 	s := readSettings(nil)
-	if s.EmbedModel != DefaultEmbedModel || s.RefineModel != "" || s.VectorWeight != 0.5 || s.TableShare != 0.3 || s.InProcessParse {
+	if s.EmbedModel != DefaultEmbedModel || s.RefineModel != "" || s.VectorWeight != 0.5 || s.TableShare != 0.4 || s.InProcessParse {
 		t.Errorf("defaults %+v", s)
 	}
 	if ref, ok := s.Refines(); !ok || ref != "" {
