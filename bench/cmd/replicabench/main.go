@@ -263,22 +263,14 @@ func attack(url, name, replicas string, rate vegeta.Rate, workers uint64, d time
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func searchOnce(url, q string) error {
-	body, _ := json.Marshal(map[string]any{"query": q, "topK": 5})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	code, b, err := benchutil.Call(ctx, nil, http.MethodPost, url, "", map[string]any{"query": q, "topK": 5})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"passages"`)) {
-		return fmt.Errorf("%s: %s", resp.Status, b)
+	if code != http.StatusOK || !bytes.Contains(b, []byte(`"passages"`)) {
+		return fmt.Errorf("%d: %s", code, b)
 	}
 	return nil
 }
@@ -290,35 +282,32 @@ func ingest(gw, coll string) (int, error) {
 		return 0, fmt.Errorf("no samples/*.pdf (run from the repository root): %v", err)
 	}
 	client := &http.Client{Timeout: 2 * time.Minute}
+	ctx := context.Background()
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return 0, err
 		}
-		body, _ := json.Marshal(map[string]any{"name": filepath.Base(f), "content": base64.StdEncoding.EncodeToString(data)})
-		resp, err := client.Post(gw+"/v1/collections/"+coll+"/documents", "application/json", bytes.NewReader(body))
+		code, b, err := benchutil.Call(ctx, client, http.MethodPost, gw+"/v1/collections/"+coll+"/documents", "",
+			map[string]any{"name": filepath.Base(f), "content": base64.StdEncoding.EncodeToString(data)})
 		if err != nil {
 			return 0, err
 		}
 		var up struct {
 			Document struct{ ID string } `json:"document"`
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &up) != nil || up.Document.ID == "" {
-			return 0, fmt.Errorf("upload %s: %s: %s", f, resp.Status, b)
+		if code != http.StatusOK || json.Unmarshal(b, &up) != nil || up.Document.ID == "" {
+			return 0, fmt.Errorf("upload %s: %d: %s", f, code, b)
 		}
 		deadline := time.Now().Add(10 * time.Minute)
 		for {
-			resp, err := client.Get(gw + "/v1/collections/" + coll + "/documents/" + up.Document.ID)
+			_, b, err := benchutil.Call(ctx, client, http.MethodGet, gw+"/v1/collections/"+coll+"/documents/"+up.Document.ID, "", nil)
 			if err != nil {
 				return 0, err
 			}
 			var got struct {
 				Document struct{ State string } `json:"document"`
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
 			_ = json.Unmarshal(b, &got)
 			if st := got.Document.State; st == "DOCUMENT_STATE_READY" {
 				break

@@ -9,14 +9,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -272,21 +269,7 @@ func (t *target) ready() error {
 }
 
 func (t *target) rest(method, path string, body any) (int, []byte, error) {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, t.base+path, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	if t.key != "" {
-		req.Header.Set("Authorization", "Bearer "+t.key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
+	return benchutil.Call(context.Background(), nil, method, t.base+path, t.key, body)
 }
 
 func ctx() (context.Context, context.CancelFunc) {
