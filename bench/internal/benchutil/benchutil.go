@@ -1,8 +1,8 @@
 // Package benchutil is what the benchmark commands under bench/ share, one
 // way each: the exit on error, the JSON report writer, what a report says
 // about its run (commit, command, load), the nearest-rank percentile, the
-// resident memory of a process, and the content deltas of an
-// OpenAI-compatible chat completion stream.
+// resident memory of a process, a JSON call over HTTP, and the content
+// deltas of an OpenAI-compatible chat completion stream.
 package benchutil
 
 import (
