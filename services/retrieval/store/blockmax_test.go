@@ -317,3 +317,54 @@ func TestRankQuerySeesADocumentWhole(t *testing.T) {
 		})
 	}
 }
+
+// Rows too wide for the bounds index (migration 0005: more than 128 bound
+// points, or long names) are written and ranked like the others: read from
+// the heap, in the same statement.
+func TestRankQueryWideRows(t *testing.T) {
+	st, err := OpenPostgres(t.Context(), pgtest.DSN(t), PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fillRandom(t, st, "c", 6, 6)
+	long := strings.Repeat("a-long-document-name-", 40) // 840 bytes
+	for _, id := range []string{"wide", long} {
+		if _, _, err := st.AddDocument(t.Context(), Document{ID: id, Collection: "c", Name: "x", SHA256: id}, ""); err != nil {
+			t.Fatal(err)
+		}
+		// 800 chunks of w00 and w01: in each block of 16, tf rising as the
+		// chunk grows, so 4 bound points a block (200 of them; w01, falling,
+		// has one a block)
+		chunks := make([]Chunk, 800)
+		for i := range chunks {
+			tf := 1 + i%16
+			chunks[i] = Chunk{DocID: id, Seq: i, Kind: KindText, Terms: map[string]int{"w00": tf, "w01": 17 - tf}, Len: 20 + 30*(i%16)}
+		}
+		if _, err := st.CommitIndex(t.Context(), "c", id, chunks, nil, func(x *Document) { x.State, x.Chunks = StateReady, len(chunks) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wide int
+	if err := st.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM term_docs WHERE NOT (cardinality(blk) <= 128
+		AND octet_length(coll) + octet_length(term) + octet_length(doc) <= 600)`).Scan(&wide); err != nil || wide < 3 {
+		t.Fatalf("%d rows outside the bounds index (%v): the test tests nothing", wide, err)
+	}
+	for _, terms := range [][]string{{"w00"}, {"w01", "w00", "w02"}, {"w03", "w00"}} {
+		w := []float64{1, 0.35, 1}[:len(terms)]
+		for _, k := range []int{1, 10, 100, 2000} {
+			ts, ws, _, _ := rankArgs(t, st, "c", terms, w)
+			want := exhaustiveBM25(t, st, "c", ts, ws, k, nil)
+			got, err := st.RankQuery(t.Context(), "c", terms, w, k, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%v k %d:\nRankQuery  %v\nexhaustive %v", terms, k, got, want)
+			}
+			if !slices.ContainsFunc(got, func(s Scored) bool { return s.DocID == long }) && k >= 100 {
+				t.Fatalf("%v k %d: the long-named document is not ranked", terms, k)
+			}
+		}
+	}
+}

@@ -164,22 +164,6 @@ func (s *Bolt) DocFreqs(_ context.Context, coll string, terms []string) (c Colle
 	return c, dfs, err
 }
 
-// TermCounts implements KeywordRanker: one posting lookup per pair.
-func (s *Bolt) TermCounts(_ context.Context, coll string, terms []string, refs []ChunkRef, fn func(ref, term, tf int)) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bPostings)
-		for r, ref := range refs {
-			for t, term := range terms {
-				if v := b.Get(postingKey(coll, term, ref.DocID, ref.Seq)); v != nil {
-					tf, _ := binary.Uvarint(v)
-					fn(r, t, int(tf))
-				}
-			}
-		}
-		return nil
-	})
-}
-
 // RankBM25 implements KeywordRanker with block-max pruning (blockmax.go)
 // in one read transaction.
 func (s *Bolt) RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) (out []Scored, err error) {

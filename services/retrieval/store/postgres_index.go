@@ -234,12 +234,19 @@ var errChanged = errors.New("store: a document changed during the ranking")
 // total length, each term's chunk count (the n of its term_docs rows, all
 // documents) and the bound points of its rows in the allowed documents.
 func pgQueryStats(ctx context.Context, q querier, coll string, terms []string, allow []string) (st queryStats, err error) {
+	// (the rows in index term_docs_bounds from it alone, the others through
+	// term_docs_wide: migration 0005's predicates, as written there)
 	rows, err := q.Query(ctx, `SELECT c.chunks, c.total_len, x.ord, x.n, x.doc, x.blk, x.btf, x.blen
 		FROM collections c LEFT JOIN LATERAL (
 			SELECT t.ord, d.n, CASE WHEN a.ok THEN d.doc END AS doc,
 				CASE WHEN a.ok THEN d.blk END AS blk, CASE WHEN a.ok THEN d.btf END AS btf, CASE WHEN a.ok THEN d.blen END AS blen
 			FROM unnest($2::text[]) WITH ORDINALITY AS t (term, ord)
-			JOIN term_docs d ON d.coll = $1 AND d.term = t.term
+			CROSS JOIN LATERAL (
+				SELECT doc, n, blk, btf, blen FROM term_docs WHERE coll = $1 AND term = t.term
+					AND cardinality(blk) <= 128 AND octet_length(coll) + octet_length(term) + octet_length(doc) <= 600
+				UNION ALL
+				SELECT doc, n, blk, btf, blen FROM term_docs WHERE coll = $1 AND term = t.term
+					AND NOT (cardinality(blk) <= 128 AND octet_length(coll) + octet_length(term) + octet_length(doc) <= 600)) d
 			CROSS JOIN LATERAL (SELECT $3::text[] IS NULL OR d.doc = ANY ($3) AS ok) a) x ON true
 		WHERE c.name = $1`, coll, terms, allow)
 	if err != nil {
@@ -429,46 +436,6 @@ func (b pgBlocks) checkedPostings(ctx context.Context, terms []string, term []in
 		return nil, errChanged // a row of these documents is gone
 	}
 	return out, nil
-}
-
-// TermCounts implements KeywordRanker: one primary-key probe per (chunk,
-// term) pair, in one query.
-func (s *Postgres) TermCounts(ctx context.Context, coll string, terms []string, refs []ChunkRef, fn func(ref, term, tf int)) error {
-	if len(terms) == 0 || len(refs) == 0 {
-		return nil
-	}
-	docs, seqs := make([]string, len(refs)), make([]int32, len(refs))
-	for i, r := range refs {
-		docs[i], seqs[i] = r.DocID, int32(r.Seq)
-	}
-	type hit struct{ ref, term, tf int }
-	var hits []hit
-	err := s.db.Do(ctx, func(ctx context.Context) error {
-		hits = hits[:0]
-		rows, err := s.db.Pool.Query(ctx, `SELECT r.ord, t.ord, p.tf
-			FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r (doc, seq, ord)
-			CROSS JOIN unnest($4::text[]) WITH ORDINALITY AS t (term, ord)
-			JOIN postings p ON p.coll = $1 AND p.term = t.term AND p.doc = r.doc AND p.seq = r.seq`, coll, docs, seqs, terms)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var h hit
-			if err := rows.Scan(&h.ref, &h.term, &h.tf); err != nil {
-				return err
-			}
-			hits = append(hits, hit{h.ref - 1, h.term - 1, h.tf})
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return err
-	}
-	for _, h := range hits {
-		fn(h.ref, h.term, h.tf)
-	}
-	return nil
 }
 
 // Postings implements Index: one query for all terms, each term's list in

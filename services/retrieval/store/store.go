@@ -224,9 +224,6 @@ type KeywordRanker interface {
 	// (d, s) scores the sum over i of w[i] * BM25 with idf[i] of terms[i]
 	// in it, mean chunk length avg.
 	RankBM25(ctx context.Context, coll string, terms []string, w, idf []float64, avg float64, k int, allow []string) ([]Scored, error)
-	// TermCounts calls fn with every (chunk of refs, term of terms) pair
-	// the chunk holds the term in: indexes into refs and terms, the count.
-	TermCounts(ctx context.Context, coll string, terms []string, refs []ChunkRef, fn func(ref, term, tf int)) error
 }
 
 // Store is the transactional part of the persistence: metadata and index
