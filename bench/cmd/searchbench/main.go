@@ -113,6 +113,7 @@ func main() {
 	flag.BoolVar(&reuse, "reuse", false, "with -dir and -pg: keep a collection an earlier run wrote (same size) instead of writing it again")
 	flag.BoolVar(&embeddedOnly, "embedded-only", false, "measure the embedded store alone (no PostgreSQL server; 1M chunks: one store a process)")
 	flag.BoolVar(&pgOnly, "pg-only", false, "measure PostgreSQL alone")
+	flag.StringVar(&mode, "mode", "hybrid", "search mode: hybrid, or keyword (BM25 alone: no vectors loaded, no HNSW graph built; rows named \"<store>, keyword only\")")
 	flag.StringVar(&fillMode, "fill", "bulk", "how to write the collections: bulk (store.BulkLoader: one sorted write of the index) or ingest (AddDocument + CommitIndex a document, the ingestion path)")
 	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the timed queries to FILE.SIZE")
 	flag.Parse()
@@ -141,8 +142,16 @@ func main() {
 // embeddedOnly: -embedded-only; pgOnly: -pg-only; reuse: -reuse; fillMode: -fill.
 var (
 	embeddedOnly, pgOnly, reuse bool
-	fillMode                    string
+	fillMode, mode              string
 )
+
+// queryMode is -mode as a Query's Mode ("" for hybrid).
+func queryMode() string {
+	if mode == retrieval.ModeKeyword {
+		return mode
+	}
+	return ""
+}
 
 // profiling turns the -cpuprofile on and off.
 var profiling = func(int, bool) {}
@@ -161,6 +170,9 @@ func run(out, sizeList string, queries int, pgURL, dir string) error {
 	}
 	if embeddedOnly && pgOnly {
 		return errors.New("-embedded-only and -pg-only: pick one")
+	}
+	if mode != "hybrid" && mode != retrieval.ModeKeyword {
+		return fmt.Errorf("-mode %q: hybrid or keyword", mode)
 	}
 	if fillMode != "bulk" && fillMode != "ingest" {
 		return fmt.Errorf("-fill %q: bulk or ingest", fillMode)
@@ -247,6 +259,11 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 		}
 		defer pgMem.stop()
 	}
+	if mode == retrieval.ModeKeyword {
+		for i := range stores {
+			stores[i].name += ", keyword only"
+		}
+	}
 	rows := make([]Row, len(stores))
 	engines := make([]*retrieval.Engine, len(stores))
 	for i, s := range stores {
@@ -304,7 +321,7 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	for i, e := range engines {
 		t := time.Now()
 		for _, q := range qs[:5] {
-			if _, err := e.Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10}); err != nil {
+			if _, err := e.Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10, Mode: queryMode()}); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -322,7 +339,7 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 			// alternate which store goes first
 			k := (i + qi) % len(engines)
 			t := time.Now()
-			r, err := engines[k].Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10})
+			r, err := engines[k].Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10, Mode: queryMode()})
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %q: %w", stores[k].name, q, err)
 			}
