@@ -109,7 +109,7 @@ func vectorSQL(q VectorQuery) (string, []any) {
 }
 
 // SearchVectors implements VectorSearcher. The approximate path runs in
-// one transaction with hnsw.ef_search sized from k, pgvector 0.8's
+// one batch (one implicit transaction) with hnsw.ef_search sized from k, pgvector 0.8's
 // iterative scan (relaxed order: the rows are sorted here) so that a
 // collection or document filter never starves the result, and sorting off
 // (no plan but the index's ordered scan); when it still yields fewer than
@@ -144,17 +144,21 @@ func (s *Postgres) SearchVectors(ctx context.Context, q VectorQuery) ([]Scored, 
 
 func (s *Postgres) searchHNSW(ctx context.Context, q VectorQuery) ([]Scored, error) {
 	var out []Scored
-	err := s.db.Tx(ctx, pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
-		if err := hnswSettings(ctx, tx, q); err != nil {
+	err := s.do(ctx, func(ctx context.Context) error {
+		b := hnswBatch(q)
+		br := s.db.Pool.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		sql, args := vectorSQL(q)
-		rows, err := tx.Query(ctx, sql, args...)
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Scored])
-		return err
+		if out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Scored]); err != nil {
+			return err
+		}
+		return br.Close()
 	})
 	if err != nil {
 		return nil, err
@@ -166,13 +170,18 @@ func (s *Postgres) searchHNSW(ctx context.Context, q VectorQuery) ([]Scored, err
 	return out, nil
 }
 
-// hnswSettings sets, for the rest of tx, the HNSW search of q:
-// hnsw.ef_search from k, the iterative scan, and sorting off.
-func hnswSettings(ctx context.Context, tx pgx.Tx, q VectorQuery) error {
-	ef := efSearch(q.K)
-	_, err := tx.Exec(ctx, `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),
-		set_config('enable_sort', 'off', true)`, strconv.Itoa(ef))
-	return err
+// hnswBatch is q's approximate search as one batch: the settings
+// (hnsw.ef_search from k, the iterative scan, sorting off) made local to
+// the batch's implicit transaction, then the statement — one round trip,
+// where an explicit transaction takes four (each a wait for the server to
+// be scheduled on a loaded machine).
+func hnswBatch(q VectorQuery) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),
+		set_config('enable_sort', 'off', true)`, strconv.Itoa(efSearch(q.K)))
+	sql, args := vectorSQL(q)
+	b.Queue(sql, args...)
+	return b
 }
 
 // VectorDim implements VectorSearcher.

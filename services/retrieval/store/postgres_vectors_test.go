@@ -119,26 +119,39 @@ func recall(got, want []Scored) float64 {
 }
 
 // explain returns the plan of q's statement under the settings the search
-// runs it with.
+// runs it with (its batch, the statement explained), and checks that the
+// settings hold for the statement.
 func explain(t *testing.T, s *Postgres, q VectorQuery) string {
 	t.Helper()
-	var plan []string
-	err := s.db.Tx(t.Context(), pgx.ReadCommitted, func(ctx context.Context, tx pgx.Tx) error {
-		if !q.Exact {
-			if err := hnswSettings(ctx, tx, q); err != nil {
-				return err
-			}
-		}
+	b := &pgx.Batch{}
+	if !q.Exact {
+		b = hnswBatch(q)
+		b.QueuedQueries[1].SQL = "EXPLAIN " + b.QueuedQueries[1].SQL
+	} else {
 		sql, args := vectorSQL(q)
-		rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
-		if err != nil {
-			return err
-		}
-		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
+		b.Queue("SELECT 1")
+		b.Queue("EXPLAIN "+sql, args...)
+	}
+	b.Queue(`SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan'), current_setting('enable_sort')`)
+	br := s.db.Pool.SendBatch(t.Context(), b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ef, iter, sort string
+	if err := br.QueryRow().Scan(&ef, &iter, &sort); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(efSearch(q.K)); !q.Exact && (ef != want || iter != "relaxed_order" || sort != "off") {
+		t.Fatalf("in the search's batch: ef_search %s (want %s), iterative_scan %s, enable_sort %s", ef, want, iter, sort)
 	}
 	return strings.Join(plan, "\n")
 }
