@@ -80,15 +80,8 @@ func TestDeletedDocumentLeavesTheRunFile(t *testing.T) {
 	if len(texts) == 0 || len(holds()) != len(texts) {
 		t.Fatalf("the run file does not hold the run's passages before the delete (%d of %d): the check cannot fail", len(holds()), len(texts))
 	}
-	req, _ := http.NewRequest("DELETE", base+"/v1/collections/scrub/documents/"+doc, nil)
-	req.Header.Set("Authorization", "Bearer "+m.AdminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("DELETE: %d", resp.StatusCode)
+	if code, b, err := testenv.Call(context.Background(), nil, "DELETE", base+"/v1/collections/scrub/documents/"+doc, m.AdminKey, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("DELETE: %d %s %v", code, b, err)
 	}
 	start := time.Now()
 	for len(holds()) > 0 {

@@ -5,11 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	pdfqa "github.com/pdfqa/pdfqa/sdk/go"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,16 +93,11 @@ func TestUpOverMutualTLS(t *testing.T) {
 
 	rest := func(method, path string, body any) (int, []byte) {
 		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+m.AdminKey)
-		resp, err := http.DefaultClient.Do(req)
+		code, out, err := testenv.Call(context.Background(), nil, method, base+path, m.AdminKey, body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, out
+		return code, out
 	}
 	pdf := pdftest.OnePage("Northwind ferry revenue was 48.2 million euros in 2025")
 	if code, b := rest("POST", "/v1/collections/tls/documents", map[string]any{"name": "ferry.pdf", "content": base64.StdEncoding.EncodeToString(pdf)}); code != 200 {

@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -212,5 +214,28 @@ func TestVersions(t *testing.T) {
 		if strings.HasSuffix(k, "_SHA256") && len(val) != 64 {
 			t.Errorf("%s=%q is not a sha256", k, val)
 		}
+	}
+}
+
+// Call sends the body as JSON with the key as bearer token and returns
+// the status and body; without a body it sends none, without a key no
+// Authorization.
+func TestCall(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusTeapot)
+		fmt.Fprintf(w, "%s %s|%s|%s|%s", r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), b)
+	}))
+	defer srv.Close()
+	code, b, err := Call(context.Background(), nil, http.MethodPost, srv.URL+"/x", "k1", map[string]int{"n": 1})
+	if err != nil || code != http.StatusTeapot || string(b) != `POST /x|application/json|Bearer k1|{"n":1}` {
+		t.Errorf("with a body and a key: %d %q %v", code, b, err)
+	}
+	code, b, err = Call(context.Background(), srv.Client(), http.MethodGet, srv.URL+"/y", "", nil)
+	if err != nil || code != http.StatusTeapot || string(b) != "GET /y|||" {
+		t.Errorf("without: %d %q %v", code, b, err)
+	}
+	if _, _, err := Call(context.Background(), nil, http.MethodGet, "http://127.0.0.1:1/", "", nil); err == nil {
+		t.Error("a refused connection: no error")
 	}
 }

@@ -265,7 +265,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func searchOnce(url, q string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code, b, err := benchutil.Call(ctx, nil, http.MethodPost, url, "", map[string]any{"query": q, "topK": 5})
+	code, b, err := testenv.Call(ctx, nil, http.MethodPost, url, "", map[string]any{"query": q, "topK": 5})
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func ingest(gw, coll string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		code, b, err := benchutil.Call(ctx, client, http.MethodPost, gw+"/v1/collections/"+coll+"/documents", "",
+		code, b, err := testenv.Call(ctx, client, http.MethodPost, gw+"/v1/collections/"+coll+"/documents", "",
 			map[string]any{"name": filepath.Base(f), "content": base64.StdEncoding.EncodeToString(data)})
 		if err != nil {
 			return 0, err
@@ -301,7 +301,7 @@ func ingest(gw, coll string) (int, error) {
 		}
 		deadline := time.Now().Add(10 * time.Minute)
 		for {
-			_, b, err := benchutil.Call(ctx, client, http.MethodGet, gw+"/v1/collections/"+coll+"/documents/"+up.Document.ID, "", nil)
+			_, b, err := testenv.Call(ctx, client, http.MethodGet, gw+"/v1/collections/"+coll+"/documents/"+up.Document.ID, "", nil)
 			if err != nil {
 				return 0, err
 			}

@@ -269,7 +269,7 @@ func (t *target) ready() error {
 }
 
 func (t *target) rest(method, path string, body any) (int, []byte, error) {
-	return benchutil.Call(context.Background(), nil, method, t.base+path, t.key, body)
+	return testenv.Call(context.Background(), nil, method, t.base+path, t.key, body)
 }
 
 func ctx() (context.Context, context.CancelFunc) {

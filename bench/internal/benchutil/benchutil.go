@@ -1,19 +1,16 @@
 // Package benchutil is what the benchmark commands under bench/ share, one
 // way each: the exit on error, the JSON report writer, what a report says
 // about its run (commit, command, load), the nearest-rank percentile, the
-// resident memory of a process, a JSON call over HTTP, and the content
-// deltas of an OpenAI-compatible chat completion stream.
+// resident memory of a process, and the content deltas of an
+// OpenAI-compatible chat completion stream.
 package benchutil
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -171,38 +168,4 @@ func ChatDeltas(r io.Reader, each func(content string)) error {
 		}
 	}
 	return sc.Err()
-}
-
-// Call sends body as JSON (none when body is nil) to url with method on
-// client (http.DefaultClient when nil), with key as its bearer token when
-// set, and returns the answer's status code and body.
-func Call(ctx context.Context, client *http.Client, method, url, key string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
 }

@@ -1,12 +1,8 @@
 package benchutil
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,28 +238,5 @@ func TestWorkDir(t *testing.T) {
 	done()
 	if _, err := os.Stat(d); !os.IsNotExist(err) {
 		t.Fatalf("the temporary directory is left: %v", err)
-	}
-}
-
-// Call sends the body as JSON with the key as bearer token and returns
-// the status and body; without a body it sends none, without a key no
-// Authorization.
-func TestCall(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		w.WriteHeader(http.StatusTeapot)
-		fmt.Fprintf(w, "%s %s|%s|%s|%s", r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), b)
-	}))
-	defer srv.Close()
-	code, b, err := Call(context.Background(), nil, http.MethodPost, srv.URL+"/x", "k1", map[string]int{"n": 1})
-	if err != nil || code != http.StatusTeapot || string(b) != `POST /x|application/json|Bearer k1|{"n":1}` {
-		t.Errorf("with a body and a key: %d %q %v", code, b, err)
-	}
-	code, b, err = Call(context.Background(), srv.Client(), http.MethodGet, srv.URL+"/y", "", nil)
-	if err != nil || code != http.StatusTeapot || string(b) != "GET /y|||" {
-		t.Errorf("without: %d %q %v", code, b, err)
-	}
-	if _, _, err := Call(context.Background(), nil, http.MethodGet, "http://127.0.0.1:1/", "", nil); err == nil {
-		t.Error("a refused connection: no error")
 	}
 }
