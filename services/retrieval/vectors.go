@@ -337,13 +337,11 @@ func (c *vectorCache) vectorDocs(ctx context.Context, coll string) (*vecDocs, er
 					want = c.refinedModel
 				}
 				switch {
-				case model == "":
-					// no vectors of this kind
-				case model != want:
-					v.skip[kind] = append(v.skip[kind], d.ID)
-				default:
+				case model == want: // ("" too: an embedder without a model name)
 					v.rows[kind][d.ID] = d.Chunks
 					v.total[kind] += d.Chunks
+				case model != "": // ("": no vectors of this kind)
+					v.skip[kind] = append(v.skip[kind], d.ID)
 				}
 			}
 		}

@@ -131,6 +131,18 @@ func TestStoreVectorsMatchTheInMemoryIndex(t *testing.T) {
 		}
 	}
 	same("loaded")
+	// the rows a search weighs to choose the exact scan or the index: every
+	// chunk of the model's documents (an embedder without a model name
+	// counts its own unnamed documents, as the in-memory load keeps them)
+	for _, x := range []struct {
+		model string
+		want  int
+	}{{"fast", 10 * perDoc}, {"another-model", 2}, {"", 0}} {
+		c := newVectorCache(pg, quietLog(), x.model, "", 0)
+		if d, err := c.vectorDocs(t.Context(), "c"); err != nil || d.total[0] != x.want {
+			t.Errorf("model %q: %v rows, %v; want %d", x.model, d, err, x.want)
+		}
+	}
 	if got := db.fast("c").Search(other[0], 5, nil); len(got) == 0 || got[0].ID == chunkID("old", 0) {
 		t.Fatalf("another model's vector searched: %v", hitIDs(got))
 	}
