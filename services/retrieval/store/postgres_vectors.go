@@ -28,6 +28,10 @@ type VectorSearcher interface {
 	// VectorCount returns how many fast (refined) vectors a collection
 	// has, those of the documents skip left out.
 	VectorCount(ctx context.Context, coll string, refined bool, skip []string) (int, error)
+	// VectorTableRows estimates the fast (refined) vectors of every
+	// collection: what an approximate search over one collection walks
+	// past (the planner's estimate, no count).
+	VectorTableRows(ctx context.Context, refined bool) (int64, error)
 }
 
 // VectorQuery is one nearest-neighbour search of a collection's vectors.
@@ -211,6 +215,22 @@ func (s *Postgres) VectorCount(ctx context.Context, coll string, refined bool, s
 	}
 	err = s.do(ctx, func(ctx context.Context) error {
 		return s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE coll = $1 AND doc <> ALL ($2::text[])`, coll, skip).Scan(&n)
+	})
+	return n, err
+}
+
+// VectorTableRows implements VectorSearcher (pg_class.reltuples: -1 before
+// the table's first VACUUM or ANALYZE, reported as 0).
+func (s *Postgres) VectorTableRows(ctx context.Context, refined bool) (n int64, err error) {
+	table := "vectors"
+	if refined {
+		table = "vectors_refined"
+	}
+	err = s.do(ctx, func(ctx context.Context) error {
+		var f float64
+		err := s.db.Pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table).Scan(&f)
+		n = max(int64(f), 0)
+		return err
 	})
 	return n, err
 }
