@@ -34,7 +34,7 @@ type searchScale struct {
 		P99    float64 `json:"p99_ms"`
 	} `json:"rows"`
 	// Separate has the dates of the further files whose rows were added
-	// (search-scale-*.json: runs of one store a process).
+	// (search-scale-1m-*.json: runs of one store a process).
 	Separate []string `json:"-"`
 }
 
@@ -105,9 +105,10 @@ func Load(dir string) (*Results, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	// runs of one store a process (1M chunks: search-scale-1m-*.json) add
-	// their rows to search-scale.json's
-	more, _ := filepath.Glob(filepath.Join(dir, "search-scale-*.json"))
+	// runs of one store a process at 1M chunks (search-scale-1m-*.json)
+	// add their rows to search-scale.json's; other sizes' single runs
+	// (search-scale-300k-postgres.json) are of another build and not drawn
+	more, _ := filepath.Glob(filepath.Join(dir, "search-scale-1m-*.json"))
 	sort.Strings(more)
 	for _, name := range more {
 		b, err := os.ReadFile(name)
@@ -321,7 +322,7 @@ func searchScaleChart(ss searchScale) []byte {
 		c.Note += "; 1M chunks: pending"
 	}
 	if len(ss.Separate) > 0 {
-		c.Note += fmt.Sprintf("; %d more runs of one store each (search-scale-*.json)", len(ss.Separate))
+		c.Note += fmt.Sprintf("; %d more runs of one store each (search-scale-1m-*.json)", len(ss.Separate))
 	}
 	return c.SVG()
 }

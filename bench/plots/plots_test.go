@@ -127,8 +127,9 @@ func TestSearchScaleChart(t *testing.T) {
 	}
 }
 
-// Load adds the rows of search-scale-*.json (runs of one store each) to
-// search-scale.json's, and the chart says so.
+// Load adds the rows of search-scale-1m-*.json (runs of one store each) to
+// search-scale.json's, and the chart says so; other search-scale-*.json
+// files are not drawn.
 func TestLoadAddsSeparateSearchRuns(t *testing.T) {
 	dir := t.TempDir()
 	files, _ := filepath.Glob("../recorded/*.json")
@@ -163,10 +164,16 @@ func TestLoadAddsSeparateSearchRuns(t *testing.T) {
 	if svg := string(searchScaleChart(r.Search)); !strings.Contains(svg, "1 more runs of one store each") || !strings.Contains(svg, ">1M</text>") {
 		t.Error("the chart does not draw or name the separate run")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "search-scale-bad.json"), []byte("{"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "search-scale-300k-y.json"), []byte(one), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "search-scale-bad.json") {
+	if r, err := Load(dir); err != nil || len(r.Search.Rows) != len(rows) {
+		t.Fatalf("a search-scale-300k file was drawn (%v)", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "search-scale-1m-bad.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "search-scale-1m-bad.json") {
 		t.Errorf("a malformed file: %v", err)
 	}
 }
