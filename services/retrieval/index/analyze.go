@@ -8,11 +8,17 @@ import (
 	"unicode"
 )
 
+// MaxTermRunes is the longest index term, in runes.
+const MaxTermRunes = 64
+
 // Terms splits text into index terms for financial English: lowercase runs
 // of letters and digits; numbers keep their decimal point and lose thousands
 // separators and currency signs ("$1,234.5" -> "1234.5", "3.2%" -> "3.2");
 // a few stopwords are dropped; plurals are folded ("obligations" ->
-// "obligation").
+// "obligation"). A term is at most MaxTermRunes long: a longer run (an
+// encoded blob, a hash, a hostile PDF's megabyte "word") keeps its first
+// MaxTermRunes, so that the query finds it the same way and no store key
+// outgrows its limits (PostgreSQL's index entries hold about 2.7 kB).
 func Terms(text string) []string {
 	var out []string
 	rs := []rune(text)
@@ -20,6 +26,9 @@ func Terms(text string) []string {
 	flush := func() {
 		if len(cur) == 0 {
 			return
+		}
+		if len(cur) > MaxTermRunes {
+			cur = cur[:MaxTermRunes]
 		}
 		t := string(cur)
 		cur = cur[:0]

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -145,4 +146,27 @@ func TestVectorsFilterAndRemove(t *testing.T) {
 	if v.Add("c", []string{"c1"}, [][]float32{{1, 0, 0}}) {
 		t.Error("dimension mismatch accepted")
 	}
+}
+
+// TestTermsLongRun checks that a run of letters longer than MaxTermRunes
+// (a hostile PDF's megabyte "word") is one term of its first MaxTermRunes,
+// the same in a query, and that the words around it are untouched.
+func TestTermsLongRun(t *testing.T) {
+	long := strings.Repeat("é", 100_000)
+	got := Terms("net sales " + long + " grew")
+	want := []string{"net", "sale", strings.Repeat("é", MaxTermRunes), "grew"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d terms, lengths %v; want %v", len(got), lens(got), lens(want))
+	}
+	if q := Terms(long[:2*(MaxTermRunes+5)]); len(q) != 1 || q[0] != want[2] {
+		t.Fatalf("a query with the run's first %d runes gives %v, want the same term", MaxTermRunes+5, lens(q))
+	}
+}
+
+func lens(ts []string) []int {
+	var out []int
+	for _, t := range ts {
+		out = append(out, len([]rune(t)))
+	}
+	return out
 }
