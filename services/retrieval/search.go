@@ -142,7 +142,11 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 			// (Fusing the fast vectors as a third list as well helped the
 			// filings, 0.766 -> 0.788, and hurt the transcripts, 0.743 ->
 			// 0.669: not kept. BENCHMARKS.md, issue #10.)
-			lists, weights = append(lists, vecs(q.Collection).Search(v, depth, allow)), append(weights, w)
+			hits, err := searchVectors(ctx, vecs(q.Collection), v, depth, allow)
+			if err != nil {
+				return nil, fmt.Errorf("vector search: %w", err)
+			}
+			lists, weights = append(lists, hits), append(weights, w)
 		case q.Mode == ModeVector:
 			return nil, fmt.Errorf("vector search: %w", err)
 		default:
@@ -163,41 +167,35 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if e.cfg.TableShare > 0 {
 		reserve = int(e.cfg.TableShare*float64(n) + 0.5)
 	}
-	window := n
+	window, deep := n, 0
 	switch {
 	case q.MaxPerDoc > 0:
 		hits = capPerDoc(hits, max(q.MaxPerDoc, 3*n)) // bound the window, keep choice for the final cap
 		window = depth
 	case reserve > 0:
+		window = max(3*n, 30)
 		// the reserve is drawn from every candidate, not the best 30: a
 		// row that answers a question about a figure often ranks below the
 		// dozens of paragraphs that discuss its line item (with the share
 		// at 0.4: 0.790 -> 0.820 on the filings, transcripts unchanged;
-		// BENCHMARKS.md, issue #10)
-		window = depth
+		// BENCHMARKS.md, issue #10). The deeper candidates are read only
+		// when the best 30 hold too few rows, and only their rows join.
+		deep = depth
 	}
-	if len(hits) > window {
-		hits = hits[:window]
-	}
-	refs := make([]store.ChunkRef, 0, len(hits))
-	score := make(map[store.ChunkRef]float64, len(hits))
-	for _, h := range hits {
-		doc, seq, ok := splitChunkID(h.ID)
-		if !ok {
-			continue
-		}
-		r := store.ChunkRef{DocID: doc, Seq: seq}
-		refs, score[r] = append(refs, r), h.Score
-	}
-	// one read for all candidates; a chunk deleted since the lists were
-	// built is left out, a store failure is an error (never an empty result)
-	cs, err := e.st.Chunks(ctx, q.Collection, refs)
+	out, err := e.candidates(ctx, q.Collection, hits[:min(len(hits), window)])
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, len(cs))
-	for i, c := range cs {
-		out[i] = Result{c, score[store.ChunkRef{DocID: c.DocID, Seq: c.Seq}]}
+	if deep > window && len(hits) > window && tableRows(out) < reserve {
+		more, err := e.candidates(ctx, q.Collection, hits[window:min(len(hits), deep)])
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range more {
+			if r.Chunk.Kind == store.KindTable {
+				out = append(out, r)
+			}
+		}
 	}
 	out = demoteRepeats(out)
 	if reserve > 0 || q.MaxPerDoc > 0 {
@@ -210,6 +208,42 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 		out = out[:q.TopK]
 	}
 	return out, nil
+}
+
+// candidates reads the chunks of hits, in their order, with their fused
+// scores: one read for all; a chunk deleted since the lists were built is
+// left out, a store failure is an error (never an empty result).
+func (e *Engine) candidates(ctx context.Context, coll string, hits []index.Hit) ([]Result, error) {
+	refs := make([]store.ChunkRef, 0, len(hits))
+	score := make(map[store.ChunkRef]float64, len(hits))
+	for _, h := range hits {
+		doc, seq, ok := splitChunkID(h.ID)
+		if !ok {
+			continue
+		}
+		r := store.ChunkRef{DocID: doc, Seq: seq}
+		refs, score[r] = append(refs, r), h.Score
+	}
+	cs, err := e.st.Chunks(ctx, coll, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(cs))
+	for i, c := range cs {
+		out[i] = Result{c, score[store.ChunkRef{DocID: c.DocID, Seq: c.Seq}]}
+	}
+	return out, nil
+}
+
+// tableRows counts the table rows among rs.
+func tableRows(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Chunk.Kind == store.KindTable {
+			n++
+		}
+	}
+	return n
 }
 
 // embedQuery embeds one query under its own deadline.
@@ -233,13 +267,7 @@ func embedQuery(ctx context.Context, emb embed.Embedder, text string) ([]float32
 // way in that order when too few candidates meet them; the result stays in
 // score order.
 func selectResults(rs []Result, n, perDoc, reserve int) []Result {
-	tables := 0
-	for _, r := range rs {
-		if r.Chunk.Kind == store.KindTable {
-			tables++
-		}
-	}
-	reserve = min(reserve, tables, n)
+	reserve = min(reserve, tableRows(rs), n)
 	used := make([]bool, len(rs))
 	per := map[string]int{}
 	out := make([]Result, 0, n)

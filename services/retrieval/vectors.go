@@ -365,11 +365,27 @@ func (c *vectorCache) vectorDocs(ctx context.Context, coll string) (*vecDocs, er
 // goes on without the vector list (the candidates' chunks are read from
 // the same store next, so an outage fails the search there).
 func (s *storeVectors) Search(q []float32, k int, allow map[string]bool) []index.Hit {
-	hits, err := s.SearchContext(cacheCtx, q, k, allow)
+	hits, _ := searchVectors(cacheCtx, s, q, k, allow) // cacheCtx never ends: no error
+	return hits
+}
+
+// searchVectors searches vi under the request's ctx when vi searches in
+// the store (the in-memory index has nothing to wait on). A store failure
+// other than ctx's end is logged and the search goes on without the vector
+// list, as Search does; ctx's end fails the search.
+func searchVectors(ctx context.Context, vi vectorIndex, q []float32, k int, allow map[string]bool) ([]index.Hit, error) {
+	s, ok := vi.(*storeVectors)
+	if !ok {
+		return vi.Search(q, k, allow), nil
+	}
+	hits, err := s.SearchContext(ctx, q, k, allow)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		s.c.log.Error("vector search in the store failed; ranking by keywords only", "collection", s.coll, "refined", s.refined, "err", err)
 	}
-	return hits
+	return hits, nil
 }
 
 // SearchContext is Search under ctx's deadline (the store's call timeout
