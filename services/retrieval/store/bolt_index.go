@@ -125,14 +125,21 @@ func (s *Bolt) Chunks(_ context.Context, coll string, refs []ChunkRef) (out []Ch
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bChunks)
 		for _, r := range refs {
-			var c Chunk
+			var c candidateChunk
 			if getJSON(b, chunkKey(coll, r.DocID, r.Seq), &c) {
-				out = append(out, c)
+				out = append(out, c.Chunk)
 			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// candidateChunk decodes a stored chunk without building its term counts
+// (the outer field takes the "terms" key: Chunks returns Terms nil).
+type candidateChunk struct {
+	Chunk
+	Terms json.RawMessage `json:"terms"`
 }
 
 // Postings implements Index.

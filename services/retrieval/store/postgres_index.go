@@ -122,7 +122,7 @@ func (s *Postgres) Chunks(ctx context.Context, coll string, refs []ChunkRef) (ou
 		docs[i], seqs[i] = r.DocID, int32(r.Seq)
 	}
 	err = s.db.Do(ctx, func(ctx context.Context) error {
-		rows, err := s.db.Pool.Query(ctx, `SELECT c.chunk FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r (doc, seq, ord)
+		rows, err := s.db.Pool.Query(ctx, `SELECT c.chunk - 'terms' FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r (doc, seq, ord)
 			JOIN chunks c ON c.coll = $1 AND c.doc = r.doc AND c.seq = r.seq ORDER BY r.ord`, coll, docs, seqs)
 		if err != nil {
 			return err
