@@ -58,6 +58,53 @@ var (
 // chunk count, a NUL byte in a term or an id).
 var ErrBulkInput = errors.New("invalid bulk document")
 
+// bulkEach reads next's documents to the end: each is checked, added to
+// idx and handed to keep; flush writes the documents kept since its last
+// call each time bulkTxChunks of their chunks wait, and once at the end.
+// It returns the chunks read and their total length.
+func bulkEach(ctx context.Context, coll string, next func() (*BulkDocument, error), idx *bulkIndex,
+	keep func(*BulkDocument), flush func([]*BulkDocument) error) (chunks, total int64, err error) {
+	seen := map[string]bool{}
+	var pending []*BulkDocument
+	waiting := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		d, err := next()
+		if err != nil {
+			return 0, 0, err
+		}
+		if d == nil {
+			break
+		}
+		if err := bulkCheck(coll, d, seen); err != nil {
+			return 0, 0, err
+		}
+		if err := idx.add(coll, d.Doc.ID, d.Chunks); err != nil {
+			return 0, 0, err
+		}
+		keep(d)
+		for _, ch := range d.Chunks {
+			total += int64(ch.Len)
+		}
+		chunks += int64(len(d.Chunks))
+		pending = append(pending, d)
+		if waiting += len(d.Chunks); waiting >= bulkTxChunks {
+			if err := flush(pending); err != nil {
+				return 0, 0, err
+			}
+			pending, waiting = pending[:0], 0
+		}
+	}
+	if len(pending) > 0 {
+		if err := flush(pending); err != nil {
+			return 0, 0, err
+		}
+	}
+	return chunks, total, nil
+}
+
 // bulkCheck validates one document of a load (seen: the ids so far).
 func bulkCheck(coll string, d *BulkDocument, seen map[string]bool) error {
 	id := d.Doc.ID

@@ -48,12 +48,8 @@ func (s *Bolt) BulkLoad(ctx context.Context, coll string, next func() (*BulkDocu
 		}
 	}()
 	var docs []Document
-	var pending []*BulkDocument
-	var nPending int
-	var chunks, total int64
-	seen := map[string]bool{}
-	flush := func() error {
-		err := s.db.Update(func(tx *bolt.Tx) error {
+	flush := func(pending []*BulkDocument) error {
+		return s.db.Update(func(tx *bolt.Tx) error {
 			cb, vb := tx.Bucket(bChunks), tx.Bucket(bVectors)
 			cb.FillPercent, vb.FillPercent = bulkFill, bulkFill
 			type kv struct{ k, v []byte }
@@ -88,41 +84,13 @@ func (s *Bolt) BulkLoad(ctx context.Context, coll string, next func() (*BulkDocu
 			}
 			return nil
 		})
-		pending, nPending = pending[:0], 0
-		return err
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return c, err
-		}
-		d, err := next()
-		if err != nil {
-			return c, err
-		}
-		if d == nil {
-			break
-		}
-		if err := bulkCheck(coll, d, seen); err != nil {
-			return c, err
-		}
-		if err := idx.add(coll, d.Doc.ID, d.Chunks); err != nil {
-			return c, err
-		}
+	chunks, total, err := bulkEach(ctx, coll, next, idx, func(d *BulkDocument) {
 		doc := d.Doc
 		doc.Collection, doc.RefinedModel = coll, ""
 		docs = append(docs, doc)
-		for _, ch := range d.Chunks {
-			total += int64(ch.Len)
-		}
-		chunks += int64(len(d.Chunks))
-		pending = append(pending, d)
-		if nPending += len(d.Chunks); nPending >= bulkTxChunks {
-			if err := flush(); err != nil {
-				return c, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	}, flush)
+	if err != nil {
 		return c, err
 	}
 	if err := s.bulkSorted(ctx, bPostings, idx.postings); err != nil {

@@ -75,19 +75,12 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 			indexDefs = append(indexDefs, x.Def)
 		}
 	}
-	var pending []*BulkDocument
-	var nPending int
 	var ids []string
-	var chunks, total int64
-	seen := map[string]bool{}
 	start := time.Now()
 	phase := func(what string) {
 		s.log.Info("bulk load", "collection", coll, "done", what, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
+	flush := func(pending []*BulkDocument) error {
 		rows, err := tx.Query(ctx, `SELECT nextval('doc_seq') FROM generate_series(1, $1)`, len(pending))
 		if err != nil {
 			return err
@@ -130,36 +123,10 @@ func (s *Postgres) bulkLoad(ctx context.Context, tx pgx.Tx, coll string, idx *bu
 				return fmt.Errorf("store: bulk load of %s: %w", t.name, err)
 			}
 		}
-		pending, nPending = pending[:0], 0
 		return nil
 	}
-	for {
-		d, err := next()
-		if err != nil {
-			return c, err
-		}
-		if d == nil {
-			break
-		}
-		if err := bulkCheck(coll, d, seen); err != nil {
-			return c, err
-		}
-		if err := idx.add(coll, d.Doc.ID, d.Chunks); err != nil {
-			return c, err
-		}
-		ids = append(ids, d.Doc.ID)
-		for _, ch := range d.Chunks {
-			total += int64(ch.Len)
-		}
-		chunks += int64(len(d.Chunks))
-		pending = append(pending, d)
-		if nPending += len(d.Chunks); nPending >= bulkTxChunks {
-			if err := flush(); err != nil {
-				return c, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	chunks, total, err := bulkEach(ctx, coll, next, idx, func(d *BulkDocument) { ids = append(ids, d.Doc.ID) }, flush)
+	if err != nil {
 		return c, err
 	}
 	phase(fmt.Sprintf("%d documents, %d chunks and their vectors", len(ids), chunks))
