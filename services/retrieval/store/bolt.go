@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/pdfqa/pdfqa/platform/boltfile"
 )
 
 var (
@@ -26,7 +28,7 @@ var (
 // Bolt is the embedded Store: one bbolt file (Meta here, Index in
 // bolt_index.go).
 type Bolt struct {
-	db *boltDB // bolt_compact.go
+	db *boltfile.DB // compacted in place: bolt_compact.go
 }
 
 var _ Store = (*Bolt)(nil)
@@ -37,7 +39,7 @@ func Open(dir string) (*Bolt, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "retrieval.db")
-	db, err := openBoltDB(path)
+	db, err := boltfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +63,7 @@ func Open(dir string) (*Bolt, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Bolt{db: &boltDB{path: path, db: db}}, nil
+	return &Bolt{db: db}, nil
 }
 
 // Close closes the database.
