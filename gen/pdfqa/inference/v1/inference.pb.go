@@ -1237,7 +1237,11 @@ type Adapter struct {
 	// Default scale applied when a request names the adapter.
 	Scale float32 `protobuf:"fixed32,3,opt,name=scale,proto3" json:"scale,omitempty"`
 	// Base model the adapter belongs to.
-	BaseModel     string `protobuf:"bytes,4,opt,name=base_model,json=baseModel,proto3" json:"base_model,omitempty"`
+	BaseModel string `protobuf:"bytes,4,opt,name=base_model,json=baseModel,proto3" json:"base_model,omitempty"`
+	// SHA-256 of the adapter's GGUF file (64 lowercase hex digits): the
+	// version loaded under name. Give it to UnloadAdapter to unload only
+	// this version. Empty for an adapter whose file could not be read.
+	Sha256        string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1296,6 +1300,13 @@ func (x *Adapter) GetScale() float32 {
 func (x *Adapter) GetBaseModel() string {
 	if x != nil {
 		return x.BaseModel
+	}
+	return ""
+}
+
+func (x *Adapter) GetSha256() string {
+	if x != nil {
+		return x.Sha256
 	}
 	return ""
 }
@@ -1427,7 +1438,13 @@ func (x *LoadAdapterResponse) GetAdapter() *Adapter {
 type UnloadAdapterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the adapter.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional precondition: unload only if the adapter under name is still
+	// this version (Adapter.sha256, as ListAdapters or LoadAdapter returned
+	// it; 64 lowercase hex digits). When another version has replaced it
+	// since, nothing is removed and the call fails with ABORTED naming the
+	// current digest. Empty: unload whatever version name has.
+	Sha256        string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1465,6 +1482,13 @@ func (*UnloadAdapterRequest) Descriptor() ([]byte, []int) {
 func (x *UnloadAdapterRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *UnloadAdapterRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
 	}
 	return ""
 }
@@ -1668,22 +1692,24 @@ const file_pdfqa_inference_v1_inference_proto_rawDesc = "" +
 	"\x05ready\x18\b \x01(\bR\x05ready\"\x13\n" +
 	"\x11ListModelsRequest\"G\n" +
 	"\x12ListModelsResponse\x121\n" +
-	"\x06models\x18\x01 \x03(\v2\x19.pdfqa.inference.v1.ModelR\x06models\"f\n" +
+	"\x06models\x18\x01 \x03(\v2\x19.pdfqa.inference.v1.ModelR\x06models\"~\n" +
 	"\aAdapter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
 	"\x05scale\x18\x03 \x01(\x02R\x05scale\x12\x1d\n" +
 	"\n" +
-	"base_model\x18\x04 \x01(\tR\tbaseModel\"l\n" +
+	"base_model\x18\x04 \x01(\tR\tbaseModel\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\"l\n" +
 	"\x12LoadAdapterRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
 	"\x05scale\x18\x03 \x01(\x02R\x05scale\x12\x18\n" +
 	"\acontent\x18\x04 \x01(\fR\acontent\"L\n" +
 	"\x13LoadAdapterResponse\x125\n" +
-	"\aadapter\x18\x01 \x01(\v2\x1b.pdfqa.inference.v1.AdapterR\aadapter\"*\n" +
+	"\aadapter\x18\x01 \x01(\v2\x1b.pdfqa.inference.v1.AdapterR\aadapter\"B\n" +
 	"\x14UnloadAdapterRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"\x17\n" +
 	"\x15UnloadAdapterResponse\"\x15\n" +
 	"\x13ListAdaptersRequest\"O\n" +
 	"\x14ListAdaptersResponse\x127\n" +
