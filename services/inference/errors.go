@@ -20,23 +20,22 @@ var (
 	ErrOverloaded = errors.New("inference overloaded: admission queue full, retry later")
 	// ErrUnavailable: the shared adapter registry (etcd, the blob bucket)
 	// cannot be reached.
-	ErrUnavailable = errors.New("unavailable")
+	ErrUnavailable = grpcerr.ErrUnavailable
 	// ErrConflict: the shared adapter set changed under a LoadAdapter
 	// (another load or unload of the name committed first); nothing was
 	// published.
-	ErrConflict = errors.New("aborted")
+	ErrConflict = grpcerr.ErrAborted
 )
 
 // errs is the service's one map from domain errors to gRPC codes; handlers
 // translate every error they return through it (errs.Status), nothing else
 // picks a code. Context cancellation and deadlines keep their own codes;
+// the shared errors (ErrUnavailable, ErrConflict) have grpcerr's codes;
 // anything not listed is Internal (see grpcerr.Table.Status).
 var errs = grpcerr.Table{
 	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ErrAdapterNotFound, Code: codes.NotFound},
 	{Err: ErrOverloaded, Code: codes.ResourceExhausted},
-	{Err: ErrUnavailable, Code: codes.Unavailable},
-	{Err: ErrConflict, Code: codes.Aborted},
 	{Err: engine.ErrUnavailable, Code: codes.Unavailable},
 	{Err: engine.ErrBadRequest, Code: codes.InvalidArgument},
 	{Err: engine.ErrContextSize, Code: codes.OutOfRange},

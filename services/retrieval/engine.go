@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/grpcerr"
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
@@ -18,9 +19,10 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
-// Domain errors of the engine (store.ErrNotFound etc. also surface).
+// Domain errors of the engine (store.ErrNotFound etc. also surface);
+// ErrInvalid is the shared one, which grpcerr maps to InvalidArgument.
 var (
-	ErrInvalid     = errors.New("invalid argument")
+	ErrInvalid     = grpcerr.ErrInvalid
 	ErrClosed      = errors.New("retrieval engine is closed")
 	ErrQueueFull   = errors.New("ingestion queue is full")
 	ErrUploadLarge = errors.New("upload exceeds the size limit")

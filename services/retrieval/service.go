@@ -34,12 +34,12 @@ import (
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
 
-// errTable is the one place domain errors become gRPC codes.
+// errTable is the one place domain errors become gRPC codes (ErrInvalid,
+// the shared one, has grpcerr's).
 var errTable = grpcerr.Table{
 	{Err: store.ErrNotFound, Code: codes.NotFound},
 	{Err: store.ErrAlreadyExists, Code: codes.AlreadyExists},
 	{Err: store.ErrBadToken, Code: codes.InvalidArgument},
-	{Err: ErrInvalid, Code: codes.InvalidArgument},
 	{Err: parse.ErrPageRange, Code: codes.InvalidArgument},
 	{Err: parse.ErrEncrypted, Code: codes.FailedPrecondition},
 	{Err: parse.ErrInvalidPDF, Code: codes.FailedPrecondition},
