@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,91 +13,81 @@ import (
 )
 
 func init() {
-	register("ask", `ask a question over a collection: pdfqa ask --collection NAME "question"`, runAsk)
-	register("runs", "list recent runs, newest first, or show one: pdfqa runs [--limit N] [RUN_ID]", runRuns)
+	meshCommand("ask", `ask a question over a collection: pdfqa ask --collection NAME "question"`, askCommand)
+	meshCommand("runs", "list recent runs, newest first, or show one: pdfqa runs [--limit N] [RUN_ID]", runsCommand)
 }
 
-func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("runs", stderr)
+func runsCommand(fs *flag.FlagSet) body {
 	limit := fs.Int("limit", 20, "runs to list (at most 1000)")
-	var mf meshFlags
-	mf.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 || *limit < 1 {
-		return usageErr("pdfqa runs [--limit N] [RUN_ID]")
-	}
-	c, err := mf.sdk(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if fs.NArg() == 1 {
-		run, err := c.Run(ctx, fs.Arg(0))
+	return func(ctx context.Context, c *call) error {
+		if len(c.args) > 1 || *limit < 1 {
+			return usageErr("pdfqa runs [--limit N] [RUN_ID]")
+		}
+		cl, err := c.connect(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Q: %s\n%s\n", run.GetQuestion(), run.GetAnswer())
-		printRun(stdout, stderr, run)
-		return nil
+		if len(c.args) == 1 {
+			run, err := cl.Run(ctx, c.args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "Q: %s\n%s\n", run.GetQuestion(), run.GetAnswer())
+			printRun(c.stdout, c.stderr, run)
+			return nil
+		}
+		runs, err := cl.Runs(ctx, *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tSTATUS\tCREATED\tCOLLECTION\tQUESTION")
+		for _, r := range runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.GetId(), strings.TrimPrefix(r.GetStatus().String(), "RUN_STATUS_"),
+				r.GetCreateTime().AsTime().Local().Format("2006-01-02 15:04:05"), r.GetCollection(), truncateLine(r.GetQuestion(), 70))
+		}
+		return tw.Flush()
 	}
-	runs, err := c.Runs(ctx, *limit)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTATUS\tCREATED\tCOLLECTION\tQUESTION")
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.GetId(), strings.TrimPrefix(r.GetStatus().String(), "RUN_STATUS_"),
-			r.GetCreateTime().AsTime().Local().Format("2006-01-02 15:04:05"), r.GetCollection(), truncateLine(r.GetQuestion(), 70))
-	}
-	return tw.Flush()
 }
 
-func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ask", stderr)
+func askCommand(fs *flag.FlagSet) body {
 	collection := fs.String("collection", "", "collection to search (required)")
 	adapter := fs.String("adapter", "", "LoRA adapter for the answering model")
 	single := fs.Bool("single-shot", false, "one search and one answer: no planner, no verifier")
 	pad := fs.Bool("scratchpad", false, "print the agents' scratchpad to stderr")
 	promptSet := fs.String("prompt-set", "", "the agents' prompt set for this question (one of "+strings.Join(prompts.Sets(), ", ")+"; default: the service's)")
-	var mf meshFlags
-	mf.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	question := strings.TrimSpace(strings.Join(fs.Args(), " "))
-	if *collection == "" || question == "" {
-		return usageErr(`pdfqa ask --collection NAME [--adapter NAME] [--single-shot] [--scratchpad] [--prompt-set NAME] "question"`)
-	}
-	var opts []pdfqa.AskOption
-	if *promptSet != "" {
-		if _, err := prompts.Lookup(*promptSet); err != nil {
-			return usageErr("--prompt-set: %v", err)
+	return func(ctx context.Context, c *call) error {
+		question := strings.TrimSpace(strings.Join(c.args, " "))
+		if *collection == "" || question == "" {
+			return usageErr(`pdfqa ask --collection NAME [--adapter NAME] [--single-shot] [--scratchpad] [--prompt-set NAME] "question"`)
 		}
-		opts = append(opts, pdfqa.WithPromptSet(*promptSet))
-	}
-	if *adapter != "" {
-		opts = append(opts, pdfqa.WithAdapter(*adapter))
-	}
-	if *single {
-		opts = append(opts, pdfqa.SingleShot())
-	}
-	if *pad {
-		opts = append(opts, pdfqa.WithScratchpad())
-	}
-	c, err := mf.sdk(ctx)
-	if err != nil {
+		var opts []pdfqa.AskOption
+		if *promptSet != "" {
+			if _, err := prompts.Lookup(*promptSet); err != nil {
+				return usageErr("--prompt-set: %v", err)
+			}
+			opts = append(opts, pdfqa.WithPromptSet(*promptSet))
+		}
+		if *adapter != "" {
+			opts = append(opts, pdfqa.WithAdapter(*adapter))
+		}
+		if *single {
+			opts = append(opts, pdfqa.SingleShot())
+		}
+		if *pad {
+			opts = append(opts, pdfqa.WithScratchpad())
+		}
+		cl, err := c.connect(ctx)
+		if err != nil {
+			return err
+		}
+		run, err := cl.Answer(ctx, *collection, question, func(d string) { fmt.Fprint(c.stdout, d) }, opts...)
+		fmt.Fprintln(c.stdout)
+		if run != nil {
+			printRun(c.stdout, c.stderr, run)
+		}
 		return err
 	}
-	defer c.Close()
-	run, err := c.Answer(ctx, *collection, question, func(d string) { fmt.Fprint(stdout, d) }, opts...)
-	fmt.Fprintln(stdout)
-	if run != nil {
-		printRun(stdout, stderr, run)
-	}
-	return err
 }
 
 func printRun(stdout, stderr io.Writer, run *pdfqa.Run) {

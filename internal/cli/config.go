@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("config", "print every setting with its value, default and source (env, flag, default); --markdown: the README's tables", runConfig)
+	flagCommand("config", "print every setting with its value, default and source (env, flag, default); --markdown: the README's tables", configCommand)
 }
 
 // sectionTitles head the README's tables of the commands' settings; a
@@ -40,32 +40,30 @@ func readAllSettings(r *config.Reader, cache string) error {
 	return mesh.ReadSettings(r, cache)
 }
 
-func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("config", stderr)
+func configCommand(fs *flag.FlagSet) body {
 	markdown := fs.Bool("markdown", false, "print the README's tables: defaults as documented, not this machine's values")
 	r := config.Environment()
-	var c config.Common
-	c.BindFrom(fs, r)
-	if err := fs.Parse(args); err != nil {
+	var common config.Common
+	common.BindFrom(fs, r)
+	return func(_ context.Context, c *call) error {
+		if len(c.args) > 0 {
+			return usageErr("config takes no arguments")
+		}
+		if *markdown {
+			return writeConfigDocs(c.stdout)
+		}
+		// Flags given here override the environment for every command.
+		r.Parsed(fs)
+		err := readAllSettings(r, common.Cache)
+		r.Parsed(fs)
+		if werr := config.WriteTable(c.stdout, r.Values()); werr != nil {
+			return werr
+		}
+		if err == nil {
+			err = r.Err()
+		}
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageErr("config takes no arguments")
-	}
-	if *markdown {
-		return writeConfigDocs(stdout)
-	}
-	// Flags given here override the environment for every command.
-	r.Parsed(fs)
-	err := readAllSettings(r, c.Cache)
-	r.Parsed(fs)
-	if werr := config.WriteTable(stdout, r.Values()); werr != nil {
-		return werr
-	}
-	if err == nil {
-		err = r.Err()
-	}
-	return err
 }
 
 // writeConfigDocs writes the README's configuration tables: every setting

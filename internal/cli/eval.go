@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,11 +27,10 @@ import (
 )
 
 func init() {
-	register("eval", "ingest a folder of PDFs, ask every question of a CSV, write results JSONL for score_qa.py", runEval)
+	flagCommand("eval", "ingest a folder of PDFs, ask every question of a CSV, write results JSONL for score_qa.py", evalCommand)
 }
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", stderr)
+func evalCommand(fs *flag.FlagSet) body {
 	docs := fs.String("docs", "", "folder of PDFs to ingest (required unless --collection names a ready one and --skip-ingest)")
 	questions := fs.String("questions", "", "CSV with a Question column (required)")
 	out := fs.String("out", "results.jsonl", "results file (JSON lines)")
@@ -47,116 +47,115 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	limit := fs.Int("limit", 0, "ask only the first N questions (0: all)")
 	promptSet := fs.String("prompt-set", "", "prompt set(s) of the agents to ask with, comma-separated to compare variants side by side (one results file each, OUT.SET.jsonl); sets: "+strings.Join(prompts.Sets(), ", ")+" (default: the service's, "+prompts.Version+" unless PDFQA_PROMPT_SET says otherwise)")
 	ablate := fs.String("ablate", "", "agentic steps to turn off, comma-separated, to measure what each adds: "+strings.Join(ask.Steps(), ", "))
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *ablate != "" {
-		if _, err := (&ask.Engine{}).Without(strings.Split(*ablate, ",")...); err != nil {
-			return usageErr("--ablate: %v", err)
+	return func(ctx context.Context, c *call) error {
+		if *ablate != "" {
+			if _, err := (&ask.Engine{}).Without(strings.Split(*ablate, ",")...); err != nil {
+				return usageErr("--ablate: %v", err)
+			}
+			ctx = metadata.AppendToOutgoingContext(ctx, agents.AblateHeader, *ablate)
 		}
-		ctx = metadata.AppendToOutgoingContext(ctx, agents.AblateHeader, *ablate)
-	}
-	if *questions == "" || (*docs == "" && !*skipIngest) {
-		return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME] [--prompt-set NAME[,NAME...]]")
-	}
-	sets, err := promptSets(*promptSet)
-	if err != nil {
-		return usageErr("--prompt-set: %v", err)
-	}
-	var askOpts []pdfqa.AskOption
-	switch *mode {
-	case "agentic":
-	case "single-shot":
-		askOpts = append(askOpts, pdfqa.SingleShot())
-	default:
-		return usageErr("--mode is agentic or single-shot, not %q", *mode)
-	}
-	qs, err := evalfile.ReadQuestions(*questions)
-	if err != nil {
-		return err
-	}
-	if *limit > 0 && *limit < len(qs) {
-		qs = qs[:*limit]
-	}
-	if *collection == "" {
-		*collection = fmt.Sprintf("eval-%d", time.Now().Unix())
-	}
-
-	// ac asks; rc ingests and lists (the same client unless --retrieval-addr).
-	var ac, rc *pdfqa.Client
-	if *addr != "" || *etcd != "" {
-		mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", ""), tlsDir: config.Env("PDFQA_TLS_DIR", "")}
-		if ac, err = mf.sdk(ctx); err != nil {
+		if *questions == "" || (*docs == "" && !*skipIngest) {
+			return usageErr("pdfqa eval --docs DIR --questions FILE.csv --out results.jsonl [--concurrency N] [--addr ADDR] [--mode agentic|single-shot] [--collection NAME] [--prompt-set NAME[,NAME...]]")
+		}
+		sets, err := promptSets(*promptSet)
+		if err != nil {
+			return usageErr("--prompt-set: %v", err)
+		}
+		var askOpts []pdfqa.AskOption
+		switch *mode {
+		case "agentic":
+		case "single-shot":
+			askOpts = append(askOpts, pdfqa.SingleShot())
+		default:
+			return usageErr("--mode is agentic or single-shot, not %q", *mode)
+		}
+		qs, err := evalfile.ReadQuestions(*questions)
+		if err != nil {
 			return err
 		}
-		defer ac.Close()
-		if *retrievalAddr != "" {
-			if rc, err = mf.dialTo(ctx, *retrievalAddr); err != nil {
-				return err
-			}
-			defer rc.Close()
+		if *limit > 0 && *limit < len(qs) {
+			qs = qs[:*limit]
 		}
-	} else {
-		dir := *data
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "pdfqa-eval-"); err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
+		if *collection == "" {
+			*collection = fmt.Sprintf("eval-%d", time.Now().Unix())
 		}
-		mctx, stop := context.WithCancel(ctx)
-		ready := make(chan *mesh.Mesh, 1)
-		upErr := make(chan error, 1)
-		go func() {
-			upErr <- mesh.Up(mctx, mesh.UpOptions{Data: dir, Cache: *cache, HTTPAddr: "127.0.0.1:0", LogLevel: "warn", Ready: func(mm *mesh.Mesh) { ready <- mm }})
-		}()
-		defer func() { stop(); <-upErr }()
-		select {
-		case mm := <-ready:
-			// Registered is not ready: the engines load their models first.
-			if err := waitHealthy(ctx, "http://"+mm.Gateway().HTTPAddr+"/healthz", 5*time.Minute); err != nil {
-				return err
-			}
-			if ac, err = dial(ctx, "etcd://"+mm.Etcd.Endpoint(), mm.AdminKey); err != nil {
+
+		// ac asks; rc ingests and lists (the same client unless --retrieval-addr).
+		var ac, rc *pdfqa.Client
+		if *addr != "" || *etcd != "" {
+			mf := meshFlags{etcd: *etcd, addr: *addr, key: config.Env("PDFQA_API_KEY", ""), tlsDir: config.Env("PDFQA_TLS_DIR", "")}
+			if ac, err = mf.sdk(ctx); err != nil {
 				return err
 			}
 			defer ac.Close()
-		case err := <-upErr:
-			upErr <- err
-			return fmt.Errorf("starting the mesh: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
+			if *retrievalAddr != "" {
+				if rc, err = mf.dialTo(ctx, *retrievalAddr); err != nil {
+					return err
+				}
+				defer rc.Close()
+			}
+		} else {
+			dir := *data
+			if dir == "" {
+				if dir, err = os.MkdirTemp("", "pdfqa-eval-"); err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+			}
+			mctx, stop := context.WithCancel(ctx)
+			ready := make(chan *mesh.Mesh, 1)
+			upErr := make(chan error, 1)
+			go func() {
+				upErr <- mesh.Up(mctx, mesh.UpOptions{Data: dir, Cache: *cache, HTTPAddr: "127.0.0.1:0", LogLevel: "warn", Ready: func(mm *mesh.Mesh) { ready <- mm }})
+			}()
+			defer func() { stop(); <-upErr }()
+			select {
+			case mm := <-ready:
+				// Registered is not ready: the engines load their models first.
+				if err := waitHealthy(ctx, "http://"+mm.Gateway().HTTPAddr+"/healthz", 5*time.Minute); err != nil {
+					return err
+				}
+				if ac, err = dial(ctx, "etcd://"+mm.Etcd.Endpoint(), mm.AdminKey); err != nil {
+					return err
+				}
+				defer ac.Close()
+			case err := <-upErr:
+				upErr <- err
+				return fmt.Errorf("starting the mesh: %w", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			fmt.Fprintf(c.stderr, "eval: mesh up in %s\n", dir)
 		}
-		fmt.Fprintf(stderr, "eval: mesh up in %s\n", dir)
-	}
-	if rc == nil {
-		rc = ac
-	}
-	if !*skipIngest {
-		if err := ingest(ctx, rc, *collection, *docs, stderr); err != nil {
-			return err
+		if rc == nil {
+			rc = ac
 		}
-	}
-	if *refineWait > 0 {
-		waitRefined(ctx, rc, *collection, *refineWait, stderr)
-	}
-	if len(sets) == 0 {
-		return askEach(ctx, ac, *collection, askOpts, "", qs, *concurrency, *out, stdout, stderr)
-	}
-	// One set after the other, each over every question, so that their
-	// latencies are measured on the same machine load.
-	var errs []error
-	for _, set := range sets {
-		path := *out
-		if len(sets) > 1 {
-			path = strings.TrimSuffix(*out, ".jsonl") + "." + set + ".jsonl"
+		if !*skipIngest {
+			if err := ingest(ctx, rc, *collection, *docs, c.stderr); err != nil {
+				return err
+			}
 		}
-		fmt.Fprintf(stderr, "eval: prompt set %s -> %s\n", set, path)
-		if err := askEach(ctx, ac, *collection, askOpts, set, qs, *concurrency, path, stdout, stderr); err != nil {
-			errs = append(errs, fmt.Errorf("prompt set %s: %w", set, err))
+		if *refineWait > 0 {
+			waitRefined(ctx, rc, *collection, *refineWait, c.stderr)
 		}
+		if len(sets) == 0 {
+			return askEach(ctx, ac, *collection, askOpts, "", qs, *concurrency, *out, c.stdout, c.stderr)
+		}
+		// One set after the other, each over every question, so that their
+		// latencies are measured on the same machine load.
+		var errs []error
+		for _, set := range sets {
+			path := *out
+			if len(sets) > 1 {
+				path = strings.TrimSuffix(*out, ".jsonl") + "." + set + ".jsonl"
+			}
+			fmt.Fprintf(c.stderr, "eval: prompt set %s -> %s\n", set, path)
+			if err := askEach(ctx, ac, *collection, askOpts, set, qs, *concurrency, path, c.stdout, c.stderr); err != nil {
+				errs = append(errs, fmt.Errorf("prompt set %s: %w", set, err))
+			}
+		}
+		return errors.Join(errs...)
 	}
-	return errors.Join(errs...)
 }
 
 // promptSets reads --prompt-set: known set names, comma-separated, each once.

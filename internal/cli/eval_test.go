@@ -37,7 +37,7 @@ func TestPromptSetsFlag(t *testing.T) {
 			t.Errorf("%q: no error", bad)
 		}
 	}
-	if err := runEval(context.Background(), []string{"--questions", "q.csv", "--skip-ingest", "--prompt-set", "nope"}, io.Discard, io.Discard); err == nil ||
+	if err := commands["eval"].run(context.Background(), []string{"--questions", "q.csv", "--skip-ingest", "--prompt-set", "nope"}, io.Discard, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "v1-fewshot") {
 		t.Errorf("runEval with an unknown set: %v (want a usage error listing the sets, before any mesh starts)", err)
 	}

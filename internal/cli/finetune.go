@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,13 +14,10 @@ import (
 )
 
 func init() {
-	register("finetune", "LoRA fine-tune the answering model on a collection: pdfqa finetune --collection NAME [--steps N] [--force]", runFinetune)
+	meshCommand("finetune", "LoRA fine-tune the answering model on a collection: pdfqa finetune --collection NAME [--steps N] [--force]", finetuneCommand)
 }
 
-func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("finetune", stderr)
-	var m meshFlags
-	m.bind(fs)
+func finetuneCommand(fs *flag.FlagSet) body {
 	collection := fs.String("collection", "", "collection to build the dataset from (required)")
 	maxExamples := fs.Int("max-examples", 0, "upper bound on generated QA pairs (0: the trainer's default, 200)")
 	steps := fs.Int("steps", 0, "optimizer steps (0: one epoch)")
@@ -29,66 +27,64 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	evalExamples := fs.Int("eval-examples", 0, "held-out examples to evaluate (0: all)")
 	name := fs.String("name", "", "adapter name (default: derived from the job)")
 	force := fs.Bool("force", false, "publish even if the adapter does not beat the base")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *collection == "" {
-		return usageErr("--collection is required")
-	}
-	c, err := m.sdk(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	// Every step may take minutes on CPU: give each call its own long deadline.
-	long := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 6*time.Hour) }
+	return func(ctx context.Context, c *call) error {
+		if *collection == "" {
+			return usageErr("--collection is required")
+		}
+		cl, err := c.connect(ctx)
+		if err != nil {
+			return err
+		}
+		// Every step may take minutes on CPU: give each call its own long deadline.
+		long := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 6*time.Hour) }
 
-	fmt.Fprintf(stderr, "building a dataset from %q (generating grounded QA pairs)…\n", *collection)
-	c1, done1 := long()
-	d, job, err := c.FineTune(c1, *collection, pdfqa.FineTuneOptions{MaxExamples: *maxExamples, Lora: &pdfqa.LoraConfig{
-		MaxSteps: int32(*steps), BatchSize: int32(*batch), MaxSeqLen: int32(*seqLen), LearningRate: float32(*lr)}})
-	done1()
-	if d == nil && err != nil {
-		return fmt.Errorf("build dataset: %w", err)
-	}
-	fmt.Fprintf(stderr, "dataset %s: train %d, validation %d, test %d (filtered: %v)\n", d.GetId(),
-		d.GetCounts().GetTrain(), d.GetCounts().GetValidation(), d.GetCounts().GetTest(), d.GetFiltered())
-	if err != nil {
-		return fmt.Errorf("start job: %w", err)
-	}
-	id := job.GetId()
-	fmt.Fprintf(stderr, "job %s started\n", id)
-	c2, done2 := long()
-	last, err := watchJob(c2, c, id, stderr)
-	done2()
-	if err != nil {
-		return err
-	}
-	if last.GetState() != pdfqa.JobSucceeded {
-		return fmt.Errorf("job %s %s: %s (pdfqa finetune does not resume; the ResumeJob RPC does)", id, last.GetState(), last.GetMessage())
-	}
+		fmt.Fprintf(c.stderr, "building a dataset from %q (generating grounded QA pairs)…\n", *collection)
+		c1, done1 := long()
+		d, job, err := cl.FineTune(c1, *collection, pdfqa.FineTuneOptions{MaxExamples: *maxExamples, Lora: &pdfqa.LoraConfig{
+			MaxSteps: int32(*steps), BatchSize: int32(*batch), MaxSeqLen: int32(*seqLen), LearningRate: float32(*lr)}})
+		done1()
+		if d == nil && err != nil {
+			return fmt.Errorf("build dataset: %w", err)
+		}
+		fmt.Fprintf(c.stderr, "dataset %s: train %d, validation %d, test %d (filtered: %v)\n", d.GetId(),
+			d.GetCounts().GetTrain(), d.GetCounts().GetValidation(), d.GetCounts().GetTest(), d.GetFiltered())
+		if err != nil {
+			return fmt.Errorf("start job: %w", err)
+		}
+		id := job.GetId()
+		fmt.Fprintf(c.stderr, "job %s started\n", id)
+		c2, done2 := long()
+		last, err := watchJob(c2, cl, id, c.stderr)
+		done2()
+		if err != nil {
+			return err
+		}
+		if last.GetState() != pdfqa.JobSucceeded {
+			return fmt.Errorf("job %s %s: %s (pdfqa finetune does not resume; the ResumeJob RPC does)", id, last.GetState(), last.GetMessage())
+		}
 
-	fmt.Fprintln(stderr, "evaluating base vs adapter on the held-out split…")
-	c3, done3 := long()
-	report, err := c.EvaluateAdapter(c3, id, *evalExamples)
-	done3()
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	printReport(stdout, report)
+		fmt.Fprintln(c.stderr, "evaluating base vs adapter on the held-out split…")
+		c3, done3 := long()
+		report, err := cl.EvaluateAdapter(c3, id, *evalExamples)
+		done3()
+		if err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		printReport(c.stdout, report)
 
-	c4, done4 := long()
-	adapter, path, err := c.PublishAdapter(c4, id, *name, *force)
-	done4()
-	var perr *pdfqa.Error
-	if errors.Is(err, pdfqa.ErrFailedPrecondition) && errors.As(err, &perr) {
-		return fmt.Errorf("not published: %s", perr.Message)
+		c4, done4 := long()
+		adapter, path, err := cl.PublishAdapter(c4, id, *name, *force)
+		done4()
+		var perr *pdfqa.Error
+		if errors.Is(err, pdfqa.ErrFailedPrecondition) && errors.As(err, &perr) {
+			return fmt.Errorf("not published: %s", perr.Message)
+		}
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		fmt.Fprintf(c.stdout, "\npublished adapter %s (%s)\nuse it: pdfqa ask --adapter %s \"your question\"\n", adapter, path, adapter)
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	fmt.Fprintf(stdout, "\npublished adapter %s (%s)\nuse it: pdfqa ask --adapter %s \"your question\"\n", adapter, path, adapter)
-	return nil
 }
 
 // watchJob draws a progress bar until the job ends and returns its last event.

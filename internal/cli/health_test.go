@@ -36,7 +36,7 @@ func TestHealthProbeOverMutualTLS(t *testing.T) {
 	addr := srv.Addr()
 	health := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer
-		err := runHealth(context.Background(), args, &out, &errs)
+		err := commands["health"].run(context.Background(), args, &out, &errs)
 		return out.String() + errs.String(), err
 	}
 	var out string

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"io"
+	"flag"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -10,22 +10,17 @@ import (
 )
 
 func init() {
-	register("mcp", "serve pdfqa's tools (search, ask, list_collections, ingest) to an MCP host over stdio", runMCP)
+	meshCommand("mcp", "serve pdfqa's tools (search, ask, list_collections, ingest) to an MCP host over stdio", mcpCommand)
 }
 
-func runMCP(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("mcp", stderr)
-	var m meshFlags
-	m.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+func mcpCommand(*flag.FlagSet) body {
+	return func(ctx context.Context, c *call) error {
+		cl, err := c.connect(ctx)
+		if err != nil {
+			return err
+		}
+		srv := mcptools.NewServer(mcptools.Options{Backend: cl, LocalFiles: true})
+		// stdout is the protocol's; nothing else may write there.
+		return srv.Run(ctx, &mcp.StdioTransport{})
 	}
-	c, err := m.sdk(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	srv := mcptools.NewServer(mcptools.Options{Backend: c, LocalFiles: true})
-	// stdout is the protocol's; nothing else may write there.
-	return srv.Run(ctx, &mcp.StdioTransport{})
 }

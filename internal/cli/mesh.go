@@ -22,9 +22,9 @@ import (
 )
 
 func init() {
-	register("up", "run the whole mesh in one process (embedded etcd, five services, REST on :8080)", runUp)
+	flagCommand("up", "run the whole mesh in one process (embedded etcd, five services, REST on :8080)", upCommand)
 	register("serve", "run one service against an external etcd: pdfqa serve <service> --etcd ADDR", runServe)
-	register("status", "list every registered service instance and its health", runStatus)
+	flagCommand("status", "list every registered service instance and its health", statusCommand)
 }
 
 // upFlags are the settings of `pdfqa up`.
@@ -84,38 +84,35 @@ func (f *serveFlags) bind(fs *flag.FlagSet, r *config.Reader) {
 	r.BindFlag(fs, trainer.LeaseSetting)
 }
 
-func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("up", stderr)
+func upCommand(fs *flag.FlagSet) body {
 	var f upFlags
 	env := config.Environment()
 	f.bind(fs, env)
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, c *call) error {
+		restTLS, err := parseRESTTLS(f.restTLS)
+		if err != nil {
+			return err
+		}
+		return mesh.Up(ctx, mesh.UpOptions{
+			Env:  env,
+			Data: f.c.Data, Store: f.c.Store, Cache: f.c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: f.c.LogLevel, Insecure: f.insecure,
+			TLS: f.tls, TLSDir: f.c.TLSDir, RESTTLS: restTLS,
+			Ready: func(m *mesh.Mesh) {
+				fmt.Fprintf(c.stdout, "pdfqa mesh up: REST %s (OpenAPI at /openapi.json), etcd %s, data %s\n",
+					m.Gateway().RESTURL(), m.Etcd.Endpoint(), f.c.Data)
+				switch {
+				case m.AdminKeyCreated:
+					fmt.Fprintf(c.stdout, "admin API key (shown once; kept in %s, which pdfqa commands read):\n  %s\n",
+						filepath.Join(f.c.Data, mesh.AdminKeyFile), m.AdminKey)
+				case m.AdminKey != "":
+					fmt.Fprintf(c.stdout, "admin API key in %s\n", filepath.Join(f.c.Data, mesh.AdminKeyFile))
+				}
+				for _, i := range m.Instances {
+					fmt.Fprintf(c.stdout, "  %-10s grpc %s  metrics http://%s/metrics\n", i.Name, i.Server.Addr(), i.Server.MetricsAddr())
+				}
+			},
+		})
 	}
-	c := f.c
-	restTLS, err := parseRESTTLS(f.restTLS)
-	if err != nil {
-		return err
-	}
-	return mesh.Up(ctx, mesh.UpOptions{
-		Env:  env,
-		Data: c.Data, Store: c.Store, Cache: c.Cache, HTTPAddr: f.httpAddr, EtcdAddr: f.etcdAddr, LogLevel: c.LogLevel, Insecure: f.insecure,
-		TLS: f.tls, TLSDir: c.TLSDir, RESTTLS: restTLS,
-		Ready: func(m *mesh.Mesh) {
-			fmt.Fprintf(stdout, "pdfqa mesh up: REST %s (OpenAPI at /openapi.json), etcd %s, data %s\n",
-				m.Gateway().RESTURL(), m.Etcd.Endpoint(), c.Data)
-			switch {
-			case m.AdminKeyCreated:
-				fmt.Fprintf(stdout, "admin API key (shown once; kept in %s, which pdfqa commands read):\n  %s\n",
-					filepath.Join(c.Data, mesh.AdminKeyFile), m.AdminKey)
-			case m.AdminKey != "":
-				fmt.Fprintf(stdout, "admin API key in %s\n", filepath.Join(c.Data, mesh.AdminKeyFile))
-			}
-			for _, i := range m.Instances {
-				fmt.Fprintf(stdout, "  %-10s grpc %s  metrics http://%s/metrics\n", i.Name, i.Server.Addr(), i.Server.MetricsAddr())
-			}
-		},
-	})
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -155,57 +152,55 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return inst.Wait()
 }
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+func statusCommand(fs *flag.FlagSet) body {
 	var m meshFlags
 	fs.StringVar(&m.etcd, "etcd", config.Env("PDFQA_ETCD", ""), "etcd endpoints (default: the running 'pdfqa up' in --data)")
 	fs.StringVar(&m.data, "data", config.DefaultData(), "data directory of a running 'pdfqa up'")
 	fs.StringVar(&m.tlsDir, "tls-dir", config.Env("PDFQA_TLS_DIR", ""), "certificates of a mesh that runs mutual TLS; status presents its 'client' identity to etcd and to each instance (env PDFQA_TLS_DIR; default: --data's tls/ folder when 'pdfqa up --tls' made one)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, c *call) error {
+		id, err := m.identity()
+		if err != nil {
+			return err
+		}
+		ep := mesh.FindEtcd(m.etcd, m.data)
+		ecfg := clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second}
+		if id != nil {
+			ecfg.TLS = id.EtcdConfig()
+		}
+		cli, err := clientv3.New(ecfg)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		// The probes' connections: mutual TLS with the identity, each instance
+		// checked to be certified as the service it registered as.
+		f, err := client.NewFactory(nil, nil)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if id != nil {
+			f.TLS(id)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		svc := gateway.New(cli, f, nil, mesh.Registry())
+		defer svc.Close()
+		st, err := svc.GetStatus(ctx, &gatewayv1.GetStatusRequest{})
+		if err != nil {
+			return fmt.Errorf("etcd %s: %w", ep, err)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SERVICE\tADDRESS\tHEALTH\tLATENCY")
+		for _, in := range st.Instances {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fms\n", in.Service, in.Address, health(in.Status), in.LatencyMs)
+		}
+		tw.Flush()
+		if len(st.MissingServices) > 0 {
+			return fmt.Errorf("no serving instance of: %v", st.MissingServices)
+		}
+		return nil
 	}
-	id, err := m.identity()
-	if err != nil {
-		return err
-	}
-	ep := mesh.FindEtcd(m.etcd, m.data)
-	ecfg := clientv3.Config{Endpoints: splitList(ep), DialTimeout: 3 * time.Second}
-	if id != nil {
-		ecfg.TLS = id.EtcdConfig()
-	}
-	cli, err := clientv3.New(ecfg)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	// The probes' connections: mutual TLS with the identity, each instance
-	// checked to be certified as the service it registered as.
-	f, err := client.NewFactory(nil, nil)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if id != nil {
-		f.TLS(id)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	svc := gateway.New(cli, f, nil, mesh.Registry())
-	defer svc.Close()
-	st, err := svc.GetStatus(ctx, &gatewayv1.GetStatusRequest{})
-	if err != nil {
-		return fmt.Errorf("etcd %s: %w", ep, err)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tADDRESS\tHEALTH\tLATENCY")
-	for _, in := range st.Instances {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fms\n", in.Service, in.Address, health(in.Status), in.LatencyMs)
-	}
-	tw.Flush()
-	if len(st.MissingServices) > 0 {
-		return fmt.Errorf("no serving instance of: %v", st.MissingServices)
-	}
-	return nil
 }
 
 func health(s gatewayv1.ServingStatus) string {

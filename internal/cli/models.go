@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/pdfqa/pdfqa/platform/config"
@@ -11,30 +11,28 @@ import (
 )
 
 func init() {
-	register("models", "prepare derived models in the cache (the static embedding table distilled from MiniLM): pdfqa models [--cache DIR]", runModels)
+	flagCommand("models", "prepare derived models in the cache (the static embedding table distilled from MiniLM): pdfqa models [--cache DIR]", modelsCommand)
 }
 
-func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("models", stderr)
+func modelsCommand(fs *flag.FlagSet) body {
 	cache := fs.String("cache", config.Env("PDFQA_CACHE", config.DefaultCache()), "model and engine cache directory (env PDFQA_CACHE)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg := inference.FromEnv(*cache)
-	start := time.Now()
-	last := time.Time{}
-	m, err := inference.DistillStatic(ctx, cfg, nil, func(done, total int) {
-		if time.Since(last) >= 2*time.Second || done == total {
-			last = time.Now()
-			fmt.Fprintf(stderr, "\rdistilling static embeddings: %d/%d tokens (%s)", done, total, time.Since(start).Round(time.Second))
-			if done == total {
-				fmt.Fprintln(stderr)
+	return func(ctx context.Context, c *call) error {
+		cfg := inference.FromEnv(*cache)
+		start := time.Now()
+		last := time.Time{}
+		m, err := inference.DistillStatic(ctx, cfg, nil, func(done, total int) {
+			if time.Since(last) >= 2*time.Second || done == total {
+				last = time.Now()
+				fmt.Fprintf(c.stderr, "\rdistilling static embeddings: %d/%d tokens (%s)", done, total, time.Since(start).Round(time.Second))
+				if done == total {
+					fmt.Fprintln(c.stderr)
+				}
 			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
+		fmt.Fprintf(c.stdout, "static embeddings ready: %s (%d dimensions) in %s, %s\n", m.Name, m.Dim(), inference.StaticTablePath(cfg.EmbedModel), time.Since(start).Round(time.Millisecond))
+		return nil
 	}
-	fmt.Fprintf(stdout, "static embeddings ready: %s (%d dimensions) in %s, %s\n", m.Name, m.Dim(), inference.StaticTablePath(cfg.EmbedModel), time.Since(start).Round(time.Millisecond))
-	return nil
 }

@@ -20,7 +20,9 @@ func TestRESTTLSFlag(t *testing.T) {
 		run  func(context.Context, []string, *bytes.Buffer) error
 		name string
 	}{
-		{func(ctx context.Context, a []string, out *bytes.Buffer) error { return runUp(ctx, a, out, out) }, "up"},
+		{func(ctx context.Context, a []string, out *bytes.Buffer) error {
+			return commands["up"].run(ctx, a, out, out)
+		}, "up"},
 		{func(ctx context.Context, a []string, out *bytes.Buffer) error {
 			return runServe(ctx, append([]string{"gateway"}, a...), out, out)
 		}, "serve"},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,8 @@ import (
 )
 
 func init() {
-	register("ingest", "upload PDFs into a collection and follow their ingestion: pdfqa ingest --collection NAME PATH...", runIngest)
-	register("search", "search a collection: pdfqa search --collection NAME [--top-k N] \"query\"", runSearch)
+	meshCommand("ingest", "upload PDFs into a collection and follow their ingestion: pdfqa ingest --collection NAME PATH...", ingestCommand)
+	meshCommand("search", "search a collection: pdfqa search --collection NAME [--top-k N] \"query\"", searchCommand)
 }
 
 func pdfPaths(args []string) ([]string, error) {
@@ -54,84 +55,79 @@ func bar(done, total int) string {
 	return "[" + strings.Repeat("#", min(n, w)) + strings.Repeat(".", w-min(n, w)) + "]"
 }
 
-func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", stderr)
+func ingestCommand(fs *flag.FlagSet) body {
 	coll := fs.String("collection", "default", "collection to upload into (created if missing)")
 	password := fs.String("password", "", "password for encrypted PDFs")
-	var m meshFlags
-	m.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return usageErr("name PDF files or directories to ingest")
-	}
-	paths, err := pdfPaths(fs.Args())
-	if err != nil {
-		return err
-	}
-	if len(paths) == 0 {
-		return errors.New("no PDF files found")
-	}
-	c, err := m.sdk(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	type result struct{ name, state, detail, card string }
-	var results []result
-	failed := 0
-	for i, p := range paths {
-		name := filepath.Base(p)
-		// Streamed from the file, never held whole.
-		f, err := os.Open(p)
+	return func(ctx context.Context, c *call) error {
+		if len(c.args) == 0 {
+			return usageErr("name PDF files or directories to ingest")
+		}
+		paths, err := pdfPaths(c.args)
 		if err != nil {
-			results = append(results, result{name, "FAILED", err.Error(), ""})
-			failed++
-			continue
+			return err
 		}
-		up, err := c.UploadStream(ctx, *coll, name, f, &pdfqa.UploadOptions{Password: *password})
-		f.Close()
+		if len(paths) == 0 {
+			return errors.New("no PDF files found")
+		}
+		cl, err := c.connect(ctx)
 		if err != nil {
-			results = append(results, result{name, "FAILED", "upload: " + err.Error(), ""})
-			failed++
-			continue
+			return err
 		}
-		doc := up.Document
-		prefix := fmt.Sprintf("[%d/%d] %s", i+1, len(paths), truncateLine(name, 40))
-		if up.Duplicate {
-			fmt.Fprintf(stderr, "%s: already in %q (%s)\n", prefix, *coll, doc.State)
+		type result struct{ name, state, detail, card string }
+		var results []result
+		failed := 0
+		for i, p := range paths {
+			name := filepath.Base(p)
+			// Streamed from the file, never held whole.
+			f, err := os.Open(p)
+			if err != nil {
+				results = append(results, result{name, "FAILED", err.Error(), ""})
+				failed++
+				continue
+			}
+			up, err := cl.UploadStream(ctx, *coll, name, f, &pdfqa.UploadOptions{Password: *password})
+			f.Close()
+			if err != nil {
+				results = append(results, result{name, "FAILED", "upload: " + err.Error(), ""})
+				failed++
+				continue
+			}
+			doc := up.Document
+			prefix := fmt.Sprintf("[%d/%d] %s", i+1, len(paths), truncateLine(name, 40))
+			if up.Duplicate {
+				fmt.Fprintf(c.stderr, "%s: already in %q (%s)\n", prefix, *coll, doc.State)
+			}
+			final, err := follow(ctx, cl, *coll, doc.Id, prefix, c.stderr)
+			if err != nil {
+				results = append(results, result{name, "FAILED", "watch: " + err.Error(), ""})
+				failed++
+				continue
+			}
+			if final.State != pdfqa.DocumentReady {
+				failed++
+				results = append(results, result{name, "FAILED", final.Error, ""})
+				continue
+			}
+			detail := fmt.Sprintf("%d pages, %d chunks", final.PageCount, final.ChunkCount)
+			if len(final.OcrPages) > 0 {
+				detail += ", OCR pages " + parse.PageRanges(final.OcrPages, 8) // bounded: "1-40, 52 … and 9 more"
+			}
+			if len(final.Warnings) > 0 {
+				detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), truncateLine(final.Warnings[0], 80))
+			}
+			results = append(results, result{name, "READY", detail, final.GetCard().GetSummary()})
 		}
-		final, err := follow(ctx, c, *coll, doc.Id, prefix, stderr)
-		if err != nil {
-			results = append(results, result{name, "FAILED", "watch: " + err.Error(), ""})
-			failed++
-			continue
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DOCUMENT\tSTATE\tDETAIL\tCARD")
+		for _, r := range results {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.state, r.detail, r.card)
 		}
-		if final.State != pdfqa.DocumentReady {
-			failed++
-			results = append(results, result{name, "FAILED", final.Error, ""})
-			continue
+		tw.Flush()
+		if failed > 0 {
+			return fmt.Errorf("%d of %d documents failed", failed, len(paths))
 		}
-		detail := fmt.Sprintf("%d pages, %d chunks", final.PageCount, final.ChunkCount)
-		if len(final.OcrPages) > 0 {
-			detail += ", OCR pages " + parse.PageRanges(final.OcrPages, 8) // bounded: "1-40, 52 … and 9 more"
-		}
-		if len(final.Warnings) > 0 {
-			detail += fmt.Sprintf(", %d warnings (first: %s)", len(final.Warnings), truncateLine(final.Warnings[0], 80))
-		}
-		results = append(results, result{name, "READY", detail, final.GetCard().GetSummary()})
+		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOCUMENT\tSTATE\tDETAIL\tCARD")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, r.state, r.detail, r.card)
-	}
-	tw.Flush()
-	if failed > 0 {
-		return fmt.Errorf("%d of %d documents failed", failed, len(paths))
-	}
-	return nil
 }
 
 // follow draws one progress line per document until READY/FAILED and
@@ -148,52 +144,47 @@ func follow(ctx context.Context, c *pdfqa.Client, coll, id, prefix string, stder
 	return doc, err
 }
 
-func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", stderr)
+func searchCommand(fs *flag.FlagSet) body {
 	coll := fs.String("collection", "default", "collection to search")
 	topK := fs.Int("top-k", 5, "number of passages")
 	mode := fs.String("mode", "hybrid", "hybrid, keyword or vector")
 	rerank := fs.Bool("rerank", false, "rerank the fused candidates lexically")
-	var m meshFlags
-	m.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	q := strings.Join(fs.Args(), " ")
-	if strings.TrimSpace(q) == "" {
-		return usageErr("give a query")
-	}
-	modes := map[string]pdfqa.SearchMode{"hybrid": pdfqa.Hybrid, "keyword": pdfqa.Keyword, "vector": pdfqa.Vector}
-	md, ok := modes[*mode]
-	if !ok {
-		return usageErr("--mode must be hybrid, keyword or vector")
-	}
-	c, err := m.sdk(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	passages, err := c.Search(ctx, *coll, q, &pdfqa.SearchOptions{TopK: *topK, Mode: md, Rerank: *rerank})
-	if err != nil {
-		return err
-	}
-	if len(passages) == 0 {
-		fmt.Fprintln(stdout, "no passages found")
+	return func(ctx context.Context, c *call) error {
+		q := strings.Join(c.args, " ")
+		if strings.TrimSpace(q) == "" {
+			return usageErr("give a query")
+		}
+		modes := map[string]pdfqa.SearchMode{"hybrid": pdfqa.Hybrid, "keyword": pdfqa.Keyword, "vector": pdfqa.Vector}
+		md, ok := modes[*mode]
+		if !ok {
+			return usageErr("--mode must be hybrid, keyword or vector")
+		}
+		cl, err := c.connect(ctx)
+		if err != nil {
+			return err
+		}
+		passages, err := cl.Search(ctx, *coll, q, &pdfqa.SearchOptions{TopK: *topK, Mode: md, Rerank: *rerank})
+		if err != nil {
+			return err
+		}
+		if len(passages) == 0 {
+			fmt.Fprintln(c.stdout, "no passages found")
+			return nil
+		}
+		for i, p := range passages {
+			pages := fmt.Sprintf("p.%d", p.Page)
+			if p.PageEnd > p.Page {
+				pages = fmt.Sprintf("pp.%d-%d", p.Page, p.PageEnd)
+			}
+			fmt.Fprintf(c.stdout, "%d. %s %s  score %.4f  %s\n", i+1, p.DocumentName, pages, p.Score, strings.TrimPrefix(p.Kind.String(), "PASSAGE_KIND_"))
+			if s := p.GetDocumentCard().GetSummary(); s != "" {
+				fmt.Fprintf(c.stdout, "   ◆ %s\n", s)
+			}
+			if p.Heading != "" {
+				fmt.Fprintf(c.stdout, "   § %s\n", p.Heading)
+			}
+			fmt.Fprintf(c.stdout, "   %s\n\n", truncateLine(p.Text, 400))
+		}
 		return nil
 	}
-	for i, p := range passages {
-		pages := fmt.Sprintf("p.%d", p.Page)
-		if p.PageEnd > p.Page {
-			pages = fmt.Sprintf("pp.%d-%d", p.Page, p.PageEnd)
-		}
-		fmt.Fprintf(stdout, "%d. %s %s  score %.4f  %s\n", i+1, p.DocumentName, pages, p.Score, strings.TrimPrefix(p.Kind.String(), "PASSAGE_KIND_"))
-		if s := p.GetDocumentCard().GetSummary(); s != "" {
-			fmt.Fprintf(stdout, "   ◆ %s\n", s)
-		}
-		if p.Heading != "" {
-			fmt.Fprintf(stdout, "   § %s\n", p.Heading)
-		}
-		fmt.Fprintf(stdout, "   %s\n\n", truncateLine(p.Text, 400))
-	}
-	return nil
 }

@@ -26,7 +26,7 @@ func TestStatusOverMutualTLS(t *testing.T) {
 	ep := strings.Join(m.Client.Endpoints(), ",")
 	status := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer
-		err := runStatus(context.Background(), args, &out, &errs)
+		err := commands["status"].run(context.Background(), args, &out, &errs)
 		return out.String() + errs.String(), err
 	}
 	var out string
@@ -63,7 +63,7 @@ func TestStatusOverMutualTLS(t *testing.T) {
 	var iout, ierr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	err = runIngest(ctx, []string{"--data", data, "--collection", "cli", filepath.Join(root, "samples", "northwind-annual-report-2025.pdf")}, &iout, &ierr)
+	err = commands["ingest"].run(ctx, []string{"--data", data, "--collection", "cli", filepath.Join(root, "samples", "northwind-annual-report-2025.pdf")}, &iout, &ierr)
 	if err != nil || !strings.Contains(iout.String(), "northwind-annual-report-2025.pdf") || !strings.Contains(iout.String(), "READY") {
 		t.Fatalf("pdfqa ingest over mTLS: %v\n%s\n%s", err, iout.String(), ierr.String())
 	}
