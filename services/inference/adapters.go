@@ -2,9 +2,12 @@ package inference
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,8 +45,42 @@ func loadAdapters(file string) (*adapters, error) {
 	if err := json.Unmarshal(b, &list); err != nil {
 		return nil, fmt.Errorf("adapters registry %s: %w", file, err)
 	}
+	for _, x := range list {
+		if x.GetSha256() == "" { // written before adapters carried their digest
+			x.Sha256, _ = fileDigest(x.GetPath()) // unreadable: stays empty, and such an entry is dropped or replaced later
+		}
+	}
 	a.list = list
 	return a, nil
+}
+
+// fileDigest is the SHA-256 (lowercase hex) of the file at path.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// adapterVersion matches an Adapter.sha256 as a precondition names it.
+var adapterVersion = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// checkVersion is an unload's precondition: that the adapter called name,
+// whose version (digest) is have, is the version want ("": any).
+func checkVersion(name, have, want string) error {
+	if want == "" || have == want {
+		return nil
+	}
+	if have == "" {
+		have = "unknown"
+	}
+	return fmt.Errorf("%w: adapter %q is now the version with sha256 %s, not %s (it was replaced since it was read); nothing was unloaded: list the adapters and unload again if that one should go", ErrConflict, name, have, want)
 }
 
 func adapterPaths(list []*inferencev1.Adapter) []string {
@@ -94,13 +131,23 @@ func (a *adapters) put(ctx context.Context, ad *inferencev1.Adapter, apply apply
 	return a.change(ctx, a.with(ad), apply)
 }
 
-// remove drops the adapter called name, like put.
-func (a *adapters) remove(ctx context.Context, name string, apply applyFunc) error {
+// remove drops the adapter called name, like put; with want, only while
+// that adapter is the version with the digest want (ErrConflict naming the
+// current one otherwise). The check and the removal are one step under
+// a.mu, so no load in between is ever removed.
+func (a *adapters) remove(ctx context.Context, name, want string, apply applyFunc) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	next, found := a.without(name)
 	if !found {
 		return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
+	}
+	for _, x := range a.list {
+		if x.Name == name {
+			if err := checkVersion(name, x.GetSha256(), want); err != nil {
+				return err
+			}
+		}
 	}
 	return a.change(ctx, next, apply)
 }

@@ -311,13 +311,13 @@ func TestAdapterRegistryAppliesThenCommits(t *testing.T) {
 	if id, scale, err := a.lookup("x"); id != 0 || scale != 2 || err != nil {
 		t.Errorf("lookup x: %d %v %v", id, scale, err)
 	}
-	if err := a.remove(ctx, "nope", ok); !errors.Is(err, ErrAdapterNotFound) {
+	if err := a.remove(ctx, "nope", "", ok); !errors.Is(err, ErrAdapterNotFound) {
 		t.Errorf("remove unknown: %v", err)
 	}
-	if err := a.remove(ctx, "x", refuse); !errors.Is(err, engine.ErrBadAdapter) || len(a.snapshot()) != 2 {
+	if err := a.remove(ctx, "x", "", refuse); !errors.Is(err, engine.ErrBadAdapter) || len(a.snapshot()) != 2 {
 		t.Errorf("refused remove: %v, %d left", err, len(a.snapshot()))
 	}
-	if err := a.remove(ctx, "x", ok); err != nil {
+	if err := a.remove(ctx, "x", "", ok); err != nil {
 		t.Fatal(err)
 	}
 	if len(told) != 4 || strings.Join(told[3], ",") != "/y" {

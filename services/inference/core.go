@@ -268,6 +268,11 @@ func (c *core) loadAdapter(ctx context.Context, name, path string, content []byt
 		scale = 1
 	}
 	ad := &inferencev1.Adapter{Name: name, Path: abs, Scale: scale}
+	if len(content) > 0 {
+		ad.Sha256 = adapterDigest(content)
+	} else if ad.Sha256, err = fileDigest(abs); err != nil {
+		return nil, fmt.Errorf("%w: adapter %q under the adapter root cannot be read: %v", ErrInvalid, clip(path), rootErr(err))
+	}
 	for _, m := range c.backend.Models() {
 		if m.Kind == inferencev1.ModelKind_MODEL_KIND_CHAT {
 			ad.BaseModel = m.Name
@@ -280,12 +285,15 @@ func (c *core) loadAdapter(ctx context.Context, name, path string, content []byt
 	return ad, nil
 }
 
-// unloadAdapter removes the adapter name.
-func (c *core) unloadAdapter(ctx context.Context, name string) error {
+// unloadAdapter removes the adapter name; with want (a checked digest),
+// only while name is still that version: a version loaded since, by
+// another caller or a trainer's publish, stays served and the call fails
+// with ErrConflict naming it.
+func (c *core) unloadAdapter(ctx context.Context, name, want string) error {
 	if c.shared != nil {
-		return c.unloadShared(ctx, name)
+		return c.unloadShared(ctx, name, want)
 	}
-	return c.adapters.remove(ctx, name, c.backend.SetAdapters)
+	return c.adapters.remove(ctx, name, want, c.backend.SetAdapters)
 }
 
 // listAdapters lists the loaded adapters by name.

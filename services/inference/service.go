@@ -383,13 +383,26 @@ func checkLoadAdapterRequest(r *inferencev1.LoadAdapterRequest) error {
 	return checkAdapterPath(r.GetPath())
 }
 
-// UnloadAdapter removes a LoRA adapter. (Any name is checked by looking it
-// up: one never loaded is NotFound.)
+// UnloadAdapter removes a LoRA adapter; with sha256, only that version of
+// it (Aborted, naming the current digest, when another has replaced it).
+// (Any name is checked by looking it up: one never loaded is NotFound.)
 func (s *Service) UnloadAdapter(ctx context.Context, req *inferencev1.UnloadAdapterRequest) (*inferencev1.UnloadAdapterResponse, error) {
-	if err := s.core.unloadAdapter(ctx, req.GetName()); err != nil {
+	if err := checkUnloadAdapterRequest(req); err != nil {
+		return nil, errs.Status(err)
+	}
+	if err := s.core.unloadAdapter(ctx, req.GetName(), req.GetSha256()); err != nil {
 		return nil, errs.Status(err)
 	}
 	return &inferencev1.UnloadAdapterResponse{}, nil
+}
+
+// checkUnloadAdapterRequest checks the precondition's spelling: empty, or
+// a digest as Adapter.sha256 shows it.
+func checkUnloadAdapterRequest(r *inferencev1.UnloadAdapterRequest) error {
+	if d := r.GetSha256(); d != "" && !adapterVersion.MatchString(d) {
+		return fmt.Errorf("%w: sha256 %q: give the adapter's digest as ListAdapters shows it, 64 lowercase hex digits", ErrInvalid, clip(d))
+	}
+	return nil
 }
 
 // ListAdapters lists loaded LoRA adapters. (No arguments: nothing to check.)

@@ -78,6 +78,9 @@ type adapterSet struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	applied chan struct{} // signalled after each reconcile (tests)
+	// beforeRemove, when set (tests), runs in a conditional remove between
+	// the read of the record and the delete's transaction.
+	beforeRemove func()
 }
 
 func openShared(cfg SharedAdapters, log *slog.Logger) (*adapterSet, error) {
@@ -205,14 +208,70 @@ func (s *adapterSet) putIf(ctx context.Context, rec adapterRecord, rev int64) (b
 	return ok, err
 }
 
-// remove deletes name from the set; found says whether it was there.
-func (s *adapterSet) remove(ctx context.Context, name string) (found bool, err error) {
-	err = s.etcd(ctx, func(ctx context.Context) error {
-		r, err := s.cfg.Etcd.Delete(ctx, s.cfg.Prefix+name)
-		found = err == nil && r.Deleted > 0
-		return err
-	})
-	return found, err
+// remove deletes name from the set: with want, only while its record has
+// the digest want. That is one etcd transaction: delete the key if its
+// ModRevision is still the one whose record was checked, else read it
+// again (then check that record in turn: a re-load of the same file
+// still matches). Absent: ErrAdapterNotFound; another version:
+// ErrConflict naming its digest, and nothing is deleted.
+func (s *adapterSet) remove(ctx context.Context, name, want string) error {
+	key := s.cfg.Prefix + name
+	var cmps []clientv3.Cmp
+	if want != "" {
+		rec, rev, err := s.current(ctx, name)
+		if err != nil {
+			return err
+		}
+		if rev == 0 {
+			return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
+		}
+		if err := checkVersion(name, rec.digest(), want); err != nil {
+			return err
+		}
+		cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
+		if s.beforeRemove != nil {
+			s.beforeRemove()
+		}
+	}
+	for range 5 {
+		var r *clientv3.TxnResponse
+		err := s.etcd(ctx, func(ctx context.Context) error {
+			var err error
+			r, err = s.cfg.Etcd.Txn(ctx).If(cmps...).Then(clientv3.OpDelete(key)).Else(clientv3.OpGet(key)).Commit()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if r.Succeeded {
+			if r.Responses[0].GetResponseDeleteRange().GetDeleted() == 0 {
+				return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
+			}
+			return nil
+		}
+		// The key changed after its record was checked.
+		kvs := r.Responses[0].GetResponseRange().GetKvs()
+		if len(kvs) == 0 {
+			return fmt.Errorf("%w: %q (unloaded by another call meanwhile)", ErrAdapterNotFound, name)
+		}
+		var rec adapterRecord
+		if json.Unmarshal(kvs[0].Value, &rec) != nil {
+			rec = adapterRecord{}
+		}
+		if err := checkVersion(name, rec.SHA256, want); err != nil {
+			return err
+		}
+		cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", kvs[0].ModRevision)}
+	}
+	return fmt.Errorf("%w: adapter %q keeps being reloaded; nothing was unloaded: unload again", ErrConflict, name)
+}
+
+// digest is the record's SHA-256 ("" for an unreadable record).
+func (r *adapterRecord) digest() string {
+	if r == nil {
+		return ""
+	}
+	return r.SHA256
 }
 
 func (s *adapterSet) etcd(ctx context.Context, fn func(context.Context) error) error {
@@ -329,7 +388,7 @@ func (s *adapterSet) reconcileLocked(ctx context.Context, reg *adapters, apply a
 		if err != nil {
 			return 0, fmt.Errorf("adapter %s: %w", r.Name, err)
 		}
-		next = append(next, &inferencev1.Adapter{Name: r.Name, Path: p, Scale: r.Scale, BaseModel: r.BaseModel})
+		next = append(next, &inferencev1.Adapter{Name: r.Name, Path: p, Scale: r.Scale, BaseModel: r.BaseModel, Sha256: r.SHA256})
 	}
 	if err := reg.replace(ctx, next, apply); err != nil {
 		return 0, err
@@ -387,7 +446,7 @@ func (c *core) loadShared(ctx context.Context, name, key string, scale float32) 
 			rec.BaseModel = m.Name
 		}
 	}
-	ad := &inferencev1.Adapter{Name: name, Path: p, Scale: scale, BaseModel: rec.BaseModel}
+	ad := &inferencev1.Adapter{Name: name, Path: p, Scale: scale, BaseModel: rec.BaseModel, Sha256: sha}
 	if err := c.adapters.put(ctx, ad, c.backend.SetAdapters); err != nil {
 		return nil, err
 	}
@@ -411,18 +470,18 @@ func (c *core) loadShared(ctx context.Context, name, key string, scale float32) 
 	return ad, nil
 }
 
-// unloadShared removes name from the set (and at once from this replica).
-func (c *core) unloadShared(ctx context.Context, name string) error {
+// unloadShared removes name from the set (and at once from this replica);
+// with want, only the version with that digest (see adapterSet.remove): a
+// version another replica or the trainer published since stays in the set.
+func (c *core) unloadShared(ctx context.Context, name, want string) error {
 	c.shared.mu.Lock()
 	defer c.shared.mu.Unlock()
-	found, err := c.shared.remove(ctx, name)
-	if err != nil {
+	if err := c.shared.remove(ctx, name, want); err != nil {
 		return err
 	}
-	if !found {
-		return fmt.Errorf("%w: %q", ErrAdapterNotFound, name)
-	}
-	if err := c.adapters.remove(ctx, name, c.backend.SetAdapters); err != nil && !errors.Is(err, ErrAdapterNotFound) {
+	// The set no longer has name; this replica's copy goes whatever its
+	// version (the watch would remove it too).
+	if err := c.adapters.remove(ctx, name, "", c.backend.SetAdapters); err != nil && !errors.Is(err, ErrAdapterNotFound) {
 		return err
 	}
 	return nil
