@@ -80,6 +80,10 @@
 //
 // FineTune builds a grounded QA dataset from a collection and starts a LoRA
 // job; WatchJob follows it; EvaluateAdapter and PublishAdapter finish it.
+// Adapters lists the loaded adapters, each with its version's Sha256;
+// UnloadAdapter(ctx, name, sha256) removes one, only that version when
+// sha256 is given (a version published since is kept and the call fails
+// with ErrFailedPrecondition naming it).
 //
 // # The models directly
 //

@@ -67,6 +67,18 @@ func (c *Client) Adapters(ctx context.Context) ([]*Adapter, error) {
 	return r.GetAdapters(), nil
 }
 
+// UnloadAdapter removes the LoRA adapter name. With sha256 (the Sha256 of
+// the Adapter that Adapters listed), only while name is still that
+// version: when another version has replaced it since (another load, a
+// trainer's publish), nothing is removed and the error matches
+// ErrFailedPrecondition (its Code is Aborted) and names the current
+// digest. sha256 "" removes whatever version name has; a name not loaded
+// is ErrNotFound.
+func (c *Client) UnloadAdapter(ctx context.Context, name, sha256 string) error {
+	_, err := c.inference.UnloadAdapter(c.call(ctx), &inferencev1.UnloadAdapterRequest{Name: name, Sha256: sha256})
+	return wrap(err)
+}
+
 // DocumentState is where a document is in its ingestion.
 type DocumentState = retrievalv1.DocumentState
 
