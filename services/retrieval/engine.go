@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/platform/grpcerr"
 	"github.com/pdfqa/pdfqa/platform/wordpiece"
 	"github.com/pdfqa/pdfqa/services/retrieval/chunk"
@@ -139,42 +140,23 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 2
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 10000
-	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.ParseTimeout, 5*time.Minute)
-	def(&cfg.ChunkTimeout, time.Minute)
-	def(&cfg.EmbedTimeout, 10*time.Minute)
-	def(&cfg.IndexTimeout, 2*time.Minute)
-	def(&cfg.JobLease, 15*time.Second)
-	def(&cfg.CompactEvery, defaultCompactEvery)
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
+	config.Default(&cfg.Workers, 2)
+	config.Default(&cfg.QueueSize, 10000)
+	config.Default(&cfg.ParseTimeout, 5*time.Minute)
+	config.Default(&cfg.ChunkTimeout, time.Minute)
+	config.Default(&cfg.EmbedTimeout, 10*time.Minute)
+	config.Default(&cfg.IndexTimeout, 2*time.Minute)
+	config.Default(&cfg.JobLease, 15*time.Second)
+	config.Default(&cfg.CompactEvery, defaultCompactEvery)
+	config.Default(&cfg.MaxAttempts, 3)
 	// Settings.Apply fills these from the environment at the composition root.
 	if cfg.TableShare == 0 {
 		cfg.TableShare = 0.4
 	}
-	if cfg.VectorWeight <= 0 {
-		cfg.VectorWeight = 0.5
-	}
-	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = parse.DefaultMaxBytes
-	}
-	if cfg.MaxPages <= 0 {
-		cfg.MaxPages = parse.DefaultMaxPages
-	}
-	if cfg.MaxOCRPages <= 0 {
-		cfg.MaxOCRPages = parse.DefaultMaxOCRPages
-	}
+	config.Default(&cfg.VectorWeight, 0.5)
+	config.Default(&cfg.MaxUploadBytes, parse.DefaultMaxBytes)
+	config.Default(&cfg.MaxPages, parse.DefaultMaxPages)
+	config.Default(&cfg.MaxOCRPages, parse.DefaultMaxOCRPages)
 	return cfg
 }
 

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -38,18 +39,13 @@ func withDefaults(c *trainerv1.LoraConfig) (*trainerv1.LoraConfig, error) {
 	if out == nil {
 		out = &trainerv1.LoraConfig{}
 	}
-	def := func(v *int32, d int32) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&out.R, 8)
-	def(&out.Alpha, 32)
-	def(&out.Epochs, 1)
-	def(&out.BatchSize, 4)
-	def(&out.GradientAccumulationSteps, 1)
-	def(&out.CheckpointEvery, 50)
-	def(&out.MaxSeqLen, 512)
+	out.R = cmp.Or(out.R, 8)
+	out.Alpha = cmp.Or(out.Alpha, 32)
+	out.Epochs = cmp.Or(out.Epochs, 1)
+	out.BatchSize = cmp.Or(out.BatchSize, 4)
+	out.GradientAccumulationSteps = cmp.Or(out.GradientAccumulationSteps, 1)
+	out.CheckpointEvery = cmp.Or(out.CheckpointEvery, 50)
+	out.MaxSeqLen = cmp.Or(out.MaxSeqLen, 512)
 	if out.Dropout == 0 {
 		out.Dropout = 0.05
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	agentsv1 "github.com/pdfqa/pdfqa/gen/pdfqa/agents/v1"
+	"github.com/pdfqa/pdfqa/platform/config"
 	"github.com/pdfqa/pdfqa/services/agents/prompts"
 )
 
@@ -91,34 +92,24 @@ func (e *Engine) With(ps *prompts.Set) *Engine {
 }
 
 func (e *Engine) defaults() {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&e.Concurrency, 3)
-	def(&e.TopK, 10)
-	def(&e.MaxSubQuestions, 4)
-	def(&e.AnswerTokens, 160)
-	def(&e.DefaultWindow, 2048)
-	def(&e.MaxPassages, 10)
-	def(&e.BackboneMax, 3)
-	def(&e.MaxFanOut, 8)
+	config.Default(&e.Concurrency, 3)
+	config.Default(&e.TopK, 10)
+	config.Default(&e.MaxSubQuestions, 4)
+	config.Default(&e.AnswerTokens, 160)
+	config.Default(&e.DefaultWindow, 2048)
+	config.Default(&e.MaxPassages, 10)
+	config.Default(&e.BackboneMax, 3)
+	config.Default(&e.MaxFanOut, 8)
 	if e.Documents == nil {
 		e.Documents, _ = e.Search.(DocumentLister)
 	}
 	if e.MaxImages == 0 {
 		e.MaxImages = 2
 	}
-	deft := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	deft(&e.PlanTimeout, 60*time.Second)
-	deft(&e.AnswerTimeout, 120*time.Second)
-	deft(&e.SearchTimeout, 30*time.Second)
-	deft(&e.RenderTimeout, 10*time.Second)
+	config.Default(&e.PlanTimeout, 60*time.Second)
+	config.Default(&e.AnswerTimeout, 120*time.Second)
+	config.Default(&e.SearchTimeout, 30*time.Second)
+	config.Default(&e.RenderTimeout, 10*time.Second)
 }
 
 // Sink receives a run's events and checkpoints.

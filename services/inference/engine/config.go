@@ -3,6 +3,8 @@ package engine
 import (
 	"log/slog"
 	"time"
+
+	"github.com/pdfqa/pdfqa/platform/config"
 )
 
 // Config describes one llama-server engine process.
@@ -57,19 +59,14 @@ func (c *Config) setDefaults() {
 	if c.Host == "" {
 		c.Host = "127.0.0.1"
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.StartTimeout, 2*time.Minute)
-	def(&c.HealthInterval, 2*time.Second)
-	def(&c.HealthTimeout, 3*time.Second)
-	def(&c.BackoffMin, 250*time.Millisecond)
-	def(&c.BackoffMax, 30*time.Second)
-	def(&c.StableAfter, 30*time.Second)
-	def(&c.StopGrace, 5*time.Second)
-	def(&c.DrainTimeout, time.Minute)
+	config.Default(&c.StartTimeout, 2*time.Minute)
+	config.Default(&c.HealthInterval, 2*time.Second)
+	config.Default(&c.HealthTimeout, 3*time.Second)
+	config.Default(&c.BackoffMin, 250*time.Millisecond)
+	config.Default(&c.BackoffMax, 30*time.Second)
+	config.Default(&c.StableAfter, 30*time.Second)
+	config.Default(&c.StopGrace, 5*time.Second)
+	config.Default(&c.DrainTimeout, time.Minute)
 	if c.HealthFailures <= 0 {
 		c.HealthFailures = 3
 	}

@@ -1,6 +1,10 @@
 package parse
 
-import "time"
+import (
+	"time"
+
+	"github.com/pdfqa/pdfqa/platform/config"
+)
 
 // Default limits, used when the corresponding Options field is zero.
 const (
@@ -82,34 +86,20 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
+	config.Default(&o.MaxBytes, DefaultMaxBytes)
+	config.Default(&o.MaxPages, DefaultMaxPages)
+	config.Default(&o.Timeout, DefaultTimeout)
 	if o.MinTextChars == 0 {
 		o.MinTextChars = DefaultMinTextChars
 	} else if o.MinTextChars < 0 {
 		o.MinTextChars = 1
 	}
-	if o.OCRDPI <= 0 {
-		o.OCRDPI = DefaultOCRDPI
-	}
-	if o.MaxRenderPixels <= 0 {
-		o.MaxRenderPixels = DefaultMaxRenderPixels
-	}
-	if o.OCRPageTimeout <= 0 {
-		o.OCRPageTimeout = DefaultOCRPageTimeout
-	}
+	config.Default(&o.OCRDPI, DefaultOCRDPI)
+	config.Default(&o.MaxRenderPixels, DefaultMaxRenderPixels)
+	config.Default(&o.OCRPageTimeout, DefaultOCRPageTimeout)
 	if o.OCRLanguage == "" {
 		o.OCRLanguage = DefaultOCRLanguage
 	}
-	if o.MaxOCRPages <= 0 {
-		o.MaxOCRPages = DefaultMaxOCRPages
-	}
+	config.Default(&o.MaxOCRPages, DefaultMaxOCRPages)
 	return o
 }
