@@ -164,6 +164,7 @@ type queryStats struct {
 	Chunks, TotalLen int64
 	DFs              []int64
 	Bounds           []termDocBound
+	Exact            bool // the bound points are exact (rankBlocks)
 }
 
 // rankQuery implements QueryRanker.RankQuery over st and src: the kept
@@ -200,7 +201,7 @@ func rankQuery(ctx context.Context, st queryStats, src blockSource, terms []stri
 		r.Term = at[r.Term]
 		recs = append(recs, r)
 	}
-	return rankBlocks(ctx, readBounds{src, recs}, ts, ws, idfs, avg, k, allow)
+	return rankBlocks(ctx, readBounds{src, recs}, ts, ws, idfs, avg, k, allow, st.Exact)
 }
 
 // readBounds is a blockSource whose bounds were read already.
@@ -223,8 +224,11 @@ func bm25Term(w, idf float64, tf, dl int32, avgdl float64) float64 {
 	return w * (idf * t * (index.BM25K1 + 1) / (t + index.BM25K1*(1-index.BM25B+index.BM25B*float64(dl)/avgdl)))
 }
 
-// rankBlocks implements KeywordRanker.RankBM25 over a blockSource.
-func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []float64, avg float64, k int, allow []string) ([]Scored, error) {
+// rankBlocks implements KeywordRanker.RankBM25 over a blockSource. exact:
+// the source's bound points are real postings' (tf, len), each block's
+// but its capped last (maxBoundPoints); then the first postings batch is
+// sized by the floor they give.
+func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []float64, avg float64, k int, allow []string, exact bool) ([]Scored, error) {
 	if len(terms) == 0 || k <= 0 {
 		return nil, nil
 	}
@@ -241,23 +245,39 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 		has     []bool // by term: the document holds it
 		post    []termDocPostings
 		fetched bool
-		ub      map[int32]float64
+		ub, lb  map[int32]float64 // by block: its bound, its floor (exact)
 	}
 	var docs []*docState
 	at := map[string]int{}
+	// the floor is valid only when no term can lower a chunk's score
+	if exact {
+		for i := range terms {
+			exact = exact && w[i] >= 0 && idf[i] >= 0
+		}
+	}
 	err := src.bounds(ctx, terms, allow, func(r termDocBound) {
 		j, ok := at[r.Doc]
 		if !ok {
 			j = len(docs)
 			at[r.Doc] = j
-			docs = append(docs, &docState{name: r.Doc, has: make([]bool, len(terms)), ub: map[int32]float64{}})
+			d := &docState{name: r.Doc, has: make([]bool, len(terms)), ub: map[int32]float64{}}
+			if exact {
+				d.lb = map[int32]float64{}
+			}
+			docs = append(docs, d)
 		}
 		d := docs[j]
 		d.has[r.Term] = true
 		for i := 0; i < len(r.Points); {
 			b, best := r.Points[i].Block, 0.0
-			for ; i < len(r.Points) && r.Points[i].Block == b; i++ {
-				best = max(best, bm25Term(w[r.Term], idf[r.Term], r.Points[i].TF, r.Points[i].Len, avg))
+			for x := 0; i < len(r.Points) && r.Points[i].Block == b; i, x = i+1, x+1 {
+				p := r.Points[i]
+				s := bm25Term(w[r.Term], idf[r.Term], p.TF, p.Len, avg)
+				best = max(best, s)
+				if d.lb != nil && x < maxBoundPoints-1 && p.TF > 0 && p.Len >= 0 {
+					// a real posting's term score: its chunk scores at least it
+					d.lb[b] = max(d.lb[b], s)
+				}
 			}
 			// (1+1e-9): no rounding lets a score pass its block's bound
 			d.ub[b] += best * (1 + 1e-9)
@@ -267,11 +287,25 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 		return nil, err
 	}
 	var blocks []block
+	var floors []float64
 	for j, d := range docs {
 		for b, ub := range d.ub {
 			blocks = append(blocks, block{j, b, ub})
 		}
-		d.ub = nil
+		for _, lb := range d.lb {
+			floors = append(floors, lb)
+		}
+		d.ub, d.lb = nil, nil
+	}
+	// floor: the k-th best of the blocks' floors (each a chunk of its own
+	// block, so k chunks score at least it): no chunk below it is in the
+	// top k, and every block whose bound reaches it is read in the first
+	// batch, which then holds the top k (one postings batch, not a batch
+	// doubling until the k-th best score passes the next bound).
+	floor := math.Inf(-1)
+	if len(floors) >= k {
+		slices.Sort(floors)
+		floor = floors[len(floors)-k] * (1 - 1e-9)
 	}
 	slices.SortFunc(blocks, func(a, b block) int {
 		if c := cmp.Compare(b.ub, a.ub); c != 0 {
@@ -286,10 +320,24 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 	theta := math.Inf(-1)
 	var scored []Scored
 	batch := max(8, 2*k/blockSpan)
-	done := 0
+	done, batches := 0, 0
 	for pos := 0; pos < len(blocks) && blocks[pos].ub >= theta; {
+		// the blocks this batch reads: with k scores kept, every block
+		// whose bound reaches the k-th (the last batch); first, those
+		// reaching the floor; otherwise twice the last batch
+		cut := math.Inf(-1)
+		switch {
+		case top.Len() == k:
+			cut = theta
+		case batches == 0:
+			cut = floor
+		}
 		end := min(len(blocks), pos+batch)
 		batch *= 2
+		if cut > math.Inf(-1) {
+			end = max(pos+1, pos+sort.Search(len(blocks)-pos, func(i int) bool { return blocks[pos+i].ub < cut }))
+		}
+		batches++
 		// the postings of the batch's documents not read yet
 		var pterm []int
 		var pdocs []string
@@ -353,7 +401,7 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 		}
 	}
 	if rankStats != nil {
-		rankStats(done, len(blocks))
+		rankStats(done, len(blocks), batches)
 	}
 	// every chunk of score >= theta (the k-th best) was scored: those
 	// left have bounds below it
@@ -376,8 +424,8 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 }
 
 // rankStats, when set (by tests), is told how many blocks each ranking
-// scored of how many.
-var rankStats func(scored, total int)
+// scored of how many, and in how many postings batches.
+var rankStats func(scored, total, batches int)
 
 type floatHeap []float64
 

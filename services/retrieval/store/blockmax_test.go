@@ -131,8 +131,20 @@ func rankArgs(t *testing.T, r KeywordRanker, coll string, terms []string, weight
 func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 	eachStore(t, func(t *testing.T, st Store) {
 		r := st.(KeywordRanker)
-		var scored, total, queried int
-		rankStats = func(s, n int) { scored += s; total += n }
+		var scored, total, queried, single, multi int
+		one := false // this ranking's floor holds (exact bound points)
+		k := 0
+		rankStats = func(s, n, batches int) {
+			scored += s
+			total += n
+			if one && n >= k {
+				if batches == 1 {
+					single++
+				} else {
+					multi++
+				}
+			}
+		}
 		defer func() { rankStats = nil }()
 		again := 0
 		rankHook = func(stage string) {
@@ -160,12 +172,13 @@ func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 				if i%5 == 4 {
 					allow = []string{"d001", "d002", "d017", "nosuch"}
 				}
-				k := []int{1, 3, 10, 25, 100, 5000}[i%6]
+				k = []int{1, 3, 10, 25, 100, 5000}[i%6]
 				ts, ws, idfs, avg := rankArgs(t, r, coll, terms, weights)
 				if len(ts) == 0 {
 					continue
 				}
 				want := exhaustiveBM25(t, st, coll, ts, ws, k, allow)
+				_, one = st.(*Bolt) // (PostgreSQL's RankBM25 reads no flag: not exact)
 				got, err := r.RankBM25(t.Context(), coll, ts, ws, idfs, avg, k, allow)
 				if err != nil {
 					t.Fatal(err)
@@ -176,6 +189,7 @@ func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 				if qr, ok := st.(QueryRanker); ok {
 					// the same from the query's own terms (those in no chunk
 					// too), frequencies read with the bounds
+					one = true
 					got, err := qr.RankQuery(t.Context(), coll, terms, weights, k, allow)
 					if err != nil {
 						t.Fatal(err)
@@ -199,7 +213,12 @@ func TestBlockMaxIsExhaustiveBM25(t *testing.T) {
 		if total == 0 || float64(scored) > 0.6*float64(total) {
 			t.Fatalf("scored %d of %d blocks: no pruning", scored, total)
 		}
-		t.Logf("scored %d of %d blocks", scored, total)
+		// with at least k blocks, the floor's first batch holds the top k:
+		// the postings are read once
+		if multi != 0 || single < 100 {
+			t.Fatalf("%d rankings read their postings in one batch, %d in more", single, multi)
+		}
+		t.Logf("scored %d of %d blocks; %d rankings in one postings batch", scored, total, single)
 	})
 }
 
@@ -250,12 +269,32 @@ func TestBlockMaxBackfill(t *testing.T) {
 				if _, err := s.db.Pool.Exec(ctx, ins); err != nil {
 					t.Fatal(err)
 				}
+				// its rows' points are made up (a block's highest tf, its
+				// shortest length): a collection that existed at migration
+				// 0006 is marked so, as here
+				if _, err := s.db.Pool.Exec(ctx, `UPDATE collections SET exact_bounds = false`); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if c, dfs, err := st.(KeywordRanker).DocFreqs(t.Context(), "c", []string{"w00"}); err != nil || dfs[0] == 0 || c.Chunks == 0 {
 				t.Fatalf("after the backfill: %v %v %v", c, dfs, err)
 			}
 			if after := rank(); !slices.EqualFunc(after, before, slices.Equal) {
 				t.Fatalf("after the backfill:\n%v\nbefore:\n%v", after, before)
+			}
+			if qr, ok := st.(QueryRanker); ok {
+				for i, ts := range terms {
+					w := []float64{1, 0.35, 1, 1}[:len(ts)]
+					for _, k := range []int{1, 10} {
+						got, err := qr.RankQuery(t.Context(), "c", ts, w, k, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if k == 10 && !slices.Equal(got, before[i]) {
+							t.Fatalf("RankQuery after the backfill %v:\n%v\nbefore:\n%v", ts, got, before[i])
+						}
+					}
+				}
 			}
 		})
 	}

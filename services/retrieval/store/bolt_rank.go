@@ -171,7 +171,7 @@ func (s *Bolt) RankBM25(ctx context.Context, coll string, terms []string, w, idf
 		return nil, fmt.Errorf("store: %d terms, %d weights, %d idfs", len(terms), len(w), len(idf))
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		out, err = rankBlocks(ctx, boltBlocks{tx.Bucket(bTermDocs), coll}, terms, w, idf, avg, k, allow)
+		out, err = rankBlocks(ctx, boltBlocks{tx.Bucket(bTermDocs), coll}, terms, w, idf, avg, k, allow, true)
 		return err
 	})
 	return out, err

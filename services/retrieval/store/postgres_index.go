@@ -169,7 +169,7 @@ func (s *Postgres) RankBM25(ctx context.Context, coll string, terms []string, w,
 	// one snapshot for the bounds and the postings read after them (a
 	// document re-indexed meanwhile is seen before or after, never half)
 	err = s.db.Tx(ctx, pgx.RepeatableRead, func(ctx context.Context, tx pgx.Tx) error {
-		out, err = rankBlocks(ctx, pgBlocks{q: tx, coll: coll}, terms, w, idf, avg, k, allow)
+		out, err = rankBlocks(ctx, pgBlocks{q: tx, coll: coll}, terms, w, idf, avg, k, allow, false)
 		return err
 	})
 	return out, err
@@ -236,7 +236,7 @@ var errChanged = errors.New("store: a document changed during the ranking")
 func pgQueryStats(ctx context.Context, q querier, coll string, terms []string, allow []string) (st queryStats, err error) {
 	// (the rows in index term_docs_bounds from it alone, the others through
 	// term_docs_wide: migration 0005's predicates, as written there)
-	rows, err := q.Query(ctx, `SELECT c.chunks, c.total_len, x.ord, x.n, x.doc, x.blk, x.btf, x.blen
+	rows, err := q.Query(ctx, `SELECT c.chunks, c.total_len, c.exact_bounds, x.ord, x.n, x.doc, x.blk, x.btf, x.blen
 		FROM collections c LEFT JOIN LATERAL (
 			SELECT t.ord, d.n, CASE WHEN a.ok THEN d.doc END AS doc,
 				CASE WHEN a.ok THEN d.blk END AS blk, CASE WHEN a.ok THEN d.btf END AS btf, CASE WHEN a.ok THEN d.blen END AS blen
@@ -260,7 +260,7 @@ func pgQueryStats(ctx context.Context, q querier, coll string, terms []string, a
 		var ord, n *int64
 		var doc *string
 		var blk, btf, blen []int32
-		if err := rows.Scan(&st.Chunks, &st.TotalLen, &ord, &n, &doc, &blk, &btf, &blen); err != nil {
+		if err := rows.Scan(&st.Chunks, &st.TotalLen, &st.Exact, &ord, &n, &doc, &blk, &btf, &blen); err != nil {
 			return st, err
 		}
 		if ord == nil {
