@@ -152,9 +152,9 @@ func (v *Vectors) exact(q []float32, k int, allow map[string]bool) []Hit {
 		}
 		s := dot(q, v.rows[i*d:(i+1)*d])
 		if h.Len() < k {
-			heap.Push(h, cand{i, s})
+			heap.Push(h, cand{int32(i), s})
 		} else if s > (*h)[0].sim {
-			(*h)[0] = cand{i, s}
+			(*h)[0] = cand{int32(i), s}
 			heap.Fix(h, 0)
 		}
 	}
@@ -168,6 +168,7 @@ func (v *Vectors) exact(q []float32, k int, allow map[string]bool) []Hit {
 
 func (v *Vectors) buildHNSW() {
 	v.hnsw = NewHNSW(v.dim, func(i int) []float32 { return v.rows[i*v.dim : (i+1)*v.dim] })
+	v.hnsw.Reserve(len(v.ids))
 	for i := range v.ids {
 		if !v.dead[i] {
 			v.hnsw.Insert(i)
@@ -192,7 +193,7 @@ func dot(a, b []float32) float32 {
 }
 
 type cand struct {
-	id  int
+	id  int32 // a row (HNSW: at most 2^31 rows)
 	sim float32
 }
 
@@ -204,12 +205,3 @@ func (h minHeap) Less(i, j int) bool { return h[i].sim < h[j].sim }
 func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *minHeap) Push(x any)        { *h = append(*h, x.(cand)) }
 func (h *minHeap) Pop() any          { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }
-
-// maxHeap keeps the best candidate on top.
-type maxHeap []cand
-
-func (h maxHeap) Len() int           { return len(h) }
-func (h maxHeap) Less(i, j int) bool { return h[i].sim > h[j].sim }
-func (h maxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *maxHeap) Push(x any)        { *h = append(*h, x.(cand)) }
-func (h *maxHeap) Pop() any          { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }
