@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -95,22 +94,10 @@ func TestConcurrentJobCap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			codesOf := make([]codes.Code, calls)
-			start := make(chan struct{})
-			for i := range calls {
-				wg.Go(func() {
-					<-start
-					_, err := cs[i%len(cs)].StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: ds.GetDataset().GetId()})
-					codesOf[i] = status.Code(err)
-				})
-			}
-			close(start)
-			wg.Wait()
-			n := map[codes.Code]int{}
-			for _, c := range codesOf {
-				n[c]++
-			}
+			n := codeCounts(calls, func(i int) error {
+				_, err := cs[i%len(cs)].StartJob(ctx, &trainerv1.StartJobRequest{DatasetId: ds.GetDataset().GetId()})
+				return err
+			})
 			if n[codes.OK] != limit || n[codes.ResourceExhausted] != calls-limit {
 				t.Fatalf("%d concurrent StartJob with a cap of %d: %v, want %d OK and the rest ResourceExhausted", calls, limit, n, limit)
 			}

@@ -186,42 +186,35 @@ func TestConcurrentEvaluateAndPublish(t *testing.T) {
 
 			const calls = 24
 			var (
-				wg      sync.WaitGroup
 				mu      sync.Mutex
 				aborted int
 				other   []error
 			)
-			start := make(chan struct{})
-			for i := range calls {
-				wg.Go(func() {
-					<-start
-					c := cs[i%len(cs)]
-					for ctx.Err() == nil {
-						var err error
-						if i%3 == 0 {
-							_, err = c.PublishAdapter(ctx, &trainerv1.PublishAdapterRequest{JobId: id, Name: fmt.Sprintf("pub-%d", i), Force: true})
-						} else {
-							_, err = c.EvaluateAdapter(ctx, &trainerv1.EvaluateAdapterRequest{JobId: id, MaxExamples: int32(100 + i)})
-						}
-						if err == nil {
-							return
-						}
-						mu.Lock()
-						if status.Code(err) == codes.Aborted && strings.Contains(err.Error(), "being evaluated or published") {
-							aborted++
-						} else {
-							other = append(other, err)
-						}
-						mu.Unlock()
-						if status.Code(err) != codes.Aborted {
-							return
-						}
-						time.Sleep(10 * time.Millisecond)
+			atOnce(calls, func(i int) {
+				c := cs[i%len(cs)]
+				for ctx.Err() == nil {
+					var err error
+					if i%3 == 0 {
+						_, err = c.PublishAdapter(ctx, &trainerv1.PublishAdapterRequest{JobId: id, Name: fmt.Sprintf("pub-%d", i), Force: true})
+					} else {
+						_, err = c.EvaluateAdapter(ctx, &trainerv1.EvaluateAdapterRequest{JobId: id, MaxExamples: int32(100 + i)})
 					}
-				})
-			}
-			close(start)
-			wg.Wait()
+					if err == nil {
+						return
+					}
+					mu.Lock()
+					if status.Code(err) == codes.Aborted && strings.Contains(err.Error(), "being evaluated or published") {
+						aborted++
+					} else {
+						other = append(other, err)
+					}
+					mu.Unlock()
+					if status.Code(err) != codes.Aborted {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
 			if len(other) > 0 {
 				t.Fatalf("errors other than Aborted for a held job: %v", other)
 			}
@@ -377,22 +370,10 @@ func TestConcurrentResumeOfOneJob(t *testing.T) {
 				t.Fatalf("cancel: %v %v", cj, err)
 			}
 			const calls = 12
-			var wg sync.WaitGroup
-			got := make([]codes.Code, calls)
-			start := make(chan struct{})
-			for i := range calls {
-				wg.Go(func() {
-					<-start
-					_, err := cs[i%len(cs)].ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: id})
-					got[i] = status.Code(err)
-				})
-			}
-			close(start)
-			wg.Wait()
-			n := map[codes.Code]int{}
-			for _, c := range got {
-				n[c]++
-			}
+			n := codeCounts(calls, func(i int) error {
+				_, err := cs[i%len(cs)].ResumeJob(ctx, &trainerv1.ResumeJobRequest{JobId: id})
+				return err
+			})
 			if n[codes.OK] != 1 || n[codes.FailedPrecondition] != calls-1 {
 				t.Fatalf("%d concurrent ResumeJob of one job: %v, want 1 OK and the rest FailedPrecondition", calls, n)
 			}

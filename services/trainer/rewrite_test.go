@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,22 +56,18 @@ func TestConcurrentScrubsOfOneDataset(t *testing.T) {
 			if len(filesHolding(t, word(0), dirs...)) == 0 {
 				t.Fatal("no file holds document 0's text before the scrubs: the check below cannot fail")
 			}
-			var wg sync.WaitGroup
 			errs := make([]error, calls)
-			start := make(chan struct{})
+			exists := make([]map[string]bool, calls)
 			for i := range calls {
 				// Call i sees documents 0..k deleted, k from 0 to deletedMost-1.
-				exists := map[string]bool{}
+				exists[i] = map[string]bool{}
 				for doc := i%deletedMost + 1; doc < docs; doc++ {
-					exists[fmt.Sprintf("d%d", doc)] = true
+					exists[i][fmt.Sprintf("d%d", doc)] = true
 				}
-				wg.Go(func() {
-					<-start
-					_, errs[i] = svcs[i%len(svcs)].scrubDataset(ctx, d, exists)
-				})
 			}
-			close(start)
-			wg.Wait()
+			atOnce(calls, func(i int) {
+				_, errs[i] = svcs[i%len(svcs)].scrubDataset(ctx, d, exists[i])
+			})
 			for i, err := range errs {
 				if err != nil {
 					t.Fatalf("scrub %d: %v", i, err)

@@ -34,28 +34,21 @@ func TestPerTenantJobCap(t *testing.T) {
 			var mu sync.Mutex
 			started := map[string][]string{}
 			busy := map[string]int{}
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range calls {
+			atOnce(calls, func(i int) {
 				tenant := []string{"acme", "beta"}[i%2]
 				svc := svcs[i%len(svcs)]
-				wg.Go(func() {
-					<-start
-					j, err := svc.startJob(as(tenant), datasets[tenant], nil)
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						started[tenant] = append(started[tenant], j.GetId())
-					case errors.Is(err, ErrBusy):
-						busy[tenant]++
-					default:
-						t.Errorf("StartJob for %s: %v", tenant, err)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
+				j, err := svc.startJob(as(tenant), datasets[tenant], nil)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					started[tenant] = append(started[tenant], j.GetId())
+				case errors.Is(err, ErrBusy):
+					busy[tenant]++
+				default:
+					t.Errorf("StartJob for %s: %v", tenant, err)
+				}
+			})
 			for _, tenant := range []string{"acme", "beta"} {
 				if len(started[tenant]) != perTenant || busy[tenant] != calls/2-perTenant {
 					t.Fatalf("%s: %d started, %d refused; want %d and %d", tenant, len(started[tenant]), busy[tenant], perTenant, calls/2-perTenant)
