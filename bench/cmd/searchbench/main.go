@@ -31,19 +31,18 @@ import (
 	"hash"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pdfqa/pdfqa/bench/internal/benchutil"
 	"github.com/pdfqa/pdfqa/platform/pgtest"
 	"github.com/pdfqa/pdfqa/services/retrieval"
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
-	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/parse"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
 )
@@ -74,6 +73,9 @@ type Row struct {
 	// WarmSeconds is the first 5 searches' time (the untimed warm-up: the
 	// collection's vectors loaded into memory, the HNSW graph built).
 	WarmSeconds float64 `json:"warm_s,omitempty"`
+	// WarmCPUSeconds is the bench process's CPU time (user + system)
+	// during the warm-up: at 1M hybrid, mostly the HNSW build.
+	WarmCPUSeconds float64 `json:"warm_cpu_s,omitempty"`
 	// ResultsSHA256 digests every timed query's results (documents,
 	// chunks, scores) in order: equal digests of two runs, one store each,
 	// mean identical results.
@@ -116,6 +118,7 @@ func main() {
 	flag.StringVar(&mode, "mode", "hybrid", "search mode: hybrid, or keyword (BM25 alone: no vectors loaded, no HNSW graph built; rows named \"<store>, keyword only\")")
 	flag.StringVar(&fillMode, "fill", "bulk", "how to write the collections: bulk (store.BulkLoader: one sorted write of the index) or ingest (AddDocument + CommitIndex a document, the ingestion path)")
 	cpuProfile := flag.String("cpuprofile", "", "write CPU profiles of the timed queries to FILE.SIZE")
+	flag.StringVar(&readyFile, "ready", "", "after each size's warm-up, wait until FILE exists before the timed queries (a priority wrapper then runs only them; see BENCHMARKS.md)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		// one profile a size (FILE.SIZE), while the queries are timed, not
@@ -142,7 +145,7 @@ func main() {
 // embeddedOnly: -embedded-only; pgOnly: -pg-only; reuse: -reuse; fillMode: -fill.
 var (
 	embeddedOnly, pgOnly, reuse bool
-	fillMode, mode              string
+	fillMode, mode, readyFile   string
 )
 
 // queryMode is -mode as a Query's Mode ("" for hybrid).
@@ -319,14 +322,18 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	mism := 0
 	// warm up: load the vector index (and HNSW) and the caches
 	for i, e := range engines {
-		t := time.Now()
+		t, cpu := time.Now(), cpuSeconds()
 		for _, q := range qs[:5] {
 			if _, err := e.Search(ctx, retrieval.Query{Collection: name, Text: q, TopK: 10, Mode: queryMode()}); err != nil {
 				return nil, 0, err
 			}
 		}
-		rows[i].WarmSeconds = time.Since(t).Seconds()
-		fmt.Fprintf(os.Stderr, "%s: warm (vectors loaded, HNSW built) in %.0f s\n", stores[i].name, rows[i].WarmSeconds)
+		rows[i].WarmSeconds, rows[i].WarmCPUSeconds = time.Since(t).Seconds(), cpuSeconds()-cpu
+		fmt.Fprintf(os.Stderr, "%s: warm (vectors loaded, HNSW built) in %.0f s, %.0f s of CPU, peak RSS %.0f MiB\n",
+			stores[i].name, rows[i].WarmSeconds, rows[i].WarmCPUSeconds, benchutil.PeakRSSMiB(os.Getpid()))
+	}
+	if err := waitReady(ctx, readyFile); err != nil {
+		return nil, 0, err
 	}
 	digests := make([]hash.Hash, len(engines))
 	for i := range digests {
@@ -372,6 +379,35 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 	return rows, mism, nil
 }
 
+// cpuSeconds is the process's CPU time so far, user and system.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// waitReady waits until file exists (-ready; nothing to wait for without it).
+func waitReady(ctx context.Context, file string) error {
+	if file == "" {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "searchbench: pid %d warm, waiting for %s before the timed queries\n", os.Getpid(), file)
+	for {
+		if _, err := os.Stat(file); err == nil {
+			return nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 func same(a, b []retrieval.Result) bool {
 	if len(a) != len(b) {
 		return false
@@ -390,154 +426,4 @@ func brief(rs []retrieval.Result) string {
 		s = append(s, fmt.Sprintf("%s-%d:%.6g", r.Chunk.DocID, r.Chunk.Seq, r.Score))
 	}
 	return strings.Join(s, " ")
-}
-
-const vocabSize = 40000
-
-// head is the distribution's head: stopwords (dropped by the analyzer, as
-// in real text) and financial words, in rough frequency order.
-var head = strings.Fields(`the of and to in a is for on that by with as are from our we this be or at which
-	revenue million quarter net income total cash operating expenses fiscal period increase compared results year
-	sales billion financial share months ended costs tax product products customers growth margin services
-	december september june march interest assets liabilities stock diluted per earnings gross lease debt
-	segment approximately primarily due impact inflation guidance outlook demand supply cloud subscription
-	customer retention operating cost research development marketing general administrative acquisition`)
-
-// vocabulary returns vocabSize distinct words, most frequent first: the
-// head, then pronounceable synthetic words.
-func vocabulary() []string {
-	seen := map[string]bool{}
-	var v []string
-	for _, w := range head {
-		if !seen[w] {
-			seen[w] = true
-			v = append(v, w)
-		}
-	}
-	r := rand.New(rand.NewPCG(7, 7))
-	syl := strings.Fields("ka ro mi te lu sa no vi de pa ren tor gal mon ber cas fin lex dor qua spe tri")
-	for len(v) < vocabSize {
-		var b strings.Builder
-		for range 2 + r.IntN(3) {
-			b.WriteString(syl[r.IntN(len(syl))])
-		}
-		if w := b.String(); !seen[w] {
-			seen[w] = true
-			v = append(v, w)
-		}
-	}
-	return v
-}
-
-func number(r *rand.Rand) string {
-	switch r.IntN(4) {
-	case 0:
-		return strconv.Itoa(2015 + r.IntN(11))
-	case 1:
-		return fmt.Sprintf("%d.%d", r.IntN(100), r.IntN(10))
-	case 2:
-		return fmt.Sprintf("$%d,%03d", 1+r.IntN(99), r.IntN(1000))
-	}
-	return strconv.Itoa(r.IntN(1000))
-}
-
-// synthetic returns the n-chunk collection's documents one by one, perDoc
-// chunks a document (nil at the end).
-func synthetic(n int, voc []string) func() (*store.BulkDocument, error) {
-	r := rand.New(rand.NewPCG(1, uint64(n)))
-	z := rand.NewZipf(r, 1.1, 1, uint64(len(voc)-1))
-	emb := embed.Hash{Dim: dim}
-	d := 0
-	return func() (*store.BulkDocument, error) {
-		if d*perDoc >= n {
-			return nil, nil
-		}
-		id := fmt.Sprintf("doc%05d", d)
-		m := min(perDoc, n-d*perDoc)
-		d++
-		chunks := make([]store.Chunk, m)
-		texts := make([]string, m)
-		for i := range chunks {
-			var b strings.Builder
-			for range 120 + r.IntN(101) {
-				if r.IntN(10) == 0 {
-					b.WriteString(number(r))
-				} else {
-					b.WriteString(voc[z.Uint64()])
-				}
-				b.WriteByte(' ')
-			}
-			texts[i] = b.String()
-			c := store.Chunk{DocID: id, Seq: i, DocName: id + ".pdf", Page: 1 + i/4, PageEnd: 1 + i/4, Text: texts[i], Kind: store.KindText, Terms: map[string]int{}}
-			for _, w := range index.Terms(texts[i]) {
-				c.Terms[w]++
-				c.Len++
-			}
-			c.Tokens = c.Len
-			chunks[i] = c
-		}
-		vecs, err := emb.Embed(context.Background(), texts)
-		if err != nil {
-			return nil, err
-		}
-		return &store.BulkDocument{Doc: store.Document{ID: id, Name: id + ".pdf", SHA256: id, State: store.StateReady, Chunks: m, EmbedModel: embed.ModelName(emb)},
-			Chunks: chunks, Vecs: vecs}, nil
-	}
-}
-
-// fill writes n chunks into coll the ingestion path's way: AddDocument and
-// CommitIndex a document.
-func fill(st store.Store, coll string, n int, voc []string) error {
-	next := synthetic(n, voc)
-	for {
-		b, err := next()
-		if err != nil || b == nil {
-			return err
-		}
-		doc, _, err := st.AddDocument(context.Background(), store.Document{ID: b.Doc.ID, Collection: coll, Name: b.Doc.Name, SHA256: b.Doc.SHA256}, "")
-		if err != nil {
-			return err
-		}
-		if _, err := st.CommitIndex(context.Background(), coll, doc.ID, b.Chunks, b.Vecs, func(x *store.Document) {
-			x.State, x.Chunks, x.EmbedModel = b.Doc.State, b.Doc.Chunks, b.Doc.EmbedModel
-		}); err != nil {
-			return err
-		}
-	}
-}
-
-// bulkFill writes the same collection through the store's BulkLoader (the
-// same content, written in key order at once).
-func bulkFill(st store.Store, coll string, n int, voc []string) error {
-	bl, ok := st.(store.BulkLoader)
-	if !ok {
-		return fmt.Errorf("%T has no bulk load (-fill ingest)", st)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
-	defer cancel()
-	_, err := bl.BulkLoad(ctx, coll, synthetic(n, voc))
-	return err
-}
-
-// queryTexts returns n queries of 2-5 words from the text's distribution
-// (stopwords excluded), a third with a number.
-func queryTexts(voc []string, n int, seed uint64) []string {
-	r := rand.New(rand.NewPCG(3, seed))
-	z := rand.NewZipf(r, 1.1, 1, uint64(len(voc)-1))
-	out := make([]string, n+5)
-	for i := range out {
-		var ws []string
-		for k := 2 + r.IntN(4); len(ws) < k; {
-			w := voc[z.Uint64()]
-			if len(index.Terms(w)) == 0 {
-				continue // a stopword
-			}
-			ws = append(ws, w)
-		}
-		if r.IntN(3) == 0 {
-			ws = append(ws, number(r))
-		}
-		out[i] = strings.Join(ws, " ")
-	}
-	return out
 }
