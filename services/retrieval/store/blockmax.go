@@ -286,8 +286,15 @@ func rankBlocks(ctx context.Context, src blockSource, terms []string, w, idf []f
 	if err != nil {
 		return nil, err
 	}
-	var blocks []block
+	nb := 0
+	for _, d := range docs {
+		nb += len(d.ub)
+	}
+	blocks := make([]block, 0, nb)
 	var floors []float64
+	if exact {
+		floors = make([]float64, 0, nb)
+	}
 	for j, d := range docs {
 		for b, ub := range d.ub {
 			blocks = append(blocks, block{j, b, ub})
