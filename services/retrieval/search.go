@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pdfqa/pdfqa/services/retrieval/embed"
 	"github.com/pdfqa/pdfqa/services/retrieval/index"
 	"github.com/pdfqa/pdfqa/services/retrieval/store"
@@ -120,37 +122,56 @@ func (e *Engine) search(ctx context.Context, q Query, allow map[string]bool) ([]
 	if q.VectorWeight > 0 {
 		w = q.VectorWeight
 	}
-	var lists [][]index.Hit
-	var weights []float64
-	if q.Mode != ModeVector {
-		bm, err := e.bm25(ctx, q.Collection, q.Text, depth, allow)
-		if err != nil {
-			return nil, err
-		}
-		lists, weights = append(lists, bm), append(weights, 1)
+	// The keyword and vector lists are independent: they are built at
+	// once, so a hybrid search costs about the slower of the two (each
+	// waits on its store — PostgreSQL's statements, or the other core —
+	// and the vector side on the query's embedding) instead of their sum.
+	var bm, vh []index.Hit
+	keyword, vector := q.Mode != ModeVector, false
+	g, gctx := errgroup.WithContext(ctx)
+	if keyword {
+		g.Go(func() error {
+			var err error
+			bm, err = e.bm25(gctx, q.Collection, q.Text, depth, allow)
+			return err
+		})
 	}
 	if q.Mode != ModeKeyword && e.emb != nil {
-		refined := e.cache.refinedReady(q.Collection)
-		emb, vecs := e.emb, e.cache.fast
-		if refined {
-			emb, vecs = e.cfg.Refiner, e.cache.refined
-		}
-		v, err := embedQuery(ctx, emb, q.Text)
-		switch {
-		case err == nil:
-			// (Fusing the fast vectors as a third list as well helped the
-			// filings, 0.766 -> 0.788, and hurt the transcripts, 0.743 ->
-			// 0.669: not kept. BENCHMARKS.md, issue #10.)
-			hits, err := searchVectors(ctx, vecs(q.Collection), v, depth, allow)
-			if err != nil {
-				return nil, fmt.Errorf("vector search: %w", err)
+		g.Go(func() error {
+			refined := e.cache.refinedReady(q.Collection)
+			emb, vecs := e.emb, e.cache.fast
+			if refined {
+				emb, vecs = e.cfg.Refiner, e.cache.refined
 			}
-			lists, weights = append(lists, hits), append(weights, w)
-		case q.Mode == ModeVector:
-			return nil, fmt.Errorf("vector search: %w", err)
-		default:
-			e.log.Warn("query embedding failed; keyword search only", "err", err)
-		}
+			v, err := embedQuery(gctx, emb, q.Text)
+			switch {
+			case err == nil:
+				// (Fusing the fast vectors as a third list as well helped the
+				// filings, 0.766 -> 0.788, and hurt the transcripts, 0.743 ->
+				// 0.669: not kept. BENCHMARKS.md, issue #10.)
+				hits, err := searchVectors(gctx, vecs(q.Collection), v, depth, allow)
+				if err != nil {
+					return fmt.Errorf("vector search: %w", err)
+				}
+				vh, vector = hits, true
+			case q.Mode == ModeVector:
+				return fmt.Errorf("vector search: %w", err)
+			case gctx.Err() == nil: // not the keyword side's failure cancelling it
+				e.log.Warn("query embedding failed; keyword search only", "err", err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var lists [][]index.Hit
+	var weights []float64
+	if keyword {
+		lists, weights = append(lists, bm), append(weights, 1)
+	}
+	if vector {
+		lists, weights = append(lists, vh), append(weights, w)
 	}
 	var hits []index.Hit
 	if len(lists) == 1 {
