@@ -21,9 +21,10 @@ var (
 	// ErrUnavailable: the shared adapter registry (etcd, the blob bucket)
 	// cannot be reached.
 	ErrUnavailable = grpcerr.ErrUnavailable
-	// ErrConflict: the shared adapter set changed under a LoadAdapter
-	// (another load or unload of the name committed first); nothing was
-	// published.
+	// ErrConflict: the adapter set changed under a LoadAdapter (another
+	// load or unload of the name committed first; nothing was published),
+	// or an UnloadAdapter's sha256 precondition names a version that is no
+	// longer the one under the name (nothing was removed).
 	ErrConflict = grpcerr.ErrAborted
 )
 
