@@ -2,12 +2,9 @@ package inference
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 	"sync"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 )
 
 var adapterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -47,25 +45,11 @@ func loadAdapters(file string) (*adapters, error) {
 	}
 	for _, x := range list {
 		if x.GetSha256() == "" { // written before adapters carried their digest
-			x.Sha256, _ = fileDigest(x.GetPath()) // unreadable: stays empty, and such an entry is dropped or replaced later
+			x.Sha256, _ = blobstore.FileSHA256(x.GetPath()) // unreadable: stays empty, and such an entry is dropped or replaced later
 		}
 	}
 	a.list = list
 	return a, nil
-}
-
-// fileDigest is the SHA-256 (lowercase hex) of the file at path.
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // adapterVersion matches an Adapter.sha256 as a precondition names it.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	inferencev1 "github.com/pdfqa/pdfqa/gen/pdfqa/inference/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 	"github.com/pdfqa/pdfqa/services/inference/engine"
 )
 
@@ -270,7 +271,7 @@ func (c *core) loadAdapter(ctx context.Context, name, path string, content []byt
 	ad := &inferencev1.Adapter{Name: name, Path: abs, Scale: scale}
 	if len(content) > 0 {
 		ad.Sha256 = adapterDigest(content)
-	} else if ad.Sha256, err = fileDigest(abs); err != nil {
+	} else if ad.Sha256, err = blobstore.FileSHA256(abs); err != nil {
 		return nil, fmt.Errorf("%w: adapter %q under the adapter root cannot be read: %v", ErrInvalid, clip(path), rootErr(err))
 	}
 	for _, m := range c.backend.Models() {

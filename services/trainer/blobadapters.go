@@ -47,7 +47,7 @@ func (a *BlobAdapters) Load(ctx context.Context, name, path string) error {
 }
 
 func (a *BlobAdapters) upload(ctx context.Context, name, path string) (string, error) {
-	sum, err := fileSHA256(path)
+	sum, err := blobstore.FileSHA256(path)
 	if err != nil {
 		return "", err
 	}

@@ -2,18 +2,15 @@ package trainer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
 	"gocloud.dev/gcerrors"
 
 	trainerv1 "github.com/pdfqa/pdfqa/gen/pdfqa/trainer/v1"
+	"github.com/pdfqa/pdfqa/platform/blobstore"
 )
 
 // With the shared store a dataset's split files are objects named by their
@@ -130,7 +127,7 @@ func (s *Service) fetchDataset(ctx context.Context, d *trainerv1.Dataset, dir st
 	for _, split := range Splits {
 		file := filepath.Join(dir, split+".jsonl")
 		want := d.GetSha256()[split]
-		if sum, err := fileSHA256(file); err == nil && sum == want {
+		if sum, err := blobstore.FileSHA256(file); err == nil && sum == want {
 			continue
 		}
 		err := s.blobs.getFile(ctx, datasetObject(d.GetId(), split, want), file)
@@ -140,22 +137,9 @@ func (s *Service) fetchDataset(ctx context.Context, d *trainerv1.Dataset, dir st
 		if err != nil {
 			return err
 		}
-		if sum, err := fileSHA256(file); err != nil || sum != want {
+		if sum, err := blobstore.FileSHA256(file); err != nil || sum != want {
 			return fmt.Errorf("%w: dataset %s: %s.jsonl from the bucket does not match its manifest's sha256", ErrState, d.GetId(), split)
 		}
 	}
 	return nil
-}
-
-func fileSHA256(file string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
