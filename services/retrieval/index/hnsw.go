@@ -181,11 +181,14 @@ func (g *HNSW) searchLayer(q []float32, ep cand, ef, l int, s *scratch) []cand {
 	s.reset(len(g.nodes))
 	vis, gen := s.visited, s.gen
 	vis[ep.id] = gen
-	frontier := append(s.frontier[:0], ep)
+	// frontier is a max-heap kept as a min-heap of negated similarities
+	// (for floats a > b exactly when -a < -b: the same sift order).
+	frontier := append(s.frontier[:0], cand{ep.id, -ep.sim})
 	best := append(s.best[:0], ep)
 	for len(frontier) > 0 {
 		var c cand
-		c, frontier = popMax(frontier)
+		c, frontier = popMin(frontier)
+		c.sim = -c.sim
 		if len(best) >= ef && c.sim < best[0].sim {
 			break
 		}
@@ -200,7 +203,7 @@ func (g *HNSW) searchLayer(q []float32, ep cand, ef, l int, s *scratch) []cand {
 			vis[n] = gen
 			sim := dot(q, g.vec(int(n)))
 			if len(best) < ef || sim > best[0].sim {
-				frontier = pushMax(frontier, cand{n, sim})
+				frontier = pushMin(frontier, cand{n, -sim})
 				best = pushMin(best, cand{n, sim})
 				if len(best) > ef {
 					_, best = popMin(best)
@@ -233,8 +236,8 @@ func (g *HNSW) prune(nl *neighbours, m int) {
 
 // The heaps below are container/heap's algorithms (the same sift order,
 // so the same ties broken the same way) on typed slices, without its
-// interface calls and boxing: a min-heap (worst on top) and a max-heap
-// (best on top) of candidates.
+// interface calls and boxing: a min-heap of candidates (worst on top;
+// the beam's frontier keeps negated similarities in one).
 
 func pushMin(h []cand, x cand) []cand {
 	h = append(h, x)
@@ -262,40 +265,6 @@ func popMin(h []cand) (cand, []cand) {
 			j = j2
 		}
 		if !(h[j].sim < h[i].sim) {
-			break
-		}
-		h[i], h[j] = h[j], h[i]
-		i = j
-	}
-	return h[n], h[:n]
-}
-
-func pushMax(h []cand, x cand) []cand {
-	h = append(h, x)
-	for j := len(h) - 1; ; {
-		i := (j - 1) / 2
-		if i == j || !(h[j].sim > h[i].sim) {
-			break
-		}
-		h[i], h[j] = h[j], h[i]
-		j = i
-	}
-	return h
-}
-
-func popMax(h []cand) (cand, []cand) {
-	n := len(h) - 1
-	h[0], h[n] = h[n], h[0]
-	for i := 0; ; {
-		j1 := 2*i + 1
-		if j1 >= n || j1 < 0 {
-			break
-		}
-		j := j1
-		if j2 := j1 + 1; j2 < n && h[j2].sim > h[j1].sim {
-			j = j2
-		}
-		if !(h[j].sim > h[i].sim) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]
