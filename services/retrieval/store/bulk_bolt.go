@@ -183,18 +183,23 @@ func (s *Bolt) bulkUndo(coll string) error {
 	for _, b := range [][]byte{bChunks, bVectors, bPostings, bTermDocs} {
 		for more := true; more; {
 			// a transaction per bulkTxRecords deletions
+			// (keys read first, then deleted by key: re-seeking the prefix
+			// after each cursor delete walks every page this transaction
+			// has emptied so far, quadratic in a large failed load)
 			err := s.db.Update(func(tx *bolt.Tx) error {
-				c := tx.Bucket(b).Cursor()
-				n := 0
-				k, _ := c.Seek(p)
-				for ; k != nil && bytes.HasPrefix(k, p) && n < bulkTxRecords; k, _ = c.Seek(p) {
-					if err := c.Delete(); err != nil {
+				bk := tx.Bucket(b)
+				var keys [][]byte
+				c := bk.Cursor()
+				for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && len(keys) < bulkTxRecords; k, _ = c.Next() {
+					keys = append(keys, bytes.Clone(k))
+				}
+				for _, k := range keys {
+					if err := bk.Delete(k); err != nil {
 						more = false
 						return err
 					}
-					n++
 				}
-				more = k != nil && bytes.HasPrefix(k, p)
+				more = len(keys) == bulkTxRecords
 				return nil
 			})
 			if err != nil {
