@@ -280,7 +280,7 @@ func measure(dir, pgURL string, n, queries int, voc []string, parser parse.Parse
 			if fillMode == "bulk" {
 				fillFn = bulkFill
 			}
-			if err := fillFn(s.st, name, n, voc); err != nil {
+			if err := fillFn(ctx, s.st, name, n, voc); err != nil {
 				return nil, 0, fmt.Errorf("%s: %w", s.name, err)
 			}
 			if s.st == pg {
